@@ -1,0 +1,60 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Lunar",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "lunar-server", targets: ["lunar-server"]),
+        .executable(name: "lunar-cli", targets: ["lunar-cli"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+    ],
+    targets: [
+        // Lua 5.4 from Debian's liblua5.4-dev, found through pkg-config.
+        .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
+        // RESP2/RESP3 wire format: request parser, reply writer, binary-safe Bytes.
+        .target(name: "LunarRESP", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+        // The keyspace engine: the engine thread, databases, data types, command table and commands.
+        .target(
+            name: "LunarEngine",
+            dependencies: [
+                "LunarRESP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Collections", package: "swift-collections"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        // Lua 5.4 scripting: EVAL/EVALSHA, SCRIPT, FUNCTION, the Lua sandbox and compatibility layer.
+        .target(
+            name: "LunarScripting",
+            dependencies: ["CLua", "LunarEngine", "LunarRESP", .product(name: "Logging", package: "swift-log")]),
+        // The network server: SwiftNIO channels that parse RESP and hand batches to the engine.
+        .target(
+            name: "LunarServer",
+            dependencies: [
+                "LunarEngine", "LunarRESP", "LunarScripting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(
+            name: "lunar-server",
+            dependencies: ["LunarServer", .product(name: "Logging", package: "swift-log")]),
+        .executableTarget(
+            name: "lunar-cli",
+            dependencies: [
+                "LunarRESP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(name: "LunarRESPTests", dependencies: ["LunarRESP"]),
+        .testTarget(name: "LunarEngineTests", dependencies: ["LunarEngine", "LunarRESP"]),
+        .testTarget(name: "LunarScriptingTests", dependencies: ["LunarScripting", "CLua"]),
+    ]
+)

@@ -1,0 +1,6 @@
+import LunarRESP
+
+/// The bit command family.
+enum BitCommands {
+    static var specs: [CommandSpec] { [] }
+}

@@ -1,0 +1,6 @@
+import LunarRESP
+
+/// The hash command family.
+enum HashCommands {
+    static var specs: [CommandSpec] { [] }
+}

@@ -1,0 +1,6 @@
+import LunarRESP
+
+/// The key command family.
+enum KeyCommands {
+    static var specs: [CommandSpec] { [] }
+}

@@ -1,0 +1,6 @@
+import LunarRESP
+
+/// The list command family.
+enum ListCommands {
+    static var specs: [CommandSpec] { [] }
+}

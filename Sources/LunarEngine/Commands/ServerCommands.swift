@@ -1,0 +1,6 @@
+import LunarRESP
+
+/// The server command family.
+enum ServerCommands {
+    static var specs: [CommandSpec] { [] }
+}

@@ -1,0 +1,6 @@
+import LunarRESP
+
+/// The set command family.
+enum SetCommands {
+    static var specs: [CommandSpec] { [] }
+}

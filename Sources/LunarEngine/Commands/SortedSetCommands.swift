@@ -1,0 +1,6 @@
+import LunarRESP
+
+/// The sortedset command family.
+enum SortedSetCommands {
+    static var specs: [CommandSpec] { [] }
+}

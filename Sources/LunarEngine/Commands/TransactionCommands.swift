@@ -1,0 +1,6 @@
+import LunarRESP
+
+/// The transaction command family.
+enum TransactionCommands {
+    static var specs: [CommandSpec] { [] }
+}

@@ -1,0 +1,76 @@
+import DequeModule
+import LunarRESP
+import NIOCore
+
+/// The network side of a client, implemented by the server module. Called from the engine thread.
+public protocol ClientConnection: AnyObject, Sendable {
+    /// Sends encoded replies; when `thenClose` is set the connection closes after they are written.
+    func send(_ buffer: ByteBuffer, thenClose: Bool)
+    /// Closes the connection now (CLIENT KILL).
+    func close()
+}
+
+/// Why a client is blocked (BLPOP and friends): the command to run again when one of its keys gets data.
+public struct BlockedState {
+    public var keys: [Bytes]
+    public var db: Int
+    /// Unix ms at which the client times out; 0 means never.
+    public var deadline: Int64
+    public var argv: [Bytes]
+    public var spec: CommandSpec
+    /// Reply sent on timeout: RESP null array (BLPOP, BZPOPMIN…) or null bulk (BLMOVE, BRPOPLPUSH).
+    public var timeoutIsNullArray: Bool
+}
+
+/// A key watched by WATCH.
+public struct WatchedKey: Hashable {
+    public var db: Int
+    public var key: Bytes
+}
+
+/// Per-connection state. Owned by the engine thread: only the engine reads or writes these fields
+/// (the I/O side keeps its own copies of what it needs, such as the id).
+public final class Client: @unchecked Sendable {
+    public let id: Int
+    public let connection: ClientConnection?
+    public var name: Bytes = Bytes()
+    public var db: Int = 0
+    public var resp: Int = 2
+    public let remoteAddress: String
+    public let localAddress: String
+    public let createdAt: Int64
+    public var lastInteraction: Int64
+    public var lastCommand: String = "NULL"
+    public var libName: Bytes = Bytes()
+    public var libVersion: Bytes = Bytes()
+
+    /// Replies produced by the engine and not yet handed to the connection.
+    public var output: ReplyWriter
+    public var closeAfterReply = false
+    public var closed = false
+
+    // MULTI/EXEC
+    public var inMulti = false
+    public var multiFailed = false
+    public var queued: [[Bytes]] = []
+    public var watched: [WatchedKey: Bool] = [:]   // key → was it alive when watched
+    public var watchDirty = false
+
+    // Blocking
+    public var blocked: BlockedState?
+    /// Commands received while blocked, run once it is unblocked.
+    public var pending: Deque<[Bytes]> = []
+
+    /// True for the engine's own clients (Lua's redis.call, the startup loader).
+    public var isInternal: Bool { connection == nil }
+
+    public init(id: Int, connection: ClientConnection?, remoteAddress: String = "", localAddress: String = "", now: Int64) {
+        self.id = id
+        self.connection = connection
+        self.remoteAddress = remoteAddress
+        self.localAddress = localAddress
+        self.createdAt = now
+        self.lastInteraction = now
+        self.output = ReplyWriter(resp: 2, capacity: 0)
+    }
+}

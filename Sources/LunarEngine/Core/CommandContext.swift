@@ -1,0 +1,131 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import LunarRESP
+
+/// Redis's shared error replies, worded exactly as Redis 7.0 words them.
+public enum Err {
+    public static let wrongType = "WRONGTYPE Operation against a key holding the wrong kind of value"
+    public static let syntax = "ERR syntax error"
+    public static let notInteger = "ERR value is not an integer or out of range"
+    public static let notFloat = "ERR value is not a valid float"
+    public static let indexOutOfRange = "ERR index out of range"
+    public static let noSuchKey = "ERR no such key"
+    public static let overflow = "ERR increment or decrement would overflow"
+    public static let dbIndexOutOfRange = "ERR DB index is out of range"
+    public static let timeoutNotFloat = "ERR timeout is not a float or out of range"
+    public static let timeoutNegative = "ERR timeout is negative"
+}
+
+/// Everything a command handler needs: its arguments, its client, the database, and the reply writer.
+///
+/// One context serves one command execution at a time; the engine reuses it between commands.
+public final class CommandContext {
+    public unowned let engine: Engine
+    public var client: Client
+    public var argv: [Bytes] = []
+    public var spec: CommandSpec!
+    /// Where the reply goes (the client's output, or a scratch writer for EXEC and scripts).
+    public var out: ReplyWriter
+    /// True inside MULTI/EXEC or a script: blocking commands must answer at once instead of blocking.
+    public var noBlocking = false
+    /// True when a blocked command is being re-run because one of its keys got data.
+    public var isRetry = false
+    /// True when running inside a Lua script (some commands behave differently there).
+    public var inScript = false
+
+    init(engine: Engine, client: Client) {
+        self.engine = engine
+        self.client = client
+        self.out = ReplyWriter(resp: client.resp, capacity: 0)
+    }
+
+    @inline(__always) public var argc: Int { argv.count }
+    @inline(__always) public var db: Database { engine.databases[client.db] }
+    @inline(__always) public var now: Int64 { engine.now }
+
+    // MARK: Replies
+
+    @inline(__always) public func error(_ message: String) { out.error(message) }
+    @inline(__always) public func wrongType() { out.error(Err.wrongType) }
+    @inline(__always) public func syntaxError() { out.error(Err.syntax) }
+    @inline(__always) public func ok() { out.ok() }
+
+    // MARK: Argument parsing (each writes Redis's error reply and returns nil on failure)
+
+    /// A strict 64-bit integer argument ("ERR value is not an integer or out of range").
+    public func int(_ i: Int, error: String = Err.notInteger) -> Int? {
+        guard let v = parseStrictInt(argv[i].raw) else {
+            out.error(error)
+            return nil
+        }
+        return v
+    }
+
+    /// A double argument as Redis parses it (strtod, no NaN, no trailing garbage): "ERR value is not a valid float".
+    public func double(_ i: Int, error: String = Err.notFloat) -> Double? {
+        guard let v = parseDouble(argv[i]) else {
+            out.error(error)
+            return nil
+        }
+        return v
+    }
+
+    /// Parses a blocking timeout in seconds (BLPOP…): returns the absolute deadline in ms (0 for none).
+    public func timeoutDeadline(_ i: Int) -> Int64? {
+        guard let secs = parseDouble(argv[i]), secs.isFinite else {
+            out.error(Err.timeoutNotFloat)
+            return nil
+        }
+        if secs < 0 {
+            out.error(Err.timeoutNegative)
+            return nil
+        }
+        let ms = secs * 1000
+        if ms >= Double(Int64.max / 2) {
+            out.error(Err.timeoutNotFloat)
+            return nil
+        }
+        let msInt = Int64(ms.rounded(.up))
+        return msInt == 0 ? 0 : engine.now + msInt
+    }
+
+    /// True if argument i equals the option name, ignoring case.
+    @inline(__always) public func arg(_ i: Int, is option: StaticString) -> Bool {
+        i < argv.count && argv[i].equalsIgnoringCase(option)
+    }
+
+    // MARK: Blocking
+
+    /// Blocks the client on `keys` until one of them gets data or the deadline passes.
+    /// Only valid when `noBlocking` is false; the command is run again when a key becomes ready.
+    public func block(on keys: [Bytes], deadline: Int64, timeoutIsNullArray: Bool) {
+        engine.block(client: client, state: BlockedState(
+            keys: keys, db: client.db, deadline: deadline, argv: argv, spec: spec,
+            timeoutIsNullArray: timeoutIsNullArray), isRetry: isRetry)
+    }
+}
+
+/// Parses a double the way Redis does: the whole string must be consumed by strtod, no leading space, not NaN.
+public func parseDouble(_ b: Bytes) -> Double? {
+    let n = b.count
+    if n == 0 || n > 5000 { return nil }
+    if b[0] == 32 || (b[0] >= 9 && b[0] <= 13) { return nil }
+    // Fast path for plain integers.
+    if n < 16, let i = parseStrictInt(b.raw) { return Double(i) }
+    var buf = b.raw
+    buf.append(0)
+    return buf.withUnsafeBufferPointer { p -> Double? in
+        let start = UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: CChar.self)
+        var end: UnsafeMutablePointer<CChar>? = nil
+        errno = 0
+        let v = strtod(start, &end)
+        guard let end, end - UnsafeMutablePointer(mutating: start) == n else { return nil }
+        if v.isNaN { return nil }
+        if errno == ERANGE && !v.isInfinite && v != 0 { return nil }
+        if errno == ERANGE && v.isInfinite { return nil }
+        return v
+    }
+}

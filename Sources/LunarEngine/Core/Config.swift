@@ -1,0 +1,186 @@
+import LunarRESP
+
+/// One configuration parameter, as redis.conf, the command line and CONFIG GET/SET see it.
+public struct ConfigParam {
+    public enum Kind {
+        case bool
+        case int(min: Int, max: Int)
+        case memory(min: Int, max: Int)   // accepts 1k, 5mb, 1gb… and answers in bytes
+        case string
+        case enumeration([String])
+        /// Free-form with a custom validator returning an error message (e.g. `save`, `bind`).
+        case custom((String) -> String?)
+    }
+    public let name: String
+    public let aliases: [String]
+    public let kind: Kind
+    public let defaultValue: String
+    /// Can only be set at startup.
+    public let immutable: Bool
+    public init(_ name: String, _ kind: Kind, _ defaultValue: String, aliases: [String] = [], immutable: Bool = false) {
+        self.name = name
+        self.kind = kind
+        self.defaultValue = defaultValue
+        self.aliases = aliases
+        self.immutable = immutable
+    }
+}
+
+/// The server's configuration: every parameter Lunar has, with its current value.
+/// Read and written on the engine thread (CONFIG GET/SET); values the I/O side needs are mirrored
+/// into atomics by the engine when they change.
+public final class ConfigStore: @unchecked Sendable {
+    public private(set) var params: [String: ConfigParam] = [:]
+    private var canonical: [String: String] = [:]   // alias → name
+    private var values: [String: String] = [:]
+    /// Called after a value changes (name, new canonical value).
+    public var onChange: [(String, String) -> Void] = []
+
+    public init(_ defs: [ConfigParam] = ConfigStore.defaults) {
+        for d in defs { add(d) }
+    }
+
+    public func add(_ d: ConfigParam) {
+        params[d.name] = d
+        canonical[d.name] = d.name
+        for a in d.aliases { canonical[a] = d.name }
+        values[d.name] = normalize(d, d.defaultValue) ?? d.defaultValue
+    }
+
+    public func canonicalName(_ name: String) -> String? { canonical[name.lowercased()] }
+
+    public func get(_ name: String) -> String? {
+        guard let c = canonicalName(name) else { return nil }
+        return values[c]
+    }
+    public func int(_ name: String) -> Int { Int(get(name) ?? "0") ?? 0 }
+    public func bool(_ name: String) -> Bool { get(name) == "yes" }
+    public func string(_ name: String) -> String { get(name) ?? "" }
+
+    /// Sets a value; returns nil on success or the reason it was refused (Redis's wording after the dash).
+    @discardableResult
+    public func set(_ name: String, _ value: String, startup: Bool = false) -> String? {
+        guard let c = canonicalName(name), let p = params[c] else { return "unknown option" }
+        if p.immutable && !startup { return "can't set immutable config" }
+        guard let v = normalize(p, value) else { return validationError(p, value) }
+        values[c] = v
+        for f in onChange { f(c, v) }
+        return nil
+    }
+
+    /// Names matching a glob, with values, for CONFIG GET (aliases are matched too, as in Redis 7).
+    public func matching(_ pattern: Bytes) -> [(String, String)] {
+        var out: [(String, String)] = []
+        var seen = Set<String>()
+        for (alias, name) in canonical.sorted(by: { $0.key < $1.key }) {
+            if globMatch(pattern.raw, Array(alias.utf8), noCase: true) && !seen.contains(alias) {
+                seen.insert(alias)
+                out.append((alias, values[name]!))
+            }
+        }
+        return out
+    }
+
+    private func normalize(_ p: ConfigParam, _ raw: String) -> String? {
+        switch p.kind {
+        case .bool:
+            switch raw.lowercased() {
+            case "yes": return "yes"
+            case "no": return "no"
+            default: return nil
+            }
+        case let .int(lo, hi):
+            guard let v = parseStrictInt(Array(raw.utf8)), v >= lo, v <= hi else { return nil }
+            return String(v)
+        case let .memory(lo, hi):
+            guard let v = parseMemory(raw), v >= lo, v <= hi else { return nil }
+            return String(v)
+        case .string:
+            return raw
+        case let .enumeration(options):
+            let l = raw.lowercased()
+            return options.contains(l) ? l : nil
+        case let .custom(check):
+            return check(raw) == nil ? raw : nil
+        }
+    }
+
+    private func validationError(_ p: ConfigParam, _ raw: String) -> String {
+        switch p.kind {
+        case .bool: return "argument must be 'yes' or 'no'"
+        case let .int(lo, hi):
+            if parseStrictInt(Array(raw.utf8)) == nil { return "argument couldn't be parsed into an integer" }
+            return "argument must be between \(lo) and \(hi) inclusive"
+        case let .memory(lo, hi):
+            if parseMemory(raw) == nil { return "argument must be a memory value" }
+            return "argument must be between \(lo) and \(hi) inclusive"
+        case .string: return "invalid value"
+        case .enumeration: return "argument(s) must be one of the following: " + {
+            if case let .enumeration(o) = p.kind { return o.joined(separator: ", ") } else { return "" } }()
+        case let .custom(check): return check(raw) ?? "invalid value"
+        }
+    }
+
+    /// Memory values: plain bytes or with k/kb/m/mb/g/gb (k=1000, kb=1024, as in redis.conf).
+    public func parseMemory(_ s: String) -> Int? {
+        let l = s.lowercased()
+        let units: [(String, Int)] = [("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10), ("g", 1_000_000_000), ("m", 1_000_000), ("k", 1000), ("b", 1)]
+        for (u, mul) in units where l.hasSuffix(u) {
+            guard let n = parseStrictInt(Array(l.dropLast(u.count).utf8)), n >= 0 else { return nil }
+            let (r, o) = n.multipliedReportingOverflow(by: mul)
+            return o ? nil : r
+        }
+        return parseStrictInt(Array(l.utf8))
+    }
+
+    /// Every parameter Lunar has. Unknown names in a config file are a startup error, as in Redis.
+    public static var defaults: [ConfigParam] {
+        let big = Int(Int64.max)
+        return [
+            ConfigParam("port", .int(min: 0, max: 65535), "6379"),
+            ConfigParam("bind", .string, "127.0.0.1 -::1"),
+            ConfigParam("unixsocket", .string, "", immutable: true),
+            ConfigParam("unixsocketperm", .int(min: 0, max: 0o777), "0", immutable: true),
+            ConfigParam("loglevel", .enumeration(["debug", "verbose", "notice", "warning", "nothing"]), "notice"),
+            ConfigParam("logfile", .string, "", immutable: true),
+            ConfigParam("databases", .int(min: 1, max: Int(Int32.max)), "16", immutable: true),
+            ConfigParam("daemonize", .bool, "no", immutable: true),
+            ConfigParam("pidfile", .string, ""),
+            ConfigParam("dir", .string, "."),
+            ConfigParam("dbfilename", .string, "dump.rdb"),
+            ConfigParam("save", .string, ""),
+            ConfigParam("appendonly", .bool, "no"),
+            ConfigParam("appendfilename", .string, "appendonly.aof", immutable: true),
+            ConfigParam("appendfsync", .enumeration(["always", "everysec", "no"]), "everysec"),
+            ConfigParam("requirepass", .string, ""),
+            ConfigParam("maxclients", .int(min: 1, max: big), "10000"),
+            ConfigParam("maxmemory", .memory(min: 0, max: big), "0"),
+            ConfigParam("maxmemory-policy", .enumeration(["volatile-lru", "allkeys-lru", "volatile-lfu", "allkeys-lfu", "volatile-random", "allkeys-random", "volatile-ttl", "noeviction"]), "noeviction"),
+            ConfigParam("timeout", .int(min: 0, max: Int(Int32.max)), "0"),
+            ConfigParam("tcp-keepalive", .int(min: 0, max: Int(Int32.max)), "300"),
+            ConfigParam("tcp-backlog", .int(min: 0, max: Int(Int32.max)), "511", immutable: true),
+            ConfigParam("hz", .int(min: 1, max: 500), "10"),
+            ConfigParam("proto-max-bulk-len", .memory(min: 1024 * 1024, max: big), "536870912"),
+            ConfigParam("client-query-buffer-limit", .memory(min: 1024 * 1024, max: big), "1073741824"),
+            ConfigParam("busy-reply-threshold", .int(min: 0, max: big), "5000", aliases: ["lua-time-limit"]),
+            ConfigParam("enable-debug-command", .enumeration(["yes", "no", "local"]), "no", immutable: true),
+            ConfigParam("hash-max-listpack-entries", .int(min: 0, max: big), "128", aliases: ["hash-max-ziplist-entries"]),
+            ConfigParam("hash-max-listpack-value", .int(min: 0, max: big), "64", aliases: ["hash-max-ziplist-value"]),
+            ConfigParam("list-max-listpack-size", .int(min: Int(Int32.min), max: Int(Int32.max)), "-2", aliases: ["list-max-ziplist-size"]),
+            ConfigParam("list-compress-depth", .int(min: 0, max: Int(Int32.max)), "0"),
+            ConfigParam("set-max-intset-entries", .int(min: 0, max: big), "512"),
+            ConfigParam("zset-max-listpack-entries", .int(min: 0, max: big), "128", aliases: ["zset-max-ziplist-entries"]),
+            ConfigParam("zset-max-listpack-value", .int(min: 0, max: big), "64", aliases: ["zset-max-ziplist-value"]),
+            ConfigParam("active-expire-effort", .int(min: 1, max: 10), "1"),
+            ConfigParam("lazyfree-lazy-user-flush", .bool, "no"),
+            ConfigParam("lua-memory-limit", .memory(min: 0, max: big), "268435456"),
+            ConfigParam("lua-library-dir", .string, "lua"),
+            ConfigParam("lua-library-errors", .enumeration(["refuse", "skip"]), "refuse"),
+            ConfigParam("io-threads", .int(min: 1, max: 128), "1", immutable: true),
+            ConfigParam("protected-mode", .bool, "yes"),
+            ConfigParam("slowlog-log-slower-than", .int(min: -1, max: big), "10000"),
+            ConfigParam("slowlog-max-len", .int(min: 0, max: big), "128"),
+            ConfigParam("notify-keyspace-events", .string, ""),
+        ]
+    }
+}

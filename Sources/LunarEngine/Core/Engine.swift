@@ -1,0 +1,510 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Atomics
+import DequeModule
+import Foundation
+import Logging
+import LunarRESP
+import NIOCore
+
+/// Counters reported by INFO.
+public struct EngineStats {
+    public var commandsProcessed = 0
+    public var connectionsReceived = 0
+    public var rejectedConnections = 0
+    public var keyspaceHits = 0
+    public var keyspaceMisses = 0
+    public var expiredKeys = 0
+    public var evictedKeys = 0
+    public var expiredStalePerc = 0.0
+    public var startTime = unixMillis()
+    public var commandCalls: [String: (calls: Int, usec: Int, rejected: Int, failed: Int)] = [:]
+    public var errorReplies = 0
+    public var totalNetInput = 0
+    public var totalNetOutput = 0
+}
+
+/// The keyspace engine. One dedicated thread owns all data and runs every command, one at a time,
+/// so each command, MULTI/EXEC block and script is atomic. The I/O threads talk to it only through
+/// `submit`/`connect`/`disconnect` (a lock-protected queue, taken a whole batch at a time) and hand
+/// replies back via `ClientConnection.send`, which hops onto the connection's event loop.
+public final class Engine: @unchecked Sendable {
+    public let config: ConfigStore
+    public let table: CommandTable
+    public var logger: Logger
+    public private(set) var databases: [Database] = []
+
+    /// Unix ms at the start of the current command; expiry decisions use it (frozen during a script).
+    public internal(set) var now: Int64 = unixMillis()
+    public var stats = EngineStats()
+    /// Writes since start (INFO's rdb_changes_since_last_save works from it).
+    public var dirty = 0
+
+    // MARK: State shared with the I/O threads (atomics only)
+
+    /// Non-zero while a script or function has run past busy-reply-threshold: 1 script, 2 function.
+    public let busy = ManagedAtomic<Int>(0)
+    /// Set by SCRIPT KILL / FUNCTION KILL from an I/O thread; the running script polls it.
+    public let killRequested = ManagedAtomic<Bool>(false)
+    /// True once the running script has written (it can then no longer be killed).
+    public let scriptHasWritten = ManagedAtomic<Bool>(false)
+    public let protoMaxBulkLen = ManagedAtomic<Int>(512 * 1024 * 1024)
+    public let queryBufferLimit = ManagedAtomic<Int>(1024 * 1024 * 1024)
+    public let connectedClients = ManagedAtomic<Int>(0)
+    private let nextClientID = ManagedAtomic<Int>(1)
+
+    // MARK: Engine-thread state
+
+    enum Work {
+        case connect(Client)
+        case commands(Client, [[Bytes]])
+        case disconnect(Client)
+        case task(() -> Void)
+    }
+    private let queue = WorkQueue<Work>()
+    public private(set) var clients: [Int: Client] = [:]
+    private var toFlush: [Client] = []
+    private var flushMarked = Set<Int>()
+    private var topContext: CommandContext!
+    private var thread: Thread?
+    private var stopping = false
+    private var nextCron = monotonicMillis()
+
+    // WATCH: clients by watched key.
+    var watchers: [WatchedKey: [Client]] = [:]
+    public var hasWatchers: Bool { !watchers.isEmpty }
+
+    // Blocking: FIFO of clients per key, and keys that got data since the last check.
+    var blockedByKey: [WatchedKey: Deque<Client>] = [:]
+    public private(set) var blockedClients: [Int: Client] = [:]
+    var readyKeys: [WatchedKey] = []
+    var readySet = Set<WatchedKey>()
+    public var hasBlocked: Bool { !blockedClients.isEmpty }
+    private var blockCalled = false
+
+    /// Whether the active expiry cycle runs (DEBUG SET-ACTIVE-EXPIRE).
+    public var activeExpireEnabled = true
+    /// Extra work run on every cron tick (stats sampling, script housekeeping…).
+    public var cronHooks: [(Engine) -> Void] = []
+    /// Called by SHUTDOWN and SIGTERM: the server closes listeners and exits.
+    public var shutdownHandler: (@Sendable (_ save: Bool) -> Void)?
+    /// Objects that extensions hang on the engine (the scripting module's Lua state).
+    public var extensions: [String: AnyObject] = [:]
+    /// Listening port and similar facts the INFO command reports.
+    public var serverInfo: [String: String] = [:]
+    public let runID: String = (0..<40).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
+
+    public init(config: ConfigStore = ConfigStore(), table: CommandTable = CommandTable(), logger: Logger = Logger(label: "lunar.engine")) {
+        self.config = config
+        self.table = table
+        self.logger = logger
+        let n = max(1, config.int("databases"))
+        databases = (0..<n).map { Database(id: $0, engine: self) }
+        topContext = CommandContext(engine: self, client: Client(id: 0, connection: nil, now: now))
+        protoMaxBulkLen.store(config.int("proto-max-bulk-len"), ordering: .relaxed)
+        queryBufferLimit.store(config.int("client-query-buffer-limit"), ordering: .relaxed)
+        config.onChange.append { [unowned self] name, value in
+            switch name {
+            case "proto-max-bulk-len": self.protoMaxBulkLen.store(Int(value) ?? 0, ordering: .relaxed)
+            case "client-query-buffer-limit": self.queryBufferLimit.store(Int(value) ?? 0, ordering: .relaxed)
+            default: break
+            }
+        }
+    }
+
+    // MARK: Thread
+
+    /// Starts the engine thread.
+    public func start() {
+        let t = Thread { [self] in self.run() }
+        t.name = "lunar-engine"
+        t.stackSize = 64 << 20   // deep Lua recursion and nested replies need room
+        thread = t
+        t.start()
+    }
+
+    public func stop() {
+        enqueue { $0.stopping = true }
+    }
+
+    private func run() {
+        while !stopping {
+            let work = queue.takeAll(timeoutMs: waitBudget())
+            for w in work {
+                switch w {
+                case let .connect(c):
+                    clients[c.id] = c
+                    stats.connectionsReceived += 1
+                case let .commands(c, cmds):
+                    process(c, cmds)
+                case let .disconnect(c):
+                    forget(c)
+                case let .task(f):
+                    f()
+                }
+            }
+            if hasBlocked { expireBlocked() }
+            if monotonicMillis() >= nextCron { cron() }
+            flush()
+        }
+    }
+
+    /// How long the engine may sleep: until the next cron tick or the nearest blocked deadline.
+    private func waitBudget() -> Int {
+        var ms = Int(max(1, nextCron - monotonicMillis()))
+        if hasBlocked {
+            let nowMs = unixMillis()
+            for c in blockedClients.values {
+                if let d = c.blocked?.deadline, d != 0 { ms = min(ms, Int(max(1, d - nowMs))) }
+            }
+        }
+        return ms
+    }
+
+    // MARK: API for the I/O side (any thread)
+
+    public func newClientID() -> Int { nextClientID.loadThenWrappingIncrement(ordering: .relaxed) }
+
+    public func connect(_ client: Client) {
+        connectedClients.wrappingIncrement(ordering: .relaxed)
+        queue.put(.connect(client))
+    }
+    public func submit(_ client: Client, _ commands: [[Bytes]]) { queue.put(.commands(client, commands)) }
+    public func disconnect(_ client: Client) {
+        connectedClients.wrappingDecrement(ordering: .relaxed)
+        queue.put(.disconnect(client))
+    }
+    /// Queues an error reply (or none) after the client's earlier replies, then closes the connection.
+    public func failClient(_ c: Client, error: String?) {
+        enqueue { e in
+            if let error { c.output.error(error) }
+            c.closeAfterReply = true
+            e.markFlush(c)
+        }
+    }
+    /// Runs a closure on the engine thread.
+    public func enqueue(_ f: @escaping (Engine) -> Void) { queue.put(.task { [unowned self] in f(self) }) }
+
+    // MARK: Command processing
+
+    private func process(_ client: Client, _ commands: [[Bytes]]) {
+        if client.closed { return }
+        if client.blocked != nil || !client.pending.isEmpty {
+            client.pending.append(contentsOf: commands)
+            return
+        }
+        var i = 0
+        while i < commands.count {
+            executeTopLevel(client, commands[i])
+            i += 1
+            if client.blocked != nil {
+                if i < commands.count { client.pending.append(contentsOf: commands[i...]) }
+                break
+            }
+            if client.closeAfterReply { break }
+        }
+        markFlush(client)
+    }
+
+    /// Runs commands that queued up while the client was blocked.
+    private func resumePending(_ client: Client) {
+        while client.blocked == nil, !client.closeAfterReply, let argv = client.pending.popFirst() {
+            executeTopLevel(client, argv)
+        }
+        markFlush(client)
+    }
+
+    /// Runs one command from a client: the clock is read, the reply goes to the client's output.
+    public func executeTopLevel(_ client: Client, _ argv: [Bytes]) {
+        now = unixMillis()
+        client.lastInteraction = now
+        let ctx = topContext!
+        ctx.client = client
+        ctx.argv = argv
+        ctx.noBlocking = false
+        ctx.isRetry = false
+        ctx.inScript = false
+        swap(&ctx.out, &client.output)
+        dispatch(ctx)
+        swap(&ctx.out, &client.output)
+        if !readyKeys.isEmpty { serveReadyKeys() }
+    }
+
+    /// Runs a command on behalf of a script or EXEC: the reply is written to `out`, blocking commands
+    /// answer at once, and the engine clock is not advanced.
+    public func executeNested(_ client: Client, _ argv: [Bytes], out: inout ReplyWriter, inScript: Bool) {
+        let ctx = CommandContext(engine: self, client: client)
+        ctx.argv = argv
+        ctx.noBlocking = true
+        ctx.inScript = inScript
+        swap(&ctx.out, &out)
+        dispatch(ctx)
+        swap(&ctx.out, &out)
+    }
+
+    /// Looks the command up, checks arity and MULTI state, and runs its handler.
+    public func dispatch(_ ctx: CommandContext) {
+        let argv = ctx.argv
+        let client = ctx.client
+        stats.commandsProcessed &+= 1
+        guard var spec = table.lookup(argv[0]) else {
+            var args = ""
+            var i = 1
+            while i < argv.count && args.utf8.count < 128 {
+                args += "'" + String(argv[i].string.prefix(128 - args.utf8.count)) + "' "
+                i += 1
+            }
+            rejectCommand(ctx, "ERR unknown command '\(String(argv[0].string.prefix(128)))', with args beginning with: \(args)")
+            return
+        }
+        if !spec.subcommands.isEmpty {
+            if argv.count >= 2 {
+                if let sub = spec.subcommands[argv[1].lowercased.string] {
+                    spec = sub
+                } else if spec.handler == nil {
+                    rejectCommand(ctx, "ERR unknown subcommand '\(String(argv[1].string.prefix(128)))'. Try \(spec.name.uppercased()) HELP.")
+                    return
+                }
+            }
+        }
+        if !spec.arityOK(argv.count) {
+            rejectCommand(ctx, "ERR wrong number of arguments for '\(spec.fullName)' command")
+            return
+        }
+        if client.inMulti && !ctx.inScript {
+            let top = spec.parent ?? spec
+            switch top.name {
+            case "exec", "discard", "multi", "watch", "quit", "reset":
+                break
+            default:
+                if spec.flags.contains(.noMulti) {
+                    rejectCommand(ctx, "ERR Command not allowed inside a transaction")
+                    return
+                }
+                client.queued.append(argv)
+                ctx.out.queued()
+                return
+            }
+        }
+        ctx.spec = spec
+        client.lastCommand = spec.fullName
+        let start = unixMicros()
+        spec.handler?(ctx)
+        let key = spec.fullName
+        let elapsed = Int(unixMicros() - start)
+        if var s = stats.commandCalls[key] {
+            s.calls += 1
+            s.usec += elapsed
+            stats.commandCalls[key] = s
+        } else {
+            stats.commandCalls[key] = (1, elapsed, 0, 0)
+        }
+    }
+
+    private func rejectCommand(_ ctx: CommandContext, _ message: String) {
+        if ctx.client.inMulti { ctx.client.multiFailed = true }
+        stats.errorReplies += 1
+        ctx.out.error(message)
+    }
+
+    // MARK: Output
+
+    func markFlush(_ c: Client) {
+        if c.output.buffer.readableBytes > 0 || c.closeAfterReply {
+            if flushMarked.insert(c.id).inserted { toFlush.append(c) }
+        }
+    }
+
+    private func flush() {
+        for c in toFlush where !c.closed {
+            let buf = c.output.buffer
+            stats.totalNetOutput &+= buf.readableBytes
+            c.output.buffer = ByteBufferAllocator().buffer(capacity: 0)
+            c.connection?.send(buf, thenClose: c.closeAfterReply)
+            if c.closeAfterReply { c.closed = true }
+        }
+        toFlush.removeAll(keepingCapacity: true)
+        flushMarked.removeAll(keepingCapacity: true)
+    }
+
+    private func forget(_ c: Client) {
+        c.closed = true
+        unwatchAll(c)
+        if c.blocked != nil { unblock(c) }
+        clients.removeValue(forKey: c.id)
+    }
+
+    /// Closes a client (CLIENT KILL, QUIT after reply…).
+    public func kill(_ c: Client) {
+        c.connection?.close()
+        forget(c)
+    }
+
+    // MARK: WATCH
+
+    public func watch(_ c: Client, db: Int, key: Bytes) {
+        let wk = WatchedKey(db: db, key: key)
+        if c.watched[wk] != nil { return }
+        c.watched[wk] = databases[db].exists(key)
+        watchers[wk, default: []].append(c)
+    }
+
+    public func unwatchAll(_ c: Client) {
+        for wk in c.watched.keys {
+            watchers[wk]?.removeAll { $0 === c }
+            if watchers[wk]?.isEmpty == true { watchers.removeValue(forKey: wk) }
+        }
+        c.watched = [:]
+        c.watchDirty = false
+    }
+
+    func touchWatched(db: Int, key: Bytes) {
+        guard let list = watchers[WatchedKey(db: db, key: key)] else { return }
+        for c in list { c.watchDirty = true }
+    }
+
+    /// FLUSHDB/FLUSHALL/SWAPDB: every watched key of the database that exists counts as modified.
+    public func touchAllWatched(db: Int) {
+        for (wk, list) in watchers where wk.db == db {
+            if databases[db].exists(wk.key) { for c in list { c.watchDirty = true } }
+        }
+    }
+
+    /// True if a watched key changed, or expired after it was watched: EXEC must then fail.
+    public func watchTripped(_ c: Client) -> Bool {
+        if c.watchDirty { return true }
+        for (wk, wasAlive) in c.watched where wasAlive {
+            if !databases[wk.db].exists(wk.key) { return true }
+        }
+        return false
+    }
+
+    /// A key removed by expiry: WATCHers that saw it alive are tripped.
+    func keyExpired(db: Database, key: Bytes) {
+        if hasWatchers, let list = watchers[WatchedKey(db: db.id, key: key)] {
+            for c in list where c.watched[WatchedKey(db: db.id, key: key)] == true { c.watchDirty = true }
+        }
+    }
+
+    // MARK: Blocking
+
+    func block(client: Client, state: BlockedState, isRetry: Bool) {
+        blockCalled = true
+        if isRetry, client.blocked != nil { return }
+        client.blocked = state
+        blockedClients[client.id] = client
+        for k in state.keys {
+            blockedByKey[WatchedKey(db: state.db, key: k), default: []].append(client)
+        }
+    }
+
+    func unblock(_ c: Client) {
+        guard let st = c.blocked else { return }
+        for k in st.keys {
+            let wk = WatchedKey(db: st.db, key: k)
+            if var q = blockedByKey[wk] {
+                if let i = q.firstIndex(where: { $0 === c }) { q.remove(at: i) }
+                blockedByKey[wk] = q.isEmpty ? nil : q
+            }
+        }
+        blockedClients.removeValue(forKey: c.id)
+        c.blocked = nil
+    }
+
+    func markReady(db: Int, key: Bytes) {
+        let wk = WatchedKey(db: db, key: key)
+        if blockedByKey[wk] != nil && readySet.insert(wk).inserted { readyKeys.append(wk) }
+    }
+
+    /// Re-runs the commands of clients blocked on keys that got data, oldest first.
+    func serveReadyKeys() {
+        while !readyKeys.isEmpty {
+            let keys = readyKeys
+            readyKeys = []
+            readySet = []
+            for wk in keys {
+                guard let q = blockedByKey[wk] else { continue }
+                for c in Array(q) {
+                    guard let st = c.blocked else { continue }
+                    if !databases[wk.db].exists(wk.key) { break }
+                    now = unixMillis()
+                    let ctx = topContext!
+                    ctx.client = c
+                    ctx.argv = st.argv
+                    ctx.noBlocking = false
+                    ctx.isRetry = true
+                    ctx.inScript = false
+                    blockCalled = false
+                    swap(&ctx.out, &c.output)
+                    let prevDB = c.db
+                    c.db = st.db
+                    dispatch(ctx)
+                    c.db = prevDB
+                    swap(&ctx.out, &c.output)
+                    if !blockCalled {
+                        unblock(c)
+                        resumePending(c)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Answers blocked clients whose timeout has passed.
+    private func expireBlocked() {
+        let t = unixMillis()
+        for c in Array(blockedClients.values) {
+            guard let st = c.blocked, st.deadline != 0, st.deadline <= t else { continue }
+            if st.timeoutIsNullArray { c.output.nullArray() } else { c.output.nullBulk() }
+            unblock(c)
+            resumePending(c)
+        }
+    }
+
+    /// Unblocks a client as if it timed out (CLIENT UNBLOCK), or with an error.
+    public func unblockClient(_ c: Client, error: String?) -> Bool {
+        guard let st = c.blocked else { return false }
+        if let error { c.output.error(error) } else if st.timeoutIsNullArray { c.output.nullArray() } else { c.output.nullBulk() }
+        unblock(c)
+        resumePending(c)
+        return true
+    }
+
+    // MARK: Cron
+
+    private func cron() {
+        let hz = max(1, config.int("hz"))
+        nextCron = monotonicMillis() + Int64(1000 / hz)
+        now = unixMillis()
+        if activeExpireEnabled { activeExpireCycle(budgetMs: 25) }
+        for h in cronHooks { h(self) }
+    }
+
+    /// Samples keys with a TTL and deletes the expired ones, repeating on a database while more than
+    /// a quarter of a sample had expired, within a time budget so a cycle never pauses the server long.
+    private func activeExpireCycle(budgetMs: Int64) {
+        let start = monotonicMillis()
+        for db in databases where db.table.volatileCount > 0 {
+            while true {
+                let (checked, expired) = db.activeExpire(maxChecks: 20)
+                if checked == 0 || expired * 4 <= checked { break }
+                if monotonicMillis() - start > budgetMs { return }
+            }
+        }
+    }
+
+    // MARK: Databases
+
+    public func swapDatabases(_ a: Int, _ b: Int) {
+        let ta = databases[a].table
+        databases[a].table = databases[b].table
+        databases[b].table = ta
+    }
+
+    public func flushAll() {
+        for db in databases { touchAllWatched(db: db.id); db.removeAll() }
+    }
+}

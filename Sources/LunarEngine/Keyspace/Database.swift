@@ -1,0 +1,135 @@
+import LunarRESP
+
+/// One numbered database (SELECT n): its key table plus expiry-aware access.
+///
+/// Every access goes through `lookup…`, which deletes a key whose time has passed (lazy expiry),
+/// so an expired key is never visible to a command. Only the engine thread touches a Database.
+public final class Database {
+    public let id: Int
+    public var table = KeyTable()
+    unowned let engine: Engine
+
+    init(id: Int, engine: Engine) {
+        self.id = id
+        self.engine = engine
+    }
+
+    public var count: Int { table.count }
+
+    // MARK: Lookup
+
+    /// The slot of a live key, deleting it first if it has expired.
+    public func slot(_ key: Bytes) -> Int? {
+        guard let s = table.slot(of: key) else { return nil }
+        let e = table.expire(at: s)
+        if e != 0 && e < engine.now {
+            expireSlot(s)
+            return nil
+        }
+        return s
+    }
+
+    /// The value of a live key (counts a keyspace hit or miss, as Redis's read lookups do).
+    public func lookupRead(_ key: Bytes) -> Value? {
+        if let s = slot(key) {
+            engine.stats.keyspaceHits &+= 1
+            return table.value(at: s)
+        }
+        engine.stats.keyspaceMisses &+= 1
+        return nil
+    }
+
+    /// The value of a live key, for commands about to write (no hit/miss accounting).
+    public func lookup(_ key: Bytes) -> Value? {
+        guard let s = slot(key) else { return nil }
+        return table.value(at: s)
+    }
+
+    public func exists(_ key: Bytes) -> Bool { slot(key) != nil }
+
+    // MARK: Writes (callers signal modification themselves, once the write really happened)
+
+    /// Sets a key to a value, as SET does: replaces any old value and clears its TTL unless `keepTTL`.
+    public func set(_ key: Bytes, _ value: Value, keepTTL: Bool = false) {
+        if let s = slot(key) {
+            table.replaceValue(at: s, with: value)
+            if !keepTTL { table.setExpire(slot: s, 0) }
+        } else {
+            table.insert(key, value)
+        }
+    }
+
+    /// Adds a key that the caller knows is absent.
+    @discardableResult
+    public func add(_ key: Bytes, _ value: Value) -> Int { table.insert(key, value) }
+
+    /// Deletes a key; true if it existed.
+    @discardableResult
+    public func delete(_ key: Bytes) -> Bool {
+        guard let s = slot(key) else { return false }
+        table.remove(slot: s)
+        return true
+    }
+
+    /// Mutates a live key's value in place. Returns nil when the key is absent.
+    public func mutate<R>(_ key: Bytes, _ body: (inout Value) -> R) -> R? {
+        guard let s = slot(key) else { return nil }
+        return table.withValue(at: s, body)
+    }
+
+    // MARK: Expiry
+
+    /// Absolute expiry in Unix ms of a live key, 0 if it has none, nil if the key is absent.
+    public func expireTime(_ key: Bytes) -> Int64? {
+        guard let s = slot(key) else { return nil }
+        return table.expire(at: s)
+    }
+
+    /// Sets (or with 0 clears) the absolute expiry of a live key; false if absent.
+    @discardableResult
+    public func setExpire(_ key: Bytes, at ms: Int64) -> Bool {
+        guard let s = slot(key) else { return false }
+        table.setExpire(slot: s, ms)
+        return true
+    }
+
+    /// Deletes an expired key found by lazy or active expiry.
+    func expireSlot(_ s: Int) {
+        let key = table.key(at: s)
+        table.remove(slot: s)
+        engine.stats.expiredKeys &+= 1
+        engine.keyExpired(db: self, key: key)
+    }
+
+    // MARK: Notifications
+
+    /// Tells WATCHers that `key` changed. Call after every real modification.
+    public func signalModified(_ key: Bytes) {
+        engine.dirty &+= 1
+        if engine.hasWatchers { engine.touchWatched(db: id, key: key) }
+    }
+
+    /// Tells blocked clients that `key` may now have data for them (a push to a list or zset).
+    public func signalReady(_ key: Bytes) {
+        if engine.hasBlocked { engine.markReady(db: id, key: key) }
+    }
+
+    /// Removes every key (FLUSHDB).
+    public func removeAll() { table.removeAll() }
+
+    /// Up to `maxChecks` random volatile keys are tested and the expired ones deleted; returns how many expired.
+    func activeExpire(maxChecks: Int) -> (checked: Int, expired: Int) {
+        var rng = SystemRandomNumberGenerator()
+        var checked = 0
+        var expired = 0
+        let now = engine.now
+        while checked < maxChecks, let s = table.randomVolatileSlot(using: &rng) {
+            checked += 1
+            if table.expire(at: s) < now {
+                expireSlot(s)
+                expired += 1
+            }
+        }
+        return (checked, expired)
+    }
+}

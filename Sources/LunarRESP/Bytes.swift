@@ -1,0 +1,98 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A binary-safe byte string: keys, values, members and command arguments.
+///
+/// Wraps `[UInt8]` so that hashing feeds the whole buffer to the hasher at once
+/// (Array's own `hash(into:)` combines byte by byte, which is several times slower).
+public struct Bytes: Hashable, Sendable, Comparable, RandomAccessCollection, MutableCollection,
+    RangeReplaceableCollection, ExpressibleByStringLiteral, CustomStringConvertible
+{
+    public var raw: [UInt8]
+
+    @inlinable public init() { raw = [] }
+    @inlinable public init(_ raw: [UInt8]) { self.raw = raw }
+    @inlinable public init<S: Sequence>(_ s: S) where S.Element == UInt8 { raw = Array(s) }
+    @inlinable public init(_ string: String) { raw = Array(string.utf8) }
+    @inlinable public init(stringLiteral value: String) { raw = Array(value.utf8) }
+    @inlinable public init(repeating b: UInt8, count: Int) { raw = [UInt8](repeating: b, count: count) }
+
+    public typealias Index = Int
+    public typealias Element = UInt8
+    public typealias SubSequence = ArraySlice<UInt8>
+    @inlinable public var startIndex: Int { 0 }
+    @inlinable public var endIndex: Int { raw.count }
+    @inlinable public var count: Int { raw.count }
+    @inlinable public var isEmpty: Bool { raw.isEmpty }
+    @inlinable public subscript(i: Int) -> UInt8 {
+        get { raw[i] }
+        set { raw[i] = newValue }
+    }
+    @inlinable public subscript(r: Range<Int>) -> ArraySlice<UInt8> {
+        get { raw[r] }
+        set { raw[r] = newValue }
+    }
+    @inlinable public mutating func replaceSubrange<C: Collection>(_ r: Range<Int>, with c: C) where C.Element == UInt8 {
+        raw.replaceSubrange(r, with: c)
+    }
+    @inlinable public mutating func reserveCapacity(_ n: Int) { raw.reserveCapacity(n) }
+    @inlinable public mutating func append(_ b: UInt8) { raw.append(b) }
+    @inlinable public mutating func append(contentsOf b: Bytes) { raw.append(contentsOf: b.raw) }
+    @inlinable public mutating func append<S: Sequence>(contentsOf s: S) where S.Element == UInt8 { raw.append(contentsOf: s) }
+
+    @inlinable public func hash(into hasher: inout Hasher) {
+        raw.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+    @inlinable public static func == (a: Bytes, b: Bytes) -> Bool {
+        let n = a.raw.count
+        if n != b.raw.count { return false }
+        if n == 0 { return true }
+        return a.raw.withUnsafeBytes { pa in b.raw.withUnsafeBytes { pb in memcmp(pa.baseAddress!, pb.baseAddress!, n) == 0 } }
+    }
+    /// Lexicographic, unsigned byte order (memcmp), shorter prefix first: Redis's order for members and sorting.
+    @inlinable public static func < (a: Bytes, b: Bytes) -> Bool { compare(a, b) < 0 }
+
+    @inlinable public static func compare(_ a: Bytes, _ b: Bytes) -> Int {
+        let n = Swift.min(a.raw.count, b.raw.count)
+        if n > 0 {
+            let c = a.raw.withUnsafeBytes { pa in b.raw.withUnsafeBytes { pb in memcmp(pa.baseAddress!, pb.baseAddress!, n) } }
+            if c != 0 { return c < 0 ? -1 : 1 }
+        }
+        return a.raw.count == b.raw.count ? 0 : (a.raw.count < b.raw.count ? -1 : 1)
+    }
+
+    /// Lossy UTF-8 view, for logs, error messages and tests.
+    public var string: String { String(decoding: raw, as: UTF8.self) }
+    public var description: String { string }
+
+    /// ASCII lowercase copy (command names, options).
+    @inlinable public var lowercased: Bytes {
+        var r = raw
+        for i in r.indices where r[i] >= 65 && r[i] <= 90 { r[i] |= 0x20 }
+        return Bytes(r)
+    }
+
+    /// Case-insensitive comparison with an ASCII literal, without allocating.
+    @inlinable public func equalsIgnoringCase(_ s: StaticString) -> Bool {
+        let n = s.utf8CodeUnitCount
+        if n != raw.count { return false }
+        let p = s.utf8Start
+        for i in 0..<n {
+            var c = raw[i]
+            if c >= 65 && c <= 90 { c |= 0x20 }
+            var d = p[i]
+            if d >= 65 && d <= 90 { d |= 0x20 }
+            if c != d { return false }
+        }
+        return true
+    }
+}
+
+extension Bytes {
+    /// Decimal text of an integer.
+    @inlinable public init(_ v: Int) { self.init(String(v)) }
+    @inlinable public init(_ v: Int64) { self.init(String(v)) }
+}

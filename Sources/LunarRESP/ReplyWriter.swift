@@ -1,0 +1,179 @@
+import NIOCore
+
+/// Encodes replies straight into a ByteBuffer, in RESP2 or RESP3 depending on the client's protocol.
+///
+/// Commands write their replies through this type; there is no intermediate reply tree on the hot path.
+/// In RESP2 the RESP3-only types degrade the way Redis degrades them (maps become flat arrays,
+/// doubles become bulk strings, nulls become `$-1` or `*-1`, booleans become integers).
+public struct ReplyWriter: Sendable {
+    public var buffer: ByteBuffer
+    public var resp: Int
+
+    public init(resp: Int = 2, capacity: Int = 256) {
+        buffer = ByteBufferAllocator().buffer(capacity: capacity)
+        self.resp = resp
+    }
+    public init(buffer: ByteBuffer, resp: Int) {
+        self.buffer = buffer
+        self.resp = resp
+    }
+
+    @inlinable public mutating func ok() { buffer.writeStaticString("+OK\r\n") }
+    @inlinable public mutating func queued() { buffer.writeStaticString("+QUEUED\r\n") }
+
+    @inlinable public mutating func simple(_ s: String) {
+        buffer.writeInteger(UInt8(ascii: "+"))
+        buffer.writeString(s)
+        buffer.writeStaticString("\r\n")
+    }
+    @inlinable public mutating func simple(_ s: Bytes) {
+        buffer.writeInteger(UInt8(ascii: "+"))
+        buffer.writeBytes(s.raw)
+        buffer.writeStaticString("\r\n")
+    }
+
+    /// An error reply. `message` includes its code ("ERR …", "WRONGTYPE …"); newlines are replaced as Redis does.
+    public mutating func error(_ message: String) {
+        buffer.writeInteger(UInt8(ascii: "-"))
+        var bytes = Array(message.utf8)
+        for i in bytes.indices where bytes[i] == 13 || bytes[i] == 10 { bytes[i] = 32 }
+        buffer.writeBytes(bytes)
+        buffer.writeStaticString("\r\n")
+    }
+
+    @inlinable public mutating func integer(_ v: Int) {
+        buffer.writeInteger(UInt8(ascii: ":"))
+        writeDecimal(v)
+        buffer.writeStaticString("\r\n")
+    }
+
+    @inlinable public mutating func bulk(_ b: Bytes) {
+        buffer.writeInteger(UInt8(ascii: "$"))
+        writeDecimal(b.count)
+        buffer.writeStaticString("\r\n")
+        buffer.writeBytes(b.raw)
+        buffer.writeStaticString("\r\n")
+    }
+    @inlinable public mutating func bulk<C: Collection>(bytes b: C) where C.Element == UInt8 {
+        buffer.writeInteger(UInt8(ascii: "$"))
+        writeDecimal(b.count)
+        buffer.writeStaticString("\r\n")
+        buffer.writeBytes(b)
+        buffer.writeStaticString("\r\n")
+    }
+    @inlinable public mutating func bulk(_ s: String) { bulk(bytes: Array(s.utf8)) }
+    /// An integer sent as a bulk string (as Redis does for e.g. INCRBYFLOAT results or SORT output).
+    @inlinable public mutating func bulk(int v: Int) { bulk(bytes: Array(String(v).utf8)) }
+
+    /// RESP2 `$-1`, RESP3 `_`.
+    @inlinable public mutating func nullBulk() {
+        if resp >= 3 { buffer.writeStaticString("_\r\n") } else { buffer.writeStaticString("$-1\r\n") }
+    }
+    /// RESP2 `*-1`, RESP3 `_`.
+    @inlinable public mutating func nullArray() {
+        if resp >= 3 { buffer.writeStaticString("_\r\n") } else { buffer.writeStaticString("*-1\r\n") }
+    }
+    @inlinable public mutating func array(_ n: Int) { header(UInt8(ascii: "*"), n) }
+    /// A map of `n` pairs: RESP3 `%n`, RESP2 a flat array of 2n elements.
+    @inlinable public mutating func map(_ n: Int) {
+        if resp >= 3 { header(UInt8(ascii: "%"), n) } else { header(UInt8(ascii: "*"), 2 * n) }
+    }
+    /// RESP3 `~n`, RESP2 `*n`.
+    @inlinable public mutating func set(_ n: Int) {
+        if resp >= 3 { header(UInt8(ascii: "~"), n) } else { header(UInt8(ascii: "*"), n) }
+    }
+    /// RESP3 `>n`, RESP2 `*n`.
+    @inlinable public mutating func push(_ n: Int) {
+        if resp >= 3 { header(UInt8(ascii: ">"), n) } else { header(UInt8(ascii: "*"), n) }
+    }
+    /// RESP3 `#t`/`#f`, RESP2 `:1`/`:0`.
+    @inlinable public mutating func bool(_ b: Bool) {
+        if resp >= 3 { buffer.writeStaticString(b ? "#t\r\n" : "#f\r\n") } else { integer(b ? 1 : 0) }
+    }
+    /// A double: RESP3 `,` with Redis's formatting, RESP2 a bulk string.
+    public mutating func double(_ d: Double) {
+        let text = formatDouble(d)
+        if resp >= 3 {
+            buffer.writeInteger(UInt8(ascii: ","))
+            buffer.writeString(text)
+            buffer.writeStaticString("\r\n")
+        } else {
+            bulk(text)
+        }
+    }
+    /// RESP3 verbatim string (`=`), RESP2 bulk string.
+    public mutating func verbatim(_ text: String, format: String = "txt") {
+        if resp >= 3 {
+            let body = Array((format + ":" + text).utf8)
+            buffer.writeInteger(UInt8(ascii: "="))
+            writeDecimal(body.count)
+            buffer.writeStaticString("\r\n")
+            buffer.writeBytes(body)
+            buffer.writeStaticString("\r\n")
+        } else {
+            bulk(text)
+        }
+    }
+    /// Raw protocol bytes (already encoded replies, e.g. copied from another writer).
+    @inlinable public mutating func raw(_ b: ByteBuffer) {
+        var b = b
+        buffer.writeBuffer(&b)
+    }
+
+    @inlinable mutating func header(_ c: UInt8, _ n: Int) {
+        buffer.writeInteger(c)
+        writeDecimal(n)
+        buffer.writeStaticString("\r\n")
+    }
+
+    /// Writes an integer in decimal without going through String.
+    @inlinable public mutating func writeDecimal(_ v: Int) {
+        if v >= 0 && v < 10 {
+            buffer.writeInteger(UInt8(48 + v))
+            return
+        }
+        var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch
+        let written = withUnsafeMutableBytes(of: &tmp) { p -> Int in
+            var u = v < 0 ? UInt64(bitPattern: Int64(v)).magnitudeOfNegative : UInt64(v)
+            var i = 23
+            repeat {
+                p[i] = UInt8(48 + u % 10)
+                u /= 10
+                i -= 1
+            } while u > 0
+            if v < 0 {
+                p[i] = UInt8(ascii: "-")
+                i -= 1
+            }
+            return 23 - i
+        }
+        withUnsafeBytes(of: &tmp) { p in
+            _ = buffer.writeBytes(UnsafeRawBufferPointer(rebasing: p[(24 - written)...]))
+        }
+    }
+}
+
+extension UInt64 {
+    /// Magnitude of a negative Int64 given as its bit pattern.
+    @inlinable var magnitudeOfNegative: UInt64 { (~self) &+ 1 }
+}
+
+/// Redis 7.0's double formatting for replies (`%.17g`, with inf/-inf/nan spelled out).
+public func formatDouble(_ d: Double) -> String {
+    if d.isInfinite { return d > 0 ? "inf" : "-inf" }
+    if d.isNaN { return "nan" }
+    return cFormat("%.17g", d)
+}
+
+/// Shortest round-trip formatting used where Redis uses `%.17g` but integers print plainly.
+public func cFormat(_ format: String, _ d: Double) -> String {
+    var buf = [CChar](repeating: 0, count: 512)
+    let n = withVaList([d]) { vsnprintf(&buf, 512, format, $0) }
+    return String(decoding: buf[0..<Int(max(0, min(n, 511)))].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

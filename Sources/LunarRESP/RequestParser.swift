@@ -1,0 +1,215 @@
+import NIOCore
+
+/// A protocol violation that Redis answers with `-ERR Protocol error: …` and then closes the connection.
+public struct ProtocolError: Error, Sendable, Equatable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+}
+
+/// Incremental parser for client requests: RESP multibulk (`*N\r\n$len\r\n…`) and inline commands.
+///
+/// It is resumable: a half-received multibulk keeps the arguments parsed so far, so a huge
+/// command arriving in many reads is parsed in linear time.
+public struct RequestParser: Sendable {
+    /// Longest inline request or count line without a newline (Redis's PROTO_INLINE_MAX_SIZE).
+    public static let inlineMax = 64 * 1024
+    public var maxBulkLength: Int
+
+    private var pendingArgs: Int = 0          // arguments still expected in the current multibulk
+    private var args: [Bytes] = []
+    private var bulkLength: Int = -1           // length of the bulk whose header was read
+
+    public init(maxBulkLength: Int = 512 * 1024 * 1024) { self.maxBulkLength = maxBulkLength }
+
+    /// True while a command is partly received.
+    public var inProgress: Bool { pendingArgs > 0 }
+
+    /// Parses every complete command in `buffer`, consuming what it parsed.
+    /// Commands parsed before a protocol error are returned in `commands` before the error is thrown.
+    public mutating func parse(_ buffer: inout ByteBuffer, into commands: inout [[Bytes]]) throws(ProtocolError) {
+        while buffer.readableBytes > 0 {
+            if pendingArgs == 0 {
+                let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self)!
+                if first == UInt8(ascii: "*") {
+                    guard let line = Self.readLine(&buffer) else {
+                        if buffer.readableBytes > Self.inlineMax { throw ProtocolError("too big mbulk count string") }
+                        return
+                    }
+                    guard let n = parseStrictInt(line.dropFirst()), n <= Int(Int32.max) else {
+                        throw ProtocolError("invalid multibulk length")
+                    }
+                    if n <= 0 { continue }
+                    pendingArgs = n
+                    args = []
+                    args.reserveCapacity(min(n, 1024))
+                } else {
+                    guard let cmd = try parseInline(&buffer) else { return }
+                    if !cmd.isEmpty { commands.append(cmd) }
+                    continue
+                }
+            }
+            // Inside a multibulk: read bulk headers and payloads.
+            while pendingArgs > 0 {
+                if bulkLength < 0 {
+                    guard buffer.readableBytes > 0 else { return }
+                    let c = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self)!
+                    guard let line = Self.readLine(&buffer) else {
+                        if buffer.readableBytes > Self.inlineMax { throw ProtocolError("too big bulk count string") }
+                        if c != UInt8(ascii: "$") { throw ProtocolError("expected '$', got '\(Character(Unicode.Scalar(c)))'") }
+                        return
+                    }
+                    if c != UInt8(ascii: "$") { throw ProtocolError("expected '$', got '\(Character(Unicode.Scalar(c)))'") }
+                    guard let n = parseStrictInt(line.dropFirst()), n >= 0, n <= maxBulkLength else {
+                        throw ProtocolError("invalid bulk length")
+                    }
+                    bulkLength = n
+                }
+                guard buffer.readableBytes >= bulkLength + 2 else { return }
+                let arg = buffer.readBytes(length: bulkLength)!
+                buffer.moveReaderIndex(forwardBy: 2)  // Redis skips the CRLF without checking it
+                args.append(Bytes(arg))
+                bulkLength = -1
+                pendingArgs -= 1
+            }
+            commands.append(args)
+            args = []
+        }
+    }
+
+    /// Reads one line ending in CRLF (the CR is what Redis looks for), without the terminator.
+    private static func readLine(_ buffer: inout ByteBuffer) -> [UInt8]? {
+        let view = buffer.readableBytesView
+        guard let cr = view.firstIndex(of: UInt8(ascii: "\r")) else { return nil }
+        guard cr + 1 < view.endIndex else { return nil }  // need the LF too
+        let len = cr - view.startIndex
+        let line = buffer.readBytes(length: len)!
+        buffer.moveReaderIndex(forwardBy: 2)
+        return line
+    }
+
+    private func parseInline(_ buffer: inout ByteBuffer) throws(ProtocolError) -> [Bytes]? {
+        let view = buffer.readableBytesView
+        guard let nl = view.firstIndex(of: UInt8(ascii: "\n")) else {
+            if buffer.readableBytes > Self.inlineMax { throw ProtocolError("too big inline request") }
+            return nil
+        }
+        var line = buffer.readBytes(length: nl - view.startIndex)!
+        buffer.moveReaderIndex(forwardBy: 1)
+        if line.last == UInt8(ascii: "\r") { line.removeLast() }
+        guard let parts = splitArguments(line) else { throw ProtocolError("unbalanced quotes in request") }
+        return parts
+    }
+}
+
+/// Redis's strict integer syntax (string2ll): optional '-', no '+', no leading zeros, no spaces, fits in Int64.
+@inlinable
+public func parseStrictInt<C: Collection>(_ s: C) -> Int? where C.Element == UInt8 {
+    var it = s.makeIterator()
+    guard var c = it.next() else { return nil }
+    var negative = false
+    if c == UInt8(ascii: "-") {
+        negative = true
+        guard let d = it.next() else { return nil }
+        c = d
+    }
+    if c == UInt8(ascii: "0") {
+        // "0" alone is valid; "-0" and leading zeros are not.
+        if it.next() != nil || negative { return nil }
+        return 0
+    }
+    guard c >= 49 && c <= 57 else { return nil }
+    var v: UInt64 = UInt64(c - 48)
+    var digits = 1
+    while let d = it.next() {
+        guard d >= 48 && d <= 57 else { return nil }
+        digits += 1
+        if digits > 20 { return nil }
+        let (m, o1) = v.multipliedReportingOverflow(by: 10)
+        let (a, o2) = m.addingReportingOverflow(UInt64(d - 48))
+        if o1 || o2 { return nil }
+        v = a
+    }
+    if negative {
+        if v > UInt64(Int64.max) + 1 { return nil }
+        return v == UInt64(Int64.max) + 1 ? Int.min : -Int(v)
+    }
+    if v > UInt64(Int64.max) { return nil }
+    return Int(v)
+}
+
+/// Splits an inline command line the way redis-cli and Redis's inline parser do:
+/// whitespace-separated, "double quotes" with \n \r \t \b \a \\ \" \xHH escapes, 'single quotes' with \'.
+/// Returns nil on unbalanced quotes (or a closing quote not followed by a space).
+public func splitArguments(_ line: [UInt8]) -> [Bytes]? {
+    var result: [Bytes] = []
+    var i = 0
+    let n = line.count
+    func isSpace(_ c: UInt8) -> Bool { c == 32 || c == 9 || c == 10 || c == 13 || c == 11 || c == 12 || c == 0 }
+    func hexVal(_ c: UInt8) -> Int? {
+        switch c {
+        case 48...57: return Int(c - 48)
+        case 97...102: return Int(c - 87)
+        case 65...70: return Int(c - 55)
+        default: return nil
+        }
+    }
+    while true {
+        while i < n && isSpace(line[i]) { i += 1 }
+        if i >= n { return result }
+        var current = Bytes()
+        var inDouble = false
+        var inSingle = false
+        var done = false
+        while !done {
+            if inDouble {
+                if i >= n { return nil }
+                let c = line[i]
+                if c == 92 && i + 3 < n && line[i + 1] == UInt8(ascii: "x"), let h = hexVal(line[i + 2]), let l = hexVal(line[i + 3]) {
+                    current.append(UInt8(h * 16 + l))
+                    i += 3
+                } else if c == 92 && i + 1 < n {
+                    i += 1
+                    switch line[i] {
+                    case UInt8(ascii: "n"): current.append(10)
+                    case UInt8(ascii: "r"): current.append(13)
+                    case UInt8(ascii: "t"): current.append(9)
+                    case UInt8(ascii: "b"): current.append(8)
+                    case UInt8(ascii: "a"): current.append(7)
+                    default: current.append(line[i])
+                    }
+                } else if c == UInt8(ascii: "\"") {
+                    if i + 1 < n && !isSpace(line[i + 1]) { return nil }
+                    done = true
+                } else {
+                    current.append(c)
+                }
+            } else if inSingle {
+                if i >= n { return nil }
+                let c = line[i]
+                if c == 92 && i + 1 < n && line[i + 1] == UInt8(ascii: "'") {
+                    i += 1
+                    current.append(UInt8(ascii: "'"))
+                } else if c == UInt8(ascii: "'") {
+                    if i + 1 < n && !isSpace(line[i + 1]) { return nil }
+                    done = true
+                } else {
+                    current.append(c)
+                }
+            } else {
+                if i >= n { done = true; break }
+                let c = line[i]
+                if isSpace(c) {
+                    done = true
+                } else if c == UInt8(ascii: "\"") {
+                    inDouble = true
+                } else if c == UInt8(ascii: "'") {
+                    inSingle = true
+                } else {
+                    current.append(c)
+                }
+            }
+            if i < n { i += 1 }
+        }
+        result.append(current)
+    }
+}

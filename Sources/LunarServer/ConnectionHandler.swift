@@ -1,0 +1,156 @@
+import Atomics
+import LunarEngine
+import LunarRESP
+import NIOCore
+
+/// The engine's view of one connection: sends hop onto the connection's event loop.
+final class ChannelConnection: ClientConnection, @unchecked Sendable {
+    let channel: Channel
+    init(channel: Channel) { self.channel = channel }
+
+    func send(_ buffer: ByteBuffer, thenClose: Bool) {
+        let channel = self.channel
+        channel.eventLoop.execute {
+            if buffer.readableBytes > 0 {
+                let f = channel.writeAndFlush(NIOAny(buffer))
+                if thenClose { f.whenComplete { _ in channel.close(promise: nil) } }
+            } else if thenClose {
+                channel.close(promise: nil)
+            }
+        }
+    }
+
+    func close() {
+        let channel = self.channel
+        channel.eventLoop.execute { channel.close(promise: nil) }
+    }
+}
+
+/// Reads RESP from a connection and hands whole batches of commands to the engine: every command
+/// parsed from one read burst crosses to the engine thread in a single queue operation.
+///
+/// While a script holds the engine past busy-reply-threshold, this handler answers by itself:
+/// BUSY errors, SCRIPT KILL / FUNCTION KILL (it sets the kill flag the script polls) and SHUTDOWN NOSAVE.
+final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let engine: Engine
+    private var parser: RequestParser
+    private var cumulation: ByteBuffer?
+    private var batch: [[Bytes]] = []
+    private var client: Client!
+    private var failed = false
+
+    init(engine: Engine) {
+        self.engine = engine
+        self.parser = RequestParser(maxBulkLength: engine.protoMaxBulkLen.load(ordering: .relaxed))
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let ch = context.channel
+        client = Client(
+            id: engine.newClientID(), connection: ChannelConnection(channel: ch),
+            remoteAddress: Self.describe(ch.remoteAddress), localAddress: Self.describe(ch.localAddress),
+            now: unixMillis())
+        engine.connect(client)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let client { engine.disconnect(client) }
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if failed { return }
+        var incoming = unwrapInboundIn(data)
+        if cumulation == nil || cumulation!.readableBytes == 0 {
+            cumulation = incoming
+        } else {
+            cumulation!.writeBuffer(&incoming)
+        }
+        parser.maxBulkLength = engine.protoMaxBulkLen.load(ordering: .relaxed)
+        do {
+            try parser.parse(&cumulation!, into: &batch)
+        } catch {
+            submitBatch()
+            fail("ERR Protocol error: \(error.message)")
+            return
+        }
+        // A client that sends a huge request without finishing it is cut off (client-query-buffer-limit).
+        if let c = cumulation, c.readableBytes > engine.queryBufferLimit.load(ordering: .relaxed) {
+            fail(nil)
+            return
+        }
+        if let c = cumulation, c.readableBytes == 0 { cumulation!.clear() }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        submitBatch()
+        context.fireChannelReadComplete()
+    }
+
+    private func submitBatch() {
+        guard !batch.isEmpty else { return }
+        let cmds = batch
+        batch = []
+        if engine.busy.load(ordering: .acquiring) != 0 {
+            answerWhileBusy(cmds)
+            return
+        }
+        engine.submit(client, cmds)
+    }
+
+    /// The engine is held by a long script: answer here without waiting for it.
+    private func answerWhileBusy(_ cmds: [[Bytes]]) {
+        let kind = engine.busy.load(ordering: .acquiring)
+        var out = ReplyWriter(resp: 2, capacity: 128)
+        var forward: [[Bytes]] = []
+        for argv in cmds {
+            let name = argv[0].lowercased.string
+            let sub = argv.count > 1 ? argv[1].lowercased.string : ""
+            if (name == "script" || name == "function") && sub == "kill" && argv.count == 2 {
+                if (name == "script") != (kind == 1) {
+                    out.error(kind == 1 ? "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE." : "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.")
+                } else if engine.scriptHasWritten.load(ordering: .acquiring) {
+                    out.error("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.")
+                } else {
+                    engine.killRequested.store(true, ordering: .releasing)
+                    out.ok()
+                }
+            } else if name == "shutdown" && argv.count >= 2 && argv[1].equalsIgnoringCase("nosave") {
+                engine.shutdownHandler?(false)
+            } else if let spec = engine.table.resolve(argv), spec.flags.contains(.allowBusy), name != "shutdown" {
+                forward.append(argv)
+            } else if kind == 2 {
+                out.error("BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.")
+            } else {
+                out.error("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
+            }
+        }
+        if out.buffer.readableBytes > 0 { client.connection?.send(out.buffer, thenClose: false) }
+        if !forward.isEmpty { engine.submit(client, forward) }
+    }
+
+    /// Stops reading; the engine answers the commands before the bad one, then the error, then closes.
+    private func fail(_ error: String?) {
+        failed = true
+        cumulation = nil
+        batch = []
+        engine.failClient(client, error: error)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
+    static func describe(_ a: SocketAddress?) -> String {
+        guard let a else { return "" }
+        switch a {
+        case let .v4(x): return "\(x.host):\(a.port ?? 0)"
+        case let .v6(x): return "\(x.host):\(a.port ?? 0)"
+        case let .unixDomainSocket(u): return "\(u)"
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import Logging
+import LunarEngine
+import LunarRESP
+import LunarScripting
+import NIOCore
+import NIOPosix
+
+/// A startup problem reported to the user with a non-zero exit.
+public struct StartupError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
+/// The Lunar server: configuration, the engine thread, and the SwiftNIO listeners.
+public final class LunarServer: @unchecked Sendable {
+    public let engine: Engine
+    public let config: ConfigStore
+    private let group: MultiThreadedEventLoopGroup
+    private var channels: [Channel] = []
+    private let logger: Logger
+
+    public init(config: ConfigStore, logger: Logger) {
+        self.config = config
+        self.logger = logger
+        let table = CommandTable()
+        table.register(ScriptingCommands.specs)
+        engine = Engine(config: config, table: table, logger: logger)
+        let threads = max(1, config.int("io-threads"))
+        group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+    }
+
+    /// Binds every configured address and starts the engine. Throws StartupError on failure.
+    public func start() throws {
+        try Scripting.install(on: engine)
+        let port = config.int("port")
+        engine.serverInfo["tcp_port"] = String(port)
+        let engine = self.engine
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: Int32(config.int("tcp-backlog")))
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
+            .childChannelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 512, initial: 16384, maximum: 1 << 20))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(engine: engine))
+                }
+            }
+        if port != 0 {
+            let binds = config.string("bind").split(separator: " ").map(String.init)
+            for var addr in binds {
+                let optional = addr.hasPrefix("-")
+                if optional { addr.removeFirst() }
+                do {
+                    let ch = try bootstrap.bind(host: addr, port: port).wait()
+                    channels.append(ch)
+                    logger.notice("Listening on \(addr):\(port)")
+                } catch {
+                    if optional { continue }
+                    throw StartupError("Could not create server TCP listening socket \(addr):\(port): \(error)")
+                }
+            }
+            if channels.isEmpty { throw StartupError("Failed listening on port \(port) (tcp), aborting.") }
+        }
+        let unix = config.string("unixsocket")
+        if !unix.isEmpty {
+            try? FileManager.default.removeItem(atPath: unix)
+            do {
+                let ch = try bootstrap.bind(unixDomainSocketPath: unix).wait()
+                channels.append(ch)
+                let perm = config.int("unixsocketperm")
+                if perm != 0 { chmod(unix, mode_t(perm)) }
+                logger.notice("Listening on unix socket \(unix)")
+            } catch {
+                throw StartupError("Failed opening Unix socket \(unix): \(error)")
+            }
+        }
+        engine.shutdownHandler = { [weak self] save in self?.shutdown(save: save) }
+        engine.start()
+        logger.notice("Ready to accept connections")
+    }
+
+    /// Closes listeners and exits the process (SHUTDOWN, SIGTERM).
+    public func shutdown(save: Bool) {
+        logger.warning("User requested shutdown...")
+        let pidfile = config.string("pidfile")
+        if !pidfile.isEmpty { try? FileManager.default.removeItem(atPath: pidfile) }
+        let unix = config.string("unixsocket")
+        if !unix.isEmpty { try? FileManager.default.removeItem(atPath: unix) }
+        logger.warning("Lunar is now ready to exit, bye bye...")
+        exit(0)
+    }
+
+    /// Blocks until the listeners close.
+    public func wait() throws {
+        for ch in channels { try ch.closeFuture.wait() }
+    }
+}

@@ -1,0 +1,88 @@
+"""Start real servers for tests: lunar-server (the build under test) and redis-server 7.0 (the reference).
+
+Servers listen on free loopback ports only and are killed when the test session ends.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=20.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early with code {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+def lunar_binary():
+    b = os.environ.get("LUNAR_SERVER")
+    if b:
+        return os.path.abspath(b)
+    for cfg in ("release", "debug"):
+        p = os.path.join(ROOT, ".build", cfg, "lunar-server")
+        if os.path.exists(p):
+            return p
+    raise RuntimeError("lunar-server not built; run scripts/test")
+
+
+class Server:
+    def __init__(self, argv, port, workdir):
+        self.port = port
+        self.workdir = workdir
+        self.log = open(os.path.join(workdir, "server.log"), "w+")
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, cwd=workdir)
+        wait_port(port, self.proc)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def log_text(self):
+        self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()
+
+
+def start_lunar(*extra):
+    port = free_port()
+    wd = tempfile.mkdtemp(prefix="lunar-test-")
+    argv = [lunar_binary(), "--port", str(port), "--bind", "127.0.0.1",
+            "--enable-debug-command", "yes", "--lua-library-dir", os.path.join(ROOT, "lua")] + list(extra)
+    return Server(argv, port, wd)
+
+
+def start_redis(*extra):
+    exe = shutil.which("redis-server")
+    if not exe:
+        raise RuntimeError("redis-server not installed; run scripts/install-deps")
+    port = free_port()
+    wd = tempfile.mkdtemp(prefix="redis-ref-")
+    argv = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--enable-debug-command", "yes", "--daemonize", "no", "--dir", wd] + list(extra)
+    return Server(argv, port, wd)
