@@ -1,0 +1,95 @@
+import LunarRESP
+import NIOCore
+import XCTest
+
+final class RequestParserTests: XCTestCase {
+    private func parse(_ chunks: [String], maxBulk: Int = 512 * 1024 * 1024) throws -> [[String]] {
+        var p = RequestParser(maxBulkLength: maxBulk)
+        var buf = ByteBuffer()
+        var out: [[Bytes]] = []
+        for c in chunks {
+            buf.writeString(c)
+            try p.parse(&buf, into: &out)
+        }
+        return out.map { $0.map(\.string) }
+    }
+
+    func testMultibulk() throws {
+        XCTAssertEqual(try parse(["*2\r\n$3\r\nGET\r\n$1\r\na\r\n"]), [["GET", "a"]])
+    }
+
+    func testSplitAcrossReads() throws {
+        let whole = "*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n*1\r\n$4\r\nPING\r\n"
+        for cut in 1..<whole.count {
+            let a = String(whole.prefix(cut)), b = String(whole.dropFirst(cut))
+            XCTAssertEqual(try parse([a, b]), [["SET", "key", "value"], ["PING"]], "cut at \(cut)")
+        }
+    }
+
+    func testInlineWithQuotes() throws {
+        XCTAssertEqual(try parse(["SET k \"a b\\n\" 'c\\'d'\r\n"]), [["SET", "k", "a b\n", "c'd"]])
+        XCTAssertEqual(try parse(["PING\n"]), [["PING"]])
+        XCTAssertEqual(try parse(["\r\n"]), [])
+    }
+
+    func testEmptyMultibulkIsSkipped() throws {
+        XCTAssertEqual(try parse(["*0\r\n*-1\r\n*1\r\n$4\r\nPING\r\n"]), [["PING"]])
+    }
+
+    func testErrors() {
+        XCTAssertThrowsError(try parse(["*1\r\n+PING\r\n"])) { XCTAssertEqual(($0 as! ProtocolError).message, "expected '$', got '+'") }
+        XCTAssertThrowsError(try parse(["*x\r\n"])) { XCTAssertEqual(($0 as! ProtocolError).message, "invalid multibulk length") }
+        XCTAssertThrowsError(try parse(["*1\r\n$-5\r\n"])) { XCTAssertEqual(($0 as! ProtocolError).message, "invalid bulk length") }
+        XCTAssertThrowsError(try parse(["*1\r\n$2000\r\n"], maxBulk: 1000)) { XCTAssertEqual(($0 as! ProtocolError).message, "invalid bulk length") }
+        XCTAssertThrowsError(try parse(["SET \"a\r\n"])) { XCTAssertEqual(($0 as! ProtocolError).message, "unbalanced quotes in request") }
+        XCTAssertThrowsError(try parse([String(repeating: "a", count: 70000)])) { XCTAssertEqual(($0 as! ProtocolError).message, "too big inline request") }
+    }
+
+    func testStrictInt() {
+        XCTAssertEqual(parseStrictInt(Array("123".utf8)), 123)
+        XCTAssertEqual(parseStrictInt(Array("-9223372036854775808".utf8)), Int.min)
+        XCTAssertEqual(parseStrictInt(Array("9223372036854775807".utf8)), Int.max)
+        for bad in ["", "-", "+1", "01", "-0", " 1", "1 ", "9223372036854775808", "1.0", "abc"] {
+            XCTAssertNil(parseStrictInt(Array(bad.utf8)), bad)
+        }
+    }
+}
+
+final class ReplyWriterTests: XCTestCase {
+    private func text(_ f: (inout ReplyWriter) -> Void, resp: Int = 2) -> String {
+        var w = ReplyWriter(resp: resp)
+        f(&w)
+        return w.buffer.getString(at: 0, length: w.buffer.readableBytes)!
+    }
+
+    func testScalars() {
+        XCTAssertEqual(text { $0.integer(-42) }, ":-42\r\n")
+        XCTAssertEqual(text { $0.integer(Int.min) }, ":-9223372036854775808\r\n")
+        XCTAssertEqual(text { $0.bulk("hi") }, "$2\r\nhi\r\n")
+        XCTAssertEqual(text { $0.error("ERR bad\r\nthing") }, "-ERR bad  thing\r\n")
+        XCTAssertEqual(text { $0.nullBulk() }, "$-1\r\n")
+        XCTAssertEqual(text({ $0.nullBulk() }, resp: 3), "_\r\n")
+    }
+
+    func testResp3Degradation() {
+        XCTAssertEqual(text { $0.map(2) }, "*4\r\n")
+        XCTAssertEqual(text({ $0.map(2) }, resp: 3), "%2\r\n")
+        XCTAssertEqual(text { $0.double(1.5) }, "$3\r\n1.5\r\n")
+        XCTAssertEqual(text({ $0.double(.infinity) }, resp: 3), ",inf\r\n")
+        XCTAssertEqual(text { $0.bool(true) }, ":1\r\n")
+        XCTAssertEqual(text({ $0.bool(false) }, resp: 3), "#f\r\n")
+    }
+
+    func testDoubleFormatting() {
+        XCTAssertEqual(formatDouble(0.1), "0.10000000000000001")
+        XCTAssertEqual(formatDouble(3), "3")
+        XCTAssertEqual(formatDouble(-.infinity), "-inf")
+    }
+
+    func testValueParserRoundTrip() throws {
+        var b = ByteBuffer()
+        b.writeString("*3\r\n:1\r\n$-1\r\n%1\r\n+a\r\n,2.5\r\n")
+        let v = try RESPValueParser.parse(b)
+        XCTAssertEqual(v, .array([.integer(1), .null, .map([(.simple("a"), .double(2.5))])]))
+    }
+}
