@@ -123,7 +123,7 @@ static int clua_positioned_call(lua_State *L) {
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     if (lua_pcall(L, n, LUA_MULTRET, 0) != LUA_OK) {
-        if (lua_type(L, -1) == LUA_TSTRING) {
+        if (lua_type(L, -1) == LUA_TSTRING && lua_toboolean(L, lua_upvalueindex(2))) {
             luaL_where(L, 1);
             lua_insert(L, -2);
             lua_concat(L, 2);
@@ -134,8 +134,10 @@ static int clua_positioned_call(lua_State *L) {
 }
 static int clua_make_positioned(lua_State *L) {
     luaL_checktype(L, 1, LUA_TFUNCTION);
+    int add = lua_gettop(L) < 2 || lua_toboolean(L, 2);
     lua_settop(L, 1);
-    lua_pushcclosure(L, clua_positioned_call, 1);
+    lua_pushboolean(L, add);
+    lua_pushcclosure(L, clua_positioned_call, 2);
     return 1;
 }
 static inline void clua_push_make_positioned(lua_State *L) { lua_pushcfunction(L, clua_make_positioned); }

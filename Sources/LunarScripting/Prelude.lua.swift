@@ -770,7 +770,7 @@ local function safe_load(chunk, name, mode, e)
 end
 G.load = function(chunk, name, mode, e) return safe_load(chunk, name, mode, e) end
 G.loadstring = function(s, name)
-  if type(s) ~= "string" then error("bad argument #1 to 'loadstring' (string expected, got " .. type(s) .. ")", 2) end
+  if type(s) ~= "string" then error("bad argument #1 to 'loadstring' (string expected, got " .. type(s) .. ")", 0) end
   return safe_load(s, name or s)
 end
 
@@ -781,7 +781,7 @@ end
 G.collectgarbage = function(opt, ...)
   opt = opt or "collect"
   if opt == "collect" or opt == "count" or opt == "step" or opt == "isrunning" then return collectgarbage(opt, ...) end
-  error("bad argument #1 to 'collectgarbage' (option '" .. tostring(opt) .. "' is not allowed)", 2)
+  error("bad argument #1 to 'collectgarbage' (option '" .. tostring(opt) .. "' is not allowed)", 0)
 end
 G.rawset = function(t, k, v)
   if readonly[t] then error("Attempt to modify a readonly table", 0) end
@@ -839,16 +839,22 @@ G.cjson = freeze(cjson)
 -- Modules shared between function libraries (sandboxed require, filled by the host at load time).
 local modules, loaded = {}, {}
 G.require = function(name)
-  if type(name) ~= "string" then error("bad argument #1 to 'require' (string expected, got " .. type(name) .. ")", 2) end
+  if type(name) ~= "string" then error("bad argument #1 to 'require' (string expected, got " .. type(name) .. ")", 0) end
   local v = loaded[name]
   if v ~= nil then return v end
   local f = modules[name]
-  if f == nil then error("module '" .. name .. "' not found (only modules loaded from lua-library-dir can be required)", 2) end
+  if f == nil then error("module '" .. name .. "' not found (only modules loaded from lua-library-dir can be required)", 0) end
   loaded[name] = true
   local r = f(name)
   if r == nil then r = true end
   loaded[name] = r
   return r
+end
+
+-- Sandbox builtins raise position-less errors (as Redis's C versions do) but keep a C frame so
+-- the error handler still finds the script line even after a tail call.
+for _, k in ipairs({ "rawset", "setmetatable", "require", "load", "loadstring", "collectgarbage" }) do
+  G[k] = H.positioned(G[k], false)
 end
 
 -- The `redis` table.
