@@ -529,7 +529,8 @@ final class LuaVM {
                 return fail("ERR Lua redis lib command arguments must be strings or integers")
             }
         }
-        guard let spec = engine.table.resolve(argv) else {
+        // A container command (SCRIPT, CONFIG…) with an unknown subcommand counts as unknown, as in Redis.
+        guard let spec = engine.table.resolve(argv), spec.subcommands.isEmpty || spec.handler != nil else {
             return fail("ERR Unknown Redis command called from script")
         }
         if !spec.arityOK(argv.count) || !(spec.parent?.arityOK(argv.count) ?? true) {

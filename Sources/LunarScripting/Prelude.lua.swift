@@ -792,7 +792,6 @@ G.setmetatable = function(t, mt)
   return setmetatable(t, mt)
 end
 G.unpack = table.unpack
-G.print = function() end
 G._VERSION = _VERSION
 
 local function copy(src, names)
@@ -910,7 +909,7 @@ rawset(G, "_G", env)
 -- Basic-type metatables are frozen: string methods keep working, the metatable itself is hidden.
 local smt = getmetatable("")
 smt.__index = stringlib
-smt.__metatable = false
+smt.__metatable = freeze({})
 
 -- Message handler for every script run: errors become {err=..., source=..., line=...}.
 local function errh(e)
