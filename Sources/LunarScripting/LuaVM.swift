@@ -275,6 +275,7 @@ final class LuaVM {
             busyMarked = true
             engine.busy.store(busyKind, ordering: .releasing)
         }
+        if busyMarked { engine.answerQueuedWhileBusy() }
         if engine.killRequested.load(ordering: .acquiring) { return 1 }
         return 0
     }
