@@ -80,7 +80,9 @@ final class FunctionRegistry {
         pendingLibrary = name
         vm.registerFunction = { [unowned self] L in self.registerFunction(L) }
         vm.loadingLibrary = true
+        vm.useLoadTimeRedis(true)
         let err = vm.protectedCall(nargs: 0, nresults: 0)
+        vm.useLoadTimeRedis(false)
         vm.loadingLibrary = false
         vm.registerFunction = nil
         let registered = pending
@@ -92,21 +94,21 @@ final class FunctionRegistry {
         }
         if registered.isEmpty { return .failure(ScriptError("ERR No functions registered")) }
         for fname in registered.keys {
-            if let other = functions[fname], other.library != name {
+            if let other = functions[fname.lowercased()], other.library != name {
                 drop()
                 return .failure(ScriptError("ERR Function \(fname) already exists"))
             }
         }
         if libraries[name] != nil { delete(name) }
         libraries[name] = Library(name: name, code: code, functions: registered)
-        for (k, v) in registered { functions[k] = v }
+        for (k, v) in registered { functions[k.lowercased()] = v }
         return .success(name)
     }
 
     func delete(_ name: String) {
         guard let lib = libraries.removeValue(forKey: name) else { return }
         for f in lib.functions.values {
-            functions.removeValue(forKey: f.name)
+            functions.removeValue(forKey: f.name.lowercased())
             vm.releaseRef(f.ref)
         }
     }
@@ -173,7 +175,7 @@ final class FunctionRegistry {
             }
             clua_pop(L, 1)
         } else if argc == 2 {
-            guard lua_type(L, 1) == LUA_TSTRING else { return vm.raise(L, "ERR first argument to redis.register_function must be a string") }
+            guard lua_type(L, 1) == LUA_TSTRING || lua_type(L, 1) == LUA_TNUMBER else { return vm.raise(L, "ERR first argument to redis.register_function must be a string") }
             guard lua_type(L, 2) == LUA_TFUNCTION else { return vm.raise(L, "ERR second argument to redis.register_function must be a function") }
             name = vm.string(at: 1)
             callbackIndex = 2
@@ -182,7 +184,9 @@ final class FunctionRegistry {
         }
         let fname = name!
         if !FunctionRegistry.validName(fname) { return vm.raise(L, FunctionRegistry.badName) }
-        if pending[fname] != nil { return vm.raise(L, "ERR Function already exists in the library") }
+        if pending.keys.contains(where: { $0.lowercased() == fname.lowercased() }) {
+            return vm.raise(L, "ERR Function already exists in the library")
+        }
         lua_pushvalue(L, callbackIndex)
         let ref = luaL_ref(L, clua_registryindex())
         pending[fname] = LibFunction(name: fname, ref: ref, flags: flags, description: description, library: pendingLibrary)
@@ -193,8 +197,8 @@ final class FunctionRegistry {
 
     func fcall(_ ctx: CommandContext, readOnly: Bool) {
         let argv = ctx.argv
-        guard let f = functions[argv[1].string] else { ctx.error("ERR Function not found"); return }
-        guard let numkeys = parseStrictInt(argv[2].raw) else { ctx.error(Err.notInteger); return }
+        guard let f = functions[argv[1].lowercased.string] else { ctx.error("ERR Function not found"); return }
+        guard let numkeys = parseStrictInt(argv[2].raw) else { ctx.error("ERR Bad number of keys provided"); return }
         if numkeys > argv.count - 3 { ctx.error("ERR Number of keys can't be greater than number of args"); return }
         if numkeys < 0 { ctx.error("ERR Number of keys can't be negative"); return }
         if readOnly && !f.flags.contains(.noWrites) {

@@ -131,6 +131,20 @@ final class LuaVM {
         errhRef = ref("errh")
         modulesRef = ref("modules")
         loadedRef = ref("loaded")
+        redisRef = ref("redis")
+        loadRedisRef = ref("loadredis")
+    }
+
+    private var redisRef: Int32 = 0
+    private var loadRedisRef: Int32 = 0
+
+    /// Switches the `redis` global between the full API and the library-loading subset.
+    func useLoadTimeRedis(_ on: Bool) {
+        lua_rawgeti(L, clua_registryindex(), lua_Integer(gRef))
+        lua_pushstring(L, "redis")
+        lua_rawgeti(L, clua_registryindex(), lua_Integer(on ? loadRedisRef : redisRef))
+        lua_rawset(L, -3)
+        clua_pop(L, 1)
     }
 
     // MARK: Small helpers

@@ -893,6 +893,20 @@ redis.REDIS_VERSION_NUM = H.version_num
 if H.register_function then redis.register_function = H.register_function end
 G.redis = freeze(redis)
 
+-- While a function library loads, `redis` offers only what Redis offers then (register_function, log…).
+local loadredis = {}
+for _, k in ipairs({ "register_function", "log", "LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING",
+                     "REDIS_VERSION", "REDIS_VERSION_NUM" }) do loadredis[k] = redis[k] end
+local loadredis_view = setmetatable({}, {
+  __index = function(_, k)
+    local v = loadredis[k]
+    if v == nil then error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2) end
+    return v
+  end,
+  __newindex = ro_newindex, __metatable = false,
+})
+readonly[loadredis_view] = true
+
 -- Reading a global that does not exist is an error, as in Redis.
 setmetatable(G, {
   __index = function(_, k) error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2) end,
@@ -938,6 +952,7 @@ local function compile(code, chunkname)
   return raw_load(code, chunkname, "t", env)
 end
 
-return { env = env, G = G, errh = errh, modules = modules, loaded = loaded, compile = compile }
+return { env = env, G = G, errh = errh, modules = modules, loaded = loaded, compile = compile,
+         redis = G.redis, loadredis = loadredis_view }
 """#
 }
