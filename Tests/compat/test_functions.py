@@ -162,3 +162,83 @@ def test_help(r):
     lines = r.execute_command("FUNCTION", "HELP")
     assert lines[0].startswith(b"FUNCTION <subcommand>")
     assert any(b"RESTORE" in l for l in lines)
+
+
+# --- libraries loaded at startup from lua-library-dir, and the sandboxed require -------------------
+
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+
+from support.servers import lunar_binary, start_lunar  # noqa: E402
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+@pytest.fixture
+def lib_dirs():
+    d1, d2 = tempfile.mkdtemp(prefix="lunar-lib1-"), tempfile.mkdtemp(prefix="lunar-lib2-")
+    write(os.path.join(d1, "modules", "greet.lua"),
+          "local M = {}\nfunction M.hello(n) return 'hello ' .. n end\nM.loaded_at = 0\nreturn M\n")
+    write(os.path.join(d1, "a_lib.lua"),
+          "#!lua name=alib\nlocal g = require('greet')\n"
+          "redis.register_function('ahello', function(keys, args) return g.hello(args[1]) end)\n")
+    write(os.path.join(d2, "b_lib.lua"),
+          "#!lua name=blib\nlocal g = require('greet')\n"
+          "redis.register_function{function_name='bhello', callback=function(keys, args) return g.hello('b' .. args[1]) end,"
+          " flags={'no-writes'}}\n"
+          "redis.register_function('same_module', function() return tostring(require('greet') == g) end)\n")
+    return d1, d2
+
+
+def test_startup_libraries_and_shared_module(lib_dirs):
+    d1, d2 = lib_dirs
+    s = start_lunar("--lua-library-dir", f"{d1} {d2}")
+    try:
+        c = redis.Redis(port=s.port, protocol=2, socket_timeout=10)
+        assert c.fcall("ahello", 0, "x") == b"hello x"
+        assert c.fcall_ro("bhello", 0, "y") == b"hello by"
+        assert c.fcall("same_module", 0) == b"true"
+        assert lib_names(c) == [b"alib", b"blib"]
+        # Reload at runtime with FUNCTION LOAD REPLACE; the module is still resolvable.
+        c.function_load("#!lua name=alib\nlocal g = require('greet')\n"
+                        "redis.register_function('ahello', function(keys, args) return g.hello(args[1]):upper() end)",
+                        replace=True)
+        assert c.fcall("ahello", 0, "x") == b"HELLO X"
+        # require only resolves the modules from the configured directories.
+        with pytest.raises(redis.exceptions.ResponseError, match="not found"):
+            c.function_load("#!lua name=clib\nlocal x = require('os')\nredis.register_function('c', function() end)")
+    finally:
+        s.stop()
+    # After a restart the libraries are loaded again (comma-separated directories work too).
+    s = start_lunar("--lua-library-dir", f"{d1},{d2}")
+    try:
+        c = redis.Redis(port=s.port, protocol=2, socket_timeout=10)
+        assert c.fcall("ahello", 0, "z") == b"hello z"
+    finally:
+        s.stop()
+
+
+def test_bad_library_refuses_start(lib_dirs):
+    d1, d2 = lib_dirs
+    write(os.path.join(d2, "c_bad.lua"), "#!lua name=bad\n\nlocal x = = 1 redis.register_function('x', function() end)\n")
+    out = subprocess.run([lunar_binary(), "--port", "0", "--lua-library-dir", f"{d1} {d2}"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0
+    assert "c_bad.lua" in out.stderr and ":3:" in out.stderr
+
+
+def test_bad_library_skipped(lib_dirs):
+    d1, d2 = lib_dirs
+    write(os.path.join(d2, "c_bad.lua"), "#!lua name=bad\nerror_here(\n")
+    s = start_lunar("--lua-library-dir", f"{d1} {d2}", "--lua-library-errors", "skip")
+    try:
+        c = redis.Redis(port=s.port, protocol=2, socket_timeout=10)
+        assert lib_names(c) == [b"alib", b"blib"]
+        assert "c_bad.lua" in s.log_text()
+    finally:
+        s.stop()
