@@ -74,7 +74,11 @@ final class LuaVM {
         return Unmanaged<LuaVM>.fromOpaque(p).takeUnretainedValue()
     }
 
-    func setMemoryLimit(_ bytes: Int) { clua_set_memlimit(L, bytes <= 0 ? 0 : bytes) }
+    private(set) var memoryLimit = 0
+    func setMemoryLimit(_ bytes: Int) {
+        memoryLimit = max(0, bytes)
+        clua_set_memlimit(L, memoryLimit)
+    }
     var memoryUsed: Int { Int(clua_memused(L)) }
 
     // MARK: Sandbox setup
@@ -267,7 +271,8 @@ final class LuaVM {
         engine.busy.store(0, ordering: .releasing)
         engine.killRequested.store(false, ordering: .releasing)
         engine.scriptHasWritten.store(false, ordering: .releasing)
-        if memoryUsed > (engine.config.int("lua-memory-limit") / 2) { _ = clua_gc_collect(L) }
+        // A script that left lots of garbage gets a full collection now rather than during the next one.
+        if memoryLimit > 0 && memoryUsed > memoryLimit / 2 { _ = clua_gc_collect(L) }
     }
 
     /// The error table on top of the stack as Redis 7 words a script error.
