@@ -1,3 +1,4 @@
+import Atomics
 import DequeModule
 import LunarRESP
 import NIOCore
@@ -50,6 +51,9 @@ public final class Client: @unchecked Sendable {
     public var lastCommand: String = "NULL"
     public var libName: Bytes = Bytes()
     public var libVersion: Bytes = Bytes()
+
+    /// Commands handed to the engine and not yet run; the I/O side stops reading while it is high.
+    public let inFlight = ManagedAtomic<Int>(0)
 
     /// Replies produced by the engine and not yet handed to the connection.
     public var output: ReplyWriter

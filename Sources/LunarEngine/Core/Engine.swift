@@ -118,6 +118,7 @@ public final class Engine: @unchecked Sendable {
 
     /// Starts the engine thread.
     public func start() {
+        MemoryStats.tuneAllocator()
         let t = Thread { [self] in self.run() }
         t.name = "lunar-engine"
         t.stackSize = 64 << 20   // deep Lua recursion and nested replies need room
@@ -171,7 +172,10 @@ public final class Engine: @unchecked Sendable {
         connectedClients.wrappingIncrement(ordering: .relaxed)
         queue.put(.connect(client))
     }
-    public func submit(_ client: Client, _ commands: [[Bytes]]) { queue.put(.commands(client, commands)) }
+    public func submit(_ client: Client, _ commands: [[Bytes]]) {
+        client.inFlight.wrappingIncrement(by: commands.count, ordering: .relaxed)
+        queue.put(.commands(client, commands))
+    }
     public func disconnect(_ client: Client) {
         connectedClients.wrappingDecrement(ordering: .relaxed)
         queue.put(.disconnect(client))
@@ -190,6 +194,7 @@ public final class Engine: @unchecked Sendable {
     // MARK: Command processing
 
     private func process(_ client: Client, _ commands: [[Bytes]]) {
+        defer { client.inFlight.wrappingDecrement(by: commands.count, ordering: .relaxed) }
         if client.closed { return }
         if client.blocked != nil || !client.pending.isEmpty {
             client.pending.append(contentsOf: commands)
