@@ -494,8 +494,11 @@ def test_expire_overflow_boundaries(p):
         p.same(cmd, "a", str(9223372036854775807 // 1000 + 1))
         p.same(cmd, "a", str(-9223372036854775808 // 1000 - 1))
     p.both("SET", "a", "1")
-    p.same("PEXPIREAT", "a", "9223372036854775807")
-    p.same("PEXPIRETIME", "a")
+    for at in ("9223372036854775807", "9223372036854775300", "9223372036854775499"):
+        p.same("PEXPIREAT", "a", at)
+        p.same("PEXPIRETIME", "a")
+        p.same("EXPIRETIME", "a")
+        p.same("TTL", "a")
     p.both("SET", "a", "1")
     p.same("EXPIREAT", "a", str(9223372036854775807 // 1000))
     p.same("PEXPIRETIME", "a")

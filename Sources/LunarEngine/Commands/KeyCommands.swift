@@ -136,16 +136,12 @@ enum KeyCommands {
         let src = ctx.argv[1], dst = ctx.argv[2]
         var replace = false
         var target = ctx.client.db
-        var dbArg = -1
         var i = 3
         while i < ctx.argc {
             if ctx.arg(i, is: "replace") {
                 replace = true
             } else if ctx.arg(i, is: "db") && i + 1 < ctx.argc {
-                // The value is checked as an integer here, as a database index once all options are read.
-                guard let v = parseStrictInt(ctx.argv[i + 1].raw) else { ctx.error(Err.notInteger); return }
-                guard v >= Int(Int32.min) && v <= Int(Int32.max) else { ctx.error(intRangeError); return }
-                dbArg = i + 1
+                guard let v = dbIndex(ctx, i + 1) else { return }
                 target = v
                 i += 1
             } else {
@@ -153,10 +149,6 @@ enum KeyCommands {
                 return
             }
             i += 1
-        }
-        if dbArg >= 0 && (target < 0 || target >= ctx.engine.databases.count) {
-            ctx.error(Err.dbIndexOutOfRange)
-            return
         }
         let from = ctx.db
         let to = ctx.engine.databases[target]
@@ -333,7 +325,8 @@ enum KeyCommands {
         if e == 0 { ctx.out.integer(-1); return }
         var t = absolute ? e : e - ctx.now
         if t < 0 { t = 0 }
-        ctx.out.integer(Int(ms ? t : (t + 500) / 1000))
+        // Seconds are rounded to the nearest (without overflowing near the largest expiry).
+        ctx.out.integer(Int(ms ? t : t / 1000 + (t % 1000 + 500) / 1000))
     }
 
     // MARK: SORT
