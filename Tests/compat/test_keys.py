@@ -478,6 +478,7 @@ def test_expire_option_errors(p):
     for cmd in EXPIRE_CMDS:
         for opts in (["NX", "XX"], ["nx", "gt"], ["NX", "LT"], ["GT", "LT"], ["gt", "lt", "nx"], ["XX", "GT", "LT"],
                      ["FOO"], ["NX", "FOO"], ["nx", "nx"], ["xx", "gt", "xx"]):
+            p.both("SET", "a", "1")   # no TTL before each, so the outcome does not hinge on timing
             p.same(cmd, "a", "100000", *opts)
             p.same(cmd, "a", "notanumber", *opts)
         for t in ("x", "1.5", "", " 1", "9223372036854775808"):
@@ -505,32 +506,37 @@ def test_expire_overflow_boundaries(p):
 
 
 def test_expire_conditions(p):
-    for cmd, big, small in (("EXPIRE", 1000, 500), ("PEXPIRE", 1000000, 500000),
-                            ("EXPIREAT", int(time.time()) + 1000, int(time.time()) + 500),
-                            ("PEXPIREAT", int(time.time() * 1000) + 1000000, int(time.time() * 1000) + 500000)):
+    # Four clearly separated times v1 < v2 < v3 < v4, so the two servers (a few ms apart) agree.
+    now, now_ms = int(time.time()), int(time.time() * 1000)
+    for cmd, vals in (("EXPIRE", (500, 1000, 2000, 4000)),
+                      ("PEXPIRE", (500000, 1000000, 2000000, 4000000)),
+                      ("EXPIREAT", tuple(now + x for x in (500, 1000, 2000, 4000))),
+                      ("PEXPIREAT", tuple(now_ms + x for x in (500000, 1000000, 2000000, 4000000)))):
+        v1, v2, v3, v4 = (str(v) for v in vals)
         p.both("SET", "k", "v")
-        p.same(cmd, "nope", big)
-        p.same(cmd, "nope", big, "NX")
-        p.same(cmd, "k", big, "XX")
-        p.same(cmd, "k", big, "GT")
-        p.same(cmd, "k", big, "LT")   # no TTL counts as infinite: LT succeeds
+        p.same(cmd, "nope", v3)
+        p.same(cmd, "nope", v3, "NX")
+        p.same(cmd, "k", v3, "XX")
+        p.same(cmd, "k", v3, "GT")
+        p.same(cmd, "k", v3, "LT")   # no TTL counts as infinite: LT succeeds
         p.same("TTL", "k")
-        p.same(cmd, "k", small, "NX")
-        p.same(cmd, "k", big, "LT")
-        p.same(cmd, "k", small, "GT")
-        p.same(cmd, "k", big, "GT")
+        p.same(cmd, "k", v1, "NX")
+        p.same(cmd, "k", v4, "LT")
+        p.same(cmd, "k", v2, "GT")
+        p.same(cmd, "k", v4, "GT")
         p.same("TTL", "k")
-        p.same(cmd, "k", small, "XX", "LT")
+        p.same(cmd, "k", v2, "XX", "LT")
         p.same("TTL", "k")
-        p.same(cmd, "k", big, "XX", "GT")
-        p.same(cmd, "k", big, "GT")
-        p.same(cmd, "k", small)
+        p.same(cmd, "k", v3, "XX", "GT")
+        p.same(cmd, "k", v1, "GT")
+        p.same(cmd, "k", v1)
         p.same("TTL", "k")
         p.same("PERSIST", "k")
         p.same("PERSIST", "k")
         p.same("TTL", "k")
-        p.same(cmd, "k", small, "GT")
-        p.same(cmd, "k", small, "XX")
+        p.same(cmd, "k", v1, "GT")
+        p.same(cmd, "k", v1, "XX")
+        p.same(cmd, "k", v1, "NX")
 
 
 def test_expire_in_the_past_deletes(p):
