@@ -206,7 +206,7 @@ def test_counters(both, cmd, initial):
 @pytest.mark.parametrize("incr", ["1", "0.1", "-0.1", "1e10", "1.5e-5", "abc", "", " 1", "1 ", "inf", "-inf",
                                   "nan", "1e4000", "0x10", "3.0", "-3", "10.5e3", "1e-400", "0"])
 @pytest.mark.parametrize("initial", [None, "0", "10.5", "-0", "1e10", "abc", "5.0e3", "1.7976931348623157e308",
-                                     "inf", "0x1p3", "list", "3"])
+                                     "inf", "0x1p3", "list", "3", "12\x00", "1\x00x"])
 def test_incrbyfloat(both, incr, initial):
     if initial == "list":
         make_list(both, "k")

@@ -41,7 +41,7 @@ public enum StringEncoding {
     public typealias LongDouble = Double
     #endif
 
-    /// Parses a long double as Redis's string2ld does: strtold over the whole (NUL-terminated) text,
+    /// Parses a long double as Redis's string2ld does: strtold must consume the whole text (an embedded NUL fails),
     /// no leading space, no NaN, no overflow or underflow to zero. nil when the text is not a valid float.
     public static func parseLongDouble(_ b: Bytes) -> LongDouble? {
         let n = b.count
@@ -59,7 +59,7 @@ public enum StringEncoding {
             #else
             let v = strtod(start, &end)
             #endif
-            guard let end, end.pointee == 0 else { return nil }
+            guard let end, end - UnsafeMutablePointer(mutating: start) == n else { return nil }
             if v.isNaN { return nil }
             if errno == ERANGE && (v.isInfinite || v == 0) { return nil }
             return v

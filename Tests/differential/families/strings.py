@@ -150,13 +150,13 @@ def generate(rng):
             yield Cmd("APPEND", k, rng.choice(VALUES))
         elif r < 0.47:
             c = rng.choice(["INCR", "DECR", "INCRBY", "DECRBY"])
-            kk = rng.choice(["n1", "n1", k])
+            kk = rng.choice(["c1", "c1", "c1", "n1", k])
             if c in ("INCR", "DECR"):
                 yield Cmd(c, kk)
             else:
                 yield Cmd(c, kk, rng.choice(INTS) if rng.random() < 0.3 else str(rng.randint(-1000, 1000)))
         elif r < 0.52:
-            kk = rng.choice(["n1", k])
+            kk = rng.choice(["f1", "f1", "f1", "n1", k])
             yield Cmd("INCRBYFLOAT", kk, rng.choice(FLOATS) if rng.random() < 0.5 else str(rng.uniform(-100, 100)))
         elif r < 0.57:
             yield Cmd(rng.choice(["GETRANGE", "SUBSTR"]), k, idx(rng), idx(rng))
@@ -197,6 +197,8 @@ def generate(rng):
             op = rng.choice(["AND", "OR", "XOR", "NOT", "not", "FOO"])
             srcs = [rng.choice(["bm", k, "s1", "nokey"]) for _ in range(rng.randint(1, 3))]
             yield Cmd("BITOP", op, rng.choice(KEYS), *srcs)
+        elif r < 0.955:
+            yield Cmd("SET", rng.choice(["c1", "f1"]), rng.choice(["0", "10", "-3", "2.5", "9223372036854775800"]))
         elif r < 0.97 and HAVE_TTL:
             yield Cmd(rng.choice(["TTL", "PTTL"]), k, mode="ttl", tolerance=1500)
         else:
