@@ -364,7 +364,9 @@ def test_bitop_overwrites_ttl(both):
     ("SETRANGE", "k", "0", ""), ("SETRANGE", "k", "0", "\x00"), ("GETEX", "k", "PERSIST"), ("GETEX", "k"),
     ("INCRBY", "k", "0"), ("SET", "k", "v", "NX"), ("SET", "k", "v", "XX"), ("MSETNX", "k", "1", "z", "2"),
     ("BITOP", "AND", "k", "none"), ("BITOP", "AND", "z", "none"), ("GETDEL", "z"), ("SETNX", "k", "1"),
-    ("INCRBYFLOAT", "k", "0"), ("GETEX", "k", "EX", "100"),
+    ("INCRBYFLOAT", "k", "0"), ("GETEX", "k", "EX", "100"), ("BITFIELD", "k", "SET", "u8", "0", "0"),
+    ("BITFIELD", "k", "SET", "u8", "0", "1"), ("BITFIELD", "k", "SET", "u8", "8", "0"),
+    ("BITFIELD", "k", "OVERFLOW", "FAIL", "SET", "u2", "8", "7"), ("BITFIELD", "k", "GET", "u8", "0"),
 ])
 def test_watch_sees_modifications(both, lunar_server, redis_server, write):
     a, b = both
@@ -387,3 +389,66 @@ def test_wrong_arity(both):
     same(both, ("GET",), ("SET", "k"), ("GETEX",), ("GETDEL",), ("MGET",), ("APPEND", "k"), ("INCR",),
          ("INCRBY", "k"), ("DECRBY", "k"), ("INCRBYFLOAT", "k"), ("SETBIT", "k", "1"), ("GETBIT", "k"),
          ("BITCOUNT",), ("BITPOS", "k"), ("BITOP", "AND", "d"), ("LCS", "a"), ("STRLEN",), ("SUBSTR", "k", "1"))
+
+
+# ---------- BITFIELD ----------
+
+@pytest.mark.parametrize("ops", [
+    [], ["GET", "u8", "0"], ["GET", "i8", "0"], ["GET", "u4", "4", "GET", "i4", "4", "GET", "u63", "0"],
+    ["GET", "i64", "0"], ["GET", "i64", "3"], ["GET", "u1", "1000"], ["GET", "i16", "#1"], ["GET", "U8", "#2"],
+    ["SET", "u8", "0", "255"], ["SET", "u8", "0", "256"], ["SET", "u8", "0", "-1"], ["SET", "i8", "0", "127"],
+    ["SET", "i8", "0", "128"], ["SET", "i8", "0", "-129"], ["SET", "i64", "5", "-9223372036854775808"],
+    ["SET", "u63", "1", "9223372036854775807"], ["SET", "i3", "#3", "5"], ["SET", "u16", "100", "513"],
+    ["INCRBY", "u8", "0", "10"], ["INCRBY", "u8", "0", "300"], ["INCRBY", "u8", "0", "-300"],
+    ["INCRBY", "i8", "0", "100", "INCRBY", "i8", "0", "100"], ["INCRBY", "i64", "0", "9223372036854775807"],
+    ["INCRBY", "i64", "0", "-9223372036854775808", "INCRBY", "i64", "0", "-1"],
+    ["OVERFLOW", "SAT", "INCRBY", "u8", "0", "300", "INCRBY", "u8", "0", "-300", "INCRBY", "i8", "8", "200",
+     "INCRBY", "i8", "8", "-400", "SET", "u4", "0", "99", "SET", "i4", "0", "-99", "SET", "u8", "0", "-1"],
+    ["OVERFLOW", "FAIL", "INCRBY", "u8", "0", "300", "INCRBY", "u8", "0", "1", "SET", "i4", "0", "8",
+     "SET", "i4", "0", "7", "INCRBY", "i64", "0", "9223372036854775807", "INCRBY", "i64", "0", "1"],
+    ["OVERFLOW", "WRAP", "INCRBY", "u2", "0", "5", "OVERFLOW", "sat", "INCRBY", "u2", "0", "5", "overflow", "fail",
+     "INCRBY", "u2", "0", "5"],
+    ["OVERFLOW", "FAIL", "SET", "u2", "100", "7"],
+    ["GET", "x8", "0"], ["GET", "u64", "0"], ["GET", "i65", "0"], ["GET", "u0", "0"], ["GET", "i", "0"],
+    ["GET", "", "0"], ["GET", "u8", "-1"], ["GET", "u8", "#-1"], ["GET", "u8", "x"], ["GET", "u8", "#"],
+    ["GET", "i8", "#536870912"], ["GET", "u8", "4294967296"], ["SET", "u8", "0", "x"], ["SET", "u8", "0", "1.5"],
+    ["INCRBY", "u8", "0"], ["GET", "u8"], ["FOO"], ["OVERFLOW"], ["OVERFLOW", "FOO", "GET", "u8", "0"],
+    ["OVERFLOW", "WRAP", "x", "y"], ["GET", "u8", "0", "SET"], ["SET", "x8", "0", "1"], ["SET", "u8", "-1", "1"],
+])
+@pytest.mark.parametrize("cmd", ["BITFIELD", "BITFIELD_RO"])
+@pytest.mark.parametrize("value", [None, "\x00\xff\x80\x01ab", "list"])
+def test_bitfield(both, ops, cmd, value):
+    if value == "list":
+        make_list(both, "k")
+    elif value is not None:
+        same(both, ("SET", "k", value.encode("latin-1")))
+    same(both, (cmd, "k", *ops), ("GET", "k"), ("BITFIELD", "k", "GET", "i64", "0", "GET", "u63", "64"))
+
+
+def test_bitfield_random_against_reference(both):
+    import random
+    rng = random.Random(7)
+    a, b = both
+    cmds = []
+    for _ in range(3000):
+        ops = []
+        for _ in range(rng.randint(1, 4)):
+            sign = rng.choice("iu")
+            bits = rng.randint(1, 64 if sign == "i" else 63)
+            off = str(rng.randint(0, 80)) if rng.random() < 0.8 else f"#{rng.randint(0, 5)}"
+            r = rng.random()
+            if r < 0.15:
+                ops += ["OVERFLOW", rng.choice(["WRAP", "SAT", "FAIL"])]
+            if r < 0.4:
+                ops += ["GET", f"{sign}{bits}", off]
+            elif r < 0.7:
+                ops += ["SET", f"{sign}{bits}", off, str(rng.randint(-2 ** 64, 2 ** 64) if rng.random() < 0.2
+                                                         else rng.randint(-(2 ** 63), 2 ** 63 - 1))]
+            else:
+                ops += ["INCRBY", f"{sign}{bits}", off, str(rng.randint(-(2 ** bits), 2 ** bits))]
+        cmds.append(("BITFIELD", "k", *ops))
+        if rng.random() < 0.1:
+            cmds.append(("GET", "k"))
+    x, y = a.pipeline(cmds), b.pipeline(cmds)
+    for cmd, p, q in zip(cmds, x, y):
+        assert p == q, f"{cmd}: lunar {p!r} != redis {q!r}"

@@ -18,6 +18,17 @@ enum BitCommands {
             CommandSpec("bitop", arity: -4, flags: [.write, .denyoom], keys: (2, -1, 1), group: .bitmap, since: "2.6.0",
                         summary: "Combines string values bit by bit (AND, OR, XOR, NOT) and stores the result.",
                         complexity: "O(N)", syntax: "operation destkey key [key ...]", handler: bitop),
+            CommandSpec("bitfield", arity: -2, flags: [.write, .denyoom], keys: (1, 1, 1), group: .bitmap, since: "3.2.0",
+                        summary: "Reads, writes and increments integer fields of arbitrary width inside a string value.",
+                        complexity: "O(1) for each subcommand",
+                        syntax: "key [GET encoding offset|[OVERFLOW WRAP|SAT|FAIL] SET encoding offset value|INCRBY encoding offset increment ...]") { ctx in
+                bitfield(ctx, readOnly: false)
+            },
+            CommandSpec("bitfield_ro", arity: -2, flags: [.readonly, .fast], keys: (1, 1, 1), group: .bitmap, since: "6.0.0",
+                        summary: "Reads integer fields of arbitrary width from a string value.",
+                        complexity: "O(1) for each subcommand", syntax: "key [GET encoding offset ...]") { ctx in
+                bitfield(ctx, readOnly: true)
+            },
         ]
     }
 
@@ -286,5 +297,233 @@ enum BitCommands {
         ctx.db.set(dest, .string(Bytes(res)))
         ctx.db.signalModified(dest)
         ctx.out.integer(maxLen)
+    }
+
+    // MARK: BITFIELD
+
+    enum Overflow { case wrap, sat, fail }
+
+    struct FieldOp {
+        enum Kind { case get, set, incrby }
+        var kind: Kind
+        var signed: Bool
+        var bits: Int
+        var offset: Int
+        var value: Int   // SET value or INCRBY increment
+        var overflow: Overflow
+    }
+
+    static let typeError = "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is."
+
+    /// Parses `i<bits>` / `u<bits>` (i1..i64, u1..u63).
+    static func fieldType(_ ctx: CommandContext, _ i: Int) -> (signed: Bool, bits: Int)? {
+        let a = ctx.argv[i]
+        guard let first = a.first else { ctx.error(typeError); return nil }
+        let signed: Bool
+        switch first {
+        case UInt8(ascii: "i"): signed = true
+        case UInt8(ascii: "u"): signed = false
+        default: ctx.error(typeError); return nil
+        }
+        guard let bits = parseStrictInt(a.raw.dropFirst()), bits >= 1, bits <= (signed ? 64 : 63) else {
+            ctx.error(typeError)
+            return nil
+        }
+        return (signed, bits)
+    }
+
+    /// A field offset: plain bits, or `#n` meaning n times the field width.
+    static func fieldOffset(_ ctx: CommandContext, _ i: Int, bits: Int) -> Int? {
+        let a = ctx.argv[i]
+        let hash = a.first == UInt8(ascii: "#")
+        guard var v = hash ? parseStrictInt(a.raw.dropFirst()) : parseStrictInt(a.raw) else {
+            ctx.error(offsetError)
+            return nil
+        }
+        if hash { v = v &* bits }
+        if v < 0 || (v >> 3) >= ctx.engine.protoMaxBulkLen.load(ordering: .relaxed) {
+            ctx.error(offsetError)
+            return nil
+        }
+        return v
+    }
+
+    /// Reads `bits` bits starting at bit `offset` (most significant first); bits past the end read as zero.
+    static func readField(_ p: UnsafeRawBufferPointer, _ offset: Int, _ bits: Int) -> UInt64 {
+        var v: UInt64 = 0
+        let n = p.count
+        for i in 0..<bits {
+            let pos = offset + i
+            let byte = pos >> 3
+            let bit: UInt64 = byte < n && p[byte] & UInt8(0x80 >> (pos & 7)) != 0 ? 1 : 0
+            v = (v << 1) | bit
+        }
+        return v
+    }
+
+    /// Writes the low `bits` bits of `value` at bit `offset`; the buffer must be long enough.
+    static func writeField(_ p: UnsafeMutableRawBufferPointer, _ offset: Int, _ bits: Int, _ value: UInt64) {
+        for i in 0..<bits {
+            let pos = offset + i
+            let mask = UInt8(0x80 >> (pos & 7))
+            if (value >> UInt64(bits - 1 - i)) & 1 == 1 { p[pos >> 3] |= mask } else { p[pos >> 3] &= ~mask }
+        }
+    }
+
+    /// Sign-extends the low `bits` bits of a raw field.
+    static func signExtend(_ raw: UInt64, _ bits: Int) -> Int64 {
+        if bits == 64 { return Int64(bitPattern: raw) }
+        let shift = UInt64(64 - bits)
+        return Int64(bitPattern: raw << shift) >> Int64(shift)
+    }
+
+    /// Applies `incr` to a field value under an overflow policy: the new raw field, or nil for FAIL on overflow.
+    static func applySigned(_ value: Int64, _ incr: Int64, bits: Int, _ policy: Overflow) -> (Int64, overflowed: Bool)? {
+        let maxV: Int64 = bits == 64 ? Int64.max : (Int64(1) << (bits - 1)) - 1
+        let minV: Int64 = -maxV - 1
+        let (sum, o) = value.addingReportingOverflow(incr)
+        var direction = 0
+        if o { direction = incr > 0 ? 1 : -1 } else if sum > maxV { direction = 1 } else if sum < minV { direction = -1 }
+        if direction == 0 { return (sum, false) }
+        switch policy {
+        case .fail: return nil
+        case .sat: return (direction > 0 ? maxV : minV, true)
+        case .wrap:
+            let raw = UInt64(bitPattern: value) &+ UInt64(bitPattern: incr)
+            return (signExtend(raw & (bits == 64 ? ~0 : (UInt64(1) << UInt64(bits)) - 1), bits), true)
+        }
+    }
+
+    static func applyUnsigned(_ value: UInt64, _ incr: Int64, bits: Int, _ policy: Overflow) -> (UInt64, overflowed: Bool)? {
+        let maxV: UInt64 = (UInt64(1) << UInt64(bits)) - 1
+        var direction = 0
+        if value > maxV {
+            direction = 1
+        } else if incr > 0 && UInt64(incr) > maxV - value {
+            direction = 1
+        } else if incr < 0 && incr.magnitude > value {
+            direction = -1
+        }
+        if direction == 0 {
+            return (incr >= 0 ? value + UInt64(incr) : value - incr.magnitude, false)
+        }
+        switch policy {
+        case .fail: return nil
+        case .sat: return (direction > 0 ? maxV : 0, true)
+        case .wrap: return ((value &+ UInt64(bitPattern: incr)) & maxV, true)
+        }
+    }
+
+    static func bitfield(_ ctx: CommandContext, readOnly: Bool) {
+        var ops: [FieldOp] = []
+        var policy = Overflow.wrap
+        var writes = false
+        var highestBit = 0
+        var j = 2
+        while j < ctx.argc {
+            let remaining = ctx.argc - j - 1
+            let sub = ctx.argv[j]
+            let kind: FieldOp.Kind
+            if sub.equalsIgnoringCase("get") && remaining >= 2 {
+                kind = .get
+            } else if sub.equalsIgnoringCase("set") && remaining >= 3 {
+                kind = .set
+            } else if sub.equalsIgnoringCase("incrby") && remaining >= 3 {
+                kind = .incrby
+            } else if sub.equalsIgnoringCase("overflow") && remaining >= 1 {
+                let t = ctx.argv[j + 1]
+                if t.equalsIgnoringCase("wrap") { policy = .wrap }
+                else if t.equalsIgnoringCase("sat") { policy = .sat }
+                else if t.equalsIgnoringCase("fail") { policy = .fail }
+                else { return ctx.error("ERR Invalid OVERFLOW type specified") }
+                j += 2
+                continue
+            } else {
+                return ctx.syntaxError()
+            }
+            guard let (signed, bits) = fieldType(ctx, j + 1) else { return }
+            guard let offset = fieldOffset(ctx, j + 2, bits: bits) else { return }
+            var value = 0
+            if kind != .get {
+                writes = true
+                highestBit = max(highestBit, offset + bits - 1)
+                guard let v = ctx.int(j + 3) else { return }
+                value = v
+            }
+            ops.append(FieldOp(kind: kind, signed: signed, bits: bits, offset: offset, value: value, overflow: policy))
+            j += kind == .get ? 3 : 4
+        }
+
+        let key = ctx.argv[1]
+        let db = ctx.db
+        if !writes {
+            var s = Bytes()
+            switch db.lookupRead(key) {
+            case nil: break
+            case let .string(v)?: s = v
+            default: return ctx.wrongType()
+            }
+            ctx.out.array(ops.count)
+            s.raw.withUnsafeBytes { p in
+                for op in ops {
+                    let raw = readField(p, op.offset, op.bits)
+                    ctx.out.integer(op.signed ? Int(signExtend(raw, op.bits)) : Int(raw))
+                }
+            }
+            return
+        }
+        if readOnly { return ctx.error("ERR BITFIELD_RO only supports the GET subcommand") }
+
+        // Make room up to the farthest bit written, as SETBIT does.
+        let needBytes = (highestBit >> 3) + 1
+        var grew = false
+        if let slot = db.slot(key) {
+            guard case .string = db.table.value(at: slot) else { return ctx.wrongType() }
+        } else {
+            db.add(key, .string(Bytes()))
+        }
+        var changes = 0
+        ctx.out.array(ops.count)
+        db.mutate(key) { v in
+            guard case var .string(s) = v else { return }
+            v = .string(Bytes())
+            if s.count < needBytes {
+                s.raw.append(contentsOf: repeatElement(0, count: needBytes - s.count))
+                grew = true
+            }
+            s.raw.withUnsafeMutableBytes { p in
+                for op in ops {
+                    let raw = readField(UnsafeRawBufferPointer(p), op.offset, op.bits)
+                    if op.kind == .get {
+                        ctx.out.integer(op.signed ? Int(signExtend(raw, op.bits)) : Int(raw))
+                        continue
+                    }
+                    let newRaw: UInt64
+                    let reply: Int
+                    if op.signed {
+                        let old = signExtend(raw, op.bits)
+                        let r = op.kind == .incrby
+                            ? applySigned(old, Int64(op.value), bits: op.bits, op.overflow)
+                            : applySigned(Int64(op.value), 0, bits: op.bits, op.overflow)
+                        guard let (nv, _) = r else { ctx.out.nullBulk(); continue }
+                        newRaw = UInt64(bitPattern: nv)
+                        reply = op.kind == .incrby ? Int(nv) : Int(old)
+                    } else {
+                        let r = op.kind == .incrby
+                            ? applyUnsigned(raw, Int64(op.value), bits: op.bits, op.overflow)
+                            : applyUnsigned(UInt64(bitPattern: Int64(op.value)), 0, bits: op.bits, op.overflow)
+                        guard let (nv, _) = r else { ctx.out.nullBulk(); continue }
+                        newRaw = nv
+                        reply = op.kind == .incrby ? Int(nv) : Int(raw)
+                    }
+                    ctx.out.integer(reply)
+                    let masked = op.bits == 64 ? newRaw : newRaw & ((UInt64(1) << UInt64(op.bits)) - 1)
+                    writeField(p, op.offset, op.bits, masked)
+                    if grew || masked != raw { changes += 1 }
+                }
+            }
+            v = .string(s)
+        }
+        if changes > 0 { db.signalModified(key) }
     }
 }

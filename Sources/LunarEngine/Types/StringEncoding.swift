@@ -70,13 +70,15 @@ public enum StringEncoding {
     /// trailing zeros and a trailing dot removed, and "-0" written as "0".
     public static func formatLongDouble(_ v: LongDouble) -> Bytes {
         if v.isInfinite { return v > 0 ? Bytes("inf") : Bytes("-inf") }
-        let cap = 5 * 1024 + 64
+        // Most values fit a small buffer; huge magnitudes (up to ~1e4932) need the large one.
+        var cap = 128
         var buf = [CChar](repeating: 0, count: cap)
-        #if arch(x86_64) || arch(i386)
-        let n = withVaList([v]) { vsnprintf(&buf, cap, "%.17Lf", $0) }
-        #else
-        let n = withVaList([v]) { vsnprintf(&buf, cap, "%.17f", $0) }
-        #endif
+        var n = printFixed(v, &buf, cap)
+        if Int(n) >= cap {
+            cap = 5 * 1024 + 64
+            buf = [CChar](repeating: 0, count: cap)
+            n = printFixed(v, &buf, cap)
+        }
         var len = Int(max(0, min(n, Int32(cap - 1))))
         var bytes = buf[0..<len].map { UInt8(bitPattern: $0) }
         if bytes.contains(UInt8(ascii: ".")) {
@@ -87,6 +89,15 @@ public enum StringEncoding {
         if bytes == [UInt8(ascii: "-"), UInt8(ascii: "0")] { bytes = [UInt8(ascii: "0")] }
         return Bytes(bytes)
     }
+}
+
+/// `%.17Lf` (or `%.17f` where long double is a double) into a caller buffer; returns snprintf's count.
+private func printFixed(_ v: StringEncoding.LongDouble, _ buf: inout [CChar], _ cap: Int) -> Int32 {
+    #if arch(x86_64) || arch(i386)
+    return withVaList([v]) { vsnprintf(&buf, cap, "%.17Lf", $0) }
+    #else
+    return withVaList([v]) { vsnprintf(&buf, cap, "%.17f", $0) }
+    #endif
 }
 
 extension UInt64 {

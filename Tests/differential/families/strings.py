@@ -115,6 +115,29 @@ def bit_range(rng, allow_unit=True):
     return args
 
 
+def bitfield_cmd(rng, k):
+    ro = rng.random() < 0.2
+    ops = []
+    for _ in range(rng.randint(0, 3)):
+        sign = rng.choice("iu")
+        bits = rng.randint(1, 64 if sign == "i" else 63)
+        typ = f"{sign}{bits}" if rng.random() < 0.95 else rng.choice(["u64", "x8", "i0", "I8"])
+        off = str(rng.randint(0, 100)) if rng.random() < 0.8 else rng.choice([f"#{rng.randint(0, 4)}", "-1", "x"])
+        r = rng.random()
+        if r < 0.15:
+            ops += ["OVERFLOW", rng.choice(["WRAP", "SAT", "FAIL", "fail", "BAD"])]
+        if r < 0.45 or ro and r < 0.9:
+            ops += ["GET", typ, off]
+        elif r < 0.7:
+            ops += ["SET", typ, off, str(rng.randint(-(2 ** 63), 2 ** 63 - 1)) if rng.random() < 0.5
+                    else str(rng.randint(-300, 300))]
+        elif r < 0.97:
+            ops += ["INCRBY", typ, off, str(rng.randint(-(2 ** min(bits, 62)), 2 ** min(bits, 62)))]
+        else:
+            ops.append(rng.choice(["FOO", "GET", "SET"]))
+    return Cmd("BITFIELD_RO" if ro else "BITFIELD", k, *ops)
+
+
 def generate(rng):
     if HAVE_LISTS:
         yield Cmd("RPUSH", LIST_KEY, "a", "b")
@@ -197,6 +220,8 @@ def generate(rng):
             op = rng.choice(["AND", "OR", "XOR", "NOT", "not", "FOO"])
             srcs = [rng.choice(["bm", k, "s1", "nokey"]) for _ in range(rng.randint(1, 3))]
             yield Cmd("BITOP", op, rng.choice(KEYS), *srcs)
+        elif r < 0.945:
+            yield bitfield_cmd(rng, rng.choice(["bm", "bm", k]))
         elif r < 0.955:
             yield Cmd("SET", rng.choice(["c1", "f1"]), rng.choice(["0", "10", "-3", "2.5", "9223372036854775800"]))
         elif r < 0.97 and HAVE_TTL:
