@@ -394,6 +394,12 @@ public final class Engine: @unchecked Sendable {
     func block(client: Client, state: BlockedState, isRetry: Bool) {
         blockCalled = true
         if isRetry, client.blocked != nil { return }
+        var state = state
+        // A key named twice (BLPOP k k 0) is waited on once, so unblocking leaves no stale entry.
+        if state.keys.count > 1 {
+            var seen = Set<Bytes>()
+            state.keys = state.keys.filter { seen.insert($0).inserted }
+        }
         client.blocked = state
         blockedClients[client.id] = client
         for k in state.keys {
@@ -436,12 +442,14 @@ public final class Engine: @unchecked Sendable {
                     ctx.argv = st.argv
                     ctx.noBlocking = false
                     ctx.isRetry = true
+                    ctx.readyKey = wk.key
                     ctx.inScript = false
                     blockCalled = false
                     swap(&ctx.out, &c.output)
                     let prevDB = c.db
                     c.db = st.db
                     dispatch(ctx)
+                    ctx.readyKey = nil
                     c.db = prevDB
                     swap(&ctx.out, &c.output)
                     if !blockCalled {
