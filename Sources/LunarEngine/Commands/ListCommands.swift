@@ -533,7 +533,7 @@ enum ListCommands {
                 // destination has the wrong type, the client gets the error and is unblocked.
                 _ = moveElement(ctx, source: l, srcKey: src, dstKey: ctx.argv[2], fromLeft: fromLeft, toLeft: toLeft)
             } else {
-                ctx.block(on: [src], deadline: deadline, timeoutIsNullArray: false)
+                ctx.block(on: [src], deadline: deadline, timeoutIsNullArray: true)
             }
             return
         }
@@ -545,7 +545,7 @@ enum ListCommands {
             if ctx.noBlocking {
                 ctx.out.nullBulk()
             } else {
-                ctx.block(on: [src], deadline: deadline, timeoutIsNullArray: false)
+                ctx.block(on: [src], deadline: deadline, timeoutIsNullArray: true)
             }
         }
     }
