@@ -548,9 +548,10 @@ def test_resp3_null_shapes(pair):
         blmove nokey x left left 0.01
         brpoplpush nokey x 0.01
         blmpop 0.01 1 nokey left
-        rpush l a b
-        lmpop 1 l left count 5
+        rpush l a b c d
+        lmpop 1 l left count 2
         blpop l 0
+        blmpop 0 2 l2 l right count 3
     """)
 
 
