@@ -26,7 +26,8 @@ public struct BlockedState {
     public var deadline: Int64
     public var argv: [Bytes]
     public var spec: CommandSpec
-    /// Reply sent on timeout: RESP null array (BLPOP, BZPOPMIN…) or null bulk (BLMOVE, BRPOPLPUSH).
+    /// Reply sent on timeout: RESP null array or null bulk. Redis 7.0 answers a timed-out list, zset or
+    /// stream wait (BLMOVE and BRPOPLPUSH included) with a null array.
     public var timeoutIsNullArray: Bool
 }
 

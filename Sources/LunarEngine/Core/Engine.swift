@@ -253,7 +253,8 @@ public final class Engine: @unchecked Sendable {
     public func dispatch(_ ctx: CommandContext) {
         let argv = ctx.argv
         let client = ctx.client
-        stats.commandsProcessed &+= 1
+        // A blocked command re-run because its key got data was already counted when it blocked.
+        if !ctx.isRetry { stats.commandsProcessed &+= 1 }
         guard var spec = table.lookup(argv[0]) else {
             var args = ""
             var i = 1
@@ -296,8 +297,10 @@ public final class Engine: @unchecked Sendable {
         ctx.spec = spec
         client.lastCommand = spec.fullName
         let start = unixMicros()
+        blockCalled = false
         spec.handler?(ctx)
-        spec.statCalls &+= 1
+        // As in Redis, a command that blocks counts one call when it completes (served or timed out).
+        if !blockCalled { spec.statCalls &+= 1 }
         spec.statMicros &+= Int(unixMicros() - start)
     }
 
@@ -402,6 +405,12 @@ public final class Engine: @unchecked Sendable {
     func block(client: Client, state: BlockedState, isRetry: Bool) {
         blockCalled = true
         if isRetry, client.blocked != nil { return }
+        var state = state
+        // A key named twice (BLPOP k k 0) is waited on once, so unblocking leaves no stale entry.
+        if state.keys.count > 1 {
+            var seen = Set<Bytes>()
+            state.keys = state.keys.filter { seen.insert($0).inserted }
+        }
         client.blocked = state
         blockedClients[client.id] = client
         for k in state.keys {
@@ -436,7 +445,8 @@ public final class Engine: @unchecked Sendable {
             for wk in keys {
                 guard let q = blockedByKey[wk] else { continue }
                 for c in Array(q) {
-                    guard let st = c.blocked else { continue }
+                    // Skip a client that meanwhile got unblocked, or blocked again on other keys.
+                    guard let st = c.blocked, st.db == wk.db, st.keys.contains(wk.key) else { continue }
                     if !databases[wk.db].exists(wk.key) { break }
                     now = unixMillis()
                     let ctx = topContext!
@@ -444,12 +454,14 @@ public final class Engine: @unchecked Sendable {
                     ctx.argv = st.argv
                     ctx.noBlocking = false
                     ctx.isRetry = true
+                    ctx.readyKey = wk.key
                     ctx.inScript = false
                     blockCalled = false
                     swap(&ctx.out, &c.output)
                     let prevDB = c.db
                     c.db = st.db
                     dispatch(ctx)
+                    ctx.readyKey = nil
                     c.db = prevDB
                     swap(&ctx.out, &c.output)
                     if !blockCalled {
@@ -467,6 +479,7 @@ public final class Engine: @unchecked Sendable {
         for c in Array(blockedClients.values) {
             guard let st = c.blocked, st.deadline != 0, st.deadline <= t else { continue }
             if st.timeoutIsNullArray { c.output.nullArray() } else { c.output.nullBulk() }
+            st.spec.statCalls &+= 1
             unblock(c)
             resumePending(c)
         }
@@ -476,6 +489,7 @@ public final class Engine: @unchecked Sendable {
     public func unblockClient(_ c: Client, error: String?) -> Bool {
         guard let st = c.blocked else { return false }
         if let error { c.output.error(error) } else if st.timeoutIsNullArray { c.output.nullArray() } else { c.output.nullBulk() }
+        st.spec.statCalls &+= 1
         unblock(c)
         resumePending(c)
         return true
