@@ -286,7 +286,7 @@ enum SetCommands {
         let size = set.count
         if count * 3 > size {
             // A large share: shuffle a copy of the members and take a prefix.
-            var all = set.members
+            var all = set.elements
             for i in 0..<count {
                 let j = Int.random(in: i..<size, using: &g)
                 all.swapAt(i, j)

@@ -36,6 +36,12 @@ public final class SetObject {
         if parseStrictInt(first.raw) == nil { table = SlotTable(filler: ()) }
     }
 
+    /// A set of `members` added in order with Redis's default intset limit (512). Prefer `copy()` to
+    /// duplicate a set: it keeps the source's representation.
+    public convenience init<S: Sequence>(_ members: S) where S.Element == Bytes {
+        self.init(members: members, maxIntsetEntries: 512)
+    }
+
     /// A hashtable set, whatever its members.
     public static func hashtable() -> SetObject {
         let s = SetObject()
@@ -167,10 +173,19 @@ public final class SetObject {
         }
     }
 
-    public var members: [SetMember] {
+    /// Every member, in the representation's order.
+    public var elements: [SetMember] {
         var r: [SetMember] = []
         r.reserveCapacity(count)
         forEach { r.append($0) }
+        return r
+    }
+
+    /// Every member's bytes, in the representation's order.
+    public var members: [Bytes] {
+        var r: [Bytes] = []
+        r.reserveCapacity(count)
+        forEach { r.append($0.bytes) }
         return r
     }
 
