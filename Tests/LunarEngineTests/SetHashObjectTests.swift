@@ -191,7 +191,7 @@ final class HashObjectTests: XCTestCase {
     }
 
     func testLongDoubleFormatting() {
-        XCTAssertEqual(formatLongDoubleHuman(0.1 + 0.2), b("0.30000000000000004"))
+        XCTAssertEqual(formatLongDoubleHuman(LongDouble((0.1 as Double) + (0.2 as Double))), b("0.30000000000000004"))
         XCTAssertEqual(formatLongDoubleHuman(parseLongDouble(b("0.1"))! + parseLongDouble(b("0.2"))!), b("0.3"))
         XCTAssertEqual(formatLongDoubleHuman(3000), b("3000"))
         XCTAssertEqual(formatLongDoubleHuman(-0.0), b("0"))
