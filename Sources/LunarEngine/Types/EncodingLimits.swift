@@ -5,7 +5,7 @@ import LunarRESP
 /// Only touched on the engine thread.
 final class EncodingLimits {
     var setMaxIntsetEntries = 512
-    var hashMaxListpackEntries = 128
+    var hashMaxListpackEntries = 512
     var hashMaxListpackValue = 64
     weak var config: ConfigStore?
 

@@ -24,7 +24,7 @@ public final class HashObject {
     public init() {}
 
     /// A hash holding `pairs`, set in order with the given limits.
-    public convenience init(pairs: [(Bytes, Bytes)], maxEntries: Int = 128, maxValue: Int = 64) {
+    public convenience init(pairs: [(Bytes, Bytes)], maxEntries: Int = 512, maxValue: Int = 64) {
         self.init()
         for (f, v) in pairs { set(f, v, maxEntries: maxEntries, maxValue: maxValue) }
     }
@@ -170,12 +170,9 @@ public final class HashObject {
     public func set(_ field: Bytes, _ value: Bytes, maxEntries: Int, maxValue: Int) -> Bool {
         if table == nil && (field.count > maxValue || value.count > maxValue) { convertToHashtable() }
         if table != nil {
-            if let s = table!.find(field) {
-                table!.values[s] = value
-                return false
-            }
-            table!.insert(field, value)
-            return true
+            let (s, inserted) = table!.insertIfAbsent(field, value)
+            if !inserted { table!.values[s] = value }
+            return inserted
         }
         if let l = packedFind(field) {
             var enc: [UInt8] = []
@@ -235,7 +232,7 @@ public final class HashObject {
     /// it keeps the source's representation and order.
     public convenience init(_ fields: [Bytes: Bytes]) {
         self.init()
-        for (f, v) in fields { set(f, v, maxEntries: 128, maxValue: 64) }
+        for (f, v) in fields { set(f, v, maxEntries: 512, maxValue: 64) }
     }
 
     public var pairs: [(Bytes, Bytes)] {

@@ -114,9 +114,7 @@ public final class SetObject {
             }
             convertToHashtable()
         }
-        if table!.find(m) != nil { return false }
-        table!.insert(m, ())
-        return true
+        return table!.insertIfAbsent(m, ()).inserted
     }
 
     @discardableResult

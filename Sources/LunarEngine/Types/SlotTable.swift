@@ -52,6 +52,36 @@ struct SlotTable<V> {
         return s
     }
 
+    /// Inserts `key` unless present, hashing it once. Returns the slot and whether it was inserted.
+    @inline(__always)
+    mutating func insertIfAbsent(_ key: Bytes, _ value: V) -> (slot: Int, inserted: Bool) {
+        let next = peekFreeSlot()
+        var inserted = false
+        let s = Int(SlotTable.touch(&index[key, default: { inserted = true; return Int32(truncatingIfNeeded: next) }()]))
+        if !inserted { return (s, false) }
+        if next < keys.count {
+            _ = freeSlots.popLast()
+            keys[next] = key
+            values[next] = value
+        } else {
+            keys.append(key)
+            values.append(value)
+        }
+        return (next, true)
+    }
+
+    @inline(__always) private static func touch(_ v: inout Int32) -> Int32 { v }
+
+    /// The slot the next insert will use (a free slot, or the end), dropping stale free entries.
+    @inline(__always) private mutating func peekFreeSlot() -> Int {
+        while let f = freeSlots.last {
+            let s = Int(f)
+            if s < keys.count && keys[s] == nil { return s }
+            freeSlots.removeLast()
+        }
+        return keys.count
+    }
+
     mutating func remove(slot s: Int) {
         index.removeValue(forKey: keys[s].unsafelyUnwrapped)
         keys[s] = nil
