@@ -109,13 +109,11 @@ enum HashCommands {
     static func hsetnx(_ ctx: CommandContext) {
         let key = ctx.argv[1]
         guard let (h, created) = ctx.hashForWrite(key) else { return }
-        let lim = EncodingLimits.of(ctx.engine)
-        // Redis checks the lengths (and may convert) before looking at the field.
-        h.convertIfAnyTooLong(ctx.argv[2...3], maxValue: lim.hashMaxListpackValue)
         if h.contains(ctx.argv[2]) {
             ctx.out.integer(0)
             return
         }
+        let lim = EncodingLimits.of(ctx.engine)
         h.set(ctx.argv[2], ctx.argv[3], maxEntries: lim.hashMaxListpackEntries, maxValue: lim.hashMaxListpackValue)
         if created { ctx.db.add(key, .hash(h)) }
         ctx.db.signalModified(key)

@@ -79,10 +79,7 @@ def generate(rng):
         elif r < 0.29:
             f, v = rng.choice(FIELDS), rng.choice(VALUES)
             yield Cmd("HSETNX", k, f, v)
-            existed = k in m.fields
-            if existed:
-                m.check_lengths(k, [f, v])
-            if not existed or f not in m.fields[k]:
+            if k not in m.fields or f not in m.fields[k]:
                 m.set(k, f, v)
         elif r < 0.36:
             fs = [rng.choice(FIELDS) for _ in range(rng.randint(1, 3))]
