@@ -145,7 +145,7 @@ def generate(rng):
                 Cmd("HRANDFIELD", STR), Cmd("HRANDFIELD", STR, "2", "WITHVALUES"), Cmd("HSCAN", STR, "0"),
                 Cmd("HGET", "aset", "a"), Cmd("HSET", "aset", "a", "1"),
             ])
-        elif r < 0.94:
+        elif r < 0.98:
             yield rng.choice([
                 Cmd("HSET", k, "a"), Cmd("HSET", k, "a", "1", "b"), Cmd("HMSET", k, "a"), Cmd("HSETNX", k, "a"),
                 Cmd("HGET", k), Cmd("HMGET", k), Cmd("HGETALL"), Cmd("HDEL", k), Cmd("HLEN", k, k),

@@ -189,7 +189,7 @@ def generate(rng):
                 Cmd("SINTER", k, STR), Cmd("SUNION", STR), Cmd("SDIFF", k, STR), Cmd("SINTERCARD", "2", k, STR),
                 Cmd("SINTERSTORE", DEST, k, STR), Cmd("SSCAN", STR, "0"),
             ])
-        elif r < 0.96:
+        elif r < 0.985:
             # bad arguments and wrong arity
             yield rng.choice([
                 Cmd("SPOP", k, "-1"), Cmd("SPOP", k, "x"), Cmd("SPOP", k, "1", "2"), Cmd("SRANDMEMBER", k, "x"),
