@@ -343,6 +343,14 @@ enum SortedSetCommands {
         if z.isEmpty { ctx.db.delete(key) }
     }
 
+    /// A score argument: `parseDouble`, keeping the sign of a negative zero as strtod does.
+    @inline(__always)
+    static func parseScore(_ b: Bytes) -> Double? {
+        guard let d = parseDouble(b) else { return nil }
+        if d == 0 && b.first == UInt8(ascii: "-") { return -0.0 }
+        return d
+    }
+
     // MARK: ZADD / ZINCRBY
 
     static func zadd(_ ctx: CommandContext, zincrby: Bool) {
@@ -383,7 +391,7 @@ enum SortedSetCommands {
         // Every score is validated before anything changes.
         var firstScore = 0.0
         for p in 0..<pairs {
-            guard let d = parseDouble(argv[i + 2 * p]) else {
+            guard let d = parseScore(argv[i + 2 * p]) else {
                 ctx.error(Err.notFloat)
                 return
             }
@@ -411,7 +419,7 @@ enum SortedSetCommands {
         var resultScore = 0.0
         var failed = false
         for p in 0..<pairs {
-            let score = p == 0 ? firstScore : parseDouble(argv[i + 2 * p])!
+            let score = p == 0 ? firstScore : parseScore(argv[i + 2 * p])!
             let member = argv[i + 2 * p + 1]
             if let node = z.node(for: member) {
                 if nx { continue }
@@ -433,8 +441,8 @@ enum SortedSetCommands {
                 }
             } else {
                 if xx { continue }
+                z.prepareInsert(maxEntries: lim.entries, maxValue: lim.value, memberLength: member.count)
                 z.insert(member, score: score)
-                z.checkLimits(maxEntries: lim.entries, maxValue: lim.value, newMemberLength: member.count)
                 added += 1
                 processed += 1
                 resultScore = score
@@ -538,7 +546,6 @@ enum SortedSetCommands {
         var kind = fixedKind
         var reverse = fixedReverse
         var withScores = false
-        var limitGiven = false
         var offset = 0, limit = -1
         var j = keyIdx + 3
         while j < argv.count {
@@ -550,7 +557,6 @@ enum SortedSetCommands {
                 guard let o = ctx.int(j + 1), let l = ctx.int(j + 2) else { return }
                 offset = o
                 limit = l
-                limitGiven = true
                 j += 2
             } else if reverse == nil && a.equalsIgnoringCase("rev") {
                 reverse = true
@@ -566,7 +572,7 @@ enum SortedSetCommands {
         }
         let k = kind ?? .rank
         let rev = reverse ?? false
-        if limitGiven && k == .rank {
+        if limit != -1 && k == .rank {
             ctx.error("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")
             return
         }
@@ -595,6 +601,7 @@ enum SortedSetCommands {
         let nodes = z.map { selectRange($0, kind: k, reverse: rev, ranks: ranks, score: scoreRange, lex: lexRange, offset: offset, limit: limit) } ?? []
         if store {
             let result = ZSetObject()
+            result.beginBuilding()
             for n in nodes { result.insert(n.member, score: n.score) }
             storeResult(ctx, argv[1], result)
             return
@@ -945,7 +952,7 @@ enum SortedSetCommands {
             if op != .diff && !card && remaining >= setnum + 1 && a.equalsIgnoringCase("weights") {
                 j += 1
                 for i in 0..<setnum {
-                    guard let w = parseDouble(argv[j]) else {
+                    guard let w = parseScore(argv[j]) else {
                         ctx.error("ERR weight value is not a float")
                         return
                     }
@@ -994,6 +1001,7 @@ enum SortedSetCommands {
             return
         }
         let result = ZSetObject()
+        result.beginBuilding()
         switch op {
         case .union:
             var acc: [Bytes: Double] = [:]

@@ -135,10 +135,11 @@ public final class ZSetObject {
     /// The highest element.
     public var last: ZSkipNode? { tailNode }
 
-    /// Converts to the large representation if the set now exceeds the limits (one way, as in Redis).
+    /// Before adding a member: converts to the large representation if the addition would exceed
+    /// the limits (one way, as in Redis).
     @inline(__always)
-    public func checkLimits(maxEntries: Int, maxValue: Int, newMemberLength: Int) {
-        if isCompact && (dict.count > maxEntries || newMemberLength > maxValue) { isCompact = false }
+    public func prepareInsert(maxEntries: Int, maxValue: Int, memberLength: Int) {
+        if isCompact && (dict.count + 1 > maxEntries || memberLength > maxValue) { isCompact = false }
     }
 
     /// Marks the set as large unless it fits the listpack limits (used for freshly built store results).
@@ -156,7 +157,16 @@ public final class ZSetObject {
             x = n.next
         }
         isCompact = true
+        // A listpack keeps no negative zero.
+        x = first
+        while let n = x {
+            if n.score == 0 { n.score = 0 }
+            x = n.next
+        }
     }
+
+    /// Marks a set under construction as large (no listpack normalisation while it is built).
+    public func beginBuilding() { isCompact = false }
 
     // MARK: Lookup
 
@@ -312,6 +322,15 @@ public final class ZSetObject {
     /// The lowest element inside the lexicographic range (meaningful when all scores are equal).
     public func firstIn(_ range: ZLexRange) -> ZSkipNode? {
         guard let t = tailNode, range.aboveMin(t.member), let h = first, range.belowMax(h.member) else { return nil }
+        if isCompact {
+            // A listpack is scanned element by element: the first member at or above min decides.
+            var x: ZSkipNode? = h
+            while let n = x {
+                if range.aboveMin(n.member) { return range.belowMax(n.member) ? n : nil }
+                x = n.next
+            }
+            return nil
+        }
         var x = header
         var i = height - 1
         while i >= 0 {
@@ -325,6 +344,14 @@ public final class ZSetObject {
     /// The highest element inside the lexicographic range.
     public func lastIn(_ range: ZLexRange) -> ZSkipNode? {
         guard let t = tailNode, range.aboveMin(t.member), let h = first, range.belowMax(h.member) else { return nil }
+        if isCompact {
+            var x: ZSkipNode? = t
+            while let n = x {
+                if range.belowMax(n.member) { return range.aboveMin(n.member) ? n : nil }
+                x = n.previous
+            }
+            return nil
+        }
         var x = header
         var i = height - 1
         while i >= 0 {
@@ -343,6 +370,16 @@ public final class ZSetObject {
 
     /// How many elements lie in the lexicographic range.
     public func count(in range: ZLexRange) -> Int {
+        if isCompact {
+            // As a listpack counts: from the first member in range while members stay at or below max.
+            var n = 0
+            var x = firstIn(range)
+            while let e = x, range.belowMax(e.member) {
+                n += 1
+                x = e.next
+            }
+            return n
+        }
         guard let a = firstIn(range), let b = lastIn(range) else { return 0 }
         return rank(b) - rank(a) + 1
     }
