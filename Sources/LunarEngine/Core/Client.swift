@@ -43,6 +43,8 @@ public final class Client: @unchecked Sendable {
     public var lastCommand: String = "NULL"
     public var libName: Bytes = Bytes()
     public var libVersion: Bytes = Bytes()
+    /// CLIENT NO-EVICT: excluded from client eviction (reported as flag `e` by CLIENT LIST).
+    public var noEvict = false
 
     /// Replies produced by the engine and not yet handed to the connection.
     public var output: ReplyWriter

@@ -23,6 +23,8 @@ public struct EngineStats {
     public var startTime = unixMillis()
     public var commandCalls: [String: (calls: Int, usec: Int, rejected: Int, failed: Int)] = [:]
     public var errorReplies = 0
+    /// Error replies by their code (the first word: ERR, WRONGTYPE…), for INFO errorstats.
+    public var errorCodes: [String: Int] = [:]
     public var totalNetInput = 0
     public var totalNetOutput = 0
 }
@@ -198,6 +200,7 @@ public final class Engine: @unchecked Sendable {
         }
         var i = 0
         while i < commands.count {
+            stats.totalNetInput &+= requestSize(commands[i])
             executeTopLevel(client, commands[i])
             i += 1
             if client.blocked != nil {
@@ -207,6 +210,20 @@ public final class Engine: @unchecked Sendable {
             if client.closeAfterReply { break }
         }
         markFlush(client)
+    }
+
+    /// Size of a command as a RESP multibulk request (what INFO's total_net_input_bytes counts).
+    @inline(__always) private func requestSize(_ argv: [Bytes]) -> Int {
+        var n = 3 + decimalDigits(argv.count)
+        for a in argv { n &+= 5 + decimalDigits(a.count) + a.count }
+        return n
+    }
+
+    @inline(__always) private func decimalDigits(_ v: Int) -> Int {
+        var d = 1
+        var x = v
+        while x >= 10 { x /= 10; d += 1 }
+        return d
     }
 
     /// Runs commands that queued up while the client was blocked.
@@ -271,7 +288,7 @@ public final class Engine: @unchecked Sendable {
             }
         }
         if !spec.arityOK(argv.count) {
-            rejectCommand(ctx, "ERR wrong number of arguments for '\(spec.fullName)' command")
+            rejectCommand(ctx, "ERR wrong number of arguments for '\(spec.fullName)' command", spec: spec)
             return
         }
         if client.inMulti && !ctx.inScript {
@@ -281,7 +298,7 @@ public final class Engine: @unchecked Sendable {
                 break
             default:
                 if spec.flags.contains(.noMulti) {
-                    rejectCommand(ctx, "ERR Command not allowed inside a transaction")
+                    rejectCommand(ctx, "ERR Command not allowed inside a transaction", spec: spec)
                     return
                 }
                 client.queued.append(argv)
@@ -292,22 +309,40 @@ public final class Engine: @unchecked Sendable {
         ctx.spec = spec
         client.lastCommand = spec.fullName
         let start = unixMicros()
+        let replyStart = ctx.out.buffer.writerIndex
         spec.handler?(ctx)
         let key = spec.fullName
         let elapsed = Int(unixMicros() - start)
+        // A reply that is an error (not an array holding errors) makes the call a failed one.
+        let failed = ctx.out.buffer.writerIndex > replyStart && ctx.out.buffer.getInteger(at: replyStart, as: UInt8.self) == UInt8(ascii: "-")
+        if failed { countError(ctx.out.buffer, at: replyStart) }
         if var s = stats.commandCalls[key] {
             s.calls += 1
             s.usec += elapsed
+            if failed { s.failed += 1 }
             stats.commandCalls[key] = s
         } else {
-            stats.commandCalls[key] = (1, elapsed, 0, 0)
+            stats.commandCalls[key] = (1, elapsed, 0, failed ? 1 : 0)
         }
     }
 
-    private func rejectCommand(_ ctx: CommandContext, _ message: String) {
+    private func rejectCommand(_ ctx: CommandContext, _ message: String, spec: CommandSpec? = nil) {
         if ctx.client.inMulti { ctx.client.multiFailed = true }
-        stats.errorReplies += 1
+        let at = ctx.out.buffer.writerIndex
         ctx.out.error(message)
+        countError(ctx.out.buffer, at: at)
+        if let spec { stats.commandCalls[spec.fullName, default: (0, 0, 0, 0)].rejected += 1 }
+    }
+
+    /// Counts an error reply written at `at` under its code (the text up to the first space).
+    private func countError(_ buf: ByteBuffer, at: Int) {
+        stats.errorReplies += 1
+        var end = at + 1
+        let limit = min(buf.writerIndex, at + 64)
+        while end < limit, let b = buf.getInteger(at: end, as: UInt8.self), b != 32, b != 13 { end += 1 }
+        let code = buf.getString(at: at + 1, length: end - at - 1) ?? "ERR"
+        // Redis keeps at most 128 distinct codes; beyond that new ones are not tracked.
+        if stats.errorCodes[code] != nil || stats.errorCodes.count < 128 { stats.errorCodes[code, default: 0] += 1 }
     }
 
     // MARK: Output
@@ -476,7 +511,7 @@ public final class Engine: @unchecked Sendable {
     // MARK: Cron
 
     private func cron() {
-        let hz = max(1, config.int("hz"))
+        let hz = min(500, max(1, config.int("hz")))
         nextCron = monotonicMillis() + Int64(1000 / hz)
         now = unixMillis()
         if activeExpireEnabled { activeExpireCycle(budgetMs: 25) }
