@@ -64,6 +64,10 @@ enum CommandIntrospection {
 
     /// COMMAND with no subcommand: every command's description.
     static func all(_ ctx: CommandContext) {
+        if ctx.argc > 1 && ctx.spec.name == "command" {
+            ctx.error("ERR unknown subcommand '\(String(ctx.argv[1].string.prefix(128)))'. Try COMMAND HELP.")
+            return
+        }
         let specs = ctx.engine.table.all
         ctx.out.array(specs.count)
         for s in specs { writeInfo(ctx, s) }
