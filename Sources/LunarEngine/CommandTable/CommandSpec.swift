@@ -109,7 +109,8 @@ public final class CommandSpec: @unchecked Sendable {
         if flags.contains(.fast) { c.append("fast") }
         if flags.contains(.blocking) { c.append("blocking") }
         if !flags.contains(.fast) { c.append("slow") }
-        switch group {
+        // A container (CLIENT, CONFIG…) gets no category from its group; its subcommands do.
+        switch subcommands.isEmpty ? group : .server {
         case .string: c.append("string")
         case .list: c.append("list")
         case .set: c.append("set")
