@@ -229,7 +229,7 @@ enum ConnectionCommands {
         } else if ctx.argc > 3 && ctx.arg(2, is: "id") {
             var set = Set<Int>()
             for j in 3..<ctx.argc {
-                guard let v = parseStrictInt(ctx.argv[j].raw), v >= 1 else { ctx.error("ERR Invalid client ID"); return }
+                guard let v = parseStrictInt(ctx.argv[j].raw) else { ctx.error("ERR Invalid client ID"); return }
                 set.insert(v)
             }
             ids = set
