@@ -32,7 +32,7 @@ enum ConfigCommand {
             let pattern = ctx.argv[i]
             let hasGlob = pattern.raw.contains { $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "[") }
             if !hasGlob {
-                let name = pattern.string.lowercased()
+                let name = pattern.string
                 if seen.contains(name) { continue }
                 if let v = config.get(name) {
                     seen.insert(name)
@@ -88,6 +88,8 @@ enum ConfigCommand {
                 return
             }
         }
+        // Redis keeps hz within 1…500 whatever was asked.
+        if names.contains("hz") { config.set("hz", String(min(500, max(1, config.int("hz"))))) }
         ctx.ok()
     }
 

@@ -15,7 +15,7 @@ enum ConnectionCommands {
                 ctx.ok()
                 ctx.client.closeAfterReply = true
             },
-            CommandSpec("select", arity: 2, flags: [.loading, .stale, .fast], group: .connection, since: "2.0.0", summary: "Changes the selected database of the connection.", syntax: "index") { ctx in
+            CommandSpec("select", arity: 2, flags: [.loading, .stale, .fast], group: .connection, summary: "Changes the selected database of the connection.", syntax: "index") { ctx in
                 guard let n = ctx.int(1) else { return }
                 guard n >= 0 && n < ctx.engine.databases.count else { ctx.error(Err.dbIndexOutOfRange); return }
                 ctx.client.db = n

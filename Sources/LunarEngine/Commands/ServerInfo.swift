@@ -10,6 +10,7 @@ import LunarRESP
 enum ServerInfo {
     static let defaultSections = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster", "keyspace"]
     static let allSections = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "commandstats", "errorstats", "cluster", "keyspace"]
+    // Redis's "all" also has Latencystats (latency percentiles): Lunar does not track them.
 
     static func render(_ e: Engine, sections args: [Bytes]) -> String {
         var wanted: [String] = []
@@ -20,7 +21,7 @@ enum ServerInfo {
             for a in args {
                 switch a.lowercased.string {
                 case "default": set.formUnion(defaultSections)
-                case "all": set.formUnion(allSections.filter { $0 != "modules" })
+                case "all": set.formUnion(allSections)
                 case "everything": set.formUnion(allSections)
                 case let s: set.insert(s)
                 }

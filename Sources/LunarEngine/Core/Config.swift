@@ -132,7 +132,8 @@ public final class ConfigStore: @unchecked Sendable {
             let (r, o) = n.multipliedReportingOverflow(by: mul)
             return o ? nil : r
         }
-        return parseStrictInt(Array(l.utf8))
+        guard let n = parseStrictInt(Array(l.utf8)), n >= 0 else { return nil }
+        return n
     }
 
     /// Every parameter Lunar has. Unknown names in a config file are a startup error, as in Redis.
@@ -166,7 +167,7 @@ public final class ConfigStore: @unchecked Sendable {
             ConfigParam("client-query-buffer-limit", .memory(min: 1024 * 1024, max: big), "1073741824"),
             ConfigParam("busy-reply-threshold", .int(min: 0, max: big), "5000", aliases: ["lua-time-limit"]),
             ConfigParam("enable-debug-command", .enumeration(["yes", "no", "local"]), "no", immutable: true),
-            ConfigParam("hash-max-listpack-entries", .int(min: 0, max: big), "128", aliases: ["hash-max-ziplist-entries"]),
+            ConfigParam("hash-max-listpack-entries", .int(min: 0, max: big), "512", aliases: ["hash-max-ziplist-entries"]),
             ConfigParam("hash-max-listpack-value", .int(min: 0, max: big), "64", aliases: ["hash-max-ziplist-value"]),
             ConfigParam("list-max-listpack-size", .int(min: Int(Int32.min), max: Int(Int32.max)), "-2", aliases: ["list-max-ziplist-size"]),
             ConfigParam("list-compress-depth", .int(min: 0, max: Int(Int32.max)), "0"),

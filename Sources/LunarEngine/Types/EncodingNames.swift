@@ -18,7 +18,7 @@ extension SetObject {
 
 extension HashObject {
     public var encodingName: String {
-        if fields.count <= 128 && fields.allSatisfy({ $0.key.count <= 64 && $0.value.count <= 64 }) { return "listpack" }
+        if fields.count <= 512 && fields.allSatisfy({ $0.key.count <= 64 && $0.value.count <= 64 }) { return "listpack" }
         return "hashtable"
     }
 }
