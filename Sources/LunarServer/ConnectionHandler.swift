@@ -9,14 +9,19 @@ final class ChannelConnection: ClientConnection, @unchecked Sendable {
     init(channel: Channel) { self.channel = channel }
 
     func send(_ buffer: ByteBuffer, thenClose: Bool) {
-        let channel = self.channel
-        channel.eventLoop.execute {
-            if buffer.readableBytes > 0 {
-                let f = channel.writeAndFlush(NIOAny(buffer))
-                if thenClose { f.whenComplete { _ in channel.close(promise: nil) } }
-            } else if thenClose {
-                channel.close(promise: nil)
+        channel.eventLoop.execute { self.write(buffer, thenClose: thenClose) }
+    }
+
+    /// Writes on the channel's event loop.
+    func write(_ buffer: ByteBuffer, thenClose: Bool) {
+        if buffer.readableBytes > 0 {
+            if thenClose {
+                channel.writeAndFlush(NIOAny(buffer)).whenComplete { [channel] _ in channel.close(promise: nil) }
+            } else {
+                channel.writeAndFlush(NIOAny(buffer), promise: nil)
             }
+        } else if thenClose {
+            channel.close(promise: nil)
         }
     }
 

@@ -97,6 +97,12 @@ enum ConfigCommand {
         let start = engine.stats.startTime
         engine.stats = EngineStats()
         engine.stats.startTime = start
+        for s in ServerInfo.allSpecs(engine) {
+            s.statCalls = 0
+            s.statMicros = 0
+            s.statRejected = 0
+            s.statFailed = 0
+        }
         ServerState.of(engine).resetRates()
     }
 

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CJemalloc
 import Foundation
 import LunarRESP
 
@@ -234,65 +235,29 @@ final class ServerState {
 
 /// Memory figures from the C allocator and the kernel.
 enum MemoryProbe {
-    /// Bytes currently allocated through malloc: glibc's own report (malloc_info), in-use arena bytes
-    /// (system minus free chunks) plus mmapped blocks; 0 where that is unavailable.
-    static func allocated() -> Int {
-        guard let xml = mallocInfo() else { return 0 }
-        // The process-wide totals follow the last per-arena <heap> element.
-        let tail = xml.range(of: "</heap>", options: .backwards).map { String(xml[$0.upperBound...]) } ?? xml
-        func size(_ tag: String) -> Int {
-            guard let r = tail.range(of: tag) else { return 0 }
-            let rest = tail[r.upperBound...]
-            guard let s = rest.range(of: "size=\""), let e = rest[s.upperBound...].firstIndex(of: "\"") else { return 0 }
-            return Int(rest[s.upperBound..<e]) ?? 0
-        }
-        let current = size("<system type=\"current\"")
-        let free = size("<total type=\"fast\"") + size("<total type=\"rest\"")
-        return max(0, current - free) + size("<total type=\"mmap\"")
-    }
+    /// Bytes allocated by the server, from the allocator (jemalloc's stats.allocated).
+    static func allocated() -> Int { MemoryStats.allocated() }
 
-    private typealias MallocInfoFn = @convention(c) (Int32, UnsafeMutablePointer<FILE>?) -> Int32
-    private typealias MallocTrimFn = @convention(c) (Int) -> Int32
+    /// Resident set size from /proc/self/statm.
+    static func rss() -> Int { MemoryStats.rss() }
 
-    private static func symbol(_ name: String) -> UnsafeMutableRawPointer? {
-        dlsym(UnsafeMutableRawPointer(bitPattern: 0), name)
-    }
-
-    private static func mallocInfo() -> String? {
-        #if os(Linux)
-        guard let sym = symbol("malloc_info") else { return nil }
-        let fn = unsafeBitCast(sym, to: MallocInfoFn.self)
-        var buf: UnsafeMutablePointer<CChar>?
-        var len = 0
-        guard let f = open_memstream(&buf, &len) else { return nil }
-        let rc = fn(0, f)
-        fclose(f)
-        defer { free(buf) }
-        guard rc == 0, let buf else { return nil }
-        return String(cString: buf)
-        #else
-        return nil
-        #endif
-    }
-
-    /// Asks the allocator to give free memory back to the system (glibc's malloc_trim).
+    /// Asks jemalloc to return unused dirty pages of every arena to the system.
     static func trim() {
-        #if os(Linux)
-        if let sym = symbol("malloc_trim") { _ = unsafeBitCast(sym, to: MallocTrimFn.self)(0) }
-        #endif
+        // MALLCTL_ARENAS_ALL is 4096: "arena.4096.purge" purges all arenas.
+        _ = mallctl("arena.4096.purge", nil, nil, nil, 0)
     }
 
-    /// The allocator's own statistics text (glibc's malloc_info XML).
+    /// jemalloc's statistics report (malloc_stats_print), as MEMORY MALLOC-STATS returns it.
     static func allocatorReport() -> String {
-        mallocInfo() ?? "Stats not supported for the current allocator\n"
-    }
-
-    /// Resident set size from /proc/self/statm (second field, in pages).
-    static func rss() -> Int {
-        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
-        let parts = text.split(separator: " ")
-        guard parts.count > 1, let pages = Int(parts[1]) else { return 0 }
-        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+        final class Sink { var text = "" }
+        let sink = Sink()
+        let opaque = Unmanaged.passRetained(sink).toOpaque()
+        malloc_stats_print({ ctx, msg in
+            guard let ctx, let msg else { return }
+            Unmanaged<Sink>.fromOpaque(ctx).takeUnretainedValue().text += String(cString: msg)
+        }, opaque, nil)
+        Unmanaged<Sink>.fromOpaque(opaque).release()
+        return sink.text
     }
 
     static func totalSystem() -> Int {

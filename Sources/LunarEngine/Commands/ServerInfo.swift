@@ -40,6 +40,16 @@ enum ServerInfo {
         return out
     }
 
+    /// Every command and subcommand, for commandstats.
+    static func allSpecs(_ e: Engine) -> [CommandSpec] {
+        var out: [CommandSpec] = []
+        for s in e.table.all {
+            out.append(s)
+            out.append(contentsOf: CommandIntrospection.sortedSubcommands(s))
+        }
+        return out
+    }
+
     private static func title(_ s: String) -> String {
         switch s {
         case "cpu": return "CPU"
@@ -60,11 +70,10 @@ enum ServerInfo {
         case "cpu": return cpu()
         case "modules": return []
         case "commandstats":
-            return e.stats.commandCalls.keys.sorted().compactMap { k in
-                let s = e.stats.commandCalls[k]!
-                if s.calls == 0 && s.rejected == 0 && s.failed == 0 { return nil }
-                let per = s.calls == 0 ? 0 : Double(s.usec) / Double(s.calls)
-                return "cmdstat_\(k):calls=\(s.calls),usec=\(s.usec),usec_per_call=\(String(format: "%.2f", per)),rejected_calls=\(s.rejected),failed_calls=\(s.failed)"
+            return allSpecs(e).compactMap { s in
+                if s.statCalls == 0 && s.statRejected == 0 && s.statFailed == 0 { return nil }
+                let per = s.statCalls == 0 ? 0 : Double(s.statMicros) / Double(s.statCalls)
+                return "cmdstat_\(s.fullName):calls=\(s.statCalls),usec=\(s.statMicros),usec_per_call=\(String(format: "%.2f", per)),rejected_calls=\(s.statRejected),failed_calls=\(s.statFailed)"
             }
         case "errorstats":
             return e.stats.errorCodes.keys.sorted().map { "errorstat_\($0):count=\(e.stats.errorCodes[$0]!)" }

@@ -10,6 +10,13 @@ public protocol ClientConnection: AnyObject, Sendable {
     func close()
 }
 
+/// Replies for one connection, produced in one engine round.
+public struct OutgoingReplies: @unchecked Sendable {
+    public let connection: ClientConnection
+    public let buffer: ByteBuffer
+    public let thenClose: Bool
+}
+
 /// Why a client is blocked (BLPOP and friends): the command to run again when one of its keys gets data.
 public struct BlockedState {
     public var keys: [Bytes]

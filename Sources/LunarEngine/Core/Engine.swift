@@ -21,7 +21,6 @@ public struct EngineStats {
     public var evictedKeys = 0
     public var expiredStalePerc = 0.0
     public var startTime = unixMillis()
-    public var commandCalls: [String: (calls: Int, usec: Int, rejected: Int, failed: Int)] = [:]
     public var errorReplies = 0
     /// Error replies by their code (the first word: ERR, WRONGTYPE…), for INFO errorstats.
     public var errorCodes: [String: Int] = [:]
@@ -311,18 +310,12 @@ public final class Engine: @unchecked Sendable {
         let start = unixMicros()
         let replyStart = ctx.out.buffer.writerIndex
         spec.handler?(ctx)
-        let key = spec.fullName
-        let elapsed = Int(unixMicros() - start)
+        spec.statCalls &+= 1
+        spec.statMicros &+= Int(unixMicros() - start)
         // A reply that is an error (not an array holding errors) makes the call a failed one.
-        let failed = ctx.out.buffer.writerIndex > replyStart && ctx.out.buffer.getInteger(at: replyStart, as: UInt8.self) == UInt8(ascii: "-")
-        if failed { countError(ctx.out.buffer, at: replyStart) }
-        if var s = stats.commandCalls[key] {
-            s.calls += 1
-            s.usec += elapsed
-            if failed { s.failed += 1 }
-            stats.commandCalls[key] = s
-        } else {
-            stats.commandCalls[key] = (1, elapsed, 0, failed ? 1 : 0)
+        if ctx.out.buffer.writerIndex > replyStart && ctx.out.buffer.getInteger(at: replyStart, as: UInt8.self) == UInt8(ascii: "-") {
+            spec.statFailed &+= 1
+            countError(ctx.out.buffer, at: replyStart)
         }
     }
 
@@ -331,7 +324,7 @@ public final class Engine: @unchecked Sendable {
         let at = ctx.out.buffer.writerIndex
         ctx.out.error(message)
         countError(ctx.out.buffer, at: at)
-        if let spec { stats.commandCalls[spec.fullName, default: (0, 0, 0, 0)].rejected += 1 }
+        if let spec { spec.statRejected &+= 1 }
     }
 
     /// Counts an error reply written at `at` under its code (the text up to the first space).
@@ -353,17 +346,28 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
+    /// Hands every client's pending replies to the network side: one call per engine round, so the
+    /// server can wake each event loop once for all its connections instead of once per client.
     private func flush() {
+        if toFlush.isEmpty { return }
+        var batch: [OutgoingReplies] = []
+        batch.reserveCapacity(toFlush.count)
         for c in toFlush where !c.closed {
+            guard let conn = c.connection else { continue }
             let buf = c.output.buffer
             stats.totalNetOutput &+= buf.readableBytes
-            c.output.buffer = ByteBufferAllocator().buffer(capacity: 0)
-            c.connection?.send(buf, thenClose: c.closeAfterReply)
+            c.output.buffer = emptyBuffer
+            batch.append(OutgoingReplies(connection: conn, buffer: buf, thenClose: c.closeAfterReply))
             if c.closeAfterReply { c.closed = true }
         }
         toFlush.removeAll(keepingCapacity: true)
         flushMarked.removeAll(keepingCapacity: true)
+        if let replySink { replySink(batch) } else { for o in batch { o.connection.send(o.buffer, thenClose: o.thenClose) } }
     }
+    private let emptyBuffer = ByteBufferAllocator().buffer(capacity: 0)
+
+    /// Set by the server: delivers a round's replies (grouped per event loop on its side).
+    public var replySink: (@Sendable ([OutgoingReplies]) -> Void)?
 
     private func forget(_ c: Client) {
         c.closed = true
