@@ -41,7 +41,7 @@ enum CommandIntrospection {
             },
             CommandSpec("getkeys", arity: -4, flags: f, group: .server, since: "2.8.13", summary: "Returns the keys a full command line would access.", complexity: "O(N) where N is the number of arguments to the command", syntax: "command [arg [arg ...]]", acl: ["connection"]) { ctx in
                 let argv = Array(ctx.argv[2...])
-                guard let spec = ctx.engine.table.resolve(argv) else { ctx.error("ERR Invalid command specified"); return }
+                guard let spec = ctx.engine.table.resolve(argv), spec.subcommands.isEmpty else { ctx.error("ERR Invalid command specified"); return }
                 if spec.getKeys == nil && spec.firstKey <= 0 { ctx.error("ERR The command has no key arguments"); return }
                 if !spec.arityOK(argv.count) { ctx.error("ERR Invalid number of arguments specified for command"); return }
                 let keys = spec.keyPositions(argv).filter { $0 < argv.count }
