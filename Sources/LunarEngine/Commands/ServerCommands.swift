@@ -241,6 +241,14 @@ enum MemoryProbe {
     /// Resident set size from /proc/self/statm.
     static func rss() -> Int { MemoryStats.rss() }
 
+    /// "jemalloc-5.3.0", as INFO's mem_allocator names it.
+    static func allocatorName() -> String {
+        var version: UnsafePointer<CChar>?
+        var size = MemoryLayout<UnsafePointer<CChar>?>.size
+        guard mallctl("version", &version, &size, nil, 0) == 0, let version else { return "jemalloc" }
+        return "jemalloc-" + String(String(cString: version).prefix { $0 != "-" })
+    }
+
     /// Asks jemalloc to return unused dirty pages of every arena to the system.
     static func trim() {
         // MALLCTL_ARENAS_ALL is 4096: "arena.4096.purge" purges all arenas.

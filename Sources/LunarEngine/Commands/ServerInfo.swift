@@ -172,7 +172,7 @@ enum ServerInfo {
             "mem_fragmentation_bytes:\(rss - used)",
             "mem_not_counted_for_evict:0",
             "mem_clients_normal:\(e.clients.values.reduce(0) { $0 + $1.output.buffer.readableBytes })",
-            "mem_allocator:libc",
+            "mem_allocator:\(MemoryProbe.allocatorName())",
             "lazyfree_pending_objects:0",
             "lazyfreed_objects:0",
         ]
@@ -251,8 +251,13 @@ enum ServerInfo {
         func t(_ v: timeval) -> String { String(format: "%ld.%06ld", Int(v.tv_sec), Int(v.tv_usec)) }
         var selfUsage = rusage()
         var children = rusage()
+        #if os(Linux)
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &selfUsage)
         getrusage(__rusage_who_t(RUSAGE_CHILDREN.rawValue), &children)
+        #else
+        getrusage(RUSAGE_SELF, &selfUsage)
+        getrusage(RUSAGE_CHILDREN, &children)
+        #endif
         var lines = [
             "used_cpu_sys:\(t(selfUsage.ru_stime))",
             "used_cpu_user:\(t(selfUsage.ru_utime))",
