@@ -298,3 +298,22 @@ def test_redis_py_default_protocol(lunar_server):
         assert p.execute() == [True, b"1"]
     finally:
         c.close()
+
+
+def _raw_until_pong(conn, commands):
+    conn.send_raw(b"".join(Conn.encode(c) for c in commands + [["CLIENT", "REPLY", "ON"], ["PING", "END"]]))
+    replies = []
+    while True:
+        r = conn.read()
+        replies.append(r)
+        if r == ("bulk", b"END"):
+            return replies
+
+
+def test_client_reply_modes(pair):
+    a, b, _ = pair
+    cmds = [["CLIENT", "REPLY", "foo"], ["CLIENT", "REPLY", "SKIP"], ["SET", "a", "1"], ["GET", "a"],
+            ["CLIENT", "REPLY", "OFF"], ["SET", "a", "2"], ["GET", "a"], ["CLIENT", "REPLY", "SKIP"],
+            ["CLIENT", "REPLY", "ON"], ["GET", "a"], ["CLIENT", "REPLY", "OFF"], ["CLIENT", "REPLY", "SKIP"],
+            ["GET", "a"], ["CLIENT", "REPLY", "ON"], ["GET", "a"], ["CLIENT", "REPLY", "SKIP"], ["GET", "nope"]]
+    assert _raw_until_pong(a, cmds) == _raw_until_pong(b, cmds)

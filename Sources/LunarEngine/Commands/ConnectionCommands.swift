@@ -39,6 +39,8 @@ enum ConnectionCommands {
                 ctx.out.resp = 2
                 c.name = Bytes()
                 c.noEvict = false
+                c.replyOff = false
+                c.replySkipNext = false
                 ctx.out.simple("RESET")
             },
             CommandSpec("client", arity: -2, group: .connection, since: "2.4.0", summary: "Inspects and manages client connections.", complexity: "Depends on subcommand.", subcommands: clientSubcommands),
@@ -123,6 +125,7 @@ enum ConnectionCommands {
                     ("GETNAME", "Returns the name of this connection."),
                     ("NO-EVICT (ON|OFF)", "Excludes this connection from client eviction, or not."),
                     ("UNBLOCK <clientid> [TIMEOUT|ERROR]", "Wakes a client blocked in a blocking command, as a timeout or with an error."),
+                    ("REPLY (ON|OFF|SKIP)", "Turns replies on or off, or drops the reply of the next command only."),
                     ("GETREDIR", "Returns the client tracking redirection id (-1: tracking is off)."),
                 ])
             },
@@ -163,6 +166,20 @@ enum ConnectionCommands {
                 let done = ctx.engine.unblockClient(target, error: asError ? "UNBLOCKED client unblocked via CLIENT UNBLOCK" : nil)
                 if done { ctx.engine.markFlush(target) }
                 ctx.out.integer(done ? 1 : 0)
+            },
+            CommandSpec("reply", arity: 3, flags: common, group: .connection, since: "3.2.0", summary: "Turns this connection's replies on or off, or skips the next one.", syntax: "ON|OFF|SKIP") { ctx in
+                let c = ctx.client
+                if ctx.arg(2, is: "on") {
+                    c.replyOff = false
+                    c.replySkipNext = false
+                    ctx.ok()
+                } else if ctx.arg(2, is: "off") {
+                    c.replyOff = true
+                } else if ctx.arg(2, is: "skip") {
+                    if !c.replyOff { c.replySkipNext = true }
+                } else {
+                    ctx.syntaxError()
+                }
             },
             CommandSpec("getredir", arity: 2, flags: common, group: .connection, since: "6.0.0", summary: "Returns the client tracking redirection id; -1 as tracking is off.") { ctx in
                 ctx.out.integer(-1)

@@ -52,6 +52,10 @@ public final class Client: @unchecked Sendable {
     public var libVersion: Bytes = Bytes()
     /// CLIENT NO-EVICT: excluded from client eviction (reported as flag `e` by CLIENT LIST).
     public var noEvict = false
+    /// CLIENT REPLY OFF: replies are dropped until CLIENT REPLY ON.
+    public var replyOff = false
+    /// CLIENT REPLY SKIP: the next command's reply is dropped.
+    public var replySkipNext = false
 
     /// Replies produced by the engine and not yet handed to the connection.
     public var output: ReplyWriter

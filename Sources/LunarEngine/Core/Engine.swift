@@ -244,7 +244,16 @@ public final class Engine: @unchecked Sendable {
         ctx.isRetry = false
         ctx.inScript = false
         swap(&ctx.out, &client.output)
-        dispatch(ctx)
+        if client.replyOff || client.replySkipNext {
+            // CLIENT REPLY OFF / SKIP: the command runs, its reply is dropped.
+            let mark = ctx.out.buffer.writerIndex
+            let skipping = client.replySkipNext
+            client.replySkipNext = false
+            dispatch(ctx)
+            if client.replyOff || skipping { ctx.out.buffer.moveWriterIndex(to: mark) }
+        } else {
+            dispatch(ctx)
+        }
         swap(&ctx.out, &client.output)
         if !readyKeys.isEmpty { serveReadyKeys() }
     }
