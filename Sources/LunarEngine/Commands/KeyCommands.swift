@@ -503,10 +503,13 @@ extension Database {
 enum SortSupport {
     static func listElements(_ l: ListObject) -> [Bytes] { Array(l.items) }
     static func setElements(_ s: SetObject) -> [Bytes] { Array(s.members) }
-    static func zsetElements(_ z: ZSetObject) -> [Bytes] { Array(z.scores.keys) }
+    static func zsetElements(_ z: ZSetObject) -> [Bytes] { zsetElementsInOrder(z) }
     /// Members by ascending score, ties by member bytes (the sorted set's own order).
     static func zsetElementsInOrder(_ z: ZSetObject) -> [Bytes] {
-        z.scores.sorted { a, b in a.value < b.value || (a.value == b.value && a.key < b.key) }.map(\.key)
+        var out: [Bytes] = []
+        out.reserveCapacity(z.count)
+        z.forEach { out.append($0.member) }
+        return out
     }
     static func hashField(_ h: HashObject, _ field: Bytes) -> Bytes? { h.fields[field] }
     static func makeList(_ items: Deque<Bytes>) -> Value { .list(ListObject(items)) }
@@ -638,12 +641,9 @@ extension Value {
         switch self {
         case .string: return self
         case let .list(l): return .list(ListObject(l.items))
-        case let .set(s): return .set(SetObject(s.members))
-        case let .hash(h): return .hash(HashObject(h.fields))
-        case let .zset(z):
-            let c = ZSetObject()
-            c.scores = z.scores
-            return .zset(c)
+        case let .set(s): return .set(s.copy())
+        case let .hash(h): return .hash(h.copy())
+        case let .zset(z): return .zset(z.copy())
         }
     }
 }
