@@ -231,7 +231,7 @@ final class LuaVM {
 
     /// Runs the function referenced by `fnRef` with `nargs` arguments produced by `pushArgs`,
     /// writes the converted result (or the error) to `out`. `name` is the script sha or function name.
-    func run(fnRef: Int32, caller: Client, out: inout ReplyWriter, name: String, readOnly: Bool,
+    func run(fnRef: Int32, caller: Client, out: inout ReplyWriter, name: @autoclosure () -> String, readOnly: Bool,
              pushArgs: () -> Int32) {
         let top = lua_gettop(L)
         lua_rawgeti(L, clua_registryindex(), lua_Integer(errhRef))
@@ -257,12 +257,12 @@ final class LuaVM {
         if status == LUA_OK {
             writeReply(&out, index: lua_gettop(L), depth: 0)
         } else if status == LUA_ERRMEM {
-            out.error("ERR Error running script: out of memory (lua-memory-limit reached) script: \(name)")
+            out.error("ERR Error running script: out of memory (lua-memory-limit reached) script: \(name())")
             _ = clua_gc_collect(L)
         } else if lua_type(L, -1) == LUA_TTABLE {
-            out.error(formatError(name: name))
+            out.error(formatError(name: name()))
         } else {
-            out.error("ERR \(string(at: -1)) script: \(name)")
+            out.error("ERR \(string(at: -1)) script: \(name())")
         }
         lua_settop(L, top)
         if busyMarked || engine.busy.load(ordering: .relaxed) != 0 {

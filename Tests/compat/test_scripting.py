@@ -258,3 +258,37 @@ def test_big_reply_and_arguments(both):
     same(both, "EVAL", "return #ARGV[1]", "0", "x" * 100000)
     same(both, "EVAL", "return redis.call('set', 'big', ARGV[1])", "0", "y" * 200000)
     same(both, "EVAL", "return #redis.call('get', 'big')", "0")
+
+
+RESP3_SCRIPTS = [
+    "return {true, false, nil}", "return true", "return false", "return nil", "return {double = 1.5}",
+    "return {map = {a = 1}}", "return {set = {b = true}}", "return {big_number = '123'}",
+    "redis.setresp(3) return {true, false}", "redis.setresp(3) return {double = 2.5}",
+    "redis.setresp(3) return redis.call('get', 'nokey')", "redis.setresp(3) return redis.call('get', 'nokey') == nil",
+    "redis.setresp(3) return {map = {k = 'v'}}", "redis.setresp(3) return {set = {m = true}}",
+    "redis.setresp(3) return {big_number = '1234567890123456789012'}",
+    "redis.call('hset', 'h', 'f', 'v') redis.setresp(3) return redis.call('hgetall', 'h')",
+    "redis.call('hset', 'h', 'f', 'v') redis.setresp(3) local r = redis.call('hgetall', 'h') return r.map.f",
+    "redis.call('sadd', 's', 'm') redis.setresp(3) local r = redis.call('smembers', 's') return r.set.m",
+    "redis.call('zadd', 'z', 1.5, 'm') redis.setresp(3) local r = redis.call('zscore', 'z', 'm') return r.double * 2",
+    "redis.call('zadd', 'z', 1.5, 'm') return redis.call('zscore', 'z', 'm')",
+]
+
+
+@pytest.mark.parametrize("script", RESP3_SCRIPTS)
+def test_resp3_client(lunar_server, redis_server, r, rr, script):
+    lc, rc = Conn(lunar_server.port), Conn(redis_server.port)
+    try:
+        assert lc.call("HELLO", "3")[0] == rc.call("HELLO", "3")[0] == "map"
+        a, b = lc.call("EVAL", script, "0"), rc.call("EVAL", script, "0")
+        assert a == b, f"lunar={a!r} redis={b!r}"
+    finally:
+        lc.close()
+        rc.close()
+
+
+def test_eval_inside_multi(both):
+    same(both, "MULTI")
+    same(both, "EVAL", "return redis.call('set', 'm', 'v')", "0")
+    same(both, "EVAL", "return redis.call('get', 'm')", "0")
+    same(both, "EXEC")
