@@ -89,6 +89,14 @@ static void clua_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
     if (!clua_interrupt_callback) return;
     int r = clua_interrupt_callback(L);
+    if (r == 2) {
+        // A library's top-level code ran too long (FUNCTION LOAD and startup loading).
+        lua_sethook(L, clua_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
+        lua_newtable(L);
+        lua_pushstring(L, "ERR FUNCTION LOAD timeout");
+        lua_setfield(L, -2, "err");
+        lua_error(L);
+    }
     if (r == 1) {
         // Fire on every instruction from now on: any pcall that caught the error loses it at once.
         lua_sethook(L, clua_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);

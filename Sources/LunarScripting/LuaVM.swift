@@ -290,6 +290,10 @@ final class LuaVM {
 
     /// Hook tick: marks the server busy past the threshold and reports a requested kill.
     func tick() -> Int32 {
+        // Library top-level code gets 500 ms, as in Redis (it only registers functions).
+        if loadingLibrary {
+            return monotonicMillis() - startMs > 500 ? 2 : 0
+        }
         if !busyMarked && monotonicMillis() - startMs >= thresholdMs {
             busyMarked = true
             engine.busy.store(busyKind, ordering: .releasing)

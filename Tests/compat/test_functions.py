@@ -49,7 +49,7 @@ def same(both, *args):
     "#!lua name=a\nredis.register_function{function_name='f'}",
     "#!lua name=a\nredis.register_function('g', function() end) redis.register_function('g', function() end)",
     "#!lua name=a\nredis.call('ping')", "#!lua name=a\nreturn KEYS", "#!lua name=a\nredis.setresp(3)",
-    "#!lua name=a\nx = 1",
+    "#!lua name=a\nx = 1", "#!lua name=spin\nwhile true do end",
     "#!lua name=a\nredis.log(redis.LOG_NOTICE, 'loading') redis.register_function('f', function() return redis.REDIS_VERSION end)",
 ])
 def test_function_load_matches_redis(both, code):
