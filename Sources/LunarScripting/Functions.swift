@@ -28,6 +28,38 @@ final class FunctionRegistry {
     /// Functions registered by the library currently loading.
     private var pending: [String: LibFunction] = [:]
     private var pendingLibrary = ""
+    /// The function FCALL is running (name, command, start), for FUNCTION STATS during a busy run.
+    private(set) var running: (name: String, argv: [Bytes], start: Int64)?
+
+    /// FUNCTION STATS. While an EVAL script holds the server, Redis answers BUSY instead.
+    func writeStats(_ out: inout ReplyWriter, busyKind: Int) {
+        if busyKind == 1 {
+            out.error("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
+            return
+        }
+        out.map(2)
+        out.bulk("running_script")
+        if let r = running {
+            out.map(3)
+            out.bulk("name")
+            out.bulk(r.name)
+            out.bulk("command")
+            out.array(r.argv.count)
+            for a in r.argv { out.bulk(a) }
+            out.bulk("duration_ms")
+            out.integer(Int(monotonicMillis() - r.start))
+        } else {
+            out.nullBulk()
+        }
+        out.bulk("engines")
+        out.map(1)
+        out.bulk("LUA")
+        out.map(2)
+        out.bulk("libraries_count")
+        out.integer(libraries.count)
+        out.bulk("functions_count")
+        out.integer(functions.count)
+    }
 
     init(engine: Engine) throws {
         self.engine = engine
@@ -205,6 +237,8 @@ final class FunctionRegistry {
             ctx.error("ERR Can not execute a script with write flag using *_ro command.")
             return
         }
+        running = (f.name, argv, monotonicMillis())
+        defer { running = nil }
         let keys = argv[3..<(3 + numkeys)]
         let args = argv[(3 + numkeys)...]
         vm.run(fnRef: f.ref, caller: ctx.client, out: &ctx.out, name: f.name,
@@ -420,18 +454,7 @@ final class FunctionRegistry {
             },
             CommandSpec("stats", arity: 2, flags: [.noscript, .allowBusy], group: .scripting, since: "7.0.0",
                         summary: "Reports the running function and how many libraries and functions are loaded.") { ctx in
-                let r = reg(ctx)
-                ctx.out.map(2)
-                ctx.out.bulk("running_script")
-                ctx.out.nullBulk()
-                ctx.out.bulk("engines")
-                ctx.out.map(1)
-                ctx.out.bulk("LUA")
-                ctx.out.map(2)
-                ctx.out.bulk("libraries_count")
-                ctx.out.integer(r.libraries.count)
-                ctx.out.bulk("functions_count")
-                ctx.out.integer(r.functions.count)
+                reg(ctx).writeStats(&ctx.out, busyKind: 0)
             },
             CommandSpec("kill", arity: 2, flags: [.noscript, .allowBusy], group: .scripting, since: "7.0.0",
                         summary: "Stops the running function if it has not written yet.") { ctx in

@@ -15,6 +15,11 @@ public enum Scripting {
     public static func install(on engine: Engine) throws {
         let state = try ScriptingState(engine: engine)
         engine.extensions[ScriptingState.key] = state
+        engine.busyCommandHandler = { [unowned state] client, argv in
+            guard argv.count == 2, argv[0].equalsIgnoringCase("function"), argv[1].equalsIgnoringCase("stats") else { return false }
+            state.functions.writeStats(&client.output, busyKind: state.engine.busy.load(ordering: .relaxed))
+            return true
+        }
         do {
             try state.functions.loadLibraryDirectories()
         } catch let e as StartupError {

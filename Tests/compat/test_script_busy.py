@@ -115,6 +115,11 @@ def test_function_busy_and_function_kill(busy_server):
     wait_busy(b, BUSY_FUNCTION)
     with pytest.raises(redis.exceptions.ResponseError, match="^BUSY"):
         b.script_kill()
+    # FUNCTION STATS is answered during the run and names the running function.
+    stats = b.execute_command("FUNCTION", "STATS")
+    running = stats[1]
+    assert running[0:4] == [b"name", b"spin", b"command", [b"FCALL", b"spin", b"0"]]
+    assert running[4] == b"duration_ms" and running[5] >= 200
     assert b.execute_command("FUNCTION", "KILL") == b"OK"
     t.join(10)
     assert not t.is_alive()

@@ -208,6 +208,9 @@ public final class Engine: @unchecked Sendable {
     /// Called on the engine thread by a script that has run past busy-reply-threshold (from its hook):
     /// answers the commands that reached the engine queue before the server turned busy, as the I/O
     /// side answers newer ones (BUSY, SCRIPT/FUNCTION KILL, SHUTDOWN NOSAVE). Other work stays queued.
+    /// Answers an allow-busy command while a script holds the engine; returns false to run it later.
+    public var busyCommandHandler: ((Client, [Bytes]) -> Bool)?
+
     public func answerQueuedWhileBusy() {
         let kind = busy.load(ordering: .acquiring)
         if kind == 0 { return }
@@ -243,7 +246,8 @@ public final class Engine: @unchecked Sendable {
             } else if name == "shutdown" && argv.count >= 2 && argv[1].equalsIgnoringCase("nosave") {
                 shutdownHandler?(false)
             } else if let spec = table.resolve(argv), spec.flags.contains(.allowBusy), name != "shutdown" {
-                break   // runs after the script, with everything after it, in order
+                // An extension may answer it now (FUNCTION STATS); otherwise it runs after the script.
+                if busyCommandHandler?(c, argv) != true { break }
             } else {
                 c.output.error(kind == 2 ? "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE." : "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
             }
