@@ -789,6 +789,8 @@ G.rawset = function(t, k, v)
 end
 G.setmetatable = function(t, mt)
   if readonly[t] then error("Attempt to modify a readonly table", 0) end
+  -- Finalizers would run at some later garbage collection, outside the script's time limit.
+  if type(mt) == "table" and rawget(mt, "__gc") ~= nil then error("__gc metamethods are not allowed in scripts", 0) end
   return setmetatable(t, mt)
 end
 G.unpack = table.unpack

@@ -148,3 +148,14 @@ def test_shutdown_nosave_ends_a_writing_script():
         assert not t.is_alive()
     finally:
         s.stop()
+
+
+def test_loop_inside_coroutine_is_killable(busy_server):
+    a, b = client(busy_server.port), client(busy_server.port)
+    t, box = run_in_thread(lambda: a.eval("coroutine.wrap(function() while true do end end)()", 0))
+    wait_busy(b)
+    assert b.script_kill() is True
+    t.join(10)
+    assert not t.is_alive()
+    assert "Script killed by user with SCRIPT KILL" in str(box.get("error"))
+    assert b.ping()

@@ -217,3 +217,21 @@ def test_bit_tohex_int_min(r):
     assert r.eval("return bit.tohex(65535, -2147483648)", 0) == b"0000FFFF"
     assert r.eval("return bit.tohex(65535, 2^31)", 0) == b"0000FFFF"
     assert r.eval("return bit.tohex(-1, 2^40)", 0) == b""  # 2^40 wraps to 0 digits, as in LuaBitOp
+
+
+# --- finalizers would run later, outside any time limit ------------------------------------------
+
+def test_no_gc_finalizers(r):
+    fails(r, "setmetatable({}, {__gc = function() while true do end end}) collectgarbage() return 1",
+          match="__gc metamethods are not allowed")
+    # Adding __gc after setmetatable does not register a finalizer (Lua 5.4 rule): GC stays harmless.
+    assert r.eval("local mt = {} setmetatable({}, mt) mt.__gc = function() while true do end end "
+                  "collectgarbage() return 1", 0) == 1
+    assert r.ping()
+
+
+def test_coroutine_loop_is_killable_by_memory_and_errors(r):
+    fails(r, "local co = coroutine.wrap(function() local t = {} while true do t[#t + 1] = 'xxxxxxxxxx' end end) co()",
+          match="memory")
+    assert r.eval("local co = coroutine.create(function(a) coroutine.yield(a + 1) return 'end' end) "
+                  "local _, x = coroutine.resume(co, 1) local _, y = coroutine.resume(co) return {x, y}", 0) == [2, b"end"]
