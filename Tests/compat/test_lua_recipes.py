@@ -1,0 +1,181 @@
+"""The recipe libraries shipped in lua/ (loaded at startup from lua-library-dir): locks and
+semaphores, tested from redis-py, with concurrent clients proving mutual exclusion, the
+semaphore limit and fairness. Each library is also loaded into redis-server 7.0 and must
+behave the same there (they only use Redis 7 function APIs)."""
+import os
+import threading
+import time
+
+import pytest
+import redis
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def lib_code(name):
+    with open(os.path.join(ROOT, "lua", name)) as f:
+        return f.read()
+
+
+@pytest.fixture
+def clients(r, rr):
+    for lib in ("locks.lua", "semaphores.lua"):
+        rr.function_load(lib_code(lib), replace=True)
+    return r, rr
+
+
+def new_client(c):
+    kw = c.connection_pool.connection_kwargs
+    return redis.Redis(port=kw["port"], protocol=2, socket_timeout=20)
+
+
+def test_libraries_loaded_at_startup(r):
+    names = sorted(dict(zip(x[::2], x[1::2]))[b"library_name"] for x in r.function_list())
+    assert b"locks" in names and b"semaphores" in names
+
+
+def test_lock_basics_match_redis(clients):
+    for c in clients:
+        assert c.fcall("lock_acquire", 1, "lock:a", "owner1", 10000) == 1
+        assert c.fcall("lock_acquire", 1, "lock:a", "owner2", 10000) == 0
+        assert c.fcall_ro("lock_owner", 1, "lock:a") == b"owner1"
+        assert c.fcall("lock_release", 1, "lock:a", "owner2") == 0
+        assert c.fcall("lock_refresh", 1, "lock:a", "owner2", 50000) == 0
+        assert c.fcall("lock_refresh", 1, "lock:a", "owner1", 50000) == 1
+        assert 40000 < c.pttl("lock:a") <= 50000
+        assert c.fcall("lock_release", 1, "lock:a", "owner1") == 1
+        assert c.fcall_ro("lock_owner", 1, "lock:a") is None
+        # Without a TTL the lock stays until released.
+        assert c.fcall("lock_acquire", 1, "lock:b", "o") == 1
+        assert c.ttl("lock:b") == -1
+
+
+def test_lock_expires(r):
+    assert r.fcall("lock_acquire", 1, "lock:e", "a", 100) == 1
+    time.sleep(0.25)
+    assert r.fcall("lock_acquire", 1, "lock:e", "b", 1000) == 1
+    assert r.fcall_ro("lock_owner", 1, "lock:e") == b"b"
+
+
+def test_lock_mutual_exclusion_under_concurrency(r):
+    """Eight clients do a non-atomic read-modify-write under the lock; no update may be lost."""
+    r.set("counter", 0)
+    per_thread, errors = 40, []
+
+    def worker(n):
+        c = new_client(r)
+        me = f"worker{n}"
+        try:
+            done = 0
+            deadline = time.time() + 60
+            while done < per_thread and time.time() < deadline:
+                if c.fcall("lock_acquire", 1, "lock:counter", me, 5000) == 1:
+                    v = int(c.get("counter"))
+                    time.sleep(0.0005)
+                    c.set("counter", v + 1)
+                    assert c.fcall("lock_release", 1, "lock:counter", me) == 1
+                    done += 1
+            assert done == per_thread
+        except Exception as e:  # reported below
+            errors.append(e)
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    assert not errors
+    assert int(r.get("counter")) == 8 * per_thread
+
+
+def test_semaphore_basics_match_redis(clients):
+    for c in clients:
+        assert [c.fcall("sem_acquire", 1, "sem", i, 2, 10000) for i in ("a", "b", "c")] == [1, 1, 0]
+        assert c.fcall("sem_acquire", 1, "sem", "a", 2, 10000) == 1   # a holder re-acquiring keeps its slot
+        assert c.fcall("sem_refresh", 1, "sem", "a") == 1
+        assert c.fcall("sem_refresh", 1, "sem", "c") == 0
+        assert c.fcall("sem_release", 1, "sem", "a") == 1
+        assert c.fcall("sem_release", 1, "sem", "a") == 0
+        assert c.fcall("sem_acquire", 1, "sem", "c", 2, 10000) == 1
+        assert c.zcard("sem") == 2
+
+
+def test_semaphore_timeout_frees_slots(r):
+    assert r.fcall("sem_acquire", 1, "semt", "a", 1, 100) == 1
+    assert r.fcall("sem_acquire", 1, "semt", "b", 1, 100) == 0
+    time.sleep(0.25)
+    assert r.fcall("sem_acquire", 1, "semt", "b", 1, 100) == 1
+    assert r.fcall("sem_refresh", 1, "semt", "a") == 0
+
+
+@pytest.mark.parametrize("fair", [False, True])
+def test_semaphore_limit_under_concurrency(r, fair):
+    """Ten clients compete for 3 slots; at no time do more than 3 hold one."""
+    limit, holders, max_seen, errors = 3, [0], [0], []
+    guard = threading.Lock()
+
+    def acquire(c, me):
+        if fair:
+            return c.fcall("fair_sem_acquire", 3, "fsem", "fsem:owner", "fsem:counter", me, limit, 10000)
+        return c.fcall("sem_acquire", 1, "csem", me, limit, 10000)
+
+    def release(c, me):
+        if fair:
+            return c.fcall("fair_sem_release", 2, "fsem", "fsem:owner", me)
+        return c.fcall("sem_release", 1, "csem", me)
+
+    def worker(n):
+        c = new_client(r)
+        try:
+            got = 0
+            deadline = time.time() + 60
+            while got < 15 and time.time() < deadline:
+                me = f"w{n}-{got}"
+                if acquire(c, me) == 1:
+                    with guard:
+                        holders[0] += 1
+                        max_seen[0] = max(max_seen[0], holders[0])
+                    time.sleep(0.002)
+                    with guard:
+                        holders[0] -= 1
+                    assert release(c, me) == 1
+                    got += 1
+            assert got == 15
+        except Exception as e:
+            errors.append(e)
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    assert not errors
+    assert 1 <= max_seen[0] <= limit
+
+
+def test_fair_semaphore_order(clients):
+    for c in clients:
+        keys = ("fs", "fs:owner", "fs:counter")
+        assert c.fcall("fair_sem_acquire", 3, *keys, "first", 2, 10000) == 1
+        assert c.fcall("fair_sem_acquire", 3, *keys, "second", 2, 10000) == 1
+        assert c.fcall("fair_sem_acquire", 3, *keys, "third", 2, 10000) == 0
+        # A failed attempt leaves no trace.
+        assert c.zscore("fs", "third") is None and c.zscore("fs:owner", "third") is None
+        assert c.fcall("fair_sem_refresh", 2, "fs", "fs:owner", "first") == 1
+        assert c.fcall("fair_sem_release", 2, "fs", "fs:owner", "first") == 1
+        assert c.fcall("fair_sem_refresh", 2, "fs", "fs:owner", "first") == 0
+        assert c.fcall("fair_sem_acquire", 3, *keys, "third", 2, 10000) == 1
+        assert [m for m in c.zrange("fs:owner", 0, -1)] == [b"second", b"third"]
+
+
+def test_fair_semaphore_drops_timed_out_holders(r):
+    keys = ("ft", "ft:owner", "ft:counter")
+    assert r.fcall("fair_sem_acquire", 3, *keys, "old", 1, 100) == 1
+    assert r.fcall("fair_sem_acquire", 3, *keys, "new", 1, 100) == 0
+    time.sleep(0.25)
+    assert r.fcall("fair_sem_acquire", 3, *keys, "new", 1, 100) == 1
+    assert r.zrange("ft:owner", 0, -1) == [b"new"]
