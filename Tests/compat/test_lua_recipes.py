@@ -19,7 +19,7 @@ def lib_code(name):
 
 @pytest.fixture
 def clients(r, rr):
-    for lib in ("locks.lua", "semaphores.lua"):
+    for lib in ("locks.lua", "semaphores.lua", "autocomplete.lua", "taskqueue.lua"):
         rr.function_load(lib_code(lib), replace=True)
     return r, rr
 
@@ -31,7 +31,8 @@ def new_client(c):
 
 def test_libraries_loaded_at_startup(r):
     names = sorted(dict(zip(x[::2], x[1::2]))[b"library_name"] for x in r.function_list())
-    assert b"locks" in names and b"semaphores" in names
+    for lib in (b"locks", b"semaphores", b"autocomplete", b"taskqueue"):
+        assert lib in names
 
 
 def test_lock_basics_match_redis(clients):
@@ -179,3 +180,76 @@ def test_fair_semaphore_drops_timed_out_holders(r):
     time.sleep(0.25)
     assert r.fcall("fair_sem_acquire", 3, *keys, "new", 1, 100) == 1
     assert r.zrange("ft:owner", 0, -1) == [b"new"]
+
+
+def test_recent_contacts_match_redis(clients):
+    results = []
+    for c in clients:
+        out = [c.fcall("contact_add", 1, "contacts", name, 3) for name in ("alice", "bob", "Alfred", "alice", "carol")]
+        out.append(c.lrange("contacts", 0, -1))
+        out.append(c.fcall_ro("contact_complete", 1, "contacts", "AL"))
+        out.append(c.fcall("contact_remove", 1, "contacts", "alice"))
+        out.append(c.fcall_ro("contact_complete", 1, "contacts", ""))
+        results.append(out)
+    assert results[0] == results[1]
+    assert results[0][5] == [b"carol", b"alice", b"Alfred"]
+    assert results[0][6] == [b"alice", b"Alfred"]
+
+
+def test_autocomplete_match_redis(clients):
+    results = []
+    for c in clients:
+        out = [c.fcall("ac_add", 1, "names", "apple", "apricot", "banana", "app", "apple")]
+        out.append(c.fcall_ro("ac_complete", 1, "names", "ap"))
+        out.append(c.fcall_ro("ac_complete", 1, "names", "ap", 2))
+        out.append(c.fcall_ro("ac_complete", 1, "names", "zz"))
+        out.append(c.fcall_ro("ac_complete", 1, "names", ""))
+        out.append(c.fcall("ac_remove", 1, "names", "app"))
+        out.append(c.fcall_ro("ac_complete", 1, "names", "app"))
+        results.append(out)
+    assert results[0] == results[1]
+    assert results[0][1] == [b"app", b"apple", b"apricot"]
+
+
+def test_delayed_task_queue(clients):
+    for c in clients:
+        assert c.fcall("task_enqueue", 2, "tq", "tq:delayed", "now1") == 1
+        assert c.fcall("task_enqueue", 2, "tq", "tq:delayed", "later", 150) == 2
+        assert c.fcall("task_enqueue", 2, "tq", "tq:delayed", "later", 150) == 2   # duplicates kept apart
+        assert c.fcall("task_next", 2, "tq", "tq:delayed") == b"now1"
+        assert c.fcall("task_next", 2, "tq", "tq:delayed") is None
+        assert c.fcall("task_promote", 2, "tq", "tq:delayed") == 0
+        time.sleep(0.3)
+        assert c.fcall("task_promote", 2, "tq", "tq:delayed", 1) == 1
+        assert c.fcall("task_next", 2, "tq", "tq:delayed") == b"later"
+        assert c.fcall("task_next", 2, "tq", "tq:delayed") == b"later"
+        assert c.fcall("task_next", 2, "tq", "tq:delayed") is None
+
+
+def test_task_queue_each_task_taken_once_under_concurrency(r):
+    for i in range(200):
+        r.fcall("task_enqueue", 2, "cq", "cq:delayed", f"t{i}", 0 if i % 2 else 50)
+    time.sleep(0.2)
+    taken, guard, errors = [], threading.Lock(), []
+
+    def worker():
+        c = new_client(r)
+        try:
+            while True:
+                t = c.fcall("task_next", 2, "cq", "cq:delayed")
+                if t is None:
+                    break
+                with guard:
+                    taken.append(t)
+        except Exception as e:
+            errors.append(e)
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    assert sorted(taken) == sorted(f"t{i}".encode() for i in range(200))
