@@ -253,3 +253,38 @@ def test_task_queue_each_task_taken_once_under_concurrency(r):
         t.join(60)
     assert not errors
     assert sorted(taken) == sorted(f"t{i}".encode() for i in range(200))
+
+
+def test_login_tokens_and_cleanup(clients):
+    for c in clients:
+        c.function_load(lib_code("sessions.lua"), replace=True)
+        for i in range(5):
+            assert c.fcall("token_update", 3, "login", "recent", f"viewed:t{i}", f"t{i}", f"user{i}", f"item{i}") == 1
+            time.sleep(0.001)
+        for i in range(30):
+            c.fcall("token_update", 3, "login", "recent", "viewed:t4", "t4", "user4", f"item{i:02d}")
+        assert c.zcard("viewed:t4") == 25
+        assert c.fcall_ro("token_check", 1, "login", "t2") == b"user2"
+        assert c.fcall_ro("token_check", 1, "login", "nope") is None
+        assert c.fcall("session_cleanup", 2, "login", "recent", 10) == 0
+        removed = c.fcall("session_cleanup", 2, "login", "recent", 3)
+        assert removed == 2
+        assert c.hlen("login") == 3 and c.zcard("recent") == 3
+        assert c.exists("viewed:t0", "viewed:t1") == 0
+        assert c.exists("viewed:t4") == 1
+
+
+def test_log_libraries(clients):
+    for c in clients:
+        c.function_load(lib_code("logs.lua"), replace=True)
+        for i in range(5):
+            c.fcall("log_recent", 1, "log:recent", f"msg{i}", 3)
+        entries = c.lrange("log:recent", 0, -1)
+        assert [e.split(b" ", 1)[1] for e in entries] == [b"msg4", b"msg3", b"msg2"]
+        assert c.fcall("log_common", 2, "log:common", "log:start", "boom") == 1
+        assert c.fcall("log_common", 2, "log:common", "log:start", "boom") == 2
+        # Pretend the period started long ago: the next message rotates the counts.
+        c.set("log:start", 0)
+        assert c.fcall("log_common", 2, "log:common", "log:start", "boom") == 1
+        assert c.zscore("log:common:last", "boom") == 2
+        assert c.get("log:start:last") == b"0"
