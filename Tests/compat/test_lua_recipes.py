@@ -288,3 +288,49 @@ def test_log_libraries(clients):
         assert c.fcall("log_common", 2, "log:common", "log:start", "boom") == 1
         assert c.zscore("log:common:last", "boom") == 2
         assert c.get("log:start:last") == b"0"
+
+
+def test_sharded_hashes_and_sets(clients):
+    import binascii
+    for c in clients:
+        c.function_load(lib_code("sharding.lua"), replace=True)
+        for word in ("hello", "Tokyo", "", "caf\u00e9"):
+            assert c.fcall("shard_crc32", 0, word) == binascii.crc32(word.encode()) & 0xFFFFFFFF
+        assert c.fcall_ro("shard_key", 1, "cities", "Tokyo", 1000, 100) == b"cities:%d" % (binascii.crc32(b"Tokyo") % 12)
+        assert c.fcall_ro("shard_key", 1, "ids", "12345", 1000, 100) == b"ids:123"
+        for i in range(300):
+            assert c.fcall("shard_hset", 1, "h", f"k{i}", f"v{i}", 300, 50) == 1
+        assert c.fcall_ro("shard_hget", 1, "h", "k7", 300, 50) == b"v7"
+        assert c.fcall_ro("shard_hget", 1, "h", "nope", 300, 50) is None
+        assert c.fcall("shard_hdel", 1, "h", "k7", 300, 50) == 1
+        assert sum(c.hlen(f"h:{i}") for i in range(8)) == 299
+        assert c.keys("h:*") and all(c.hlen(k) < 100 for k in c.keys("h:*"))
+        for i in range(200):
+            c.fcall("shard_sadd", 1, "visitors", f"user{i % 150}", 1000, 100)
+        assert c.fcall_ro("shard_scard", 1, "visitors", 1000, 100) == 150
+        assert c.fcall_ro("shard_sismember", 1, "visitors", "user3", 1000, 100) == 1
+        assert c.fcall_ro("shard_sismember", 1, "visitors", "nobody", 1000, 100) == 0
+
+
+def test_articles_voting_and_groups(clients):
+    for c in clients:
+        c.function_load(lib_code("articles.lua"), replace=True)
+        a1 = c.fcall("article_post", 3, "article:", "time:", "score:", "alice", "First", "http://one")
+        a2 = c.fcall("article_post", 3, "article:", "time:", "score:", "bob", "Second", "http://two")
+        assert (a1, a2) == (b"article:1", b"article:2")
+        assert c.fcall("article_vote", 2, "time:", "score:", "carol", "article:2") == 1
+        assert c.fcall("article_vote", 2, "time:", "score:", "carol", "article:2") == 0   # once per user
+        assert c.fcall("article_vote", 2, "time:", "score:", "bob", "article:2") == 0     # the poster voted
+        assert c.fcall("article_vote", 2, "time:", "score:", "dave", "article:9") == 0    # no such article
+        assert c.hget("article:2", "votes") == b"2"
+        page = c.fcall_ro("article_page", 1, "score:", 1, 10)
+        assert [row[1] for row in page] == [b"article:2", b"article:1"]
+        row = dict(zip(page[0][::2], page[0][1::2]))
+        assert row[b"title"] == b"Second" and row[b"poster"] == b"bob"
+        assert c.fcall("article_groups", 0, "article:1", "prog,news") == 1
+        assert c.fcall("article_groups", 0, "article:2", "news") == 1
+        assert [r[1] for r in c.fcall("article_group_page", 1, "score:", "news", 1, 10)] == [b"article:2", b"article:1"]
+        assert [r[1] for r in c.fcall("article_group_page", 1, "score:", "prog", 1, 10)] == [b"article:1"]
+        assert 0 < c.ttl("score:news") <= 60
+        c.fcall("article_groups", 0, "article:1", "", "prog")
+        assert c.smembers("group:prog") == set()
