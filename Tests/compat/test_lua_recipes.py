@@ -17,11 +17,22 @@ def lib_code(name):
         return f.read()
 
 
+LIBS = sorted(f for f in os.listdir(os.path.join(ROOT, "lua")) if f.endswith(".lua"))
+
+
 @pytest.fixture
-def clients(r, rr):
-    for lib in ("locks.lua", "semaphores.lua", "autocomplete.lua", "taskqueue.lua"):
+def lr(r):
+    """Lunar with every shipped library (other test files may have run FUNCTION FLUSH)."""
+    for lib in LIBS:
+        r.function_load(lib_code(lib), replace=True)
+    return r
+
+
+@pytest.fixture
+def clients(lr, rr):
+    for lib in LIBS:
         rr.function_load(lib_code(lib), replace=True)
-    return r, rr
+    return lr, rr
 
 
 def new_client(c):
@@ -29,10 +40,17 @@ def new_client(c):
     return redis.Redis(port=kw["port"], protocol=2, socket_timeout=20)
 
 
-def test_libraries_loaded_at_startup(r):
-    names = sorted(dict(zip(x[::2], x[1::2]))[b"library_name"] for x in r.function_list())
-    for lib in (b"locks", b"semaphores", b"autocomplete", b"taskqueue"):
-        assert lib in names
+def test_libraries_loaded_at_startup():
+    from support.servers import start_lunar
+    s = start_lunar()   # lua-library-dir = the repository's lua/
+    try:
+        c = redis.Redis(port=s.port, protocol=2, socket_timeout=10)
+        names = sorted(dict(zip(x[::2], x[1::2]))[b"library_name"] for x in c.function_list())
+        expected = sorted(lib_code(f).split("\n", 1)[0][len("#!lua name="):].encode() for f in LIBS)
+        assert names == expected
+        assert c.fcall("lock_acquire", 1, "l", "me") == 1
+    finally:
+        s.stop()
 
 
 def test_lock_basics_match_redis(clients):
@@ -51,15 +69,17 @@ def test_lock_basics_match_redis(clients):
         assert c.ttl("lock:b") == -1
 
 
-def test_lock_expires(r):
+def test_lock_expires(lr):
+    r = lr
     assert r.fcall("lock_acquire", 1, "lock:e", "a", 100) == 1
     time.sleep(0.25)
     assert r.fcall("lock_acquire", 1, "lock:e", "b", 1000) == 1
     assert r.fcall_ro("lock_owner", 1, "lock:e") == b"b"
 
 
-def test_lock_mutual_exclusion_under_concurrency(r):
+def test_lock_mutual_exclusion_under_concurrency(lr):
     """Eight clients do a non-atomic read-modify-write under the lock; no update may be lost."""
+    r = lr
     r.set("counter", 0)
     per_thread, errors = 40, []
 
@@ -103,7 +123,8 @@ def test_semaphore_basics_match_redis(clients):
         assert c.zcard("sem") == 2
 
 
-def test_semaphore_timeout_frees_slots(r):
+def test_semaphore_timeout_frees_slots(lr):
+    r = lr
     assert r.fcall("sem_acquire", 1, "semt", "a", 1, 100) == 1
     assert r.fcall("sem_acquire", 1, "semt", "b", 1, 100) == 0
     time.sleep(0.25)
@@ -112,8 +133,9 @@ def test_semaphore_timeout_frees_slots(r):
 
 
 @pytest.mark.parametrize("fair", [False, True])
-def test_semaphore_limit_under_concurrency(r, fair):
+def test_semaphore_limit_under_concurrency(lr, fair):
     """Ten clients compete for 3 slots; at no time do more than 3 hold one."""
+    r = lr
     limit, holders, max_seen, errors = 3, [0], [0], []
     guard = threading.Lock()
 
@@ -173,7 +195,8 @@ def test_fair_semaphore_order(clients):
         assert [m for m in c.zrange("fs:owner", 0, -1)] == [b"second", b"third"]
 
 
-def test_fair_semaphore_drops_timed_out_holders(r):
+def test_fair_semaphore_drops_timed_out_holders(lr):
+    r = lr
     keys = ("ft", "ft:owner", "ft:counter")
     assert r.fcall("fair_sem_acquire", 3, *keys, "old", 1, 100) == 1
     assert r.fcall("fair_sem_acquire", 3, *keys, "new", 1, 100) == 0
@@ -226,7 +249,8 @@ def test_delayed_task_queue(clients):
         assert c.fcall("task_next", 2, "tq", "tq:delayed") is None
 
 
-def test_task_queue_each_task_taken_once_under_concurrency(r):
+def test_task_queue_each_task_taken_once_under_concurrency(lr):
+    r = lr
     for i in range(200):
         r.fcall("task_enqueue", 2, "cq", "cq:delayed", f"t{i}", 0 if i % 2 else 50)
     time.sleep(0.2)
