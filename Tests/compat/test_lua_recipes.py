@@ -358,3 +358,64 @@ def test_articles_voting_and_groups(clients):
         assert 0 < c.ttl("score:news") <= 60
         c.fcall("article_groups", 0, "article:1", "", "prog")
         assert c.smembers("group:prog") == set()
+
+
+def test_sharded_lists_match_redis(clients):
+    results = []
+    for c in clients:
+        out = [c.fcall("slist_push", 1, "sl", "right", 2, "a", "b", "c", "d", "e"),
+               c.fcall("slist_push", 1, "sl", "left", 2, "z", "y", "x"),
+               c.fcall_ro("slist_range", 1, "sl"),
+               c.fcall("slist_pop", 1, "sl", "left"), c.fcall("slist_pop", 1, "sl", "right"),
+               c.fcall_ro("slist_len", 1, "sl"), max(c.llen(k) for k in c.keys("sl:[0-9-]*"))]
+        out += [c.fcall("slist_pop", 1, "sl", "left") for _ in range(7)]
+        out.append(sorted(c.keys("sl*")))
+        with pytest.raises(redis.exceptions.ResponseError, match="shard-size must be a positive integer"):
+            c.fcall("slist_push", 1, "sl", "right", 0, "x")
+        results.append(out)
+    assert results[0] == results[1]
+    assert results[0][2] == [b"x", b"y", b"z", b"a", b"b", b"c", b"d", b"e"]
+    assert results[0][6] <= 2
+    assert results[0][-1] == []
+
+
+def test_sharded_list_concurrent_push_pop(lr):
+    r = lr
+    errors, popped, guard = [], [], threading.Lock()
+
+    def pusher(n):
+        c = new_client(r)
+        try:
+            for i in range(100):
+                c.fcall("slist_push", 1, "csl", "left" if i % 2 else "right", 7, f"p{n}-{i}")
+        except Exception as e:
+            errors.append(e)
+        finally:
+            c.close()
+
+    def popper():
+        c = new_client(r)
+        try:
+            idle = 0
+            while idle < 50:
+                item = c.fcall("slist_pop", 1, "csl", "right")
+                if item is None:
+                    idle += 1
+                    time.sleep(0.005)
+                    continue
+                idle = 0
+                with guard:
+                    popped.append(item)
+        except Exception as e:
+            errors.append(e)
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=pusher, args=(i,)) for i in range(4)] + [threading.Thread(target=popper) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    assert not errors
+    rest = r.fcall_ro("slist_range", 1, "csl")
+    assert sorted(popped + rest) == sorted(f"p{n}-{i}".encode() for n in range(4) for i in range(100))
