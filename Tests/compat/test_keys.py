@@ -848,3 +848,26 @@ def test_watch_sees_key_commands(p):
             results.append(main.call("EXEC"))
             other.close()
         assert results[0] == results[1], (setup, action, results)
+
+
+def _hits(conn):
+    text = conn.call("INFO", "stats")[1].decode()
+    d = dict(line.split(":", 1) for line in text.split("\r\n") if ":" in line)
+    return d.get("keyspace_hits"), d.get("keyspace_misses")
+
+
+def test_keyspace_hits_and_misses(p):
+    """Read lookups count hits/misses as Redis counts them; writes and KEYS/SCAN do not."""
+    need(p, "info", "rpush")
+    p.same("CONFIG", "RESETSTAT")
+    p.both("SET", "a", "1")
+    p.both("RPUSH", "l", "1", "2")
+    p.both("SET", "w_1", "3")
+    for cmd in (["EXISTS", "a", "b"], ["TYPE", "a"], ["TYPE", "zz"], ["TTL", "a"], ["PTTL", "x"], ["TOUCH", "a", "x"],
+                ["EXPIRETIME", "a"], ["PEXPIRETIME", "q"], ["SORT", "l", "BY", "w_*", "GET", "#", "GET", "w_*"],
+                ["SORT", "nokey"], ["SORT_RO", "l", "BY", "nosort"], ["KEYS", "*"], ["SCAN", "0"], ["DEL", "a", "zz"],
+                ["RENAME", "l", "l2"], ["COPY", "l2", "l3"], ["COPY", "nokey", "l4"], ["MOVE", "l3", "1"],
+                ["EXPIRE", "l2", "100"], ["PERSIST", "l2"], ["SCAN", "0", "TYPE", "list"], ["SCAN", "0", "MATCH", "w*", "TYPE", "x"],
+                ["RENAMENX", "nokey", "x"]):
+        p.same(*cmd, unordered=True)
+        assert _hits(p.lunar) == _hits(p.ref), cmd

@@ -153,7 +153,7 @@ enum KeyCommands {
         let from = ctx.db
         let to = ctx.engine.databases[target]
         if from === to && src == dst { ctx.error("ERR source and destination objects are the same"); return }
-        guard let s = from.slot(src) else { ctx.out.integer(0); return }
+        guard let s = from.readSlot(src) else { ctx.out.integer(0); return }
         let value = from.table.value(at: s).unsafelyUnwrapped
         let expire = from.table.expire(at: s)
         if to.exists(dst) {
@@ -265,8 +265,9 @@ enum KeyCommands {
         for s in slots {
             let key = db.table.key(at: s)
             if let pattern, !globMatch(pattern, key.raw) { continue }
-            // Expired keys are deleted on the way (the slots already collected stay valid).
-            guard let live = db.slot(key) else { continue }
+            // Expired keys are deleted on the way (the slots already collected stay valid); the TYPE
+            // check reads the key as a read command does (a keyspace hit).
+            guard let live = typeName == nil ? db.slot(key) : db.readSlot(key) else { continue }
             if let typeName, !typeName.lowercased.raw.elementsEqual(db.table.value(at: live).unsafelyUnwrapped.typeName.utf8) {
                 continue
             }
