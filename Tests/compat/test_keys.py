@@ -871,3 +871,25 @@ def test_keyspace_hits_and_misses(p):
                 ["RENAMENX", "nokey", "x"]):
         p.same(*cmd, unordered=True)
         assert _hits(p.lunar) == _hits(p.ref), cmd
+
+
+def test_resp3_replies(p):
+    need(p, "hello", "rpush")
+    for c in (p.lunar, p.ref):
+        c.call("HELLO", "3")
+    try:
+        p.same("RANDOMKEY")
+        p.both("RPUSH", "l", "2", "1")
+        p.both("SET", "w_1", "x")
+        p.same("SORT", "l", "GET", "#", "GET", "w_*", "GET", "h_*->f")
+        p.same("SORT", "nokey")
+        p.same("SCAN", "0", "COUNT", "100", unordered=True)
+        p.same("KEYS", "*", unordered=True)
+        p.same("TYPE", "l")
+        p.same("TTL", "l")
+        p.same("COPY", "l", "m")
+        p.same("RENAME", "m", "n")
+        p.same("SCAN", "x")
+    finally:
+        for c in (p.lunar, p.ref):
+            c.call("HELLO", "2")
