@@ -893,3 +893,12 @@ def test_resp3_replies(p):
     finally:
         for c in (p.lunar, p.ref):
             c.call("HELLO", "2")
+
+
+def test_sort_in_scripts_orders_sets(p):
+    """Inside a script SORT BY nosort on a set still sorts (ALPHA), so scripts stay deterministic."""
+    need(p, "eval", "sadd")
+    p.both("SADD", "s", "b", "10", "a", "c", "2")
+    p.same("EVAL", "return redis.call('sort', KEYS[1], 'by', 'nosort')", "1", "s")
+    p.same("EVAL", "return redis.call('sort', KEYS[1], 'by', 'nosort', 'desc', 'limit', '1', '2')", "1", "s")
+    p.same("EVAL", "return redis.call('sort_ro', KEYS[1], 'by', 'nosort', 'get', '#')", "1", "s")
