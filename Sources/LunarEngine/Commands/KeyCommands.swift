@@ -79,8 +79,8 @@ enum KeyCommands {
                 ctx.db.signalModified(key)
                 ctx.out.integer(1)
             },
-            CommandSpec("sort", arity: -2, flags: [.write, .denyoom], keys: (1, 1, 1), group: .generic, summary: "Sorts the elements of a list, set or sorted set, optionally by external keys, and returns or stores them.", complexity: "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", syntax: "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC|DESC] [ALPHA] [STORE destination]", acl: ["set", "sortedset", "list", "dangerous"], handler: { ctx in sort(ctx, readOnly: false) }, getKeys: sortKeys),
-            CommandSpec("sort_ro", arity: -2, flags: [.readonly], keys: (1, 1, 1), group: .generic, since: "7.0.0", summary: "Sorts the elements of a list, set or sorted set without storing the result.", complexity: "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", syntax: "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC|DESC] [ALPHA]", acl: ["set", "sortedset", "list", "dangerous"], handler: { ctx in sort(ctx, readOnly: true) }, getKeys: { _ in [1] }),
+            CommandSpec("sort", arity: -2, flags: [.write, .denyoom], keys: (1, 1, 1), group: .generic, summary: "Sorts the elements of a list, set or sorted set, optionally by external keys, and returns or stores them.", complexity: "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", syntax: "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC|DESC] [ALPHA] [STORE destination]", acl: ["-keyspace", "set", "sortedset", "list", "dangerous"], handler: { ctx in sort(ctx, readOnly: false) }, getKeys: sortKeys),
+            CommandSpec("sort_ro", arity: -2, flags: [.readonly], keys: (1, 1, 1), group: .generic, since: "7.0.0", summary: "Sorts the elements of a list, set or sorted set without storing the result.", complexity: "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", syntax: "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC|DESC] [ALPHA]", acl: ["-keyspace", "set", "sortedset", "list", "dangerous"], handler: { ctx in sort(ctx, readOnly: true) }, getKeys: { _ in [1] }),
         ]
     }
 
@@ -246,7 +246,7 @@ enum KeyCommands {
                 let p = ctx.argv[i + 1].raw
                 pattern = (p.count == 1 && p[0] == UInt8(ascii: "*")) ? nil : p
             } else if ctx.arg(i, is: "type") && left >= 2 {
-                typeName = ctx.argv[i + 1]
+                typeName = ctx.argv[i + 1].lowercased
             } else {
                 ctx.syntaxError()
                 return
@@ -268,7 +268,7 @@ enum KeyCommands {
             // Expired keys are deleted on the way (the slots already collected stay valid); the TYPE
             // check reads the key as a read command does (a keyspace hit).
             guard let live = typeName == nil ? db.slot(key) : db.readSlot(key) else { continue }
-            if let typeName, !typeName.lowercased.raw.elementsEqual(db.table.value(at: live).unsafelyUnwrapped.typeName.utf8) {
+            if let typeName, !typeName.raw.elementsEqual(db.table.value(at: live).unsafelyUnwrapped.typeName.utf8) {
                 continue
             }
             found.append(key)
