@@ -389,6 +389,8 @@ def test_scan_count_bounds_work(p):
     assert scan_all(p.lunar, count=10000)
     rep = p.lunar_only("SCAN", "18446744073709551615")
     assert rep == ("array", [("bulk", b"0"), ("array", [])])
+    rep = p.lunar_only("SCAN", "3", "COUNT", "9223372036854775807")
+    assert rep[1][0] == ("bulk", b"0") and len(rep[1][1][1]) == 497
 
 
 def test_scan_guarantee_under_concurrent_changes(p):

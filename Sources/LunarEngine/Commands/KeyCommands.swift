@@ -258,7 +258,7 @@ enum KeyCommands {
         var next = 0
         if cursor < UInt64(db.table.slotCount) {
             slots.reserveCapacity(min(count, 1024))
-            next = db.table.scanSlots(from: Int(cursor), count: count) { slots.append($0) }
+            next = db.table.scanSlots(from: Int(cursor), count: min(count, db.table.slotCount)) { slots.append($0) }
         }
         var found: [Bytes] = []
         found.reserveCapacity(slots.count)
