@@ -295,12 +295,11 @@ enum KeyCommands {
         if nx && (xx || gt || lt) { ctx.error("ERR NX and XX, GT or LT options at the same time are not compatible"); return }
         if gt && lt { ctx.error("ERR GT and LT options at the same time are not compatible"); return }
         guard var when = ctx.int(2).map(Int64.init) else { return }
-        let invalid = "ERR invalid expire time in '\(ctx.spec.fullName)' command"
         if seconds {
-            if when > Int64.max / 1000 || when < Int64.min / 1000 { ctx.error(invalid); return }
+            if when > Int64.max / 1000 || when < Int64.min / 1000 { invalidExpireTime(ctx); return }
             when *= 1000
         }
-        if when > Int64.max - base { ctx.error(invalid); return }
+        if when > Int64.max - base { invalidExpireTime(ctx); return }
         when += base
         let db = ctx.db
         let key = ctx.argv[1]
@@ -318,6 +317,10 @@ enum KeyCommands {
         }
         db.signalModified(key)
         ctx.out.integer(1)
+    }
+
+    static func invalidExpireTime(_ ctx: CommandContext) {
+        ctx.error("ERR invalid expire time in '\(ctx.spec.fullName)' command")
     }
 
     static func ttl(_ ctx: CommandContext, ms: Bool, absolute: Bool) {
