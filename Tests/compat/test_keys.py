@@ -322,6 +322,19 @@ def test_keys_glob_random(p):
         p.same("KEYS", pat, unordered=True)
 
 
+def test_keys_glob_random_brackets(p):
+    """Bracket-heavy random patterns over keys with high bytes and NULs (signed-char ranges, escapes)."""
+    rng = random.Random(11)
+    chars = [b"a", b"m", b"z", b"A", b"-", b"]", b"[", b"^", b"\\", b"\x80", b"\xff", b"\x00", b"0", b"9"]
+    keys = {b"".join(rng.choice(chars) for _ in range(rng.randint(0, 4))) for _ in range(300)}
+    for k in keys:
+        p.both("SET", k, "1")
+    pchars = chars + [b"*", b"?", b"[", b"[", b"]", b"-", b"[^", b"\\"]
+    for _ in range(500):
+        pat = b"".join(rng.choice(pchars) for _ in range(rng.randint(1, 8)))
+        p.same("KEYS", pat, unordered=True)
+
+
 def test_keys_hostile_pattern_is_bounded(p):
     p.both("SET", b"a" * 60, "1")
     pat = b"a*" * 30 + b"b"
