@@ -399,9 +399,8 @@ enum KeyCommands {
             elements = SortSupport.setElements(s)
             kind = 1
         case let .zset(z)?:
+            elements = SortSupport.zsetElementsInOrder(z)
             kind = 2
-            elements = []
-            if dontSort { elements = SortSupport.zsetElementsInOrder(z) } else { elements = SortSupport.zsetElements(z) }
         default:
             ctx.wrongType()
             return
@@ -507,7 +506,6 @@ extension Database {
 enum SortSupport {
     static func listElements(_ l: ListObject) -> [Bytes] { Array(l.items) }
     static func setElements(_ s: SetObject) -> [Bytes] { Array(s.members) }
-    static func zsetElements(_ z: ZSetObject) -> [Bytes] { zsetElementsInOrder(z) }
     /// Members by ascending score, ties by member bytes (the sorted set's own order).
     static func zsetElementsInOrder(_ z: ZSetObject) -> [Bytes] {
         var out: [Bytes] = []
