@@ -422,7 +422,7 @@ enum StringCommands {
             guard case var .string(s) = v else { return 0 }
             v = .string(Bytes())
             let need = offset + piece.count
-            if s.count < need { s.raw.append(contentsOf: repeatElement(0, count: need - s.count)) }
+            if s.count < need { StringEncoding.growZero(&s.raw, by: need - s.count) }
             s.raw.replaceSubrange(offset..<need, with: piece.raw)
             let c = s.count
             v = .string(s)

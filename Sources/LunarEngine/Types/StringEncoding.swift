@@ -42,6 +42,12 @@ public enum StringEncoding {
         return Bytes(out)
     }
 
+    /// Appends `n` zero bytes (SETBIT, SETRANGE and BITFIELD growing a string) with bulk copies.
+    public static func growZero(_ a: inout [UInt8], by n: Int) {
+        guard n > 0 else { return }
+        a.append(contentsOf: [UInt8](repeating: 0, count: n))
+    }
+
     #if arch(x86_64) || arch(i386)
     public typealias LongDouble = Float80
     #else
