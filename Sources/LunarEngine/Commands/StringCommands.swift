@@ -476,6 +476,12 @@ enum StringCommands {
         }
         let m = a.count, n = b.count
         let width = n + 1
+        // The table holds (m+1)*(n+1) 32-bit lengths; refuse sizes that cannot reasonably be allocated
+        // (Redis answers this way when its allocation fails).
+        let (cells, o1) = (m + 1).multipliedReportingOverflow(by: width)
+        if o1 || cells > (1 << 32) {
+            return ctx.error("ERR Insufficient memory, failed allocating transient memory for LCS")
+        }
         // table[i * width + k] = length of the LCS of a[0..<i] and b[0..<k].
         var table = [UInt32](repeating: 0, count: (m + 1) * width)
         a.raw.withUnsafeBufferPointer { pa in
