@@ -321,8 +321,12 @@ enum StringCommands {
             ctx.out.integer(piece.count)
             return
         }
-        guard case let .string(old) = db.table.value(at: slot) else { return ctx.wrongType() }
-        if tooLong(ctx, old.count, piece.count) { return }
+        let oldCount: Int
+        switch db.table.value(at: slot) {
+        case let .string(s): oldCount = s.count   // no reference kept past here, so the append below is in place
+        default: return ctx.wrongType()
+        }
+        if tooLong(ctx, oldCount, piece.count) { return }
         let n = db.table.withValue(at: slot) { v -> Int in
             guard case var .string(s) = v else { return 0 }
             v = .string(Bytes())
@@ -415,8 +419,12 @@ enum StringCommands {
             ctx.out.integer(s.count)
             return
         }
-        guard case let .string(old) = db.table.value(at: slot) else { return ctx.wrongType() }
-        if piece.isEmpty { return ctx.out.integer(old.count) }
+        let oldCount: Int
+        switch db.table.value(at: slot) {
+        case let .string(s): oldCount = s.count
+        default: return ctx.wrongType()
+        }
+        if piece.isEmpty { return ctx.out.integer(oldCount) }
         if tooLong(ctx, offset, piece.count) { return }
         let n = db.table.withValue(at: slot) { v -> Int in
             guard case var .string(s) = v else { return 0 }
