@@ -841,3 +841,37 @@ def test_ready_key_with_wrong_type_keeps_client_blocked(lunar_server, redis_serv
         b.close()
         return r
     both(lunar_server, redis_server, scenario)
+
+
+def test_blocked_commands_count_once_in_stats(lunar_server, redis_server):
+    lunar = Conn(lunar_server.port)
+    ok = supported(lunar, "INFO", "stats") and supported(lunar, "CONFIG", "RESETSTAT")
+    lunar.close()
+    if not ok:
+        pytest.skip("INFO/CONFIG RESETSTAT not merged yet")
+
+    def scenario(port, c):
+        def field(section, name):
+            for line in c.call("INFO", section)[1].decode().splitlines():
+                if line.startswith(name + ":"):
+                    return line.split(":", 1)[1].split(",")[0]
+            return None
+        c.call("CONFIG", "RESETSTAT")
+        t0 = int(field("stats", "total_commands_processed"))
+        b = blocked(port, "BLPOP", "k", "0")
+        settle()
+        c.call("RPUSH", "k", "x")
+        b.read()
+        b.call("BLMOVE", "k", "d", "LEFT", "LEFT", "0.05")
+        w = blocked(port, "BRPOP", "k", "0")
+        settle()
+        c.call("RPUSH", "k2", "x")          # a key nobody waits on
+        c.call("RPUSH", "k", "y")
+        w.read()
+        b.close()
+        w.close()
+        t1 = int(field("stats", "total_commands_processed"))
+        return [t1 - t0, field("commandstats", "cmdstat_blpop"), field("commandstats", "cmdstat_blmove"),
+                field("commandstats", "cmdstat_brpop")]
+    seen = both(lunar_server, redis_server, scenario)
+    assert seen[1:] == ["calls=1", "calls=1", "calls=1"]

@@ -248,8 +248,6 @@ public final class Engine: @unchecked Sendable {
     public func dispatch(_ ctx: CommandContext) {
         let argv = ctx.argv
         let client = ctx.client
-        // A blocked command re-run because its key got data was already counted when it blocked.
-        if !ctx.isRetry { stats.commandsProcessed &+= 1 }
         guard var spec = table.lookup(argv[0]) else {
             var args = ""
             var i = 1
@@ -292,6 +290,9 @@ public final class Engine: @unchecked Sendable {
         ctx.spec = spec
         client.lastCommand = spec.fullName
         let start = unixMicros()
+        // Like Redis, count commands that run (not rejected or queued ones), and a blocked command
+        // re-run because its key got data only once.
+        if !ctx.isRetry { stats.commandsProcessed &+= 1 }
         blockCalled = false
         spec.handler?(ctx)
         // As in Redis, a command that blocks counts one call when it completes (served or timed out).
