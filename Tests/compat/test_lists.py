@@ -875,3 +875,24 @@ def test_blocked_commands_count_once_in_stats(lunar_server, redis_server):
                 field("commandstats", "cmdstat_brpop")]
     seen = both(lunar_server, redis_server, scenario)
     assert seen[1:] == ["calls=1", "calls=1", "calls=1"]
+
+
+def test_swapdb_serves_clients_blocked_on_keys_that_now_hold_lists(lunar_server, redis_server):
+    lunar = Conn(lunar_server.port)
+    ok = supported(lunar, "SWAPDB", "0", "0")
+    lunar.close()
+    if not ok:
+        pytest.skip("SWAPDB not merged yet")
+
+    def scenario(port, c):
+        b = blocked(port, "BLPOP", "k", "0")
+        settle()
+        c.call("SELECT", "1")
+        r = [c.call("RPUSH", "k", "from-db1", "more"), c.call("SWAPDB", "0", "1"), b.read()]
+        r.append(c.call("LRANGE", "k", 0, -1))   # db 1 now holds old db 0 (no k)
+        c.call("SELECT", "0")
+        r.append(c.call("LRANGE", "k", 0, -1))
+        b.close()
+        return r
+    seen = both(lunar_server, redis_server, scenario)
+    assert seen[2] == ("array", [("bulk", b"k"), ("bulk", b"from-db1")])

@@ -520,6 +520,16 @@ public final class Engine: @unchecked Sendable {
         let ta = databases[a].table
         databases[a].table = databases[b].table
         databases[b].table = ta
+        // As Redis 7.0 does after SWAPDB: clients blocked in either database on a key that now
+        // holds a list or sorted set get served.
+        if hasBlocked {
+            for wk in blockedByKey.keys where wk.db == a || wk.db == b {
+                switch databases[wk.db].lookup(wk.key) {
+                case .list?, .zset?: markReady(db: wk.db, key: wk.key)
+                default: break
+                }
+            }
+        }
     }
 
     public func flushAll() {
