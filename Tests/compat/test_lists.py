@@ -675,6 +675,25 @@ def test_commands_pipelined_behind_a_blocked_command(lunar_server, redis_server)
     assert seen[1][1] == ("simple", b"PONG") and seen[1][2] == ("int", 1)
 
 
+def test_commands_sent_later_by_a_blocked_client_wait_their_turn(lunar_server, redis_server):
+    def scenario(port, c):
+        b = blocked(port, "BLPOP", "q", "0.4")
+        settle()
+        b.sock.sendall(Conn.encode(["PING", "later"]))
+        settle()
+        b.sock.sendall(Conn.encode(["BRPOP", "q", "0"]) + Conn.encode(["ECHO", "last"]))
+        first = no_reply_within(b, 0.1)
+        got = [b.read(), b.read()]          # the timeout, then PING; BRPOP now waits
+        mid = no_reply_within(b, 0.2)
+        r = [first, got, mid, c.call("RPUSH", "q", "v"), b.read(), b.read()]
+        b.close()
+        return r
+    seen = both(lunar_server, redis_server, scenario)
+    assert seen[0] is None and seen[2] is None
+    assert seen[1] == [("nullarray",), ("bulk", b"later")]
+    assert seen[4:] == [("array", [("bulk", b"q"), ("bulk", b"v")]), ("bulk", b"last")]
+
+
 def test_client_disconnecting_while_blocked(lunar_server, redis_server):
     def scenario(port, c):
         gone = blocked(port, "BLPOP", "k", "k", "0")
