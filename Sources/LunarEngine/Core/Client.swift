@@ -1,3 +1,4 @@
+import Atomics
 import DequeModule
 import LunarRESP
 import NIOCore
@@ -51,6 +52,15 @@ public final class Client: @unchecked Sendable {
     public var lastCommand: String = "NULL"
     public var libName: Bytes = Bytes()
     public var libVersion: Bytes = Bytes()
+    /// CLIENT NO-EVICT: excluded from client eviction (reported as flag `e` by CLIENT LIST).
+    public var noEvict = false
+    /// CLIENT REPLY OFF: replies are dropped until CLIENT REPLY ON.
+    public var replyOff = false
+    /// CLIENT REPLY SKIP: the next command's reply is dropped.
+    public var replySkipNext = false
+
+    /// Commands handed to the engine and not yet run; the I/O side stops reading while it is high.
+    public let inFlight = ManagedAtomic<Int>(0)
 
     /// Replies produced by the engine and not yet handed to the connection.
     public var output: ReplyWriter

@@ -22,6 +22,8 @@ public struct EngineStats {
     public var expiredStalePerc = 0.0
     public var startTime = unixMillis()
     public var errorReplies = 0
+    /// Error replies by their code (the first word: ERR, WRONGTYPE…), for INFO errorstats.
+    public var errorCodes: [String: Int] = [:]
     public var totalNetInput = 0
     public var totalNetOutput = 0
 }
@@ -118,6 +120,7 @@ public final class Engine: @unchecked Sendable {
 
     /// Starts the engine thread.
     public func start() {
+        MemoryStats.tuneAllocator()
         let t = Thread { [self] in self.run() }
         t.name = "lunar-engine"
         t.stackSize = 64 << 20   // deep Lua recursion and nested replies need room
@@ -171,7 +174,10 @@ public final class Engine: @unchecked Sendable {
         connectedClients.wrappingIncrement(ordering: .relaxed)
         queue.put(.connect(client))
     }
-    public func submit(_ client: Client, _ commands: [[Bytes]]) { queue.put(.commands(client, commands)) }
+    public func submit(_ client: Client, _ commands: [[Bytes]]) {
+        client.inFlight.wrappingIncrement(by: commands.count, ordering: .relaxed)
+        queue.put(.commands(client, commands))
+    }
     public func disconnect(_ client: Client) {
         connectedClients.wrappingDecrement(ordering: .relaxed)
         queue.put(.disconnect(client))
@@ -190,6 +196,7 @@ public final class Engine: @unchecked Sendable {
     // MARK: Command processing
 
     private func process(_ client: Client, _ commands: [[Bytes]]) {
+        defer { client.inFlight.wrappingDecrement(by: commands.count, ordering: .relaxed) }
         if client.closed { return }
         if client.blocked != nil || !client.pending.isEmpty {
             client.pending.append(contentsOf: commands)
@@ -197,6 +204,7 @@ public final class Engine: @unchecked Sendable {
         }
         var i = 0
         while i < commands.count {
+            stats.totalNetInput &+= requestSize(commands[i])
             executeTopLevel(client, commands[i])
             i += 1
             if client.blocked != nil {
@@ -206,6 +214,20 @@ public final class Engine: @unchecked Sendable {
             if client.closeAfterReply { break }
         }
         markFlush(client)
+    }
+
+    /// Size of a command as a RESP multibulk request (what INFO's total_net_input_bytes counts).
+    @inline(__always) private func requestSize(_ argv: [Bytes]) -> Int {
+        var n = 3 + decimalDigits(argv.count)
+        for a in argv { n &+= 5 + decimalDigits(a.count) + a.count }
+        return n
+    }
+
+    @inline(__always) private func decimalDigits(_ v: Int) -> Int {
+        var d = 1
+        var x = v
+        while x >= 10 { x /= 10; d += 1 }
+        return d
     }
 
     /// Runs commands that queued up while the client was blocked.
@@ -227,7 +249,16 @@ public final class Engine: @unchecked Sendable {
         ctx.isRetry = false
         ctx.inScript = false
         swap(&ctx.out, &client.output)
-        dispatch(ctx)
+        if client.replyOff || client.replySkipNext {
+            // CLIENT REPLY OFF / SKIP: the command runs, its reply is dropped.
+            let mark = ctx.out.buffer.writerIndex
+            let skipping = client.replySkipNext
+            client.replySkipNext = false
+            dispatch(ctx)
+            if client.replyOff || skipping { ctx.out.buffer.moveWriterIndex(to: mark) }
+        } else {
+            dispatch(ctx)
+        }
         swap(&ctx.out, &client.output)
         if !readyKeys.isEmpty { serveReadyKeys() }
     }
@@ -269,7 +300,7 @@ public final class Engine: @unchecked Sendable {
             }
         }
         if !spec.arityOK(argv.count) {
-            rejectCommand(ctx, "ERR wrong number of arguments for '\(spec.fullName)' command")
+            rejectCommand(ctx, "ERR wrong number of arguments for '\(spec.fullName)' command", spec: spec)
             return
         }
         if client.inMulti && !ctx.inScript {
@@ -279,7 +310,7 @@ public final class Engine: @unchecked Sendable {
                 break
             default:
                 if spec.flags.contains(.noMulti) {
-                    rejectCommand(ctx, "ERR Command not allowed inside a transaction")
+                    rejectCommand(ctx, "ERR Command not allowed inside a transaction", spec: spec)
                     return
                 }
                 client.queued.append(argv)
@@ -294,16 +325,35 @@ public final class Engine: @unchecked Sendable {
         // re-run because its key got data only once.
         if !ctx.isRetry { stats.commandsProcessed &+= 1 }
         blockCalled = false
+        let replyStart = ctx.out.buffer.writerIndex
         spec.handler?(ctx)
         // As in Redis, a command that blocks counts one call when it completes (served or timed out).
         if !blockCalled { spec.statCalls &+= 1 }
         spec.statMicros &+= Int(unixMicros() - start)
+        // A reply that is an error (not an array holding errors) makes the call a failed one.
+        if ctx.out.buffer.writerIndex > replyStart && ctx.out.buffer.getInteger(at: replyStart, as: UInt8.self) == UInt8(ascii: "-") {
+            spec.statFailed &+= 1
+            countError(ctx.out.buffer, at: replyStart)
+        }
     }
 
-    private func rejectCommand(_ ctx: CommandContext, _ message: String) {
+    private func rejectCommand(_ ctx: CommandContext, _ message: String, spec: CommandSpec? = nil) {
         if ctx.client.inMulti { ctx.client.multiFailed = true }
-        stats.errorReplies += 1
+        let at = ctx.out.buffer.writerIndex
         ctx.out.error(message)
+        countError(ctx.out.buffer, at: at)
+        if let spec { spec.statRejected &+= 1 }
+    }
+
+    /// Counts an error reply written at `at` under its code (the text up to the first space).
+    private func countError(_ buf: ByteBuffer, at: Int) {
+        stats.errorReplies += 1
+        var end = at + 1
+        let limit = min(buf.writerIndex, at + 64)
+        while end < limit, let b = buf.getInteger(at: end, as: UInt8.self), b != 32, b != 13 { end += 1 }
+        let code = buf.getString(at: at + 1, length: end - at - 1) ?? "ERR"
+        // Redis keeps at most 128 distinct codes; beyond that new ones are not tracked.
+        if stats.errorCodes[code] != nil || stats.errorCodes.count < 128 { stats.errorCodes[code, default: 0] += 1 }
     }
 
     // MARK: Output
@@ -494,7 +544,7 @@ public final class Engine: @unchecked Sendable {
     // MARK: Cron
 
     private func cron() {
-        let hz = max(1, config.int("hz"))
+        let hz = min(500, max(1, config.int("hz")))
         nextCron = monotonicMillis() + Int64(1000 / hz)
         now = unixMillis()
         if activeExpireEnabled { activeExpireCycle(budgetMs: 25) }

@@ -6,6 +6,7 @@ import LunarRESP
 /// so an expired key is never visible to a command. Only the engine thread touches a Database.
 public final class Database {
     public let id: Int
+    /// A class so the hot lookup path works on it in place (no struct copy of its arrays per call).
     public var table = KeyTable()
     unowned let engine: Engine
 
