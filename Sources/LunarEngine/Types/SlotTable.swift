@@ -126,19 +126,21 @@ struct SlotTable<V> {
         return true
     }
 
-    /// A random live slot (uniform), or nil when empty.
+    /// A random live slot, or nil when empty. Uniform while the table is reasonably dense (random
+    /// probes); on a very sparse table the fallback takes the first live slot at or after a random
+    /// position, which costs O(gap) instead of O(slots) (slightly biased, like Redis's own sampling).
     func randomSlot<G: RandomNumberGenerator>(using g: inout G) -> Int? {
         if index.isEmpty { return nil }
         let n = keys.count
-        for _ in 0..<64 {
+        for _ in 0..<32 {
             let s = Int.random(in: 0..<n, using: &g)
             if keys[s] != nil { return s }
         }
-        // Very sparse: pick the k-th live slot.
-        var k = Int.random(in: 0..<index.count, using: &g)
-        for s in 0..<n where keys[s] != nil {
-            if k == 0 { return s }
-            k -= 1
+        var s = Int.random(in: 0..<n, using: &g)
+        for _ in 0..<n {
+            if keys[s] != nil { return s }
+            s += 1
+            if s == n { s = 0 }
         }
         return nil
     }
