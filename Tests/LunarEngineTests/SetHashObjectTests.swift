@@ -1,5 +1,6 @@
 @testable import LunarEngine
 import LunarRESP
+import Dispatch
 import XCTest
 
 final class SetObjectTests: XCTestCase {
@@ -83,6 +84,34 @@ final class SetObjectTests: XCTestCase {
         var all: [Bytes] = []
         XCTAssertEqual(small.scan(cursor: 99, count: 1) { all.append($0.bytes) }, 0)
         XCTAssertEqual(all.count, 10)
+    }
+
+    func testPopEverythingFromALargeSetStaysCheap() {
+        // Popping a big set empty leaves a sparse slot table on the way; sampling must not walk it all.
+        var g = FastRandom()
+        let s = SetObject.hashtable()
+        for i in 0..<50_000 { s.add(b("m\(i)"), maxIntsetEntries: 512) }
+        var popped = Set<Bytes>()
+        let start = DispatchTime.now().uptimeNanoseconds
+        while !s.isEmpty { popped.insert(s.popRandom(using: &g).bytes) }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        XCTAssertEqual(popped.count, 50_000)
+        XCTAssertLessThan(seconds, 20, "popping must stay close to O(1) per member")
+    }
+
+    func testInsertIfAbsent() {
+        var t = SlotTable<Int>(filler: 0)
+        XCTAssertEqual(t.insertIfAbsent(b("a"), 1).inserted, true)
+        XCTAssertEqual(t.insertIfAbsent(b("a"), 2).inserted, false)
+        let (s, ins) = t.insertIfAbsent(b("b"), 3)
+        XCTAssertTrue(ins)
+        XCTAssertEqual(t.values[s], 3)
+        t.remove(b("a"))
+        let (s2, ins2) = t.insertIfAbsent(b("c"), 4)
+        XCTAssertTrue(ins2)
+        XCTAssertEqual(s2, 0, "reuses the freed slot")
+        XCTAssertEqual(t.find(b("c")), 0)
+        XCTAssertEqual(t.count, 2)
     }
 
     func testCopyIsIndependent() {

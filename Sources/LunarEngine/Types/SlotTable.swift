@@ -132,7 +132,7 @@ struct SlotTable<V> {
     func randomSlot<G: RandomNumberGenerator>(using g: inout G) -> Int? {
         if index.isEmpty { return nil }
         let n = keys.count
-        for _ in 0..<32 {
+        for _ in 0..<16 {
             let s = Int.random(in: 0..<n, using: &g)
             if keys[s] != nil { return s }
         }
