@@ -100,7 +100,7 @@ final class SetObjectTests: XCTestCase {
     }
 
     func testInsertIfAbsent() {
-        var t = SlotTable<Int>(filler: 0)
+        let t = SlotTable<Int>(filler: 0)
         XCTAssertEqual(t.insertIfAbsent(b("a"), 1).inserted, true)
         XCTAssertEqual(t.insertIfAbsent(b("a"), 2).inserted, false)
         let (s, ins) = t.insertIfAbsent(b("b"), 3)
@@ -121,10 +121,26 @@ final class SetObjectTests: XCTestCase {
         c.add(b("2"), maxIntsetEntries: 512)
         XCTAssertEqual(s.count, 1)
         XCTAssertEqual(c.count, 2)
+        let t = SetObject.hashtable()
+        t.add(b("x"), maxIntsetEntries: 512)
+        let u = t.copy()
+        u.add(b("y"), maxIntsetEntries: 512)
+        u.remove(b("x"))
+        XCTAssertEqual(t.members, [b("x")])
+        XCTAssertEqual(u.members, [b("y")])
+        let h = HashObject()
+        for i in 0..<600 { h.set(b("f\(i)"), b("v"), maxEntries: 512, maxValue: 64) }
+        let hc = h.copy()
+        hc.set(b("f1"), b("changed"), maxEntries: 512, maxValue: 64)
+        hc.delete(b("f2"))
+        XCTAssertEqual(h.get(b("f1")), b("v"))
+        XCTAssertEqual(h.count, 600)
+        XCTAssertEqual(hc.count, 599)
+        XCTAssertEqual(hc.encodingName, "hashtable")
     }
 
     func testSlotTableShrinksFromTheTailAndReusesSlots() {
-        var t = SlotTable<Void>(filler: ())
+        let t = SlotTable<Void>(filler: ())
         for i in 0..<10 { t.insert(b("m\(i)"), ()) }
         t.remove(b("m3"))
         t.insert(b("new"), ())

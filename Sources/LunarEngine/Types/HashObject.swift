@@ -34,7 +34,7 @@ public final class HashObject {
         let h = HashObject()
         h.packed = packed
         h.packedCount = packedCount
-        h.table = table
+        h.table = table?.clone()
         return h
     }
 
@@ -202,7 +202,7 @@ public final class HashObject {
     /// Switches to the hashtable representation (one way).
     public func convertToHashtable() {
         guard table == nil else { return }
-        var t = SlotTable<Bytes>(filler: Bytes(), capacity: packedCount)
+        let t = SlotTable<Bytes>(filler: Bytes(), capacity: packedCount)
         packedForEach { f, v in t.insert(Bytes(packed[f]), Bytes(packed[v])) }
         table = t
         packed = []

@@ -59,7 +59,7 @@ public final class SetObject {
     public func copy() -> SetObject {
         let s = SetObject()
         s.ints = ints
-        s.table = table
+        s.table = table?.clone()
         return s
     }
 
@@ -154,7 +154,7 @@ public final class SetObject {
     /// Switches to the hashtable representation (one way).
     public func convertToHashtable() {
         guard table == nil else { return }
-        var t = SlotTable<Void>(filler: (), capacity: ints.count)
+        let t = SlotTable<Void>(filler: (), capacity: ints.count)
         for v in ints { t.insert(Bytes(String(v)), ()) }
         table = t
         ints = []

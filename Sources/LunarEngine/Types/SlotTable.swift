@@ -6,8 +6,9 @@ import LunarRESP
 /// A slot number is a stable SSCAN/HSCAN cursor (a member present for the whole scan is returned
 /// exactly once, whatever is added or removed meanwhile) and random sampling is O(1) on average.
 /// Freed slots are reused by later inserts. Each member's bytes are shared between the index and
-/// the slot array (one allocation per member).
-struct SlotTable<V> {
+/// the slot array (one allocation per member). A class, so an object holding a small (non-table)
+/// representation pays one pointer for it.
+final class SlotTable<V> {
     var index: [Bytes: Int32] = [:]
     /// nil marks a free slot.
     var keys: [Bytes?] = []
@@ -24,6 +25,16 @@ struct SlotTable<V> {
         }
     }
 
+    /// An independent copy (COPY of a set or hash).
+    func clone() -> SlotTable<V> {
+        let c = SlotTable(filler: filler)
+        c.index = index
+        c.keys = keys
+        c.values = values
+        c.freeSlots = freeSlots
+        return c
+    }
+
     @inline(__always) var count: Int { index.count }
     @inline(__always) var slotCount: Int { keys.count }
 
@@ -37,7 +48,7 @@ struct SlotTable<V> {
 
     /// Inserts a key the caller knows is absent; returns its slot.
     @discardableResult
-    mutating func insert(_ key: Bytes, _ value: V) -> Int {
+    func insert(_ key: Bytes, _ value: V) -> Int {
         let s: Int
         if let f = popFreeSlot() {
             s = f
@@ -54,7 +65,7 @@ struct SlotTable<V> {
 
     /// Inserts `key` unless present, hashing it once. Returns the slot and whether it was inserted.
     @inline(__always)
-    mutating func insertIfAbsent(_ key: Bytes, _ value: V) -> (slot: Int, inserted: Bool) {
+    func insertIfAbsent(_ key: Bytes, _ value: V) -> (slot: Int, inserted: Bool) {
         let next = peekFreeSlot()
         var inserted = false
         let s = Int(SlotTable.touch(&index[key, default: { inserted = true; return Int32(truncatingIfNeeded: next) }()]))
@@ -73,7 +84,7 @@ struct SlotTable<V> {
     @inline(__always) private static func touch(_ v: inout Int32) -> Int32 { v }
 
     /// The slot the next insert will use (a free slot, or the end), dropping stale free entries.
-    @inline(__always) private mutating func peekFreeSlot() -> Int {
+    @inline(__always) private func peekFreeSlot() -> Int {
         while let f = freeSlots.last {
             let s = Int(f)
             if s < keys.count && keys[s] == nil { return s }
@@ -82,7 +93,7 @@ struct SlotTable<V> {
         return keys.count
     }
 
-    mutating func remove(slot s: Int) {
+    func remove(slot s: Int) {
         index.removeValue(forKey: keys[s].unsafelyUnwrapped)
         keys[s] = nil
         values[s] = filler
@@ -106,7 +117,7 @@ struct SlotTable<V> {
 
     /// A reusable free slot. Entries can be stale (trimmed off the tail, or reused after a trim),
     /// so each is checked before use.
-    private mutating func popFreeSlot() -> Int? {
+    private func popFreeSlot() -> Int? {
         while let f = freeSlots.popLast() {
             let s = Int(f)
             if s < keys.count && keys[s] == nil { return s }
@@ -114,13 +125,13 @@ struct SlotTable<V> {
         return nil
     }
 
-    private mutating func rebuildFreeSlots() {
+    private func rebuildFreeSlots() {
         freeSlots.removeAll(keepingCapacity: true)
         for s in 0..<keys.count where keys[s] == nil { freeSlots.append(Int32(truncatingIfNeeded: s)) }
     }
 
     @discardableResult
-    mutating func remove(_ key: Bytes) -> Bool {
+    func remove(_ key: Bytes) -> Bool {
         guard let s = find(key) else { return false }
         remove(slot: s)
         return true
