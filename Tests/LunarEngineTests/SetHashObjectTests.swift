@@ -38,6 +38,35 @@ final class SetObjectTests: XCTestCase {
         XCTAssertEqual(s.members, ["-9223372036854775808", "9223372036854775807"].map(b))
     }
 
+    func testPackedIntsWidthsAgainstAModel() {
+        var g = FastRandom()
+        var p = PackedInts()
+        var model: [Int64] = []
+        XCTAssertEqual(p.width, 2)
+        let pools: [ClosedRange<Int64>] = [-300...300, -70000...70000, Int64.min...Int64.max]
+        for round in 0..<3000 {
+            let range = pools[round < 1000 ? 0 : (round < 2000 ? 1 : 2)]
+            let v = Int64.random(in: range, using: &g)
+            if round % 4 == 3, !model.isEmpty {
+                let i = Int.random(in: 0..<model.count, using: &g)
+                XCTAssertEqual(p.remove(at: i), model.remove(at: i))
+                continue
+            }
+            let pos = model.firstIndex { $0 >= v } ?? model.count
+            model.insert(v, at: pos)
+            p.insert(v, at: pos)
+        }
+        XCTAssertEqual(Array(p), model)
+        XCTAssertEqual(p.width, 8)
+        var small = PackedInts()
+        for v: Int64 in [3, -2, 32767, -32768] { small.insert(v, at: 0) }
+        XCTAssertEqual(small.width, 2)
+        XCTAssertEqual(small.bytes.count, 8, "four 2-byte members")
+        small.insert(32768, at: 4)
+        XCTAssertEqual(small.width, 4)
+        XCTAssertEqual(Array(small), [-32768, 32767, -2, 3, 32768])
+    }
+
     func testIntsetEntryLimit() {
         let s = SetObject()
         for i in 0..<4 { s.add(b(String(i)), maxIntsetEntries: 4) }
