@@ -511,7 +511,7 @@ enum SortSupport {
         z.forEach { out.append($0.member) }
         return out
     }
-    static func hashField(_ h: HashObject, _ field: Bytes) -> Bytes? { h.fields[field] }
+    static func hashField(_ h: HashObject, _ field: Bytes) -> Bytes? { h.get(field) }
     static func makeList(_ items: Deque<Bytes>) -> Value { .list(ListObject(items)) }
 
     /// Index of the first '*' before any NUL byte (the pattern is read as a C string).

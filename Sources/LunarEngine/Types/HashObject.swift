@@ -235,6 +235,20 @@ public final class HashObject {
         for (f, v) in fields { set(f, v, maxEntries: 512, maxValue: 64) }
     }
 
+    /// Up to `limit` pairs (all when `limit` is 0) in the representation's order, without copying the
+    /// rest (MEMORY USAGE sampling).
+    public func firstPairs(_ limit: Int) -> [(key: Bytes, value: Bytes)] {
+        let n = limit == 0 ? count : Swift.min(limit, count)
+        var r: [(key: Bytes, value: Bytes)] = []
+        r.reserveCapacity(n)
+        struct Enough: Error {}
+        try? forEach { f, v in
+            if r.count == n { throw Enough() }
+            r.append((f, v))
+        }
+        return r
+    }
+
     public var pairs: [(Bytes, Bytes)] {
         var r: [(Bytes, Bytes)] = []
         r.reserveCapacity(count)

@@ -186,6 +186,20 @@ public final class SetObject {
         return r
     }
 
+    /// Up to `limit` members (all when `limit` is 0) in the representation's order, without copying
+    /// the rest (MEMORY USAGE sampling).
+    public func firstMembers(_ limit: Int) -> [Bytes] {
+        let n = limit == 0 ? count : Swift.min(limit, count)
+        var r: [Bytes] = []
+        r.reserveCapacity(n)
+        struct Enough: Error {}
+        try? forEach {
+            if r.count == n { throw Enough() }
+            r.append($0.bytes)
+        }
+        return r
+    }
+
     /// Writes every member as a bulk string, in the representation's order (no header).
     public func writeMembers(to out: inout ReplyWriter) {
         if let table {
