@@ -220,21 +220,6 @@ public final class HashObject {
         }
     }
 
-    /// The pairs as a dictionary (unordered; for callers that only need lookups or sizes).
-    public var fields: [Bytes: Bytes] {
-        var d: [Bytes: Bytes] = [:]
-        d.reserveCapacity(count)
-        forEach { d[$0] = $1 }
-        return d
-    }
-
-    /// A hash of `fields` with Redis's default listpack limits. Prefer `copy()` to duplicate a hash:
-    /// it keeps the source's representation and order.
-    public convenience init(_ fields: [Bytes: Bytes]) {
-        self.init()
-        for (f, v) in fields { set(f, v, maxEntries: 512, maxValue: 64) }
-    }
-
     /// Up to `limit` pairs (all when `limit` is 0) in the representation's order, without copying the
     /// rest (MEMORY USAGE sampling).
     public func firstPairs(_ limit: Int) -> [(key: Bytes, value: Bytes)] {
