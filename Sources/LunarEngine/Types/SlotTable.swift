@@ -12,7 +12,9 @@ final class SlotTable<V> {
     var index: [Bytes: Int32] = [:]
     /// nil marks a free slot.
     var keys: [Bytes?] = []
+    /// Values by slot; stays empty when `V` has no storage (sets use `Void`), saving an array per set.
     var values: [V] = []
+    @inline(__always) private var hasValues: Bool { MemoryLayout<V>.size != 0 }
     var freeSlots: [Int32] = []
     let filler: V
 
@@ -21,7 +23,7 @@ final class SlotTable<V> {
         if capacity > 0 {
             index.reserveCapacity(capacity)
             keys.reserveCapacity(capacity)
-            values.reserveCapacity(capacity)
+            if hasValues { values.reserveCapacity(capacity) }
         }
     }
 
@@ -53,11 +55,11 @@ final class SlotTable<V> {
         if let f = popFreeSlot() {
             s = f
             keys[s] = key
-            values[s] = value
+            if hasValues { values[s] = value }
         } else {
             s = keys.count
             keys.append(key)
-            values.append(value)
+            if hasValues { values.append(value) }
         }
         index[key] = Int32(truncatingIfNeeded: s)
         return s
@@ -73,10 +75,10 @@ final class SlotTable<V> {
         if next < keys.count {
             _ = freeSlots.popLast()
             keys[next] = key
-            values[next] = value
+            if hasValues { values[next] = value }
         } else {
             keys.append(key)
-            values.append(value)
+            if hasValues { values.append(value) }
         }
         return (next, true)
     }
@@ -96,7 +98,7 @@ final class SlotTable<V> {
     func remove(slot s: Int) {
         index.removeValue(forKey: keys[s].unsafelyUnwrapped)
         keys[s] = nil
-        values[s] = filler
+        if hasValues { values[s] = filler }
         if index.isEmpty {
             keys.removeAll()
             values.removeAll()
@@ -104,10 +106,10 @@ final class SlotTable<V> {
         } else if s == keys.count - 1 {
             // Trim free slots at the tail so the arrays shrink as the table empties from the end.
             keys.removeLast()
-            values.removeLast()
+            if hasValues { values.removeLast() }
             while let last = keys.last, last == nil {
                 keys.removeLast()
-                values.removeLast()
+                if hasValues { values.removeLast() }
             }
         } else {
             freeSlots.append(Int32(truncatingIfNeeded: s))
