@@ -501,7 +501,7 @@ extension Database {
 }
 
 /// SORT's helpers. This is the one place where the key family reads the aggregate types' contents
-/// (ListObject.items, SetObject.members, ZSetObject.scores, HashObject.fields) and copies them for COPY;
+/// (ListObject.items, SetObject.members, ZSetObject.scores, HashObject.get) and copies them for COPY;
 /// when those types change representation, only this enum and `Value.deepCopy` need to follow.
 enum SortSupport {
     static func listElements(_ l: ListObject) -> [Bytes] { Array(l.items) }
