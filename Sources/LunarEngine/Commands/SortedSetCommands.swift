@@ -600,10 +600,18 @@ enum SortedSetCommands {
         guard ok else { return }
         let nodes = z.map { selectRange($0, kind: k, reverse: rev, ranks: ranks, score: scoreRange, lex: lexRange, offset: offset, limit: limit) } ?? []
         if store {
+            // Built as Redis builds it: a listpack unless a rank range is known to be too long,
+            // converted on the way when an addition exceeds the limits.
             let result = ZSetObject()
-            result.beginBuilding()
-            for n in nodes { result.insert(n.member, score: n.score) }
-            storeResult(ctx, argv[1], result)
+            let lim = limits(ctx)
+            if k == .rank, let z, let (s, e) = clampRanks(ranks.0, ranks.1, count: z.count), e - s + 1 > lim.entries {
+                result.beginBuilding()
+            }
+            for n in nodes {
+                result.prepareInsert(maxEntries: lim.entries, maxValue: lim.value, memberLength: n.member.count)
+                result.insert(n.member, score: n.score)
+            }
+            storeResult(ctx, argv[1], result, settle: false)
             return
         }
         writeElementsHeader(&ctx.out, nodes.count, withScores: withScores)
@@ -612,14 +620,16 @@ enum SortedSetCommands {
 
     /// Stores a computed sorted set at `dst` (replacing any value and TTL), or deletes `dst` when empty;
     /// replies with the resulting cardinality.
-    static func storeResult(_ ctx: CommandContext, _ dst: Bytes, _ result: ZSetObject) {
+    static func storeResult(_ ctx: CommandContext, _ dst: Bytes, _ result: ZSetObject, settle: Bool = true) {
         if result.isEmpty {
             if ctx.db.delete(dst) { ctx.db.signalModified(dst) }
             ctx.out.integer(0)
             return
         }
-        let lim = limits(ctx)
-        result.settleEncoding(maxEntries: lim.entries, maxValue: lim.value)
+        if settle {
+            let lim = limits(ctx)
+            result.settleEncoding(maxEntries: lim.entries, maxValue: lim.value)
+        }
         ctx.db.set(dst, .zset(result))
         ctx.db.signalModified(dst)
         ctx.db.signalReady(dst)
@@ -692,13 +702,9 @@ enum SortedSetCommands {
             count = c
         }
         let key = ctx.argv[1]
-        if count == 0 {
-            ctx.out.array(0)
-            return
-        }
         let (zz, ok) = lookup(ctx, key, write: true)
         guard ok else { return }
-        guard let z = zz else {
+        guard let z = zz, count != 0 else {
             ctx.out.array(0)
             return
         }

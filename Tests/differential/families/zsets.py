@@ -117,7 +117,8 @@ def zrange_cmd(rng):
         opts.append("BYSCORE")
     else:
         lk, mode = lexkey(rng)
-        args = (["ZRANGESTORE", rng.choice(LEX_KEYS), lk] if store else ["ZRANGE", lk]) + [lex(rng), lex(rng)]
+        dst = rng.choice(LEX_KEYS if lk in LEX_KEYS else ZKEYS)
+        args = (["ZRANGESTORE", dst, lk] if store else ["ZRANGE", lk]) + [lex(rng), lex(rng)]
         opts.append("BYLEX")
     if rng.random() < 0.05 and kind == "rank":
         opts.append(rng.choice(["BYSCORE", "BYLEX"]))
