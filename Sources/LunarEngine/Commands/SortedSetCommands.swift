@@ -861,8 +861,13 @@ enum SortedSetCommands {
         }
         let size = z.count
         if l >= size {
+            // The whole set, highest first (the order Redis 7.0 replies in).
             writeElementsHeader(&ctx.out, size, withScores: withScores)
-            z.forEach { writeElement(&ctx.out, $0.member, $0.score, withScores: withScores) }
+            var x = z.last
+            while let n = x {
+                writeElement(&ctx.out, n.member, n.score, withScores: withScores)
+                x = n.previous
+            }
             return
         }
         // Distinct picks: a partial shuffle of ranks when many are wanted, rejection sampling otherwise.
