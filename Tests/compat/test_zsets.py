@@ -210,7 +210,30 @@ def test_bzpop_immediate_and_errors(both):
          ("BZMPOP", "0", "1", "z", "MIN"), ("BZMPOP", "0", "2", "nokey", "z", "MAX", "COUNT", "3"),
          ("BZMPOP", "0.01", "1", "nokey", "MIN"), ("BZMPOP", "x", "1", "z", "MIN"), ("BZMPOP", "-1", "1", "z", "MIN"),
          ("BZMPOP", "0", "0", "z", "MIN"), ("BZMPOP", "0", "1", "z", "FOO"), ("BZMPOP", "0", "1", "str", "MIN"),
-         ("BZMPOP", "0", "1", "z", "MIN", "COUNT", "0"), ("BZMPOP", "0", "1", "z"))
+         ("BZMPOP", "0", "1", "z", "MIN", "COUNT", "0"), ("BZMPOP", "0", "1", "z"),
+         ("BZMPOP", "x", "0", "z", "MIN"), ("BZMPOP", "x", "1", "z", "FOO"), ("BZMPOP", "x", "1", "z", "MIN", "COUNT", "0"),
+         ("BZPOPMIN", "str", "x"), ("BZMPOP", "0", "9223372036854775807", "z", "MIN"))
+
+
+def test_command_getkeys(both):
+    a, _ = both
+    if not supported(a, "COMMAND", "GETKEYS", "GET", "k"):
+        pytest.skip("COMMAND GETKEYS not available on this build")
+    same(both, ("COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "2", "a", "b", "WEIGHTS", "1", "2"),
+         ("COMMAND", "GETKEYS", "ZUNION", "2", "a", "b"), ("COMMAND", "GETKEYS", "ZMPOP", "2", "a", "b", "MIN"),
+         ("COMMAND", "GETKEYS", "BZMPOP", "0", "1", "a", "MIN"), ("COMMAND", "GETKEYS", "ZRANGESTORE", "d", "s", "0", "1"),
+         ("COMMAND", "GETKEYS", "BZPOPMIN", "a", "b", "0"), ("COMMAND", "GETKEYS", "ZINTERCARD", "1", "a"),
+         ("COMMAND", "GETKEYS", "ZDIFFSTORE", "d", "1", "a"))
+    # Arity, flags, legacy key positions and ACL categories (key specs are derived generically).
+    names = ("zadd", "zincrby", "zrem", "zcard", "zscore", "zmscore", "zrank", "zrevrank", "zrange", "zrangestore",
+             "zrevrange", "zrangebyscore", "zrevrangebyscore", "zrangebylex", "zrevrangebylex", "zcount", "zlexcount",
+             "zremrangebyrank", "zremrangebyscore", "zremrangebylex", "zpopmin", "zpopmax", "bzpopmin", "bzpopmax",
+             "zmpop", "bzmpop", "zrandmember", "zunion", "zunionstore", "zinter", "zinterstore", "zintercard", "zdiff",
+             "zdiffstore", "zscan")
+    for c in names:
+        infos = [conn.call("COMMAND", "INFO", c)[1][0][1] for conn in both]
+        lunar, ref = [(i[0], i[1], sorted(i[2][1]), i[3], i[4], i[5], sorted(i[6][1])) for i in infos]
+        assert lunar == ref, c
 
 
 def _blocked_pop(port, cmd, out):

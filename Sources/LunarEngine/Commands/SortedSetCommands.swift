@@ -228,7 +228,7 @@ enum SortedSetCommands {
 
     /// Key positions of `numkeys key [key ...]` starting at `idx` (for COMMAND GETKEYS and ACLs).
     static func numkeyKeys(_ argv: [Bytes], _ idx: Int) -> [Int] {
-        guard idx < argv.count, let n = parseStrictInt(argv[idx].raw), n > 0, idx + n < argv.count else { return [] }
+        guard idx < argv.count, let n = parseStrictInt(argv[idx].raw), n > 0, n < argv.count - idx else { return [] }
         return Array((idx + 1)...(idx + n))
     }
 
