@@ -70,28 +70,25 @@ public final class CLI {
                 args.append(Bytes(auth))
                 let r = try conn!.call(args)
                 if case let .error(e) = r {
+                    // Not fatal for redis-cli either: the server answers NOAUTH to what follows.
                     Out.err("AUTH failed: \(String(decoding: e.raw, as: UTF8.self))\n")
-                    conn = nil
-                    return false
                 }
             }
             if config.dbnum != 0 {
                 let r = try conn!.call(["SELECT", Bytes(String(config.dbnum))])
                 if case let .error(e) = r {
                     Out.err("SELECT \(config.dbnum) failed: \(String(decoding: e.raw, as: UTF8.self))\n")
-                    conn = nil
-                    return false
                 }
             }
             currentResp3 = false
             if config.resp3 {
                 let r = try conn!.call(["HELLO", "3"])
                 if case let .error(e) = r {
+                    // redis-cli reports it and goes on in RESP2.
                     Out.err("HELLO 3 failed: \(String(decoding: e.raw, as: UTF8.self))\n")
-                    conn = nil
-                    return false
+                } else {
+                    currentResp3 = true
                 }
-                currentResp3 = true
             }
         } catch {
             Out.err("\nI/O error\n")
@@ -326,6 +323,13 @@ public final class CLI {
                 }
                 if !found { Out.err("Using -X option but stdin tag not match.\n"); return 1 }
             }
+        }
+        if let first = argv.first?.lowercased.string, first == "help" || first == "?" {
+            let table = HelpTable()
+            if let c = conn { table.load(from: c) }
+            Out.write(table.help(argv.dropFirst().map { $0.string }))
+            Out.flush()
+            return 0
         }
         let ok = issueCommand(argv, repeat: config.repeatCount)
         return ok ? 0 : 1
