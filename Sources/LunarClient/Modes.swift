@@ -115,7 +115,8 @@ public enum Modes {
             let verb = cli.config.functionReplace ? "loaded (replace)" : "loaded"
             if let lib = libs.first {
                 Out.write("Library '\(lib.name)' \(verb) from \(file) (engine \(lib.engine)), \(lib.functions.count) function\(lib.functions.count == 1 ? "" : "s"):\n")
-                for f in lib.functions { Out.write(describe(f)) }
+                let w = lib.functions.map { $0.name.count }.max() ?? 0
+                for f in lib.functions { Out.write(describe(f, width: w)) }
             } else {
                 Out.write("Library '\(name.string)' \(verb) from \(file)\n")
             }
@@ -150,8 +151,8 @@ public enum Modes {
         }
     }
 
-    static func describe(_ f: FunctionInfo) -> String {
-        var s = "  \(f.name)"
+    static func describe(_ f: FunctionInfo, width: Int) -> String {
+        var s = "  " + pad(f.name, width, left: true)
         s += "  flags: " + (f.flags.isEmpty ? "(none)" : f.flags.joined(separator: ","))
         if let d = f.description, !d.isEmpty { s += "  -- \(d)" }
         return s + "\n"
@@ -168,7 +169,8 @@ public enum Modes {
             if libs.isEmpty { Out.write("(no libraries loaded)\n") }
             for lib in libs {
                 Out.write("\(lib.name) (engine \(lib.engine)), \(lib.functions.count) function\(lib.functions.count == 1 ? "" : "s"):\n")
-                for f in lib.functions { Out.write(describe(f)) }
+                let w = lib.functions.map { $0.name.count }.max() ?? 0
+                for f in lib.functions { Out.write(describe(f, width: w)) }
             }
             Out.flush()
             return 0
@@ -337,7 +339,7 @@ public enum Modes {
             "hash": TypeStats(name: "hash", sizeCommand: "HLEN", unit: "fields"),
             "stream": TypeStats(name: "stream", sizeCommand: "XLEN", unit: "entries"),
         ]
-        let order = ["list", "hash", "string", "stream", "set", "zset"]
+        var typeTable = TypeTableModel(inserting: ["string", "list", "set", "hash", "zset", "stream"])
         if memory { for k in types.keys { types[k]!.unit = "bytes" } }
         let total: Int
         do {
@@ -367,7 +369,10 @@ public enum Modes {
                 for k in keys { out += Connection.encode(["TYPE", k]) }
                 try c.writeAll(out)
                 var kinds: [String] = []
-                for _ in keys { kinds.append(try c.readReply().text ?? "none") }
+                for _ in keys {
+                    kinds.append(try c.readReply().text ?? "none")
+                    typeTable.lookup()
+                }
                 out = []
                 for (k, t) in zip(keys, kinds) {
                     guard let ts = types[t] else { continue }
@@ -380,6 +385,8 @@ public enum Modes {
                     }
                 }
                 try c.writeAll(out)
+                // Like redis-cli, progress counts the keys sampled before this SCAN batch.
+                let pct = total > 0 ? 100.0 * Double(sampled) / Double(total) : 0
                 for (k, t) in zip(keys, kinds) {
                     guard types[t] != nil else { continue }
                     let r = try c.readReply()
@@ -391,22 +398,18 @@ public enum Modes {
                     types[t]!.count += 1
                     types[t]!.total += size
                     if size > types[t]!.biggest {
-                        let pct = total > 0 ? 100.0 * Double(sampled) / Double(total) : 0
                         Out.write("[\(fmt05_2(pct))%] Biggest \(pad(t, 6, left: true)) found so far '\(ReplyFormatter.repr(k.raw))' with \(size) \(types[t]!.unit)\n")
                         types[t]!.biggest = size
                         types[t]!.biggestKey = k
                     }
-                    if sampled % 1_000_000 == 0 && sampled > 0 {
-                        let pct = total > 0 ? 100.0 * Double(sampled) / Double(total) : 0
-                        Out.write("[\(fmt05_2(pct))%] Sampled \(sampled) keys so far\n")
-                    }
-                    sampled += 1
                 }
+                sampled += keys.count
                 Out.flush()
             } catch { return fail("Error: \(error)\n") }
             loops += 1
             if cli.config.interval > 0 && loops % 100 == 0 { usleep(useconds_t(cli.config.interval * 1e6)) }
         } while cursor != "0"
+        let order = typeTable.order
         var s = "\n-------- summary -------\n\n"
         s += "Sampled \(sampled) keys in the keyspace!\n"
         s += "Total key length in bytes is \(totlen) (avg len \(fmt2(sampled > 0 ? Double(totlen) / Double(sampled) : 0)))\n\n"
