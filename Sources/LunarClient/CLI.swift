@@ -24,6 +24,8 @@ public final class CLI {
     var preMultiDb = 0
     public var interactive = false
     var shutdownSent = false
+    /// The shell retries once after a lost connection, so it does not report the first failure.
+    var quietConnectionErrors = false
     /// Interactive callbacks: show a spinner while waiting.
     var spinner: Spinner?
 
@@ -189,7 +191,7 @@ public final class CLI {
                     conn = nil
                     return true
                 }
-                Out.err("Error: \(error)\n")
+                if !quietConnectionErrors { Out.err("Error: \(error)\n") }
                 conn?.close()
                 conn = nil
                 return false

@@ -12,6 +12,7 @@ public final class Shell {
     let help = HelpTable()
     var hintsEnabled = true
     var historyPath: String?
+    var interrupted = false
 
     public init(cli: CLI) { self.cli = cli }
 
@@ -68,6 +69,8 @@ public final class Shell {
                     Out.flush()
                     continue
                 }
+                let firstWord = args.first?.lowercased.string ?? ""
+                if firstWord == "quit" || firstWord == "exit" { return 0 }
                 if tty {
                     if !Self.isSensitive(args) {
                         editor.addHistory(line)
@@ -108,9 +111,10 @@ public final class Shell {
                     cmd = Array(args.dropFirst())
                 }
                 let start = monotonicSeconds()
+                interrupted = false
                 execute(cmd, repeat: repeatCount)
                 let elapsed = monotonicSeconds() - start
-                if elapsed >= 0.5 && cli.config.output == .standard {
+                if elapsed >= 0.5 && cli.config.output == .standard && !interrupted {
                     Out.write("(\(Modes.fmt2(elapsed))s)\n")
                 }
                 Out.flush()
@@ -126,10 +130,15 @@ public final class Shell {
             help.reset()
         }
         let wasConnected = cli.conn != nil
-        if cli.issueCommand(argv, repeat: repeatN) {
+        cli.quietConnectionErrors = true
+        let ok = cli.issueCommand(argv, repeat: repeatN)
+        cli.quietConnectionErrors = false
+        if ok {
             if cli.conn == nil && !cli.shutdownSent {
                 Out.err("(interrupted)\n")
+                interrupted = true
                 killRunningScript(argv)
+                if cli.conn == nil { cli.connect(force: true, quiet: true) }
             }
             cli.shutdownSent = false
             return
