@@ -139,6 +139,17 @@ public final class CLI {
             guard let c = conn else { return false }
             do {
                 try c.writeAll(encoded)
+                if isSubscribe {
+                    // Like redis-cli 7.0: announce, then print every reply (confirmations and messages) until
+                    // the connection drops or Ctrl-C.
+                    if config.output != .raw { Out.write("Reading messages... (press Ctrl-C to quit)\n") }
+                    Out.flush()
+                    while true {
+                        let r = try c.readReply()
+                        try printReply(r, raw: outputRaw)
+                        Out.flush()
+                    }
+                }
                 var reply: Reply
                 while true {
                     reply = try readWithSpinner(c)
@@ -164,16 +175,6 @@ public final class CLI {
                         Out.flush()
                     }
                 }
-                if isSubscribe && !reply.isError {
-                    if config.output != .raw { Out.write("Reading messages... (press Ctrl-C to quit)\n") }
-                    Out.flush()
-                    // The first confirmation was printed above; print every following message.
-                    while true {
-                        let r = try c.readReply()
-                        try printReply(r, raw: outputRaw)
-                        Out.flush()
-                    }
-                }
             } catch let e as ReplyFormatter.UnknownType {
                 Out.flush()
                 Out.err("Unknown reply type: \(e.code)\n")
@@ -189,6 +190,11 @@ public final class CLI {
                     Connection.interrupted = 0
                     conn?.close()
                     conn = nil
+                    if !interactive {
+                        Out.err("(interrupted)\n")
+                        killRunningScript(argv)
+                        exit(130)
+                    }
                     return true
                 }
                 if !quietConnectionErrors { Out.err("Error: \(error)\n") }
@@ -200,6 +206,27 @@ public final class CLI {
             Out.flush()
         }
         return true
+    }
+
+    /// After Ctrl-C during EVAL/FCALL, ask the server to stop the script (it would keep running otherwise).
+    func killRunningScript(_ argv: [Bytes]) {
+        let name = argv[0].lowercased.string
+        let kill: [Bytes]
+        switch name {
+        case "eval", "evalsha", "eval_ro", "evalsha_ro": kill = ["SCRIPT", "KILL"]
+        case "fcall", "fcall_ro": kill = ["FUNCTION", "KILL"]
+        default: return
+        }
+        Connection.interrupted = 0
+        if connect(force: true, quiet: true), let c = conn {
+            _ = try? c.call(kill)
+        }
+    }
+
+    /// On a terminal, show a spinner for slow replies and let Ctrl-C interrupt the wait.
+    public func enableSpinner() {
+        spinner = Spinner()
+        signal(SIGINT) { _ in Connection.interrupted = 1 }
     }
 
     func readWithSpinner(sendingFirst cmd: [Bytes], _ c: Connection) throws -> Reply {
@@ -292,6 +319,9 @@ public final class CLI {
             return Shell(cli: self).run()
         }
         if !connect() { return 1 }
+        if config.output == .standard && config.stdoutIsTTY && isatty(1) != 0 && isatty(2) != 0 {
+            enableSpinner()
+        }
         if let file = config.evalFile {
             return Modes.eval(self, file: file, args: config.command)
         }

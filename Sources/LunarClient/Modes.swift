@@ -83,6 +83,11 @@ public enum Modes {
             Out.err("Unknown reply type: \(e.code)\n")
             return 1
         } catch {
+            if "\(error)" == "Interrupted" {
+                Out.err("(interrupted)\n")
+                cli.killRunningScript(["EVAL"])
+                return 130
+            }
             Out.err("Error: \(error)\n")
             return 1
         }

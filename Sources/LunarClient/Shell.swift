@@ -52,9 +52,8 @@ public final class Shell {
                 self.ensureHelp()
                 return self.help.complete(line)
             }
-            cli.spinner = Spinner()
             // Ctrl-C while waiting for a reply interrupts the wait instead of killing the shell.
-            signal(SIGINT) { _ in Connection.interrupted = 1 }
+            cli.enableSpinner()
         }
         while true {
             let result = editor.readLine(prompt: prompt)
@@ -137,7 +136,7 @@ public final class Shell {
             if cli.conn == nil && !cli.shutdownSent {
                 Out.err("(interrupted)\n")
                 interrupted = true
-                killRunningScript(argv)
+                cli.killRunningScript(argv)
                 if cli.conn == nil { cli.connect(force: true, quiet: true) }
             }
             cli.shutdownSent = false
@@ -148,20 +147,6 @@ public final class Shell {
             if cli.connect(force: true, quiet: false) {
                 _ = cli.issueCommand(argv, repeat: repeatN)
             }
-        }
-    }
-
-    /// After Ctrl-C during EVAL/FCALL, ask the server to stop the script (it keeps running otherwise).
-    func killRunningScript(_ argv: [Bytes]) {
-        let name = argv[0].lowercased.string
-        let kill: [Bytes]
-        switch name {
-        case "eval", "evalsha", "eval_ro", "evalsha_ro": kill = ["SCRIPT", "KILL"]
-        case "fcall", "fcall_ro": kill = ["FUNCTION", "KILL"]
-        default: return
-        }
-        if cli.connect(force: true, quiet: true), let c = cli.conn {
-            _ = try? c.call(kill)
         }
     }
 

@@ -284,3 +284,34 @@ def test_unix_socket(tmp_path):
         assert outs[0] == outs[1]
     finally:
         s.stop()
+
+
+def test_unix_socket_on_lunar(tmp_path):
+    from support.servers import start_lunar
+    sock = str(tmp_path / "l.sock")
+    s = start_lunar("--unixsocket", sock)
+    try:
+        outs = [run_pipe([b, "-s", sock, "ping"]) for b in (redis_cli(), lunar_cli())]
+        assert outs[0] == outs[1] == (0, b"PONG\n", b"")
+    finally:
+        s.stop()
+
+
+def test_subscribe_output_like_redis_cli(redis_server):
+    import subprocess
+    import time
+    outs = []
+    for b in (redis_cli(), lunar_cli()):
+        for extra in ([], ["--no-raw"]):
+            p = subprocess.Popen([b, "-p", str(redis_server.port)] + extra + ["subscribe", "c1", "c2"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
+            time.sleep(0.5)
+            c = redispy.Redis(port=redis_server.port, protocol=2)
+            c.publish("c1", "m1")
+            c.publish("c2", b"m\x002")
+            time.sleep(0.3)
+            p.terminate()
+            out, err = p.communicate(timeout=5)
+            outs.append((out, err))
+    assert outs[0] == outs[2] and outs[1] == outs[3]
+    assert outs[3][0].startswith(b"Reading messages... (press Ctrl-C to quit)\n1) \"subscribe\"")

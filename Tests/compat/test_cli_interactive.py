@@ -216,3 +216,35 @@ def test_piped_stdin_is_not_interactive(redis_server, tmp_path):
                        stdout=subprocess.PIPE, env=dict(os.environ, HOME=str(tmp_path)))
     assert p.stdout == b"OK\n1\n"
     assert not (tmp_path / ".lunarcli_history").exists()
+
+
+def test_eval_on_terminal_shows_spinner_and_ctrl_c_kills_the_script(redis_server, rr, tmp_path):
+    f = tmp_path / "loop.lua"
+    f.write_text("local i = 0\nwhile true do i = i + 1 end\n")
+    env = dict(os.environ, HOME=str(tmp_path), TERM="xterm")
+    c = pexpect.spawn(lunar_cli(), ["-p", str(redis_server.port), "--eval", str(f)], env=env, timeout=10)
+    c.expect(r"waiting for the reply\.\.\. \d\.\ds \(Ctrl-C to interrupt\)")
+    c.sendintr()
+    c.expect_exact("(interrupted)")
+    c.expect(pexpect.EOF)
+    c.close()
+    assert c.exitstatus == 130
+    assert rr.ping()  # SCRIPT KILL was sent: the server answers again at once
+    assert rr.set("after", "1")
+
+
+def test_subscribe_then_ctrl_c_returns_to_prompt(redis_server, rr, tmp_path):
+    p = redis_server.port
+    c = spawn(p, tmp_path)
+    c.expect_exact(prompt(p))
+    c.send("subscribe news\r")
+    c.expect_exact("Reading messages... (press Ctrl-C to quit)")
+    c.expect_exact('3) (integer) 1')
+    rr.publish("news", "hello")
+    c.expect_exact('1) "message"\r\n2) "news"\r\n3) "hello"')
+    c.sendintr()
+    c.expect_exact(prompt(p))
+    c.send("ping\r")
+    c.expect_exact("PONG")
+    c.send("\x04")
+    c.expect(pexpect.EOF)
