@@ -1,6 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// The engine and protocol code is single-owner by design (one engine thread, one event loop per
+// connection), so Swift's dynamic exclusivity checks only cost time there (~7% of a SET in profiles).
+let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "Lunar",
     platforms: [.macOS(.v13)],
@@ -18,8 +22,12 @@ let package = Package(
     targets: [
         // Lua 5.4 from Debian's liblua5.4-dev, found through pkg-config.
         .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
+        // jemalloc (Debian's libjemalloc-dev) replaces malloc process-wide, as in Redis.
+        .systemLibrary(name: "CJemalloc", pkgConfig: "jemalloc", providers: [.apt(["libjemalloc-dev"])]),
         // RESP2/RESP3 wire format: request parser, reply writer, binary-safe Bytes.
-        .target(name: "LunarRESP", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+        .target(
+            name: "LunarRESP", dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: hotPath),
         // The keyspace engine: the engine thread, databases, data types, command table and commands.
         .target(
             name: "LunarEngine",
@@ -29,7 +37,9 @@ let package = Package(
                 .product(name: "Collections", package: "swift-collections"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+                "CJemalloc",
+            ],
+            swiftSettings: hotPath),
         // Lua 5.4 scripting: EVAL/EVALSHA, SCRIPT, FUNCTION, the Lua sandbox and compatibility layer.
         .target(
             name: "LunarScripting",
@@ -43,7 +53,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+            ],
+            swiftSettings: hotPath),
         .executableTarget(
             name: "lunar-server",
             dependencies: ["LunarServer", .product(name: "Logging", package: "swift-log")]),

@@ -77,6 +77,20 @@ public final class LunarServer: @unchecked Sendable {
             }
         }
         engine.shutdownHandler = { [weak self] save in self?.shutdown(save: save) }
+        // One hop per event loop per engine round, carrying every connection's replies.
+        engine.replySink = { batch in
+            var byLoop: [ObjectIdentifier: (EventLoop, [OutgoingReplies])] = [:]
+            for o in batch {
+                guard let c = o.connection as? ChannelConnection else { continue }
+                let loop = c.channel.eventLoop
+                byLoop[ObjectIdentifier(loop), default: (loop, [])].1.append(o)
+            }
+            for (_, (loop, items)) in byLoop {
+                loop.execute {
+                    for o in items { (o.connection as! ChannelConnection).write(o.buffer, thenClose: o.thenClose) }
+                }
+            }
+        }
         engine.start()
         logger.notice("Ready to accept connections")
     }

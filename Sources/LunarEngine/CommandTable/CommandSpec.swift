@@ -78,6 +78,7 @@ public final class CommandSpec: @unchecked Sendable {
         handler: CommandHandler? = nil, getKeys: (([Bytes]) -> [Int])? = nil
     ) {
         self.name = name
+        self.fullName = name
         self.arity = arity
         self.flags = getKeys != nil ? flags.union(.movableKeys) : flags
         (firstKey, lastKey, keyStep) = keys
@@ -92,11 +93,18 @@ public final class CommandSpec: @unchecked Sendable {
         for s in subcommands {
             self.subcommands[s.name] = s
             s.parent = self
+            s.fullName = "\(name)|\(s.name)"
         }
     }
 
     /// "config|get" for subcommands, the name otherwise (Redis's fullname, used in errors).
-    public var fullName: String { parent.map { "\($0.name)|\(name)" } ?? name }
+    public private(set) var fullName: String
+
+    // Per-command statistics for INFO commandstats. Only the engine thread touches them.
+    public var statCalls = 0
+    public var statMicros = 0
+    public var statRejected = 0
+    public var statFailed = 0
 
     public var isWrite: Bool { flags.contains(.write) }
 

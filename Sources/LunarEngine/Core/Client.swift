@@ -1,3 +1,4 @@
+import Atomics
 import DequeModule
 import LunarRESP
 import NIOCore
@@ -8,6 +9,13 @@ public protocol ClientConnection: AnyObject, Sendable {
     func send(_ buffer: ByteBuffer, thenClose: Bool)
     /// Closes the connection now (CLIENT KILL).
     func close()
+}
+
+/// Replies for one connection, produced in one engine round.
+public struct OutgoingReplies: @unchecked Sendable {
+    public let connection: ClientConnection
+    public let buffer: ByteBuffer
+    public let thenClose: Bool
 }
 
 /// Why a client is blocked (BLPOP and friends): the command to run again when one of its keys gets data.
@@ -43,6 +51,9 @@ public final class Client: @unchecked Sendable {
     public var lastCommand: String = "NULL"
     public var libName: Bytes = Bytes()
     public var libVersion: Bytes = Bytes()
+
+    /// Commands handed to the engine and not yet run; the I/O side stops reading while it is high.
+    public let inFlight = ManagedAtomic<Int>(0)
 
     /// Replies produced by the engine and not yet handed to the connection.
     public var output: ReplyWriter

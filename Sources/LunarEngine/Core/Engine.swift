@@ -21,7 +21,6 @@ public struct EngineStats {
     public var evictedKeys = 0
     public var expiredStalePerc = 0.0
     public var startTime = unixMillis()
-    public var commandCalls: [String: (calls: Int, usec: Int, rejected: Int, failed: Int)] = [:]
     public var errorReplies = 0
     public var totalNetInput = 0
     public var totalNetOutput = 0
@@ -119,6 +118,7 @@ public final class Engine: @unchecked Sendable {
 
     /// Starts the engine thread.
     public func start() {
+        MemoryStats.tuneAllocator()
         let t = Thread { [self] in self.run() }
         t.name = "lunar-engine"
         t.stackSize = 64 << 20   // deep Lua recursion and nested replies need room
@@ -172,7 +172,10 @@ public final class Engine: @unchecked Sendable {
         connectedClients.wrappingIncrement(ordering: .relaxed)
         queue.put(.connect(client))
     }
-    public func submit(_ client: Client, _ commands: [[Bytes]]) { queue.put(.commands(client, commands)) }
+    public func submit(_ client: Client, _ commands: [[Bytes]]) {
+        client.inFlight.wrappingIncrement(by: commands.count, ordering: .relaxed)
+        queue.put(.commands(client, commands))
+    }
     public func disconnect(_ client: Client) {
         connectedClients.wrappingDecrement(ordering: .relaxed)
         queue.put(.disconnect(client))
@@ -191,6 +194,7 @@ public final class Engine: @unchecked Sendable {
     // MARK: Command processing
 
     private func process(_ client: Client, _ commands: [[Bytes]]) {
+        defer { client.inFlight.wrappingDecrement(by: commands.count, ordering: .relaxed) }
         if client.closed { return }
         if client.blocked != nil || !client.pending.isEmpty {
             client.pending.append(contentsOf: commands)
@@ -293,15 +297,8 @@ public final class Engine: @unchecked Sendable {
         client.lastCommand = spec.fullName
         let start = unixMicros()
         spec.handler?(ctx)
-        let key = spec.fullName
-        let elapsed = Int(unixMicros() - start)
-        if var s = stats.commandCalls[key] {
-            s.calls += 1
-            s.usec += elapsed
-            stats.commandCalls[key] = s
-        } else {
-            stats.commandCalls[key] = (1, elapsed, 0, 0)
-        }
+        spec.statCalls &+= 1
+        spec.statMicros &+= Int(unixMicros() - start)
     }
 
     private func rejectCommand(_ ctx: CommandContext, _ message: String) {
@@ -318,17 +315,28 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
+    /// Hands every client's pending replies to the network side: one call per engine round, so the
+    /// server can wake each event loop once for all its connections instead of once per client.
     private func flush() {
+        if toFlush.isEmpty { return }
+        var batch: [OutgoingReplies] = []
+        batch.reserveCapacity(toFlush.count)
         for c in toFlush where !c.closed {
+            guard let conn = c.connection else { continue }
             let buf = c.output.buffer
             stats.totalNetOutput &+= buf.readableBytes
-            c.output.buffer = ByteBufferAllocator().buffer(capacity: 0)
-            c.connection?.send(buf, thenClose: c.closeAfterReply)
+            c.output.buffer = emptyBuffer
+            batch.append(OutgoingReplies(connection: conn, buffer: buf, thenClose: c.closeAfterReply))
             if c.closeAfterReply { c.closed = true }
         }
         toFlush.removeAll(keepingCapacity: true)
         flushMarked.removeAll(keepingCapacity: true)
+        if let replySink { replySink(batch) } else { for o in batch { o.connection.send(o.buffer, thenClose: o.thenClose) } }
     }
+    private let emptyBuffer = ByteBufferAllocator().buffer(capacity: 0)
+
+    /// Set by the server: delivers a round's replies (grouped per event loop on its side).
+    public var replySink: (@Sendable ([OutgoingReplies]) -> Void)?
 
     private func forget(_ c: Client) {
         c.closed = true

@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""Benchmark driver for scripts/bench: runs redis-benchmark against Lunar and redis-server 7.0."""
+import argparse
+import csv
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+TESTS = ["set", "get", "incr", "lpush", "lpop", "sadd", "hset", "zadd", "mset"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=20):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"server on {port} did not start")
+
+
+def taskset(core):
+    return ["taskset", "-c", str(core)] if shutil.which("taskset") and os.cpu_count() >= 2 else []
+
+
+def start(kind, exe, port, core, wd):
+    common = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    if kind == "redis":
+        argv = [exe] + common + ["--dir", wd, "--daemonize", "no"]
+    else:
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        argv = [exe] + common + ["--lua-library-dir", os.path.join(root, "lua")]
+    p = subprocess.Popen(taskset(core) + argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=wd)
+    wait_port(port)
+    return p
+
+
+def cli(port, *args):
+    return subprocess.run(["redis-cli", "-p", str(port)] + list(args), capture_output=True, text=True, timeout=60).stdout.strip()
+
+
+def bench(port, core, tests, pipeline, n, clients, extra=None):
+    """Returns {test name: (rps, p50, p99)} from redis-benchmark --csv."""
+    argv = taskset(core) + ["redis-benchmark", "-p", str(port), "-c", str(clients), "-n", str(n),
+                            "-P", str(pipeline), "-r", "100000", "--csv"]
+    if extra:
+        argv += ["-q"] + extra
+    else:
+        argv += ["-t", ",".join(tests)]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=600).stdout
+    res = {}
+    for row in csv.reader(io.StringIO(out)):
+        if not row or row[0] == "test":
+            continue
+        name = row[0].split(" ")[0].lower()
+        if name.startswith("mset"):
+            name = "mset"
+        res[name] = (float(row[1]), float(row[4]), float(row[6]))
+    return res
+
+
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def used_memory(port):
+    for line in cli(port, "info", "memory").splitlines():
+        if line.startswith("used_memory:"):
+            return int(line.split(":")[1])
+    return 0
+
+
+def load_keys(port, count):
+    """Mass-inserts `count` small string keys with redis-cli --pipe."""
+    buf = io.BytesIO()
+    for i in range(count):
+        k = b"key:%012d" % i
+        buf.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$3\r\nxxx\r\n" % (len(k), k))
+    subprocess.run(["redis-cli", "-p", str(port), "--pipe"], input=buf.getvalue(), capture_output=True, timeout=600)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lunar", required=True)
+    ap.add_argument("--redis", default=shutil.which("redis-server"))
+    ap.add_argument("-n", type=int, default=200000, help="requests per test at -P 1 (x5 at -P 16)")
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--keys", type=int, default=1_000_000)
+    ap.add_argument("--tests", default=",".join(TESTS))
+    args = ap.parse_args()
+    args.lunar = os.path.abspath(args.lunar)
+    tests = args.tests.split(",")
+    servers = {}
+    wd = tempfile.mkdtemp(prefix="lunar-bench-")
+    rows = []
+    try:
+        for kind, exe in (("lunar", args.lunar), ("redis", args.redis)):
+            port = free_port()
+            servers[kind] = (start(kind, exe, port, 0, wd), port)
+        results = {}
+        for kind, (_, port) in servers.items():
+            for p in (1, 16):
+                n = args.n if p == 1 else args.n * 5
+                results[(kind, p)] = bench(port, 1, tests, p, n, args.clients)
+                # Scripting rows: a one-redis.call script by EVALSHA, and the same as a function by FCALL.
+                sha = cli(port, "script", "load", "return redis.call('incr', KEYS[1])")
+                cli(port, "function", "load", "replace",
+                    "#!lua name=benchlib\nredis.register_function('bincr', function(keys, args) return redis.call('incr', keys[1]) end)")
+                for name, cmd in (("evalsha", ["evalsha", sha, "1", "key:__rand_int__"]),
+                                  ("fcall", ["fcall", "bincr", "1", "key:__rand_int__"])):
+                    r = bench(port, 1, tests, p, n, args.clients, extra=cmd)
+                    if r:
+                        results[(kind, p)][name] = list(r.values())[0]
+        print(f"# Lunar vs Redis {cli(servers['redis'][1], 'info', 'server').split('redis_version:')[1].split()[0]}, "
+              f"{args.clients} clients, server on core 0, redis-benchmark on core 1, {time.strftime('%Y-%m-%d')}")
+        print()
+        print("| test | pipeline | Lunar req/s | Redis req/s | ratio | Lunar p50/p99 ms | Redis p50/p99 ms |")
+        print("|---|---|---|---|---|---|---|")
+        for p in (1, 16):
+            for t in tests + ["evalsha", "fcall"]:
+                a = results[("lunar", p)].get(t)
+                b = results[("redis", p)].get(t)
+                if not a and not b:
+                    continue
+                ratio = f"{a[0] / b[0]:.2f}" if a and b and b[0] else "n/a"
+                fa = f"{a[0]:,.0f}" if a else "error"
+                fb = f"{b[0]:,.0f}" if b else "error"
+                la = f"{a[1]:.3f}/{a[2]:.3f}" if a else "-"
+                lb = f"{b[1]:.3f}/{b[2]:.3f}" if b else "-"
+                print(f"| {t.upper()} | {p} | {fa} | {fb} | {ratio} | {la} | {lb} |")
+        print()
+        print(f"Memory after loading {args.keys:,} keys (`key:NNNNNNNNNNNN` = `xxx`):")
+        print()
+        print("| server | used_memory/key | RSS growth/key |")
+        print("|---|---|---|")
+        mem = {}
+        for kind, (proc, port) in servers.items():
+            cli(port, "flushall")
+            time.sleep(0.3)
+            base_rss, base_used = rss_bytes(proc.pid), used_memory(port)
+            load_keys(port, args.keys)
+            time.sleep(2.5)   # let both allocators settle (freed pages of grown tables returned)
+            dbsize = int(cli(port, "dbsize") or 0)
+            du = (used_memory(port) - base_used) / max(1, dbsize)
+            dr = (rss_bytes(proc.pid) - base_rss) / max(1, dbsize)
+            mem[kind] = (du, dr)
+            print(f"| {kind} ({dbsize:,} keys) | {du:.1f} B | {dr:.1f} B |")
+        if mem.get("redis") and mem["redis"][1] > 0:
+            print(f"\nRSS per key ratio Lunar/Redis: {mem['lunar'][1] / mem['redis'][1]:.2f}")
+    finally:
+        for proc, _ in servers.values():
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
