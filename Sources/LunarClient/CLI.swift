@@ -151,7 +151,18 @@ public final class CLI {
                     }
                 }
                 var reply: Reply
+                var streamed: Reply? = nil
                 while true {
+                    // Large aggregates stream: each element is printed as soon as it has arrived.
+                    if let (kind, count) = try headerWithSpinner(c) {
+                        for i in 0..<count {
+                            let el = try c.readReply()
+                            Out.write(try formatter.streamElement(el, index: i, count: count, kind: kind, forceRaw: outputRaw))
+                        }
+                        streamed = kind == .map ? .map([]) : kind == .set ? .set([]) : .array([])  // stands for its kind
+                        reply = streamed!
+                        break
+                    }
                     reply = try readWithSpinner(c)
                     if case .push = reply, !isSubscribe {
                         // Out-of-band push (e.g. invalidation): print it if enabled, keep waiting for the reply.
@@ -165,7 +176,7 @@ public final class CLI {
                     Out.err(String(decoding: reply.bytes!.raw, as: UTF8.self) + "\n")
                     exit(1)
                 }
-                try printReply(reply, raw: outputRaw)
+                if streamed == nil { try printReply(reply, raw: outputRaw) }
                 Out.flush()
                 trackState(argv, reply)
                 if isMonitor && !reply.isError {
@@ -227,6 +238,13 @@ public final class CLI {
     public func enableSpinner() {
         spinner = Spinner()
         signal(SIGINT) { _ in Connection.interrupted = 1 }
+    }
+
+    func headerWithSpinner(_ c: Connection) throws -> (Connection.AggregateKind, Int)? {
+        guard let s = spinner else { return try c.readAggregateHeader() }
+        c.onWait = { elapsed in s.tick(elapsed) }
+        defer { c.onWait = nil; s.clear() }
+        return try c.readAggregateHeader()
     }
 
     func readWithSpinner(sendingFirst cmd: [Bytes], _ c: Connection) throws -> Reply {

@@ -167,6 +167,35 @@ public final class Connection {
         }
     }
 
+    public enum AggregateKind { case array, set, map }
+
+    /// If the next reply is a non-empty array, set or map, consumes just its header and returns its kind and
+    /// element count (a map counts keys and values), so the caller can read and print element by element.
+    /// Otherwise consumes nothing and returns nil.
+    public func readAggregateHeader() throws -> (AggregateKind, Int)? {
+        let start = monotonicSeconds()
+        while true {
+            if rpos < rbuf.count {
+                let t = rbuf[rpos]
+                let kind: AggregateKind
+                switch t {
+                case UInt8(ascii: "*"): kind = .array
+                case UInt8(ascii: "~"): kind = .set
+                case UInt8(ascii: "%"): kind = .map
+                default: return nil
+                }
+                var j = rpos + 1
+                if let l = ReplyParser.line(rbuf, &j) {
+                    let n = Int(try ReplyParser.int(l))
+                    if n <= 0 { return nil }
+                    rpos = j
+                    return (kind, kind == .map ? n * 2 : n)
+                }
+            }
+            if !(try fill(waitStart: start)) { throw ConnectionError("Server closed the connection") }
+        }
+    }
+
     /// Sends a command and reads its reply.
     public func call(_ args: [Bytes]) throws -> Reply {
         try send(args)

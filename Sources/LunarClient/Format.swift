@@ -32,6 +32,55 @@ public struct ReplyFormatter: Sendable {
         return out
     }
 
+    /// Streaming output of a top-level aggregate, element by element, with the same bytes `format` produces
+    /// for the whole reply.
+    public func streamElement(_ r: Reply, index i: Int, count: Int, kind: Connection.AggregateKind,
+                              forceRaw: Bool) throws -> [UInt8] {
+        var out: [UInt8] = []
+        let isMap = kind == .map
+        let mode: OutputMode = forceRaw ? .raw : self.mode
+        switch mode {
+        case .standard:
+            var n = isMap ? count / 2 : count
+            var idxlen = 0
+            repeat { idxlen += 1; n /= 10 } while n > 0
+            let childPrefix = [UInt8](repeating: 32, count: idxlen + 2)
+            if isMap && i % 2 == 1 {
+                if Self.isMultiline(r) { out.append(10); out.append(contentsOf: childPrefix) }
+                try Self.tty(r, prefix: childPrefix, &out)
+            } else {
+                let num = String((isMap ? i / 2 : i) + 1)
+                out.append(contentsOf: [UInt8](repeating: 32, count: max(0, idxlen - num.utf8.count)))
+                Self.append(num, &out)
+                out.append(kind == .set ? UInt8(ascii: "~") : isMap ? UInt8(ascii: "#") : UInt8(ascii: ")"))
+                out.append(32)
+                try Self.tty(r, prefix: childPrefix, &out)
+                if isMap {
+                    if out.last == 10 { out.removeLast() }
+                    Self.append(" => ", &out)
+                }
+            }
+        case .raw:
+            if isMap {
+                if i % 2 == 0 {
+                    if i > 0 { out.append(contentsOf: bulkDelimiter) }
+                    try Self.raw(r, &out, bulkDelimiter)
+                    out.append(32)
+                } else {
+                    try Self.raw(r, &out, bulkDelimiter)
+                }
+            } else {
+                if i > 0 { out.append(contentsOf: bulkDelimiter) }
+                try Self.raw(r, &out, bulkDelimiter)
+            }
+            if i == count - 1 && !forceRaw { out.append(contentsOf: replyDelimiter) }
+        case .csv:
+            try Self.csv(r, &out)
+            out.append(i == count - 1 ? 10 : UInt8(ascii: ","))
+        }
+        return out
+    }
+
     /// Quotes bytes like Redis's sdscatrepr: "..." with \n \r \t \a \b, \\ \" and \xHH escapes.
     public static func repr(_ s: some Collection<UInt8>, into out: inout [UInt8]) {
         out.append(34)

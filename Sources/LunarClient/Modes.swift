@@ -364,6 +364,7 @@ public enum Modes {
                 var scanCmd: [Bytes] = ["SCAN", cursor]
                 if let p = cli.config.pattern { scanCmd += ["MATCH", p] }
                 let r = try c.call(scanCmd)
+                if case let .error(e) = r { return fail("Error: \(e.string)\n") }
                 guard let els = r.elements, els.count == 2, let cur = els[0].bytes, let keyReplies = els[1].elements else {
                     return fail("Error: unexpected SCAN reply\n")
                 }
