@@ -156,6 +156,7 @@ public final class CLI {
                     // Large aggregates stream: each element is printed as soon as it has arrived.
                     if let (kind, count) = try headerWithSpinner(c) {
                         for i in 0..<count {
+                            if !c.hasPendingInput { Out.flush() }  // about to wait: show what we have
                             let el = try c.readReply()
                             Out.write(try formatter.streamElement(el, index: i, count: count, kind: kind, forceRaw: outputRaw))
                         }

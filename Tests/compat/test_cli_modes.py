@@ -1,5 +1,6 @@
 """lunar-cli special modes: --eval, --function-load, --functions, --pipe, --scan, --bigkeys/--memkeys,
 --stat, --latency, -r/-i. Compared with redis-cli 7.0 where redis-cli has the same mode."""
+import os
 import re
 import subprocess
 import time
@@ -275,3 +276,54 @@ def test_repeat_and_interval(redis_server, rr):
     assert time.time() - start >= 0.8
     ref, ours = both(["-r", "5", "rpush", "l", "x"], port=redis_server.port, prepare=lambda: rr.flushall())
     assert ours == ref
+
+
+# Large replies ----------------------------------------------------------------------------------------
+
+def test_large_replies_identical(redis_server, rr):
+    rr.flushall()
+    for i in range(0, 30000, 5000):
+        rr.rpush("big", *[b"item-%d \xff\n" % j for j in range(i, i + 5000)])
+    rr.hset("bighash", mapping={"f%d" % i: "v%d" % i for i in range(3000)})
+    for tail in (["lrange", "big", "0", "-1"], ["hgetall", "bighash"], ["-3", "hgetall", "bighash"],
+                 ["--csv", "lrange", "big", "0", "-1"], ["-d", "|", "lrange", "big", "0", "-1"]):
+        outs = [run_pipe([b, "-p", str(redis_server.port)] + tail) for b in (redis_cli(), lunar_cli())]
+        assert outs[0] == outs[1], tail
+        outs = [run_tty([b, "-p", str(redis_server.port)] + tail) for b in (redis_cli(), lunar_cli())]
+        assert outs[0] == outs[1], tail
+
+
+def test_large_replies_stream_as_they_arrive():
+    """A scripted server sends half of an array reply and waits: lunar-cli must already print that half."""
+    import select
+    import socket
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+    p = subprocess.Popen([lunar_cli(), "-p", str(port), "lrange", "x", "0", "-1"], stdout=subprocess.PIPE)
+    try:
+        srv.settimeout(10)
+        conn, _ = srv.accept()
+        conn.settimeout(10)
+        req = b""
+        while not req.endswith(b"$2\r\n-1\r\n"):
+            req += conn.recv(4096)
+        conn.sendall(b"*4\r\n$5\r\nfirst\r\n$6\r\nsecond\r\n")
+        got = b""
+        deadline = time.time() + 5
+        # Raw mode writes the delimiter before the next element, as redis-cli does.
+        while got != b"first\nsecond" and time.time() < deadline:
+            r, _, _ = select.select([p.stdout], [], [], 0.2)
+            if r:
+                got += os.read(p.stdout.fileno(), 4096)
+        assert got == b"first\nsecond"  # printed while the reply is still incomplete
+        assert p.poll() is None
+        conn.sendall(b"$5\r\nthird\r\n$6\r\nfourth\r\n")
+        rest = p.communicate(timeout=10)[0]
+        assert rest == b"\nthird\nfourth\n" and p.returncode == 0
+        conn.close()
+    finally:
+        if p.poll() is None:
+            p.kill()
+        srv.close()
