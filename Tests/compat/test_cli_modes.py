@@ -71,6 +71,13 @@ def test_eval_errors_point_at_the_users_file(redis_server, tmp_path):
     assert out.rstrip().endswith((str(g) + ":3.").encode())
 
 
+def test_eval_compile_errors_point_at_the_users_file(redis_server, tmp_path):
+    f = tmp_path / "syntax.lua"
+    f.write_text("local a = 1\nlocal = 2\n")
+    rc, out, err = run_pipe([lunar_cli(), "-p", str(redis_server.port), "--eval", str(f)])
+    assert out == ("ERR Error compiling script (new function): %s:2: '<name>' expected near '='\n\n" % f).encode()
+
+
 def test_eval_exit_code_with_e(redis_server, tmp_path):
     f = tmp_path / "e.lua"
     f.write_text("return redis.error_reply('NOPE broken')\n")
