@@ -62,6 +62,8 @@ let package = Package(
         .target(name: "LunarClient", dependencies: ["LunarRESP"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(name: "lunar-cli", dependencies: ["LunarClient"]),
         .testTarget(name: "LunarRESPTests", dependencies: ["LunarRESP"]),
+        .testTarget(name: "LunarClientTests", dependencies: ["LunarClient", "LunarRESP"],
+                    swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "LunarEngineTests", dependencies: ["LunarEngine", "LunarRESP"]),
         .testTarget(name: "LunarScriptingTests", dependencies: ["LunarScripting", "CLua"]),
     ]
