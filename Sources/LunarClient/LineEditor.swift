@@ -4,7 +4,7 @@ import Glibc
 
 /// A small line editor for the interactive shell: raw terminal mode, cursor movement, history and hints.
 /// Keys: Left/Right, Home/End, Ctrl-A/E, Backspace, Delete, Ctrl-D (delete or EOF), Ctrl-U, Ctrl-K, Ctrl-W,
-/// Ctrl-L (clear screen), Up/Down and Ctrl-P/N (history), Tab (completion), Ctrl-C (cancel line).
+/// Ctrl-L (clear screen), Up/Down and Ctrl-P/N (history), Tab (completion), Ctrl-C (quit, as in redis-cli).
 public final class LineEditor {
     public enum Result { case line(String), interrupted, eof }
 
@@ -45,6 +45,13 @@ public final class LineEditor {
             if n <= 0 { if errno == EINTR { continue }; return }
             off += n
         }
+    }
+
+    /// Terminal width (80 when unknown).
+    static func columns() -> Int {
+        var ws = winsize()
+        if ioctl(1, UInt(TIOCGWINSZ), &ws) == 0 && ws.ws_col > 0 { return Int(ws.ws_col) }
+        return 80
     }
 
     func readByte() -> UInt8? {
@@ -88,8 +95,11 @@ public final class LineEditor {
 
         func refresh(showHint: Bool = true) {
             var s = "\r" + prompt + String(buf)
-            if showHint, let h = hints?(String(buf)), !h.isEmpty {
-                s += "\u{1b}[0;90;49m" + h + "\u{1b}[0m"
+            if showHint, var h = hints?(String(buf)), !h.isEmpty {
+                // Like linenoise, cut the hint at the right edge of the terminal.
+                let room = Self.columns() - promptWidth - buf.count
+                if h.count > room { h = String(h.prefix(max(0, room))) }
+                if !h.isEmpty { s += "\u{1b}[0;90;49m" + h + "\u{1b}[0m" }
             }
             s += "\u{1b}[0K\r"
             let col = promptWidth + pos
@@ -107,8 +117,8 @@ public final class LineEditor {
                 refresh(showHint: false)
                 write("\r\n")
                 return .line(String(buf))
-            case 3:  // Ctrl-C
-                write("^C\r\n")
+            case 3:  // Ctrl-C: like redis-cli, leaves the shell
+                write("\r\n")
                 return .interrupted
             case 4:  // Ctrl-D
                 if buf.isEmpty { write("\r\n"); return .eof }

@@ -58,8 +58,7 @@ public final class Shell {
         while true {
             let result = editor.readLine(prompt: prompt)
             switch result {
-            case .eof: return 0
-            case .interrupted: continue
+            case .eof, .interrupted: return 0
             case let .line(line):
                 let trimmed = line.trimmingSpaces
                 if trimmed.isEmpty { continue }

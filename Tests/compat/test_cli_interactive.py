@@ -13,10 +13,11 @@ from cli_support import lunar_cli  # noqa: E402
 from support.servers import Server, free_port, start_redis  # noqa: E402
 
 
-def spawn(port, home, *extra):
+def spawn(port, home, *extra, cols=250):
     env = dict(os.environ, HOME=str(home), TERM="xterm")
     env.pop("LUNARCLI_HISTFILE", None)
-    c = pexpect.spawn(lunar_cli(), ["-p", str(port)] + list(extra), env=env, timeout=10)
+    c = pexpect.spawn(lunar_cli(), ["-p", str(port)] + list(extra), env=env, timeout=10,
+                      dimensions=(24, cols))  # wide enough for whole hints by default
     return c
 
 
@@ -91,13 +92,38 @@ def test_history_file_and_arrows(redis_server, rr, tmp_path):
     c.send("\x1b[A\x1b[B\x1b[B")      # Up then Down returns to an empty line
     c.send("\r")
     c.expect_exact(prompt(p))
-    c.send("\x03")                    # Ctrl-C at the prompt: a fresh prompt
-    c.expect_exact("^C")
-    c.expect_exact(prompt(p))
-    c.send("\x04")
+    c.send("echo not run\x03")       # Ctrl-C at the prompt leaves the shell, as in redis-cli
     c.expect(pexpect.EOF)
+    c.close()
+    assert c.exitstatus == 0
     hist = (tmp_path / ".lunarcli_history").read_text().splitlines()
     assert hist[-3:] == ["set k1 v2", "get k1", "echo clean"]
+
+
+def read_for(c, seconds):
+    out = b""
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            out += c.read_nonblocking(65536, 0.1)
+        except pexpect.TIMEOUT:
+            pass
+    return out
+
+
+def test_hints_fit_the_terminal_width(redis_server, tmp_path):
+    p = redis_server.port
+    c = spawn(p, tmp_path, cols=60)
+    c.expect_exact(prompt(p))
+    c.send("set a 1")
+    out = read_for(c, 1.5)
+    # 60 columns - len(prompt) - len("set a 1") characters of hint, no more.
+    room = 60 - len(prompt(p)) - len("set a 1")
+    full = " [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|KEEPTTL]"
+    assert ("set a 1\x1b[0;90;49m" + full[:room] + "\x1b[0m").encode() in out
+    assert full[:room + 1].encode() not in out
+    c.send("\x15\x04")  # Ctrl-U empties the line, Ctrl-D on an empty line quits
+    c.expect(pexpect.EOF)
 
 
 def test_hints_from_command_docs(redis_server, tmp_path):
