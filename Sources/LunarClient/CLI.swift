@@ -167,7 +167,13 @@ public final class CLI {
                     reply = try readWithSpinner(c)
                     if case .push = reply, !isSubscribe {
                         // Out-of-band push (e.g. invalidation): print it if enabled, keep waiting for the reply.
-                        if showPushes { try printReply(reply, raw: outputRaw) }
+                        if showPushes {
+                            if config.output == .standard, let line = Self.invalidateLine(reply) {
+                                Out.write(line)
+                            } else {
+                                try printReply(reply, raw: outputRaw)
+                            }
+                        }
                         continue
                     }
                     break
@@ -262,6 +268,21 @@ public final class CLI {
 
     func printReply(_ r: Reply, raw: Bool) throws {
         Out.write(try formatter.format(r, forceRaw: raw))
+    }
+
+    /// redis-cli's terminal form of a client-tracking invalidation push: `-> invalidate: 'k1', 'k2'`.
+    static func invalidateLine(_ r: Reply) -> [UInt8]? {
+        guard case let .push(els) = r, els.count == 2, case let .string(kind) = els[0],
+              kind.raw.starts(with: Array("invalidate".utf8)), case let .array(keys) = els[1] else { return nil }
+        var out = Array("-> invalidate: ".utf8)
+        for (i, k) in keys.enumerated() {
+            out.append(UInt8(ascii: "'"))
+            out += ReplyFormatter.cString(k.bytes ?? Bytes())
+            out.append(UInt8(ascii: "'"))
+            if i < keys.count - 1 { out += Array(", ".utf8) }
+        }
+        out.append(10)
+        return out
     }
 
     /// Keeps the db number, MULTI state and protocol in sync with what the user did.

@@ -274,3 +274,19 @@ def test_subscribe_then_ctrl_c_returns_to_prompt(redis_server, rr, tmp_path):
     c.expect_exact("PONG")
     c.send("\x04")
     c.expect(pexpect.EOF)
+
+
+def test_resp3_invalidation_push_like_redis_cli(redis_server, rr, tmp_path):
+    p = redis_server.port
+    c = spawn(p, tmp_path, "-3")
+    c.expect_exact(prompt(p))
+    c.send("client tracking on\r")
+    c.expect_exact("OK")
+    c.send("get trk\r")
+    c.expect_exact("(nil)")
+    rr.set("trk", "1")
+    time.sleep(0.2)
+    c.send("ping\r")
+    c.expect_exact("-> invalidate: 'trk'\r\nPONG\r\n")
+    c.send("\x04")
+    c.expect(pexpect.EOF)
