@@ -290,3 +290,57 @@ def test_resp3_invalidation_push_like_redis_cli(redis_server, rr, tmp_path):
     c.expect_exact("-> invalidate: 'trk'\r\nPONG\r\n")
     c.send("\x04")
     c.expect(pexpect.EOF)
+
+
+INTERACTIVE_CORPUS = [
+    "set k v", "get k", "get nokey", "incr k", "rpush l a b c", "lrange l 0 -1", "lrange nol 0 -1",
+    "hset h f1 v1 f2 v2", "hgetall h", "eval \"return {1,{2,{3,'x'}},'y'}\" 0", "select 1", "get k",
+    "select 0", "multi", "incr n", "exec", "nosuch cmd", 'set "a b" "c\\x00d"', 'get "a b"',
+    "config get maxmemory", "3 ping",
+]
+
+
+def session_output(binary, port, commands, extra=()):
+    """Runs commands in an interactive session and returns what each printed (line editing removed)."""
+    env = dict(os.environ, TERM="xterm")
+    env.pop("LUNARCLI_HISTFILE", None)
+    c = pexpect.spawn(binary, ["-p", str(port)] + list(extra), env=dict(env, HOME="/nonexistent"), timeout=5,
+                      dimensions=(24, 250))
+
+    def settle():
+        out = b""
+        while True:
+            try:
+                d = c.read_nonblocking(65536, 0.3)
+            except pexpect.TIMEOUT:
+                if re.search(rb"> $", out):
+                    return out
+                continue
+            out += d
+            if b"\x1b[6n" in d:
+                c.send("\x1b[1;250R")  # answer linenoise's cursor position query
+    settle()
+    results = []
+    for cmd in commands:
+        c.send(cmd + "\r")
+        out = settle()
+        out = out.replace(b"\x1b[6n", b"").replace(b"\x1b[999C", b"")
+        m = list(re.finditer(rb"\x1b\[\d+C\r\n", out))
+        body = out[m[-1].end():] if m else out
+        body = body[:body.rfind(b"\r\n") + 2] if b"\r\n" in body else b""
+        results.append((cmd, body))
+    c.sendcontrol("d")
+    c.expect(pexpect.EOF)
+    return results
+
+
+def test_interactive_replies_identical_to_redis_cli(redis_server, rr):
+    import shutil
+    outs = []
+    for binary in (shutil.which("redis-cli"), lunar_cli()):
+        rr.flushall()
+        outs.append(session_output(binary, redis_server.port, INTERACTIVE_CORPUS))
+    for (cmd, ref), (_, ours) in zip(*outs):
+        assert ours == ref, cmd
+    assert all(body for _, body in outs[1])
+    assert dict(outs[1])["hgetall h"] == b'1) "f1"\r\n2) "v1"\r\n3) "f2"\r\n4) "v2"\r\n'
