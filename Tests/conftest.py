@@ -27,7 +27,7 @@ def redis_server():
 def r(lunar_server):
     """A redis-py client on a clean Lunar (FLUSHALL before each test)."""
     import redis
-    c = redis.Redis(port=lunar_server.port, socket_timeout=10, protocol=2)
+    c = redis.Redis(port=lunar_server.port, socket_timeout=10)
     c.flushall()
     yield c
     c.close()
@@ -37,7 +37,7 @@ def r(lunar_server):
 def rr(redis_server):
     """A redis-py client on a clean reference redis-server 7.0."""
     import redis
-    c = redis.Redis(port=redis_server.port, socket_timeout=10, protocol=2)
+    c = redis.Redis(port=redis_server.port, socket_timeout=10)
     c.flushall()
     yield c
     c.close()

@@ -10,6 +10,7 @@ public enum ServerOptions {
         var lines: [(String, Int, String)] = []   // (text, line number, source)
         if let first = args.first, !first.hasPrefix("--") {
             args.removeFirst()
+            config.configFile = first.hasPrefix("/") ? first : FileManager.default.currentDirectoryPath + "/" + first
             guard let text = try? String(contentsOfFile: first, encoding: .utf8) else {
                 throw StartupError("Fatal error, can't open config file '\(first)': No such file or directory")
             }

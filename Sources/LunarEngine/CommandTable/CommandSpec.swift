@@ -24,14 +24,13 @@ public struct CommandFlags: OptionSet, Sendable {
     public static let allowBusy = CommandFlags(rawValue: 1 << 17)
     public static let noAsyncLoading = CommandFlags(rawValue: 1 << 18)
 
-    /// Names in Redis's order, for COMMAND INFO.
+    /// Names in Redis's order, for COMMAND INFO. Like Redis, COMMAND INFO never shows may_replicate.
     public static let names: [(CommandFlags, String)] = [
         (.write, "write"), (.readonly, "readonly"), (.denyoom, "denyoom"), (.admin, "admin"),
         (.pubsub, "pubsub"), (.noscript, "noscript"), (.blocking, "blocking"), (.loading, "loading"),
         (.stale, "stale"), (.skipMonitor, "skip_monitor"), (.skipSlowlog, "skip_slowlog"), (.fast, "fast"),
-        (.noAuth, "no_auth"), (.mayReplicate, "may_replicate"), (.noMandatoryKeys, "no_mandatory_keys"),
+        (.noAuth, "no_auth"), (.noMandatoryKeys, "no_mandatory_keys"), (.noAsyncLoading, "no_async_loading"),
         (.noMulti, "no_multi"), (.movableKeys, "movablekeys"), (.allowBusy, "allow_busy"),
-        (.noAsyncLoading, "no_async_loading"),
     ]
 }
 
@@ -118,7 +117,8 @@ public final class CommandSpec: @unchecked Sendable {
         if flags.contains(.fast) { c.append("fast") }
         if flags.contains(.blocking) { c.append("blocking") }
         if !flags.contains(.fast) { c.append("slow") }
-        switch group {
+        // A container (CLIENT, CONFIG…) gets no category from its group; its subcommands do.
+        switch subcommands.isEmpty ? group : .server {
         case .string: c.append("string")
         case .list: c.append("list")
         case .set: c.append("set")
@@ -135,8 +135,15 @@ public final class CommandSpec: @unchecked Sendable {
         default: break
         }
         for e in extraACL where !c.contains(e) { c.append(e) }
-        return c
+        // Redis lists categories in the order of its category table.
+        return c.sorted { (Self.aclOrder[$0] ?? 99) < (Self.aclOrder[$1] ?? 99) }
     }
+
+    private static let aclOrder: [String: Int] = Dictionary(uniqueKeysWithValues: [
+        "keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap", "hyperloglog",
+        "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking", "dangerous", "connection",
+        "transaction", "scripting",
+    ].enumerated().map { ($1, $0) })
 
     /// Positions of the key arguments in `argv` (argv[0] is the command name).
     public func keyPositions(_ argv: [Bytes]) -> [Int] {

@@ -1,17 +1,17 @@
 import LunarRESP
 
-/// Connection commands: PING, ECHO, QUIT, SELECT, HELLO, CLIENT…
+/// Connection commands: PING, ECHO, QUIT, SELECT, HELLO, AUTH, RESET, CLIENT…
 enum ConnectionCommands {
     static var specs: [CommandSpec] {
         [
-            CommandSpec("ping", arity: -1, flags: [.fast, .stale], group: .connection, summary: "Checks that the server answers; returns PONG or the given message.", syntax: "[message]") { ctx in
+            CommandSpec("ping", arity: -1, flags: [.fast], group: .connection, summary: "Checks that the server answers; returns PONG or the given message.", syntax: "[message]") { ctx in
                 if ctx.argc > 2 { ctx.error("ERR wrong number of arguments for 'ping' command"); return }
                 if ctx.argc == 2 { ctx.out.bulk(ctx.argv[1]) } else { ctx.out.simple("PONG") }
             },
-            CommandSpec("echo", arity: 2, flags: [.fast], group: .connection, summary: "Returns the given message.", syntax: "message") { ctx in
+            CommandSpec("echo", arity: 2, flags: [.loading, .stale, .fast], group: .connection, summary: "Returns the given message.", syntax: "message") { ctx in
                 ctx.out.bulk(ctx.argv[1])
             },
-            CommandSpec("quit", arity: -1, flags: [.noAuth, .allowBusy, .fast, .stale, .noscript], group: .connection, summary: "Closes the connection after replying OK.") { ctx in
+            CommandSpec("quit", arity: -1, flags: [.noAuth, .allowBusy, .fast, .stale, .noscript, .loading], group: .connection, summary: "Closes the connection after replying OK.") { ctx in
                 ctx.ok()
                 ctx.client.closeAfterReply = true
             },
@@ -21,6 +21,309 @@ enum ConnectionCommands {
                 ctx.client.db = n
                 ctx.ok()
             },
+            CommandSpec("hello", arity: -1, flags: [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy], group: .connection, since: "6.0.0", summary: "Negotiates the protocol version, optionally authenticating and naming the connection, and describes the server.", syntax: "[protover [AUTH username password] [SETNAME clientname]]", handler: hello),
+            CommandSpec("auth", arity: -2, flags: [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy], group: .connection, since: "1.0.0", summary: "Authenticates the connection with a password, or a username and password.", complexity: "O(N) where N is the number of passwords defined for the user", syntax: "[username] password") { ctx in
+                if ctx.argc > 3 { ctx.syntaxError(); return }
+                if ctx.argc == 2 && ctx.engine.config.string("requirepass").isEmpty {
+                    ctx.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+                    return
+                }
+                let user = ctx.argc == 3 ? ctx.argv[1] : Bytes("default")
+                if checkCredentials(ctx, user: user, password: ctx.argv[ctx.argc - 1]) { ctx.ok() } else { ctx.error(wrongPass) }
+            },
+            CommandSpec("reset", arity: 1, flags: [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy], group: .connection, since: "6.2.0", summary: "Returns the connection to its initial state: no transaction or watched keys, database 0, RESP2, no name.") { ctx in
+                let c = ctx.client
+                TransactionCommands.discardTransaction(ctx.engine, c)
+                c.db = 0
+                c.resp = 2
+                ctx.out.resp = 2
+                c.name = Bytes()
+                c.noEvict = false
+                c.replyOff = false
+                c.replySkipNext = false
+                ctx.out.simple("RESET")
+            },
+            CommandSpec("client", arity: -2, group: .connection, since: "2.4.0", summary: "Inspects and manages client connections.", complexity: "Depends on subcommand.", subcommands: clientSubcommands),
         ]
+    }
+
+    static let wrongPass = "WRONGPASS invalid username-password pair or user is disabled."
+
+    /// Only the `default` user exists: it accepts any password while requirepass is empty (nopass),
+    /// otherwise exactly requirepass.
+    static func checkCredentials(_ ctx: CommandContext, user: Bytes, password: Bytes) -> Bool {
+        guard user == Bytes("default") else { return false }
+        let required = ctx.engine.config.string("requirepass")
+        return required.isEmpty || Bytes(required) == password
+    }
+
+    static let badClientName = "ERR Client names cannot contain spaces, newlines or special characters."
+
+    /// Redis accepts client names made of printable ASCII without spaces.
+    static func validClientName(_ b: Bytes) -> Bool {
+        for c in b.raw where c < 33 || c > 126 { return false }
+        return true
+    }
+
+    static func hello(_ ctx: CommandContext) {
+        var version = ctx.client.resp
+        if ctx.argc >= 2 {
+            guard let v = parseStrictInt(ctx.argv[1].raw) else {
+                ctx.error("ERR Protocol version is not an integer or out of range")
+                return
+            }
+            if v < 2 || v > 3 { ctx.error("NOPROTO unsupported protocol version"); return }
+            version = v
+        }
+        var name: Bytes?
+        var j = 2
+        while j < ctx.argc {
+            let more = ctx.argc - 1 - j
+            if ctx.arg(j, is: "auth") && more >= 2 {
+                if !checkCredentials(ctx, user: ctx.argv[j + 1], password: ctx.argv[j + 2]) {
+                    ctx.error(wrongPass)
+                    return
+                }
+                j += 3
+            } else if ctx.arg(j, is: "setname") && more >= 1 {
+                let n = ctx.argv[j + 1]
+                if !validClientName(n) { ctx.error(badClientName); return }
+                name = n
+                j += 2
+            } else {
+                ctx.error("ERR Syntax error in HELLO option '\(ctx.argv[j].string)'")
+                return
+            }
+        }
+        if let name { ctx.client.name = name }
+        ctx.client.resp = version
+        ctx.out.resp = version
+        ctx.out.map(7)
+        ctx.out.bulk("server"); ctx.out.bulk("redis")
+        ctx.out.bulk("version"); ctx.out.bulk(LunarVersion.redisCompatible)
+        ctx.out.bulk("proto"); ctx.out.integer(version)
+        ctx.out.bulk("id"); ctx.out.integer(ctx.client.id)
+        ctx.out.bulk("mode"); ctx.out.bulk("standalone")
+        ctx.out.bulk("role"); ctx.out.bulk("master")
+        ctx.out.bulk("modules"); ctx.out.array(0)
+    }
+
+    // MARK: CLIENT
+
+    static var clientSubcommands: [CommandSpec] {
+        let common: CommandFlags = [.noscript, .loading, .stale]
+        let admin: CommandFlags = [.admin, .noscript, .loading, .stale]
+        return [
+            CommandSpec("help", arity: 2, flags: [.loading, .stale], group: .connection, since: "5.0.0", summary: "Lists the CLIENT subcommands.") { ctx in
+                help(ctx, "CLIENT", [
+                    ("ID", "Returns the id of this connection."),
+                    ("INFO", "Describes this connection, in the format of CLIENT LIST."),
+                    ("LIST [TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID id [id ...]]", "Describes every connection, optionally only some types or ids."),
+                    ("KILL <ip:port>", "Closes the connection from that address."),
+                    ("KILL <option> <value> [<option> <value> [...]]", "Closes every connection matching all the filters: ID, TYPE, USER, ADDR, LADDR, SKIPME (yes|no)."),
+                    ("SETNAME <name>", "Names this connection."),
+                    ("GETNAME", "Returns the name of this connection."),
+                    ("NO-EVICT (ON|OFF)", "Excludes this connection from client eviction, or not."),
+                    ("UNBLOCK <clientid> [TIMEOUT|ERROR]", "Wakes a client blocked in a blocking command, as a timeout or with an error."),
+                    ("REPLY (ON|OFF|SKIP)", "Turns replies on or off, or drops the reply of the next command only."),
+                    ("GETREDIR", "Returns the client tracking redirection id (-1: tracking is off)."),
+                ])
+            },
+            CommandSpec("id", arity: 2, flags: common, group: .connection, since: "5.0.0", summary: "Returns the id of this connection.") { ctx in
+                ctx.out.integer(ctx.client.id)
+            },
+            CommandSpec("setname", arity: 3, flags: common, group: .connection, since: "2.6.9", summary: "Names this connection.", syntax: "connection-name") { ctx in
+                let n = ctx.argv[2]
+                if !validClientName(n) { ctx.error(badClientName); return }
+                ctx.client.name = n
+                ctx.ok()
+            },
+            CommandSpec("getname", arity: 2, flags: common, group: .connection, since: "2.6.9", summary: "Returns the name of this connection.") { ctx in
+                if ctx.client.name.isEmpty { ctx.out.nullBulk() } else { ctx.out.bulk(ctx.client.name) }
+            },
+            CommandSpec("info", arity: 2, flags: common, group: .connection, since: "6.2.0", summary: "Describes this connection, one line in CLIENT LIST's format.") { ctx in
+                ctx.out.verbatim(describe(ctx.client, ctx.engine, now: ctx.now) + "\n")
+            },
+            CommandSpec("list", arity: -2, flags: admin, group: .connection, since: "2.4.0", summary: "Describes every connection, one line each.", complexity: "O(N) where N is the number of client connections", syntax: "[TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id [client-id ...]]", handler: clientList),
+            CommandSpec("kill", arity: -3, flags: admin, group: .connection, since: "2.4.0", summary: "Closes connections chosen by address or by filters.", complexity: "O(N) where N is the number of client connections", syntax: "ip:port|[ID client-id] [TYPE NORMAL|MASTER|SLAVE|REPLICA|PUBSUB] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME yes/no]", handler: clientKill),
+            CommandSpec("no-evict", arity: 3, flags: admin, group: .connection, since: "7.0.0", summary: "Excludes this connection from client eviction, or includes it again.", syntax: "ON|OFF") { ctx in
+                if ctx.arg(2, is: "on") { ctx.client.noEvict = true } else if ctx.arg(2, is: "off") { ctx.client.noEvict = false } else { ctx.syntaxError(); return }
+                ctx.ok()
+            },
+            CommandSpec("unblock", arity: -3, flags: admin, group: .connection, since: "5.0.0", summary: "Wakes a client blocked in a blocking command, as if it timed out or with an error.", complexity: "O(log N) where N is the number of client connections", syntax: "client-id [TIMEOUT|ERROR]") { ctx in
+                guard let id = ctx.int(2) else { return }
+                var asError = false
+                if ctx.argc == 4 {
+                    if ctx.arg(3, is: "error") { asError = true } else if !ctx.arg(3, is: "timeout") {
+                        ctx.error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+                        return
+                    }
+                } else if ctx.argc > 4 {
+                    ctx.syntaxError()
+                    return
+                }
+                guard let target = ctx.engine.clients[id] else { ctx.out.integer(0); return }
+                let done = ctx.engine.unblockClient(target, error: asError ? "UNBLOCKED client unblocked via CLIENT UNBLOCK" : nil)
+                if done { ctx.engine.markFlush(target) }
+                ctx.out.integer(done ? 1 : 0)
+            },
+            CommandSpec("reply", arity: 3, flags: common, group: .connection, since: "3.2.0", summary: "Turns this connection's replies on or off, or skips the next one.", syntax: "ON|OFF|SKIP") { ctx in
+                let c = ctx.client
+                if ctx.arg(2, is: "on") {
+                    c.replyOff = false
+                    c.replySkipNext = false
+                    ctx.ok()
+                } else if ctx.arg(2, is: "off") {
+                    c.replyOff = true
+                } else if ctx.arg(2, is: "skip") {
+                    if !c.replyOff { c.replySkipNext = true }
+                } else {
+                    ctx.syntaxError()
+                }
+            },
+            CommandSpec("getredir", arity: 2, flags: common, group: .connection, since: "6.0.0", summary: "Returns the client tracking redirection id; -1 as tracking is off.") { ctx in
+                ctx.out.integer(-1)
+            },
+        ]
+    }
+
+    /// Writes a HELP reply in Redis's layout: a heading, then each subcommand and its indented description.
+    static func help(_ ctx: CommandContext, _ command: String, _ entries: [(String, String)]) {
+        var lines = ["\(command) <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"]
+        for (usage, text) in entries {
+            lines.append(usage)
+            lines.append("    " + text)
+        }
+        lines.append("HELP")
+        lines.append("    Prints this help.")
+        ctx.out.array(lines.count)
+        for l in lines { ctx.out.simple(l) }
+    }
+
+    /// One CLIENT LIST line (without the newline). Memory and buffer figures the engine does not track are 0.
+    static func describe(_ c: Client, _ engine: Engine, now: Int64) -> String {
+        var flags = ""
+        if c.inMulti { flags += "x" }
+        if c.blocked != nil { flags += "b" }
+        if c.watchDirty { flags += "d" }
+        if c.closeAfterReply { flags += "c" }
+        if c.remoteAddress.hasPrefix("/") { flags += "U" }
+        if c.noEvict { flags += "e" }
+        if flags.isEmpty { flags = "N" }
+        let multi = c.inMulti ? c.queued.count : -1
+        var multiMem = 0
+        if c.inMulti { for q in c.queued { for a in q { multiMem += a.count } } }
+        let age = max(0, (now - c.createdAt) / 1000)
+        let idle = max(0, (now - c.lastInteraction) / 1000)
+        let obl = c.output.buffer.readableBytes
+        var s = "id=\(c.id) addr=\(c.remoteAddress) laddr=\(c.localAddress) fd=-1 name=\(c.name.string)"
+        s += " age=\(age) idle=\(idle) flags=\(flags) db=\(c.db) sub=0 psub=0 ssub=0 multi=\(multi)"
+        s += " qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=\(multiMem) rbs=0 rbp=0 obl=\(obl) oll=0 omem=0 tot-mem=\(obl + multiMem)"
+        s += " events=r cmd=\(c.lastCommand) user=default redir=-1 resp=\(c.resp)"
+        return s
+    }
+
+    /// Client types as CLIENT LIST/KILL name them; every Lunar connection is a normal one.
+    static func clientType(_ name: Bytes) -> String? {
+        switch name.lowercased.string {
+        case "normal": return "normal"
+        case "master": return "master"
+        case "replica", "slave": return "replica"
+        case "pubsub": return "pubsub"
+        default: return nil
+        }
+    }
+
+    static func clientList(_ ctx: CommandContext) {
+        var ids: Set<Int>?
+        var type: String?
+        if ctx.argc == 4 && ctx.arg(2, is: "type") {
+            guard let t = clientType(ctx.argv[3]) else {
+                ctx.error("ERR Unknown client type '\(ctx.argv[3].string)'")
+                return
+            }
+            type = t
+        } else if ctx.argc > 3 && ctx.arg(2, is: "id") {
+            var set = Set<Int>()
+            for j in 3..<ctx.argc {
+                guard let v = parseStrictInt(ctx.argv[j].raw) else { ctx.error("ERR Invalid client ID"); return }
+                set.insert(v)
+            }
+            ids = set
+        } else if ctx.argc != 2 {
+            ctx.syntaxError()
+            return
+        }
+        var text = ""
+        for c in ctx.engine.clients.values.sorted(by: { $0.id < $1.id }) where !c.closed {
+            if let ids, !ids.contains(c.id) { continue }
+            if let type, type != "normal" { continue }
+            text += describe(c, ctx.engine, now: ctx.now) + "\n"
+        }
+        ctx.out.verbatim(text)
+    }
+
+    static func clientKill(_ ctx: CommandContext) {
+        let engine = ctx.engine
+        if ctx.argc == 3 {
+            // Old form: CLIENT KILL ip:port, may close this very connection.
+            let addr = ctx.argv[2].string
+            guard let target = engine.clients.values.first(where: { $0.remoteAddress == addr && !$0.closed }) else {
+                ctx.error("ERR No such client")
+                return
+            }
+            ctx.ok()
+            close(target, ctx)
+            return
+        }
+        var id: Int?
+        var type: String?
+        var addr: String?
+        var laddr: String?
+        var skipMe = true
+        var i = 2
+        while i < ctx.argc {
+            guard i + 1 < ctx.argc else { ctx.syntaxError(); return }
+            let v = ctx.argv[i + 1]
+            if ctx.arg(i, is: "id") {
+                guard let n = parseStrictInt(v.raw), n >= 1 else { ctx.error("ERR client-id should be greater than 0"); return }
+                id = n
+            } else if ctx.arg(i, is: "type") {
+                guard let t = clientType(v) else { ctx.error("ERR Unknown client type '\(v.string)'"); return }
+                type = t
+            } else if ctx.arg(i, is: "addr") {
+                addr = v.string
+            } else if ctx.arg(i, is: "laddr") {
+                laddr = v.string
+            } else if ctx.arg(i, is: "user") {
+                guard v == Bytes("default") else { ctx.error("ERR No such user '\(v.string)'"); return }
+            } else if ctx.arg(i, is: "skipme") {
+                if v.equalsIgnoringCase("yes") { skipMe = true } else if v.equalsIgnoringCase("no") { skipMe = false } else { ctx.syntaxError(); return }
+            } else {
+                ctx.syntaxError()
+                return
+            }
+            i += 2
+        }
+        var victims: [Client] = []
+        for c in engine.clients.values.sorted(by: { $0.id < $1.id }) where !c.closed {
+            if let id, c.id != id { continue }
+            if let type, type != "normal" { continue }
+            if let addr, c.remoteAddress != addr { continue }
+            if let laddr, c.localAddress != laddr { continue }
+            if skipMe && c === ctx.client { continue }
+            victims.append(c)
+        }
+        ctx.out.integer(victims.count)
+        for v in victims { close(v, ctx) }
+    }
+
+    /// Closes a connection: the current one after its reply, any other at once.
+    private static func close(_ c: Client, _ ctx: CommandContext) {
+        if c === ctx.client {
+            c.closeAfterReply = true
+        } else {
+            ctx.engine.kill(c)
+        }
     }
 }

@@ -33,6 +33,8 @@ public final class ConfigStore: @unchecked Sendable {
     public private(set) var params: [String: ConfigParam] = [:]
     private var canonical: [String: String] = [:]   // alias → name
     private var values: [String: String] = [:]
+    /// The configuration file the server was started with (CONFIG REWRITE writes it), if any.
+    public var configFile: String?
     /// Called after a value changes (name, new canonical value).
     public var onChange: [(String, String) -> Void] = []
 
@@ -130,7 +132,8 @@ public final class ConfigStore: @unchecked Sendable {
             let (r, o) = n.multipliedReportingOverflow(by: mul)
             return o ? nil : r
         }
-        return parseStrictInt(Array(l.utf8))
+        guard let n = parseStrictInt(Array(l.utf8)), n >= 0 else { return nil }
+        return n
     }
 
     /// Every parameter Lunar has. Unknown names in a config file are a startup error, as in Redis.
@@ -155,16 +158,16 @@ public final class ConfigStore: @unchecked Sendable {
             ConfigParam("requirepass", .string, ""),
             ConfigParam("maxclients", .int(min: 1, max: big), "10000"),
             ConfigParam("maxmemory", .memory(min: 0, max: big), "0"),
-            ConfigParam("maxmemory-policy", .enumeration(["volatile-lru", "allkeys-lru", "volatile-lfu", "allkeys-lfu", "volatile-random", "allkeys-random", "volatile-ttl", "noeviction"]), "noeviction"),
+            ConfigParam("maxmemory-policy", .enumeration(["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"]), "noeviction"),
             ConfigParam("timeout", .int(min: 0, max: Int(Int32.max)), "0"),
             ConfigParam("tcp-keepalive", .int(min: 0, max: Int(Int32.max)), "300"),
             ConfigParam("tcp-backlog", .int(min: 0, max: Int(Int32.max)), "511", immutable: true),
-            ConfigParam("hz", .int(min: 1, max: 500), "10"),
+            ConfigParam("hz", .int(min: 0, max: Int(Int32.max)), "10"),
             ConfigParam("proto-max-bulk-len", .memory(min: 1024 * 1024, max: big), "536870912"),
             ConfigParam("client-query-buffer-limit", .memory(min: 1024 * 1024, max: big), "1073741824"),
             ConfigParam("busy-reply-threshold", .int(min: 0, max: big), "5000", aliases: ["lua-time-limit"]),
             ConfigParam("enable-debug-command", .enumeration(["yes", "no", "local"]), "no", immutable: true),
-            ConfigParam("hash-max-listpack-entries", .int(min: 0, max: big), "128", aliases: ["hash-max-ziplist-entries"]),
+            ConfigParam("hash-max-listpack-entries", .int(min: 0, max: big), "512", aliases: ["hash-max-ziplist-entries"]),
             ConfigParam("hash-max-listpack-value", .int(min: 0, max: big), "64", aliases: ["hash-max-ziplist-value"]),
             ConfigParam("list-max-listpack-size", .int(min: Int(Int32.min), max: Int(Int32.max)), "-2", aliases: ["list-max-ziplist-size"]),
             ConfigParam("list-compress-depth", .int(min: 0, max: Int(Int32.max)), "0"),

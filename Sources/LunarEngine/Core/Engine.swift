@@ -22,6 +22,8 @@ public struct EngineStats {
     public var expiredStalePerc = 0.0
     public var startTime = unixMillis()
     public var errorReplies = 0
+    /// Error replies by their code (the first word: ERR, WRONGTYPE…), for INFO errorstats.
+    public var errorCodes: [String: Int] = [:]
     public var totalNetInput = 0
     public var totalNetOutput = 0
 }
@@ -202,6 +204,7 @@ public final class Engine: @unchecked Sendable {
         }
         var i = 0
         while i < commands.count {
+            stats.totalNetInput &+= requestSize(commands[i])
             executeTopLevel(client, commands[i])
             i += 1
             if client.blocked != nil {
@@ -211,6 +214,20 @@ public final class Engine: @unchecked Sendable {
             if client.closeAfterReply { break }
         }
         markFlush(client)
+    }
+
+    /// Size of a command as a RESP multibulk request (what INFO's total_net_input_bytes counts).
+    @inline(__always) private func requestSize(_ argv: [Bytes]) -> Int {
+        var n = 3 + decimalDigits(argv.count)
+        for a in argv { n &+= 5 + decimalDigits(a.count) + a.count }
+        return n
+    }
+
+    @inline(__always) private func decimalDigits(_ v: Int) -> Int {
+        var d = 1
+        var x = v
+        while x >= 10 { x /= 10; d += 1 }
+        return d
     }
 
     /// Runs commands that queued up while the client was blocked.
@@ -232,7 +249,16 @@ public final class Engine: @unchecked Sendable {
         ctx.isRetry = false
         ctx.inScript = false
         swap(&ctx.out, &client.output)
-        dispatch(ctx)
+        if client.replyOff || client.replySkipNext {
+            // CLIENT REPLY OFF / SKIP: the command runs, its reply is dropped.
+            let mark = ctx.out.buffer.writerIndex
+            let skipping = client.replySkipNext
+            client.replySkipNext = false
+            dispatch(ctx)
+            if client.replyOff || skipping { ctx.out.buffer.moveWriterIndex(to: mark) }
+        } else {
+            dispatch(ctx)
+        }
         swap(&ctx.out, &client.output)
         if !readyKeys.isEmpty { serveReadyKeys() }
     }
@@ -253,7 +279,8 @@ public final class Engine: @unchecked Sendable {
     public func dispatch(_ ctx: CommandContext) {
         let argv = ctx.argv
         let client = ctx.client
-        stats.commandsProcessed &+= 1
+        // A blocked command re-run because its key got data was already counted when it blocked.
+        if !ctx.isRetry { stats.commandsProcessed &+= 1 }
         guard var spec = table.lookup(argv[0]) else {
             var args = ""
             var i = 1
@@ -275,7 +302,7 @@ public final class Engine: @unchecked Sendable {
             }
         }
         if !spec.arityOK(argv.count) {
-            rejectCommand(ctx, "ERR wrong number of arguments for '\(spec.fullName)' command")
+            rejectCommand(ctx, "ERR wrong number of arguments for '\(spec.fullName)' command", spec: spec)
             return
         }
         if client.inMulti && !ctx.inScript {
@@ -285,7 +312,7 @@ public final class Engine: @unchecked Sendable {
                 break
             default:
                 if spec.flags.contains(.noMulti) {
-                    rejectCommand(ctx, "ERR Command not allowed inside a transaction")
+                    rejectCommand(ctx, "ERR Command not allowed inside a transaction", spec: spec)
                     return
                 }
                 client.queued.append(argv)
@@ -296,15 +323,36 @@ public final class Engine: @unchecked Sendable {
         ctx.spec = spec
         client.lastCommand = spec.fullName
         let start = unixMicros()
+        blockCalled = false
+        let replyStart = ctx.out.buffer.writerIndex
         spec.handler?(ctx)
-        spec.statCalls &+= 1
+        // As in Redis, a command that blocks counts one call when it completes (served or timed out).
+        if !blockCalled { spec.statCalls &+= 1 }
         spec.statMicros &+= Int(unixMicros() - start)
+        // A reply that is an error (not an array holding errors) makes the call a failed one.
+        if ctx.out.buffer.writerIndex > replyStart && ctx.out.buffer.getInteger(at: replyStart, as: UInt8.self) == UInt8(ascii: "-") {
+            spec.statFailed &+= 1
+            countError(ctx.out.buffer, at: replyStart)
+        }
     }
 
-    private func rejectCommand(_ ctx: CommandContext, _ message: String) {
+    private func rejectCommand(_ ctx: CommandContext, _ message: String, spec: CommandSpec? = nil) {
         if ctx.client.inMulti { ctx.client.multiFailed = true }
-        stats.errorReplies += 1
+        let at = ctx.out.buffer.writerIndex
         ctx.out.error(message)
+        countError(ctx.out.buffer, at: at)
+        if let spec { spec.statRejected &+= 1 }
+    }
+
+    /// Counts an error reply written at `at` under its code (the text up to the first space).
+    private func countError(_ buf: ByteBuffer, at: Int) {
+        stats.errorReplies += 1
+        var end = at + 1
+        let limit = min(buf.writerIndex, at + 64)
+        while end < limit, let b = buf.getInteger(at: end, as: UInt8.self), b != 32, b != 13 { end += 1 }
+        let code = buf.getString(at: at + 1, length: end - at - 1) ?? "ERR"
+        // Redis keeps at most 128 distinct codes; beyond that new ones are not tracked.
+        if stats.errorCodes[code] != nil || stats.errorCodes.count < 128 { stats.errorCodes[code, default: 0] += 1 }
     }
 
     // MARK: Output
@@ -402,6 +450,12 @@ public final class Engine: @unchecked Sendable {
     func block(client: Client, state: BlockedState, isRetry: Bool) {
         blockCalled = true
         if isRetry, client.blocked != nil { return }
+        var state = state
+        // A key named twice (BLPOP k k 0) is waited on once, so unblocking leaves no stale entry.
+        if state.keys.count > 1 {
+            var seen = Set<Bytes>()
+            state.keys = state.keys.filter { seen.insert($0).inserted }
+        }
         client.blocked = state
         blockedClients[client.id] = client
         for k in state.keys {
@@ -436,7 +490,8 @@ public final class Engine: @unchecked Sendable {
             for wk in keys {
                 guard let q = blockedByKey[wk] else { continue }
                 for c in Array(q) {
-                    guard let st = c.blocked else { continue }
+                    // Skip a client that meanwhile got unblocked, or blocked again on other keys.
+                    guard let st = c.blocked, st.db == wk.db, st.keys.contains(wk.key) else { continue }
                     if !databases[wk.db].exists(wk.key) { break }
                     now = unixMillis()
                     let ctx = topContext!
@@ -444,12 +499,14 @@ public final class Engine: @unchecked Sendable {
                     ctx.argv = st.argv
                     ctx.noBlocking = false
                     ctx.isRetry = true
+                    ctx.readyKey = wk.key
                     ctx.inScript = false
                     blockCalled = false
                     swap(&ctx.out, &c.output)
                     let prevDB = c.db
                     c.db = st.db
                     dispatch(ctx)
+                    ctx.readyKey = nil
                     c.db = prevDB
                     swap(&ctx.out, &c.output)
                     if !blockCalled {
@@ -467,6 +524,7 @@ public final class Engine: @unchecked Sendable {
         for c in Array(blockedClients.values) {
             guard let st = c.blocked, st.deadline != 0, st.deadline <= t else { continue }
             if st.timeoutIsNullArray { c.output.nullArray() } else { c.output.nullBulk() }
+            st.spec.statCalls &+= 1
             unblock(c)
             resumePending(c)
         }
@@ -476,6 +534,7 @@ public final class Engine: @unchecked Sendable {
     public func unblockClient(_ c: Client, error: String?) -> Bool {
         guard let st = c.blocked else { return false }
         if let error { c.output.error(error) } else if st.timeoutIsNullArray { c.output.nullArray() } else { c.output.nullBulk() }
+        st.spec.statCalls &+= 1
         unblock(c)
         resumePending(c)
         return true
@@ -484,7 +543,7 @@ public final class Engine: @unchecked Sendable {
     // MARK: Cron
 
     private func cron() {
-        let hz = max(1, config.int("hz"))
+        let hz = min(500, max(1, config.int("hz")))
         nextCron = monotonicMillis() + Int64(1000 / hz)
         now = unixMillis()
         if activeExpireEnabled { activeExpireCycle(budgetMs: 25) }

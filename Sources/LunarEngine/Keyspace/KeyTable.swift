@@ -9,7 +9,7 @@ import LunarRESP
 /// - O(1) random sampling for RANDOMKEY and the active expiry cycle;
 /// - compact storage: per key one 4-byte bucket at load ≤ 1/2, a key reference and a value
 ///   reference; expiry times only for keys that have one (a side table, as Redis keeps `expires`).
-public struct KeyTable {
+public final class KeyTable {
     /// Open-addressing index (linear probing); each bucket holds a slot number, or -1.
     var buckets: [Int32] = []
     var keys: [Bytes] = []
@@ -66,7 +66,7 @@ public struct KeyTable {
 
     /// Inserts a new key (which must be absent) and returns its slot.
     @discardableResult
-    public mutating func insert(_ key: Bytes, _ value: Value) -> Int {
+    public func insert(_ key: Bytes, _ value: Value) -> Int {
         if (count + 1) * 2 > buckets.count { resize(to: max(16, buckets.count * 2)) }
         let s: Int
         if let f = freeSlots.popLast() {
@@ -87,20 +87,20 @@ public struct KeyTable {
         return s
     }
 
-    public mutating func replaceValue(at slot: Int, with value: Value) {
+    public func replaceValue(at slot: Int, with value: Value) {
         values[slot] = value
     }
 
     /// Mutates a value in place; the slot's own reference is released during the call so a
     /// string is not copied on write.
-    public mutating func withValue<R>(at slot: Int, _ body: (inout Value) throws -> R) rethrows -> R {
+    public func withValue<R>(at slot: Int, _ body: (inout Value) throws -> R) rethrows -> R {
         var v = values[slot].unsafelyUnwrapped
         values[slot] = nil
         defer { values[slot] = v }
         return try body(&v)
     }
 
-    public mutating func remove(slot s: Int) {
+    public func remove(slot s: Int) {
         setExpire(slot: s, 0)
         removeFromIndex(slot: s)
         keys[s] = Bytes()
@@ -116,7 +116,7 @@ public struct KeyTable {
     }
 
     /// Deletes the slot's bucket with backward-shift deletion (no tombstones, probes stay short).
-    private mutating func removeFromIndex(slot s: Int) {
+    private func removeFromIndex(slot s: Int) {
         let mask = buckets.count - 1
         var i = Self.hash(keys[s]) & mask
         while Int(buckets[i]) != s { i = (i + 1) & mask }
@@ -136,7 +136,7 @@ public struct KeyTable {
         buckets[i] = -1
     }
 
-    private mutating func resize(to n: Int) {
+    private func resize(to n: Int) {
         buckets = [Int32](repeating: -1, count: n)
         let mask = n - 1
         for s in 0..<keys.count where values[s] != nil {
@@ -146,7 +146,7 @@ public struct KeyTable {
         }
     }
 
-    public mutating func setExpire(slot s: Int, _ at: Int64) {
+    public func setExpire(slot s: Int, _ at: Int64) {
         let word = s >> 6, bit: UInt64 = 1 << UInt64(s & 63)
         let had = expireBits[word] & bit != 0
         if at != 0 {
@@ -168,7 +168,7 @@ public struct KeyTable {
         }
     }
 
-    public mutating func removeAll() {
+    public func removeAll() {
         buckets = []
         keys = []
         values = []

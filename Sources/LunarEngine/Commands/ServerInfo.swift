@@ -1,0 +1,421 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import LunarRESP
+
+/// The INFO command's text: Redis 7.0's sections and field names, filled with Lunar's own figures.
+enum ServerInfo {
+    static let defaultSections = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster", "keyspace"]
+    static let allSections = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "commandstats", "errorstats", "cluster", "keyspace"]
+    // Redis's "all" also has Latencystats (latency percentiles): Lunar does not track them.
+
+    static func render(_ e: Engine, sections args: [Bytes]) -> String {
+        var wanted: [String] = []
+        if args.isEmpty {
+            wanted = defaultSections
+        } else {
+            var set = Set<String>()
+            for a in args {
+                switch a.lowercased.string {
+                case "default": set.formUnion(defaultSections)
+                case "all": set.formUnion(allSections)
+                case "everything": set.formUnion(allSections)
+                case let s: set.insert(s)
+                }
+            }
+            wanted = allSections.filter { set.contains($0) }
+        }
+        var out = ""
+        var n = 0
+        for name in wanted {
+            let lines = section(e, name)
+            if n > 0 { out += "\r\n" }
+            n += 1
+            out += "# " + title(name) + "\r\n"
+            for l in lines { out += l + "\r\n" }
+        }
+        return out
+    }
+
+    /// Every command and subcommand, for commandstats.
+    static func allSpecs(_ e: Engine) -> [CommandSpec] {
+        var out: [CommandSpec] = []
+        for s in e.table.all {
+            out.append(s)
+            out.append(contentsOf: CommandIntrospection.sortedSubcommands(s))
+        }
+        return out
+    }
+
+    private static func title(_ s: String) -> String {
+        switch s {
+        case "cpu": return "CPU"
+        case "commandstats": return "Commandstats"
+        case "errorstats": return "Errorstats"
+        default: return s.prefix(1).uppercased() + s.dropFirst()
+        }
+    }
+
+    private static func section(_ e: Engine, _ name: String) -> [String] {
+        switch name {
+        case "server": return server(e)
+        case "clients": return clients(e)
+        case "memory": return memory(e)
+        case "persistence": return persistence(e)
+        case "stats": return stats(e)
+        case "replication": return replication(e)
+        case "cpu": return cpu()
+        case "modules": return []
+        case "commandstats":
+            return allSpecs(e).compactMap { s in
+                if s.statCalls == 0 && s.statRejected == 0 && s.statFailed == 0 { return nil }
+                let per = s.statCalls == 0 ? 0 : Double(s.statMicros) / Double(s.statCalls)
+                return "cmdstat_\(s.fullName):calls=\(s.statCalls),usec=\(s.statMicros),usec_per_call=\(String(format: "%.2f", per)),rejected_calls=\(s.statRejected),failed_calls=\(s.statFailed)"
+            }
+        case "errorstats":
+            return e.stats.errorCodes.keys.sorted().map { "errorstat_\($0):count=\(e.stats.errorCodes[$0]!)" }
+        case "cluster": return ["cluster_enabled:0"]
+        case "keyspace":
+            return e.databases.compactMap { db in
+                db.count == 0 ? nil : "db\(db.id):keys=\(db.count),expires=\(db.table.volatileCount),avg_ttl=0"
+            }
+        default: return []
+        }
+    }
+
+    private static func server(_ e: Engine) -> [String] {
+        var u = utsname()
+        uname(&u)
+        func field<T>(_ t: T) -> String {
+            withUnsafeBytes(of: t) { p in String(decoding: p.prefix { $0 != 0 }, as: UTF8.self) }
+        }
+        let os = "\(field(u.sysname)) \(field(u.release)) \(field(u.machine))"
+        let nowUs = unixMicros()
+        let uptime = max(0, (unixMillis() - e.stats.startTime) / 1000)
+        let hz = e.config.int("hz")
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments.first ?? ""
+        return [
+            "redis_version:\(LunarVersion.redisCompatible)",
+            "lunar_version:\(LunarVersion.string)",
+            "redis_git_sha1:00000000",
+            "redis_git_dirty:0",
+            "redis_build_id:0",
+            "redis_mode:standalone",
+            "os:\(os)",
+            "arch_bits:\(MemoryLayout<Int>.size * 8)",
+            "monotonic_clock:POSIX clock_gettime",
+            "multiplexing_api:epoll",
+            "atomicvar_api:swift-atomics",
+            "gcc_version:0.0.0",
+            "process_id:\(getpid())",
+            "process_supervised:no",
+            "run_id:\(e.runID)",
+            "tcp_port:\(e.serverInfo["tcp_port"] ?? e.config.string("port"))",
+            "server_time_usec:\(nowUs)",
+            "uptime_in_seconds:\(uptime)",
+            "uptime_in_days:\(uptime / 86400)",
+            "hz:\(min(500, max(1, hz)))",
+            "configured_hz:\(hz)",
+            "lru_clock:\((nowUs / 1_000_000) & ((1 << 24) - 1))",
+            "executable:\(exe)",
+            "config_file:\(e.config.configFile ?? "")",
+            "io_threads_active:0",
+        ]
+    }
+
+    private static func clients(_ e: Engine) -> [String] {
+        let timeoutTable = e.blockedClients.values.filter { ($0.blocked?.deadline ?? 0) != 0 }.count
+        return [
+            "connected_clients:\(e.clients.count)",
+            "cluster_connections:0",
+            "maxclients:\(e.config.int("maxclients"))",
+            "client_recent_max_input_buffer:0",
+            "client_recent_max_output_buffer:0",
+            "blocked_clients:\(e.blockedClients.count)",
+            "tracking_clients:0",
+            "clients_in_timeout_table:\(timeoutTable)",
+        ]
+    }
+
+    static func memory(_ e: Engine) -> [String] {
+        let state = ServerState.of(e)
+        state.notePeak()
+        let used = MemoryProbe.allocated()
+        let rss = MemoryProbe.rss()
+        let peak = max(state.peakMemory, used)
+        let startup = min(state.startupMemory, used)
+        let dataset = used - startup
+        let total = MemoryProbe.totalSystem()
+        let maxmem = e.config.int("maxmemory")
+        let frag = used == 0 ? 0 : Double(rss) / Double(used)
+        return [
+            "used_memory:\(used)",
+            "used_memory_human:\(MemoryProbe.human(used))",
+            "used_memory_rss:\(rss)",
+            "used_memory_rss_human:\(MemoryProbe.human(rss))",
+            "used_memory_peak:\(peak)",
+            "used_memory_peak_human:\(MemoryProbe.human(peak))",
+            "used_memory_peak_perc:\(String(format: "%.2f", peak == 0 ? 0 : Double(used) * 100 / Double(peak)))%",
+            "used_memory_overhead:\(startup)",
+            "used_memory_startup:\(startup)",
+            "used_memory_dataset:\(dataset)",
+            "used_memory_dataset_perc:\(String(format: "%.2f", used == 0 ? 0 : Double(dataset) * 100 / Double(used)))%",
+            "total_system_memory:\(total)",
+            "total_system_memory_human:\(MemoryProbe.human(total))",
+            "maxmemory:\(maxmem)",
+            "maxmemory_human:\(MemoryProbe.human(maxmem))",
+            "maxmemory_policy:\(e.config.string("maxmemory-policy"))",
+            "mem_fragmentation_ratio:\(String(format: "%.2f", frag))",
+            "mem_fragmentation_bytes:\(rss - used)",
+            "mem_not_counted_for_evict:0",
+            "mem_clients_normal:\(e.clients.values.reduce(0) { $0 + $1.output.buffer.readableBytes })",
+            "mem_allocator:\(MemoryProbe.allocatorName())",
+            "lazyfree_pending_objects:0",
+            "lazyfreed_objects:0",
+        ]
+    }
+
+    private static func persistence(_ e: Engine) -> [String] {
+        [
+            "loading:0",
+            "async_loading:0",
+            "rdb_changes_since_last_save:\(e.dirty)",
+            "rdb_bgsave_in_progress:0",
+            "rdb_last_save_time:\(ServerState.of(e).lastSave)",
+            "rdb_last_bgsave_status:ok",
+            "rdb_last_bgsave_time_sec:-1",
+            "rdb_current_bgsave_time_sec:-1",
+            "rdb_saves:0",
+            "aof_enabled:0",
+            "aof_rewrite_in_progress:0",
+            "aof_rewrite_scheduled:0",
+            "aof_last_rewrite_time_sec:-1",
+            "aof_current_rewrite_time_sec:-1",
+            "aof_last_bgrewrite_status:ok",
+            "aof_rewrites:0",
+            "aof_last_write_status:ok",
+        ]
+    }
+
+    private static func stats(_ e: Engine) -> [String] {
+        let s = e.stats
+        let (ops, inK, outK) = ServerState.of(e).rates()
+        return [
+            "total_connections_received:\(s.connectionsReceived)",
+            "total_commands_processed:\(s.commandsProcessed)",
+            "instantaneous_ops_per_sec:\(ops)",
+            "total_net_input_bytes:\(s.totalNetInput)",
+            "total_net_output_bytes:\(s.totalNetOutput)",
+            "instantaneous_input_kbps:\(String(format: "%.2f", inK))",
+            "instantaneous_output_kbps:\(String(format: "%.2f", outK))",
+            "rejected_connections:\(s.rejectedConnections)",
+            "sync_full:0",
+            "sync_partial_ok:0",
+            "sync_partial_err:0",
+            "expired_keys:\(s.expiredKeys)",
+            "expired_stale_perc:\(String(format: "%.2f", s.expiredStalePerc))",
+            "evicted_keys:\(s.evictedKeys)",
+            "evicted_clients:0",
+            "keyspace_hits:\(s.keyspaceHits)",
+            "keyspace_misses:\(s.keyspaceMisses)",
+            "pubsub_channels:0",
+            "pubsub_patterns:0",
+            "latest_fork_usec:0",
+            "total_forks:0",
+            "unexpected_error_replies:0",
+            "total_error_replies:\(s.errorReplies)",
+            "total_reads_processed:\(s.commandsProcessed)",
+        ]
+    }
+
+    private static func replication(_ e: Engine) -> [String] {
+        [
+            "role:master",
+            "connected_slaves:0",
+            "master_failover_state:no-failover",
+            "master_replid:\(ServerState.of(e).replID)",
+            "master_replid2:0000000000000000000000000000000000000000",
+            "master_repl_offset:0",
+            "second_repl_offset:-1",
+            "repl_backlog_active:0",
+            "repl_backlog_size:1048576",
+            "repl_backlog_first_byte_offset:0",
+            "repl_backlog_histlen:0",
+        ]
+    }
+
+    private static func cpu() -> [String] {
+        func t(_ v: timeval) -> String { String(format: "%ld.%06ld", Int(v.tv_sec), Int(v.tv_usec)) }
+        var selfUsage = rusage()
+        var children = rusage()
+        #if os(Linux)
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &selfUsage)
+        getrusage(__rusage_who_t(RUSAGE_CHILDREN.rawValue), &children)
+        #else
+        getrusage(RUSAGE_SELF, &selfUsage)
+        getrusage(RUSAGE_CHILDREN, &children)
+        #endif
+        var lines = [
+            "used_cpu_sys:\(t(selfUsage.ru_stime))",
+            "used_cpu_user:\(t(selfUsage.ru_utime))",
+            "used_cpu_sys_children:\(t(children.ru_stime))",
+            "used_cpu_user_children:\(t(children.ru_utime))",
+        ]
+        #if os(Linux)
+        var thread = rusage()
+        // INFO runs on the engine thread: RUSAGE_THREAD measures exactly it.
+        if getrusage(1, &thread) == 0 {
+            lines.append("used_cpu_sys_main_thread:\(t(thread.ru_stime))")
+            lines.append("used_cpu_user_main_thread:\(t(thread.ru_utime))")
+        }
+        #endif
+        return lines
+    }
+}
+
+/// MEMORY USAGE / DOCTOR / STATS / PURGE / MALLOC-STATS / HELP.
+enum MemoryCommand {
+    static var subcommands: [CommandSpec] {
+        [
+            CommandSpec("help", arity: 2, flags: [.loading, .stale], group: .server, since: "4.0.0", summary: "Lists the MEMORY subcommands.") { ctx in
+                ConnectionCommands.help(ctx, "MEMORY", [
+                    ("DOCTOR", "Reports memory problems, if any."),
+                    ("MALLOC-STATS", "Reports the allocator's statistics."),
+                    ("PURGE", "Returns free memory to the operating system where the allocator can."),
+                    ("STATS", "Reports memory use in detail."),
+                    ("USAGE <key> [SAMPLES <count>]", "Estimates the bytes used by <key> and its value; aggregates are sampled (default 5, 0 = all)."),
+                ])
+            },
+            CommandSpec("usage", arity: -3, flags: [.readonly], keys: (2, 2, 1), group: .server, since: "4.0.0", summary: "Estimates the memory used by a key and its value.", complexity: "O(N) where N is the number of samples.", syntax: "key [SAMPLES count]") { ctx in
+                var samples = 5
+                var j = 3
+                while j < ctx.argc {
+                    if ctx.arg(j, is: "samples") && j + 1 < ctx.argc {
+                        guard let n = ctx.int(j + 1) else { return }
+                        if n < 0 { ctx.syntaxError(); return }
+                        samples = n
+                        j += 2
+                    } else {
+                        ctx.syntaxError()
+                        return
+                    }
+                }
+                guard let v = ctx.db.lookup(ctx.argv[2]) else { ctx.out.nullBulk(); return }
+                ctx.out.integer(MemoryProbe.usage(key: ctx.argv[2], value: v, samples: samples))
+            },
+            CommandSpec("doctor", arity: 2, group: .server, since: "4.0.0", summary: "Reports memory problems, if any.") { ctx in
+                let used = MemoryProbe.allocated()
+                let rss = MemoryProbe.rss()
+                let state = ServerState.of(ctx.engine)
+                state.notePeak()
+                var issues: [String] = []
+                if used < 5 * 1024 * 1024 {
+                    ctx.out.verbatim("Memory use is small (\(MemoryProbe.human(used))): there is nothing to diagnose.\n")
+                    return
+                }
+                if state.peakMemory > used * 3 / 2 {
+                    issues.append("Peak memory (\(MemoryProbe.human(state.peakMemory))) is much higher than current use (\(MemoryProbe.human(used))): the allocator may hold on to freed memory (MEMORY PURGE can help).")
+                }
+                if rss > used * 3 / 2 && rss - used > 10 * 1024 * 1024 {
+                    issues.append("Resident memory (\(MemoryProbe.human(rss))) is well above allocated memory (\(MemoryProbe.human(used))): fragmentation is high.")
+                }
+                let maxmem = ctx.engine.config.int("maxmemory")
+                if maxmem > 0 && used > maxmem * 9 / 10 {
+                    issues.append("Memory use is above 90% of maxmemory (\(MemoryProbe.human(maxmem))).")
+                }
+                if issues.isEmpty {
+                    ctx.out.verbatim("No memory problems found.\n")
+                } else {
+                    ctx.out.verbatim("Memory problems found:\n\n" + issues.map { " * " + $0 + "\n" }.joined())
+                }
+            },
+            CommandSpec("stats", arity: 2, group: .server, since: "4.0.0", summary: "Reports memory use in detail.") { ctx in
+                let e = ctx.engine
+                let state = ServerState.of(e)
+                state.notePeak()
+                let used = MemoryProbe.allocated()
+                let rss = MemoryProbe.rss()
+                let startup = min(state.startupMemory, used)
+                let keys = e.databases.reduce(0) { $0 + $1.count }
+                let dataset = used - startup
+                let dbs = e.databases.filter { $0.count > 0 }
+                ctx.out.map(11 + dbs.count)
+                ctx.out.bulk("peak.allocated"); ctx.out.integer(max(state.peakMemory, used))
+                ctx.out.bulk("total.allocated"); ctx.out.integer(used)
+                ctx.out.bulk("startup.allocated"); ctx.out.integer(startup)
+                ctx.out.bulk("clients.normal"); ctx.out.integer(e.clients.values.reduce(0) { $0 + $1.output.buffer.readableBytes })
+                for db in dbs {
+                    ctx.out.bulk("db.\(db.id)")
+                    ctx.out.map(2)
+                    ctx.out.bulk("overhead.hashtable.main"); ctx.out.integer(db.table.slotCount * 48)
+                    ctx.out.bulk("overhead.hashtable.expires"); ctx.out.integer(db.table.volatileCount * 16)
+                }
+                ctx.out.bulk("keys.count"); ctx.out.integer(keys)
+                ctx.out.bulk("keys.bytes-per-key"); ctx.out.integer(keys == 0 ? 0 : dataset / keys)
+                ctx.out.bulk("dataset.bytes"); ctx.out.integer(dataset)
+                ctx.out.bulk("dataset.percentage"); ctx.out.double(used == 0 ? 0 : Double(dataset) * 100 / Double(used))
+                ctx.out.bulk("peak.percentage"); ctx.out.double(Double(used) * 100 / Double(max(1, max(state.peakMemory, used))))
+                ctx.out.bulk("fragmentation"); ctx.out.double(used == 0 ? 0 : Double(rss) / Double(used))
+                ctx.out.bulk("fragmentation.bytes"); ctx.out.integer(rss - used)
+            },
+            CommandSpec("purge", arity: 2, group: .server, since: "4.0.0", summary: "Returns free memory to the operating system where the allocator can.") { ctx in
+                MemoryProbe.trim()
+                ctx.ok()
+            },
+            CommandSpec("malloc-stats", arity: 2, group: .server, since: "4.0.0", summary: "Reports the allocator's statistics.") { ctx in
+                ctx.out.verbatim(MemoryProbe.allocatorReport())
+            },
+        ]
+    }
+}
+
+/// DEBUG: the testing helpers Lunar supports (SLEEP, SET-ACTIVE-EXPIRE, OBJECT, LOG, HELP).
+enum DebugCommand {
+    static func allowed(_ ctx: CommandContext) -> Bool {
+        switch ctx.engine.config.string("enable-debug-command") {
+        case "yes": return true
+        case "local":
+            let a = ctx.client.remoteAddress
+            return ctx.client.isInternal || a.hasPrefix("127.") || a.hasPrefix("::1") || a.hasPrefix("/") || a.isEmpty
+        default: return false
+        }
+    }
+
+    static func run(_ ctx: CommandContext) {
+        guard allowed(ctx) else {
+            ctx.error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.")
+            return
+        }
+        let sub = ctx.argv[1].lowercased.string
+        switch (sub, ctx.argc) {
+        case ("help", 2):
+            ConnectionCommands.help(ctx, "DEBUG", [
+                ("SLEEP <seconds>", "Stops the server for <seconds> (decimals allowed)."),
+                ("SET-ACTIVE-EXPIRE <0|1>", "Turns the active expiry cycle off or on (expired keys are still removed when accessed)."),
+                ("OBJECT <key>", "Shows low-level information about the value of <key>."),
+                ("LOG <message>", "Writes <message> to the server log."),
+            ])
+        case ("sleep", 3):
+            let secs = parseDouble(ctx.argv[2]) ?? Double(ctx.argv[2].string.prefix { $0.isNumber || $0 == "." }) ?? 0
+            if secs > 0 { usleep(useconds_t(min(secs, 3600) * 1_000_000)) }
+            ctx.ok()
+        case ("set-active-expire", 3):
+            ctx.engine.activeExpireEnabled = (parseStrictInt(ctx.argv[2].raw) ?? 0) != 0
+            ctx.ok()
+        case ("object", 3):
+            guard let v = ctx.db.lookup(ctx.argv[2]) else { ctx.error(Err.noSuchKey); return }
+            var extra = ""
+            if case let .list(l) = v { extra = " ql_nodes:\(max(1, (l.count + 127) / 128)) ql_avg_node:\(String(format: "%.2f", l.count == 0 ? 0 : Double(l.count) / Double(max(1, (l.count + 127) / 128)))) ql_listpack_max:-2 ql_compressed:0 ql_uncompressed_size:\(l.items.reduce(0) { $0 + $1.count + 2 })" }
+            let size = MemoryProbe.usage(key: ctx.argv[2], value: v, samples: 0)
+            ctx.out.simple("Value at:0x0 refcount:1 encoding:\(ServerCommands.encoding(of: v)) serializedlength:\(size) lru:0 lru_seconds_idle:0\(extra)")
+        case ("log", 3):
+            ctx.engine.logger.warning("DEBUG LOG: \(ctx.argv[2].string)")
+            ctx.ok()
+        default:
+            ctx.error("ERR unknown subcommand or wrong number of arguments for '\(ctx.argv[1].string)'. Try DEBUG HELP.")
+        }
+    }
+}

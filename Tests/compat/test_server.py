@@ -1,0 +1,467 @@
+"""Server commands (SWAPDB, TIME, INFO, CONFIG, COMMAND, OBJECT, MEMORY, DEBUG, SHUTDOWN, LASTSAVE,
+SAVE/BGSAVE, ROLE) against redis-server 7.0."""
+import os
+import socket
+import tempfile
+import time
+
+import pytest
+
+from support.resp import Conn
+from support.servers import Server, free_port, lunar_binary, start_lunar, start_redis
+
+
+@pytest.fixture
+def pair(lunar_server, redis_server):
+    conns = []
+
+    def open_both():
+        a, b = Conn(lunar_server.port), Conn(redis_server.port)
+        conns.extend([a, b])
+        return a, b
+
+    a, b = open_both()
+    for c in (a, b):
+        c.call("FLUSHALL")
+        c.call("CONFIG", "RESETSTAT")
+    yield a, b, open_both
+    for c in conns:
+        c.close()
+
+
+def run(conns, *cmds):
+    a, b = conns
+    out = []
+    for cmd in cmds:
+        x, y = a.call(*cmd), b.call(*cmd)
+        assert x == y, f"{cmd}: lunar {x!r} redis {y!r}"
+        out.append(x)
+    return out
+
+
+def has(conn, name):
+    return conn.call("COMMAND", "INFO", name)[1][0][0] == "array"
+
+
+SAME = [
+    ["SWAPDB", "0"], ["SWAPDB", "0", "x"], ["SWAPDB", "x", "0"], ["SWAPDB", "0", "99"], ["SWAPDB", "-1", "0"],
+    ["SWAPDB", "0", "1.5"], ["SWAPDB", "0", "4294967296"], ["SWAPDB", "0", "1"], ["SWAPDB", "3", "3"],
+    ["TIME", "x"], ["DBSIZE", "x"], ["LASTSAVE", "x"], ["ROLE"], ["ROLE", "x"],
+    ["CONFIG"], ["CONFIG", "GET"], ["CONFIG", "FOO"], ["CONFIG", "SET", "maxmemory"],
+    ["CONFIG", "SET", "maxmemory", "1mb", "port"], ["CONFIG", "SET", "maxmemory", "1mb", "maxmemory", "2mb"],
+    ["CONFIG", "SET", "maxmemory", "1mb", "MAXMEMORY", "2mb"],
+    ["CONFIG", "SET", "foo", "bar"], ["CONFIG", "SET", "maxmemory", "abc"], ["CONFIG", "SET", "maxmemory", "-1"],
+    ["CONFIG", "SET", "appendonly", "maybe"], ["CONFIG", "SET", "daemonize", "yes"], ["CONFIG", "SET", "databases", "3"],
+    ["CONFIG", "SET", "hz", "abc"], ["CONFIG", "SET", "hz", "-1"], ["CONFIG", "SET", "maxmemory-policy", "foo"],
+    ["CONFIG", "SET", "maxmemory", "10mb", "hz", "abc"], ["CONFIG", "GET", "maxmemory"],
+    ["CONFIG", "SET", "hz", "1000"], ["CONFIG", "GET", "hz"], ["CONFIG", "SET", "hz", "0"], ["CONFIG", "GET", "hz"],
+    ["CONFIG", "SET", "hz", "10"], ["CONFIG", "GET", "HZ"], ["CONFIG", "GET", "hash-max-ziplist-entries"],
+    ["CONFIG", "GET", "nosuchparam"], ["CONFIG", "SET", "maxmemory", "5mb"], ["CONFIG", "GET", "maxmemory"],
+    ["CONFIG", "SET", "maxmemory", "0", "maxmemory-policy", "allkeys-lru"], ["CONFIG", "GET", "maxmemory-policy"],
+    ["CONFIG", "SET", "maxmemory-policy", "NOEVICTION"], ["CONFIG", "GET", "maxmemory-policy"],
+    ["CONFIG", "RESETSTAT", "x"], ["CONFIG", "REWRITE"],
+    ["OBJECT"], ["OBJECT", "FOO", "x"], ["OBJECT", "ENCODING"], ["OBJECT", "ENCODING", "nokey"],
+    ["OBJECT", "REFCOUNT", "nokey"], ["OBJECT", "IDLETIME", "nokey"], ["OBJECT", "FREQ", "nokey"],
+    ["MEMORY"], ["MEMORY", "FOO"], ["MEMORY", "USAGE"], ["MEMORY", "USAGE", "nokey"],
+    ["MEMORY", "USAGE", "nokey", "SAMPLES"], ["MEMORY", "USAGE", "nokey", "SAMPLES", "x"],
+    ["MEMORY", "USAGE", "nokey", "SAMPLES", "-1"], ["MEMORY", "USAGE", "nokey", "foo"], ["MEMORY", "USAGE", "nokey", "SAMPLES", "0"],
+    ["MEMORY", "PURGE"], ["MEMORY", "DOCTOR", "x"],
+    ["DEBUG"], ["DEBUG", "FOO"], ["DEBUG", "SLEEP"], ["DEBUG", "SLEEP", "0"], ["DEBUG", "OBJECT", "nokey"],
+    ["DEBUG", "SET-ACTIVE-EXPIRE", "1"], ["DEBUG", "JMAP"],
+    ["COMMAND", "FOO"], ["COMMAND", "GETKEYS"], ["COMMAND", "GETKEYS", "nosuch", "a"], ["COMMAND", "GETKEYS", "get"],
+    ["COMMAND", "GETKEYS", "get", "a", "b"], ["COMMAND", "GETKEYS", "ping"], ["COMMAND", "GETKEYS", "set", "a", "b"],
+    ["COMMAND", "GETKEYS", "config", "get"], ["COMMAND", "GETKEYS", "watch", "a", "b", "c"],
+    ["COMMAND", "GETKEYS", "object", "encoding", "k"], ["COMMAND", "GETKEYS", "memory", "usage", "k"],
+    ["COMMAND", "INFO", "nosuch"], ["COMMAND", "INFO", "get", "nosuch"], ["COMMAND", "DOCS", "nosuch"],
+    ["COMMAND", "LIST", "FILTERBY", "MODULE", "foo"], ["COMMAND", "LIST", "FILTERBY", "foo", "x"],
+    ["COMMAND", "LIST", "foo"], ["COMMAND", "LIST", "FILTERBY", "ACLCAT"], ["COMMAND", "LIST", "FILTERBY", "ACLCAT", "nosuchcat"],
+    ["COMMAND", "COUNT", "x"],
+    ["SHUTDOWN", "foo"], ["SHUTDOWN", "ABORT"], ["SHUTDOWN", "NOSAVE", "SAVE"], ["SHUTDOWN", "ABORT", "NOW"],
+    ["BGSAVE", "foo"], ["BGSAVE", "SCHEDULE", "x"], ["SAVE", "x"],
+    ["FLUSHALL", "x"], ["FLUSHDB", "async", "x"], ["FLUSHDB", "SYNC"],
+]
+
+
+@pytest.mark.parametrize("cmd", SAME, ids=lambda c: " ".join(c))
+def test_same_reply(pair, cmd):
+    a, b, _ = pair
+    run((a, b), cmd)
+    # Leave both servers with default settings for the next case.
+    for c in (a, b):
+        c.call("CONFIG", "SET", "maxmemory", "0", "maxmemory-policy", "noeviction", "hz", "10")
+
+
+def test_swapdb_moves_data(pair):
+    a, b, _ = pair
+    run((a, b), ["SET", "k", "zero"], ["SELECT", "1"], ["SET", "k", "one"], ["SET", "k2", "x"], ["DBSIZE"],
+        ["SWAPDB", "0", "1"], ["GET", "k"], ["DBSIZE"], ["SELECT", "0"], ["GET", "k"], ["GET", "k2"], ["DBSIZE"],
+        ["SWAPDB", "1", "0"], ["GET", "k"], ["DBSIZE"])
+
+
+def test_swapdb_wakes_blocked_client(lunar_server):
+    a, b = Conn(lunar_server.port), Conn(lunar_server.port)
+    try:
+        if not has(a, "blpop") or not has(a, "rpush"):
+            pytest.skip("lists not implemented yet")
+        a.call("FLUSHALL")
+        a.call("SELECT", "1")
+        a.call("RPUSH", "q", "item")
+        b.send_raw(Conn.encode(["BLPOP", "q", "5"]))
+        time.sleep(0.2)
+        a.call("SWAPDB", "0", "1")
+        assert b.read() == ("array", [("bulk", b"q"), ("bulk", b"item")])
+    finally:
+        a.close()
+        b.close()
+
+
+def test_time(r):
+    secs, usecs = r.time()
+    assert abs(secs + usecs / 1e6 - time.time()) < 2
+    assert 0 <= usecs < 1_000_000
+
+
+
+def _sections(text):
+    return [l[2:] for l in text.splitlines() if l.startswith("# ")]
+
+
+def _section_fields(text):
+    out, cur = {}, None
+    for l in text.splitlines():
+        if l.startswith("# "):
+            cur = l[2:]
+            out[cur] = []
+        elif l and cur:
+            out[cur].append(l.split(":", 1)[0])
+    return out
+
+
+@pytest.mark.parametrize("args", [[], ["default"], ["all"], ["everything"], ["server"], ["SERVER", "clients"],
+                                  ["keyspace", "memory"], ["nosuch"], ["commandstats"], ["errorstats"], ["cpu"]])
+def test_info_sections(pair, args):
+    a, b, _ = pair
+    la, ra = a.call("INFO", *args), b.call("INFO", *args)
+    assert la[0] == ra[0] == "bulk"
+    lt, rt = la[1].decode(), ra[1].decode()
+    redis_sections = [s for s in _sections(rt) if s != "Latencystats"]
+    assert _sections(lt) == redis_sections
+    if lt:
+        assert lt.endswith("\r\n") and "\r\n\r\n# " in lt or len(_sections(lt)) == 1
+    lf, rf = _section_fields(lt), _section_fields(rt)
+    for sec, fields in lf.items():
+        if sec in ("Commandstats", "Errorstats", "Keyspace"):
+            continue
+        extra = set(fields) - set(rf[sec]) - {"lunar_version"}
+        assert not extra, (sec, extra)
+        # The fields Lunar reports come in Redis's order.
+        common = [f for f in rf[sec] if f in fields]
+        assert [f for f in fields if f in common] == common, sec
+
+
+def test_info_server_fields(r):
+    info = r.info("server")
+    assert info["redis_version"] == "7.0.15"
+    assert "lunar_version" in info
+    assert info["redis_mode"] == "standalone"
+    assert info["process_id"] > 0 and info["tcp_port"] == r.connection_pool.connection_kwargs["port"]
+    assert info["arch_bits"] == 64
+    assert len(info["run_id"]) == 40
+
+
+def test_info_keyspace(pair):
+    a, b, _ = pair
+    cmds = [["SET", "a", "1"], ["SET", "b", "2"], ["SELECT", "2"], ["SET", "c", "3"]]
+    if has(a, "pexpire"):
+        cmds += [["PEXPIRE", "c", "100000"]]
+    run((a, b), *cmds)
+    la, ra = a.call("INFO", "keyspace")[1].decode(), b.call("INFO", "keyspace")[1].decode()
+    assert la == ra
+    assert "db0:keys=2,expires=0,avg_ttl=0" in la
+
+
+def test_info_stats_counters(pair):
+    a, b, _ = pair
+    run((a, b), ["GET"], ["SELECT", "x"], ["NOSUCH"], ["SET", "k", "v"], ["GET", "k"], ["GET", "missing"],
+        ["CONFIG", "SET", "foo", "bar"])
+    for sec in ("commandstats",):
+        lt = a.call("INFO", sec)[1].decode()
+        rt = b.call("INFO", sec)[1].decode()
+
+        def parse(t):
+            d = {}
+            for l in t.splitlines():
+                if l.startswith("cmdstat_"):
+                    name, rest = l.split(":", 1)
+                    kv = dict(x.split("=") for x in rest.split(","))
+                    d[name] = (kv["calls"], kv["rejected_calls"], kv["failed_calls"])
+            return d
+        ld, rd = parse(lt), parse(rt)
+        for name in ("cmdstat_get", "cmdstat_select", "cmdstat_set", "cmdstat_config|set"):
+            assert ld[name] == rd[name], name
+    le = a.call("INFO", "errorstats")[1].decode()
+    re_ = b.call("INFO", "errorstats")[1].decode()
+    assert le == re_
+    ls = dict(l.split(":", 1) for l in a.call("INFO", "stats")[1].decode().splitlines() if ":" in l)
+    rs = dict(l.split(":", 1) for l in b.call("INFO", "stats")[1].decode().splitlines() if ":" in l)
+    for f in ("keyspace_hits", "keyspace_misses", "total_error_replies"):
+        assert ls[f] == rs[f], f
+    assert int(ls["total_net_input_bytes"]) > 0 and int(ls["total_net_output_bytes"]) > 0
+    # RESETSTAT zeroes them.
+    a.call("CONFIG", "RESETSTAT")
+    ls = dict(l.split(":", 1) for l in a.call("INFO", "stats")[1].decode().splitlines() if ":" in l)
+    assert ls["keyspace_hits"] == "0" and ls["total_error_replies"] == "0"
+    assert a.call("INFO", "errorstats")[1] == b"# Errorstats\r\n"
+
+
+def test_info_memory_is_measured(r):
+    before = r.info("memory")
+    assert before["used_memory"] > 0 and before["used_memory_rss"] > 0
+    assert before["used_memory_rss"] >= 1024 * 1024
+    p = r.pipeline(transaction=False)
+    for i in range(3000):
+        p.set(f"mem:{i}", "x" * 1000)
+    p.execute()
+    after = r.info("memory")
+    assert after["used_memory"] - before["used_memory"] > 2_000_000
+    assert after["used_memory_peak"] >= after["used_memory"]
+    assert after["used_memory_human"].endswith(("K", "M", "G"))
+    r.flushall()
+
+
+def test_object_encoding_strings(pair):
+    a, b, _ = pair
+    values = ["123", "-5", "0", "0123", "+1", "-0", "abc", "x" * 44, "x" * 45, "1" * 19, "9223372036854775807",
+              "9223372036854775808", "12345678901234567890", "1.5", " 1", ""]
+    for i, v in enumerate(values):
+        run((a, b), ["SET", f"s{i}", v], ["OBJECT", "ENCODING", f"s{i}"])
+
+
+def test_object_other_subcommands(pair):
+    a, b, _ = pair
+    run((a, b), ["SET", "k", "hello"], ["OBJECT", "FREQ", "k"], ["OBJECT", "IDLETIME", "k"],
+        ["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"], ["OBJECT", "IDLETIME", "k"],
+        ["CONFIG", "SET", "maxmemory-policy", "noeviction"])
+    assert a.call("OBJECT", "REFCOUNT", "k") == ("int", 1)
+    help_l, help_r = a.call("OBJECT", "HELP"), b.call("OBJECT", "HELP")
+    assert help_l[0] == "array" and help_l[1][0][1].startswith(b"OBJECT <subcommand>")
+    assert help_l[1][-1] == help_r[1][-1]
+
+
+def test_memory_usage_grows_with_value(r):
+    r.set("small", "x")
+    r.set("big", "x" * 10000)
+    small, big = r.memory_usage("small"), r.memory_usage("big")
+    assert 0 < small < big and big >= 10000
+    assert r.memory_usage("missing") is None
+
+
+def test_memory_stats_and_doctor(r):
+    stats = r.memory_stats()
+    assert stats["total.allocated"] > 0 and "keys.count" in stats
+    assert isinstance(r.execute_command("MEMORY", "DOCTOR"), bytes)
+    assert r.execute_command("MEMORY", "MALLOC-STATS")
+
+
+def test_debug_sleep_and_object(r):
+    t = time.time()
+    assert r.execute_command("DEBUG", "SLEEP", "0.2")
+    assert time.time() - t >= 0.19
+    r.set("k", "abc")
+    text = r.execute_command("DEBUG", "OBJECT", "k")
+    assert "encoding:embstr" in str(text)
+
+
+def test_time_raw(lunar_server):
+    c = Conn(lunar_server.port)
+    reply = c.call("TIME")
+    c.close()
+    assert reply[0] == "array" and [x[0] for x in reply[1]] == ["bulk", "bulk"]
+
+
+def test_debug_set_active_expire(r, lunar_server):
+    c = Conn(lunar_server.port)
+    known = has(c, "pexpire")
+    c.close()
+    if not known:
+        pytest.skip("PEXPIRE not implemented yet")
+    try:
+        r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+        r.set("k", "v")
+        r.pexpire("k", 50)
+        time.sleep(0.4)
+        assert r.dbsize() == 1      # nobody removed it
+        assert r.get("k") is None   # lazily expired on access
+        assert r.dbsize() == 0
+    finally:
+        r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+
+
+def test_debug_disabled_like_redis():
+    lunar = start_lunar("--enable-debug-command", "no")
+    ref = start_redis("--enable-debug-command", "no")
+    try:
+        a, b = Conn(lunar.port), Conn(ref.port)
+        run((a, b), ["DEBUG", "SLEEP", "0"], ["DEBUG", "FOO"])
+        a.close()
+        b.close()
+    finally:
+        lunar.stop()
+        ref.stop()
+
+
+def test_command_info_and_docs_for_server_families(pair):
+    a, b, _ = pair
+    mine = ["ping", "echo", "select", "hello", "auth", "reset", "quit", "client", "multi", "exec", "discard", "watch",
+            "unwatch", "flushall", "flushdb", "dbsize", "swapdb", "time", "info", "lastsave", "save", "bgsave", "role",
+            "shutdown", "config", "command", "object", "memory", "debug"]
+
+    def tokens(args, acc):
+        for x in args:
+            d = dict(zip(x[1][0::2], x[1][1::2]))
+            tok = d.get(("bulk", b"token"))
+            if tok:
+                acc.append(tok[1].upper())
+            if ("bulk", b"arguments") in d:
+                tokens(d[("bulk", b"arguments")][1], acc)
+        return acc
+
+    for name in mine:
+        ld, rd = a.call("COMMAND", "DOCS", name), b.call("COMMAND", "DOCS", name)
+        assert ld[0] == rd[0] == "array" and len(ld[1]) == 2, name
+        lm = dict(zip(ld[1][1][1][0::2], ld[1][1][1][1::2]))
+        rm = dict(zip(rd[1][1][1][0::2], rd[1][1][1][1::2]))
+        for k in ("since", "group"):
+            assert lm[("bulk", k.encode())] == rm[("bulk", k.encode())], (name, k)
+        assert lm[("bulk", b"summary")][1]
+        if ("bulk", b"arguments") in rm and name not in ("client", "config", "command", "object", "memory"):
+            lt = tokens(lm.get(("bulk", b"arguments"), ("array", []))[1], [])
+            rt = tokens(rm[("bulk", b"arguments")][1], [])
+            assert sorted(set(lt)) == sorted(set(rt)), name
+
+
+def test_command_list_filters(pair):
+    a, b, _ = pair
+    lunar_names = {x[1] for x in a.call("COMMAND", "LIST")[1]}
+    for filt in (["PATTERN", "conf*"], ["PATTERN", "*|help"], ["ACLCAT", "transaction"], ["ACLCAT", "connection"],
+                 ["ACLCAT", "dangerous"]):
+        lset = {x[1] for x in a.call("COMMAND", "LIST", "FILTERBY", *filt)[1]}
+        rset = {x[1] for x in b.call("COMMAND", "LIST", "FILTERBY", *filt)[1]}
+        assert lset == rset & lunar_names, filt
+
+
+def test_command_getkeys(pair):
+    a, b, _ = pair
+    run((a, b), ["COMMAND", "GETKEYS", "set", "k", "v"], ["COMMAND", "GETKEYS", "watch", "a", "b"],
+        ["COMMAND", "GETKEYS", "object", "encoding", "k"], ["COMMAND", "GETKEYS", "memory", "usage", "k"],
+        ["COMMAND", "GETKEYS", "get", "k"])
+
+
+def test_lastsave_and_persistence_answers(pair):
+    a, b, _ = pair
+    last = a.call("LASTSAVE")
+    assert last[0] == "int" and abs(last[1] - time.time()) < 24 * 3600
+    # Lunar has no persistence: it says so instead of pretending to have saved.
+    for cmd in (["SAVE"], ["BGSAVE"], ["BGSAVE", "SCHEDULE"]):
+        reply = a.call(*cmd)
+        assert reply[0] == "err" and b"persistence" in reply[1]
+    run((a, b), ["MULTI"], ["SAVE"], ["EXEC"])
+
+
+def test_config_get_globs_match_redis(pair):
+    a, b, _ = pair
+    stable = {"maxmemory", "maxmemory-policy", "hz", "databases", "appendonly", "appendfsync", "timeout",
+              "tcp-keepalive", "maxclients", "hash-max-listpack-entries", "hash-max-ziplist-entries",
+              "hash-max-listpack-value", "zset-max-listpack-entries", "zset-max-ziplist-value",
+              "set-max-intset-entries", "list-max-listpack-size", "list-compress-depth", "proto-max-bulk-len",
+              "client-query-buffer-limit", "busy-reply-threshold", "lua-time-limit", "active-expire-effort",
+              "lazyfree-lazy-user-flush", "protected-mode", "slowlog-log-slower-than", "slowlog-max-len",
+              "notify-keyspace-events", "requirepass", "loglevel", "io-threads", "dbfilename", "save"}
+    for pattern in ("*", "*max*", "hash-*", "*ZIPLIST*", "h?", "[hz]*", "maxmemory"):
+        lm = a.call("CONFIG", "GET", pattern)
+        rm = b.call("CONFIG", "GET", pattern)
+        lp = {lm[1][i][1].decode(): lm[1][i + 1][1] for i in range(0, len(lm[1]), 2)}
+        rp = {rm[1][i][1].decode(): rm[1][i + 1][1] for i in range(0, len(rm[1]), 2)}
+        for k in set(lp) & stable:
+            assert k in rp, (pattern, k)
+            assert lp[k] == rp[k], (pattern, k, lp[k], rp[k])
+        for k in set(rp) & stable:
+            assert k in lp, (pattern, k)
+    # Several patterns, duplicates once.
+    lm = a.call("CONFIG", "GET", "maxmemory", "hz", "maxmemory", "max*")
+    names = [lm[1][i][1] for i in range(0, len(lm[1]), 2)]
+    assert len(names) == len(set(names)) and b"maxmemory" in names and b"hz" in names
+
+
+def test_config_set_is_all_or_nothing(pair):
+    a, b, _ = pair
+    run((a, b), ["CONFIG", "SET", "maxmemory", "7mb", "maxmemory-policy", "bogus"], ["CONFIG", "GET", "maxmemory"],
+        ["CONFIG", "SET", "maxmemory", "7mb", "maxmemory-policy", "allkeys-lru"], ["CONFIG", "GET", "maxmemory"],
+        ["CONFIG", "GET", "maxmemory-policy"], ["CONFIG", "SET", "maxmemory", "0", "maxmemory-policy", "noeviction"])
+
+
+def test_config_rewrite(tmp_path):
+    conf = tmp_path / "lunar.conf"
+    conf.write_text("# my settings\nhz 20\nmaxmemory 1mb\nhz 30\n\nloglevel notice\n")
+    port = free_port()
+    argv = [lunar_binary(), str(conf), "--port", str(port), "--bind", "127.0.0.1"]
+    s = Server(argv, port, str(tmp_path))
+    try:
+        c = Conn(port)
+        assert c.call("CONFIG", "GET", "hz")[1][1] == ("bulk", b"30")
+        assert c.call("CONFIG", "SET", "maxmemory", "2mb", "slowlog-max-len", "77") == ("simple", b"OK")
+        assert c.call("CONFIG", "REWRITE") == ("simple", b"OK")
+        text = conf.read_text()
+        lines = text.splitlines()
+        assert lines[0] == "# my settings"
+        assert "maxmemory 2097152" in lines
+        assert "slowlog-max-len 77" in lines
+        assert sum(1 for l in lines if l.startswith("hz ")) == 1
+        assert "port %d" % port in lines
+        info = c.call("INFO", "server")[1].decode()
+        assert "config_file:%s" % conf in info
+        c.close()
+    finally:
+        s.stop()
+    # The rewritten file starts a server with the same settings.
+    port2 = free_port()
+    text = conf.read_text().replace("port %d" % port, "port %d" % port2)
+    conf.write_text(text)
+    s = Server([lunar_binary(), str(conf)], port2, str(tmp_path))
+    try:
+        c = Conn(port2)
+        assert c.call("CONFIG", "GET", "maxmemory")[1][1] == ("bulk", b"2097152")
+        assert c.call("CONFIG", "GET", "slowlog-max-len")[1][1] == ("bulk", b"77")
+        c.close()
+    finally:
+        s.stop()
+
+
+def test_shutdown():
+    s = start_lunar()
+    try:
+        c = Conn(s.port)
+        # No persistence: SHUTDOWN SAVE refuses, as Redis does when saving fails.
+        assert c.call("SHUTDOWN", "SAVE") == ("err", b"ERR Errors trying to SHUTDOWN. Check logs.")
+        c.call("MULTI")
+        assert c.call("SHUTDOWN", "NOSAVE") == ("err", b"ERR Command not allowed inside a transaction")
+        c.call("DISCARD")
+        c.send_raw(Conn.encode(["SHUTDOWN", "NOSAVE"]))
+        s.proc.wait(10)
+        assert s.proc.returncode == 0
+        c.close()
+    finally:
+        s.stop()
+
+
+def test_shutdown_default_and_force():
+    for args in ([], ["SAVE", "FORCE"], ["NOW"]):
+        s = start_lunar()
+        try:
+            c = Conn(s.port)
+            c.send_raw(Conn.encode(["SHUTDOWN"] + args))
+            s.proc.wait(10)
+            assert s.proc.returncode == 0, args
+            c.close()
+        finally:
+            s.stop()
