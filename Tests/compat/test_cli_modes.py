@@ -239,6 +239,21 @@ def test_bigkeys_memkeys_like_redis_cli(redis_server, rr):
         rr.set(extra, "v" * 3)
 
 
+def test_bigkeys_memkeys_on_lunar(lunar_server, r):
+    r.flushall()
+    try:
+        r.rpush("l", "a", "b", "c")
+        r.set("s", "12345")
+        r.sadd("st", "a", "b")
+        r.hset("h", mapping={"a": 1})
+        r.zadd("z", {"a": 1})
+    except redispy.ResponseError:
+        pytest.skip("Lunar lacks the commands to fill the keyspace yet")
+    for tail in (["--bigkeys"], ["--memkeys"], ["--bigkeys", "--pattern", "s*"]):
+        ref, ours = both(tail, port=lunar_server.port)
+        assert ours == ref, tail
+
+
 # --stat / --latency / -r -i -------------------------------------------------------------------------
 
 def test_latency_single_output(redis_server):
