@@ -127,6 +127,40 @@ def test_function_load_and_list(redis_server, rr, tmp_path):
     assert (rc, out) == (0, b"(no libraries loaded)\n")
 
 
+def test_function_load_and_eval_on_lunar(lunar_server, r, tmp_path):
+    try:
+        r.execute_command("FUNCTION", "FLUSH")
+    except redispy.ResponseError:
+        pytest.skip("Lunar has no FUNCTION yet")
+    f = tmp_path / "mylib.lua"
+    f.write_text(LIB)
+    port = str(lunar_server.port)
+    rc, out, err = run_pipe([lunar_cli(), "-p", port, "--function-load", str(f)])
+    assert (rc, err) == (0, b"")
+    assert out == ("Library 'mylib' loaded from %s (engine LUA), 2 functions:\n"
+                   "  get_or_default  flags: (none)\n"
+                   "  ro_len          flags: no-writes  -- length of a string\n" % f).encode()
+    rc, out, err = run_pipe([lunar_cli(), "-p", port, "--functions"])
+    assert out.startswith(b"mylib (engine LUA), 2 functions:\n")
+    assert r.execute_command("FCALL", "get_or_default", 1, "nokey", "dflt") == b"dflt"
+
+
+def test_eval_on_lunar(lunar_server, r, tmp_path):
+    try:
+        r.execute_command("EVAL", "return 1", 0)
+    except redispy.ResponseError:
+        pytest.skip("Lunar has no EVAL yet")
+    port = str(lunar_server.port)
+    g = tmp_path / "bad.lua"
+    g.write_text("local a = 1\nlocal b = nosuchvar + 1\nreturn a\n")
+    rc, out, err = run_pipe([lunar_cli(), "-p", port, "--eval", str(g)])
+    assert (str(g) + ":2").encode() in out and b"user_script" not in out
+    ok = tmp_path / "ok.lua"
+    ok.write_text("return {KEYS[1], ARGV[1], #KEYS, #ARGV}\n")
+    ref, ours = both(["--eval", str(ok), "k1", ",", "a1"], port=lunar_server.port)
+    assert ours == ref == (0, b"k1\na1\n1\n1\n", b"")
+
+
 def test_function_load_errors_point_at_the_file(redis_server, rr, tmp_path):
     rr.execute_command("FUNCTION", "FLUSH")
     f = tmp_path / "rt.lua"
