@@ -454,7 +454,7 @@ public enum Modes {
     // MARK: --stat
 
     static func infoField(_ info: String, _ name: String) -> Int? {
-        for line in info.split(whereSeparator: { $0 == "\r" || $0 == "\n" }) where line.hasPrefix(name + ":") {
+        for line in info.split(whereSeparator: { $0 == "\r\n" || $0 == "\r" || $0 == "\n" }) where line.hasPrefix(name + ":") {
             return atoiLike(String(line.dropFirst(name.count + 1)))
         }
         return nil

@@ -310,7 +310,9 @@ def test_latency_tty_updates_in_place(redis_server):
     assert re.search(rb"min: \d+, max: \d+, avg: \d+\.\d\d \(\d+ samples\)$", out)
 
 
-def test_stat(redis_server):
+def test_stat(redis_server, rr):
+    rr.flushall()
+    rr.mset({"a": 1, "b": 2, "c": 3})
     p = subprocess.Popen([lunar_cli(), "-p", str(redis_server.port), "--stat", "-i", "0.2"], stdout=subprocess.PIPE)
     time.sleep(1.3)
     p.terminate()
@@ -320,8 +322,16 @@ def test_stat(redis_server):
     assert lines[1].startswith("keys       mem      clients blocked requests")
     rows = lines[2:]
     assert len(rows) >= 4
+    totals = []
     for row in rows:
-        assert re.match(r"^\d+\s+[\d.]+[BKMG]\s+\d+\s+\d+\s+\d+ \(\+\d+\)\s+\d+", row), row
+        m = re.match(r"^(\d+)\s+([\d.]+)([BKMG])\s+(\d+)\s+(\d+)\s+(\d+) \(\+(\d+)\)\s+(\d+)", row)
+        assert m, row
+        keys, mem, unit, clients, blocked, total, delta, conns = m.groups()
+        assert int(keys) == 3 and unit in "KMG" and int(clients) >= 1 and int(conns) >= 1
+        totals.append(int(total))
+    # Every INFO call is a command: the request counter grows row after row, and "+N" is the step.
+    assert totals == sorted(totals) and totals[-1] > totals[0]
+    assert re.search(r"\(\+[1-9]\d*\)", "\n".join(rows[1:]))
 
 
 def test_repeat_and_interval(redis_server, rr):
