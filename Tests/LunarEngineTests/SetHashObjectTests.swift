@@ -1,5 +1,6 @@
 @testable import LunarEngine
 import LunarRESP
+import Dispatch
 import XCTest
 
 final class SetObjectTests: XCTestCase {
@@ -35,6 +36,35 @@ final class SetObjectTests: XCTestCase {
         s.add(b("-9223372036854775808"), maxIntsetEntries: 512)
         XCTAssertEqual(s.encodingName, "intset")
         XCTAssertEqual(s.members, ["-9223372036854775808", "9223372036854775807"].map(b))
+    }
+
+    func testPackedIntsWidthsAgainstAModel() {
+        var g = FastRandom()
+        var p = PackedInts()
+        var model: [Int64] = []
+        XCTAssertEqual(p.width, 2)
+        let pools: [ClosedRange<Int64>] = [-300...300, -70000...70000, Int64.min...Int64.max]
+        for round in 0..<3000 {
+            let range = pools[round < 1000 ? 0 : (round < 2000 ? 1 : 2)]
+            let v = Int64.random(in: range, using: &g)
+            if round % 4 == 3, !model.isEmpty {
+                let i = Int.random(in: 0..<model.count, using: &g)
+                XCTAssertEqual(p.remove(at: i), model.remove(at: i))
+                continue
+            }
+            let pos = model.firstIndex { $0 >= v } ?? model.count
+            model.insert(v, at: pos)
+            p.insert(v, at: pos)
+        }
+        XCTAssertEqual(Array(p), model)
+        XCTAssertEqual(p.width, 8)
+        var small = PackedInts()
+        for v: Int64 in [3, -2, 32767, -32768] { small.insert(v, at: 0) }
+        XCTAssertEqual(small.width, 2)
+        XCTAssertEqual(small.bytes.count, 8, "four 2-byte members")
+        small.insert(32768, at: 4)
+        XCTAssertEqual(small.width, 4)
+        XCTAssertEqual(Array(small), [-32768, 32767, -2, 3, 32768])
     }
 
     func testIntsetEntryLimit() {
@@ -85,6 +115,34 @@ final class SetObjectTests: XCTestCase {
         XCTAssertEqual(all.count, 10)
     }
 
+    func testPopEverythingFromALargeSetStaysCheap() {
+        // Popping a big set empty leaves a sparse slot table on the way; sampling must not walk it all.
+        var g = FastRandom()
+        let s = SetObject.hashtable()
+        for i in 0..<50_000 { s.add(b("m\(i)"), maxIntsetEntries: 512) }
+        var popped = Set<Bytes>()
+        let start = DispatchTime.now().uptimeNanoseconds
+        while !s.isEmpty { popped.insert(s.popRandom(using: &g).bytes) }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        XCTAssertEqual(popped.count, 50_000)
+        XCTAssertLessThan(seconds, 20, "popping must stay close to O(1) per member")
+    }
+
+    func testInsertIfAbsent() {
+        let t = SlotTable<Int>(filler: 0)
+        XCTAssertEqual(t.insertIfAbsent(b("a"), 1).inserted, true)
+        XCTAssertEqual(t.insertIfAbsent(b("a"), 2).inserted, false)
+        let (s, ins) = t.insertIfAbsent(b("b"), 3)
+        XCTAssertTrue(ins)
+        XCTAssertEqual(t.values[s], 3)
+        t.remove(b("a"))
+        let (s2, ins2) = t.insertIfAbsent(b("c"), 4)
+        XCTAssertTrue(ins2)
+        XCTAssertEqual(s2, 0, "reuses the freed slot")
+        XCTAssertEqual(t.find(b("c")), 0)
+        XCTAssertEqual(t.count, 2)
+    }
+
     func testCopyIsIndependent() {
         let s = SetObject(forFirst: b("1"))
         s.add(b("1"), maxIntsetEntries: 512)
@@ -92,10 +150,26 @@ final class SetObjectTests: XCTestCase {
         c.add(b("2"), maxIntsetEntries: 512)
         XCTAssertEqual(s.count, 1)
         XCTAssertEqual(c.count, 2)
+        let t = SetObject.hashtable()
+        t.add(b("x"), maxIntsetEntries: 512)
+        let u = t.copy()
+        u.add(b("y"), maxIntsetEntries: 512)
+        u.remove(b("x"))
+        XCTAssertEqual(t.members, [b("x")])
+        XCTAssertEqual(u.members, [b("y")])
+        let h = HashObject()
+        for i in 0..<600 { h.set(b("f\(i)"), b("v"), maxEntries: 512, maxValue: 64) }
+        let hc = h.copy()
+        hc.set(b("f1"), b("changed"), maxEntries: 512, maxValue: 64)
+        hc.delete(b("f2"))
+        XCTAssertEqual(h.get(b("f1")), b("v"))
+        XCTAssertEqual(h.count, 600)
+        XCTAssertEqual(hc.count, 599)
+        XCTAssertEqual(hc.encodingName, "hashtable")
     }
 
     func testSlotTableShrinksFromTheTailAndReusesSlots() {
-        var t = SlotTable<Void>(filler: ())
+        let t = SlotTable<Void>(filler: ())
         for i in 0..<10 { t.insert(b("m\(i)"), ()) }
         t.remove(b("m3"))
         t.insert(b("new"), ())

@@ -322,6 +322,19 @@ def test_keys_glob_random(p):
         p.same("KEYS", pat, unordered=True)
 
 
+def test_keys_glob_random_brackets(p):
+    """Bracket-heavy random patterns over keys with high bytes and NULs (signed-char ranges, escapes)."""
+    rng = random.Random(11)
+    chars = [b"a", b"m", b"z", b"A", b"-", b"]", b"[", b"^", b"\\", b"\x80", b"\xff", b"\x00", b"0", b"9"]
+    keys = {b"".join(rng.choice(chars) for _ in range(rng.randint(0, 4))) for _ in range(300)}
+    for k in keys:
+        p.both("SET", k, "1")
+    pchars = chars + [b"*", b"?", b"[", b"[", b"]", b"-", b"[^", b"\\"]
+    for _ in range(500):
+        pat = b"".join(rng.choice(pchars) for _ in range(rng.randint(1, 8)))
+        p.same("KEYS", pat, unordered=True)
+
+
 def test_keys_hostile_pattern_is_bounded(p):
     p.both("SET", b"a" * 60, "1")
     pat = b"a*" * 30 + b"b"
@@ -389,6 +402,8 @@ def test_scan_count_bounds_work(p):
     assert scan_all(p.lunar, count=10000)
     rep = p.lunar_only("SCAN", "18446744073709551615")
     assert rep == ("array", [("bulk", b"0"), ("array", [])])
+    rep = p.lunar_only("SCAN", "3", "COUNT", "9223372036854775807")
+    assert rep[1][0] == ("bulk", b"0") and len(rep[1][1][1]) == 497
 
 
 def test_scan_guarantee_under_concurrent_changes(p):
@@ -505,13 +520,24 @@ def test_expire_overflow_boundaries(p):
     p.same("PEXPIRETIME", "a")
 
 
+def settle_second():
+    """Waits until early in a wall-clock second, so TTLs rounded to seconds cannot straddle a .5 boundary
+    between the two servers (which run a few ms apart)."""
+    while not 0.05 < time.time() % 1 < 0.3:
+        time.sleep(0.01)
+
+
 def test_expire_conditions(p):
     # Four clearly separated times v1 < v2 < v3 < v4, so the two servers (a few ms apart) agree.
-    now, now_ms = int(time.time()), int(time.time() * 1000)
     for cmd, vals in (("EXPIRE", (500, 1000, 2000, 4000)),
                       ("PEXPIRE", (500000, 1000000, 2000000, 4000000)),
-                      ("EXPIREAT", tuple(now + x for x in (500, 1000, 2000, 4000))),
-                      ("PEXPIREAT", tuple(now_ms + x for x in (500000, 1000000, 2000000, 4000000)))):
+                      ("EXPIREAT", (500, 1000, 2000, 4000)),
+                      ("PEXPIREAT", (500000, 1000000, 2000000, 4000000))):
+        settle_second()
+        if cmd == "EXPIREAT":
+            vals = tuple(int(time.time()) + x for x in vals)
+        elif cmd == "PEXPIREAT":
+            vals = tuple(int(time.time() * 1000) + x for x in vals)
         v1, v2, v3, v4 = (str(v) for v in vals)
         p.both("SET", "k", "v")
         p.same(cmd, "nope", v3)
@@ -572,6 +598,7 @@ def test_ttl_family(p):
     p.both("EXPIREAT", "k", "2000000000")
     p.same("EXPIRETIME", "k")
     p.same("PEXPIRETIME", "k")
+    settle_second()
     p.both("SET", "k", "v", "PX", "100400")
     a, b = p.lunar_only("TTL", "k"), p.ref.call("TTL", "k")
     assert a == b == ("int", 100)
@@ -579,8 +606,9 @@ def test_ttl_family(p):
     assert p.lunar_only("TTL", "k") == ("int", 101)
     pt = p.lunar_only("PTTL", "k")[1]
     assert 100000 < pt <= 100600
+    settle_second()
     p.both("SET", "k", "v", "EX", "1000")
-    p.same("EXPIRETIME", "k")   # same second on both sides (almost always)
+    p.same("EXPIRETIME", "k")
 
 
 def test_set_clears_ttl_persist(p):
@@ -848,3 +876,57 @@ def test_watch_sees_key_commands(p):
             results.append(main.call("EXEC"))
             other.close()
         assert results[0] == results[1], (setup, action, results)
+
+
+def _hits(conn):
+    text = conn.call("INFO", "stats")[1].decode()
+    d = dict(line.split(":", 1) for line in text.split("\r\n") if ":" in line)
+    return d.get("keyspace_hits"), d.get("keyspace_misses")
+
+
+def test_keyspace_hits_and_misses(p):
+    """Read lookups count hits/misses as Redis counts them; writes and KEYS/SCAN do not."""
+    need(p, "info", "rpush")
+    p.same("CONFIG", "RESETSTAT")
+    p.both("SET", "a", "1")
+    p.both("RPUSH", "l", "1", "2")
+    p.both("SET", "w_1", "3")
+    for cmd in (["EXISTS", "a", "b"], ["TYPE", "a"], ["TYPE", "zz"], ["TTL", "a"], ["PTTL", "x"], ["TOUCH", "a", "x"],
+                ["EXPIRETIME", "a"], ["PEXPIRETIME", "q"], ["SORT", "l", "BY", "w_*", "GET", "#", "GET", "w_*"],
+                ["SORT", "nokey"], ["SORT_RO", "l", "BY", "nosort"], ["KEYS", "*"], ["SCAN", "0"], ["DEL", "a", "zz"],
+                ["RENAME", "l", "l2"], ["COPY", "l2", "l3"], ["COPY", "nokey", "l4"], ["MOVE", "l3", "1"],
+                ["EXPIRE", "l2", "100"], ["PERSIST", "l2"], ["SCAN", "0", "TYPE", "list"], ["SCAN", "0", "MATCH", "w*", "TYPE", "x"],
+                ["RENAMENX", "nokey", "x"]):
+        p.same(*cmd, unordered=True)
+        assert _hits(p.lunar) == _hits(p.ref), cmd
+
+
+def test_resp3_replies(p):
+    need(p, "hello", "rpush")
+    for c in (p.lunar, p.ref):
+        c.call("HELLO", "3")
+    try:
+        p.same("RANDOMKEY")
+        p.both("RPUSH", "l", "2", "1")
+        p.both("SET", "w_1", "x")
+        p.same("SORT", "l", "GET", "#", "GET", "w_*", "GET", "h_*->f")
+        p.same("SORT", "nokey")
+        p.same("SCAN", "0", "COUNT", "100", unordered=True)
+        p.same("KEYS", "*", unordered=True)
+        p.same("TYPE", "l")
+        p.same("TTL", "l")
+        p.same("COPY", "l", "m")
+        p.same("RENAME", "m", "n")
+        p.same("SCAN", "x")
+    finally:
+        for c in (p.lunar, p.ref):
+            c.call("HELLO", "2")
+
+
+def test_sort_in_scripts_orders_sets(p):
+    """Inside a script SORT BY nosort on a set still sorts (ALPHA), so scripts stay deterministic."""
+    need(p, "eval", "sadd")
+    p.both("SADD", "s", "b", "10", "a", "c", "2")
+    p.same("EVAL", "return redis.call('sort', KEYS[1], 'by', 'nosort')", "1", "s")
+    p.same("EVAL", "return redis.call('sort', KEYS[1], 'by', 'nosort', 'desc', 'limit', '1', '2')", "1", "s")
+    p.same("EVAL", "return redis.call('sort_ro', KEYS[1], 'by', 'nosort', 'get', '#')", "1", "s")

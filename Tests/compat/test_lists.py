@@ -675,6 +675,25 @@ def test_commands_pipelined_behind_a_blocked_command(lunar_server, redis_server)
     assert seen[1][1] == ("simple", b"PONG") and seen[1][2] == ("int", 1)
 
 
+def test_commands_sent_later_by_a_blocked_client_wait_their_turn(lunar_server, redis_server):
+    def scenario(port, c):
+        b = blocked(port, "BLPOP", "q", "0.4")
+        settle()
+        b.sock.sendall(Conn.encode(["PING", "later"]))
+        settle()
+        b.sock.sendall(Conn.encode(["BRPOP", "q", "0"]) + Conn.encode(["ECHO", "last"]))
+        first = no_reply_within(b, 0.1)
+        got = [b.read(), b.read()]          # the timeout, then PING; BRPOP now waits
+        mid = no_reply_within(b, 0.2)
+        r = [first, got, mid, c.call("RPUSH", "q", "v"), b.read(), b.read()]
+        b.close()
+        return r
+    seen = both(lunar_server, redis_server, scenario)
+    assert seen[0] is None and seen[2] is None
+    assert seen[1] == [("nullarray",), ("bulk", b"later")]
+    assert seen[4:] == [("array", [("bulk", b"q"), ("bulk", b"v")]), ("bulk", b"last")]
+
+
 def test_client_disconnecting_while_blocked(lunar_server, redis_server):
     def scenario(port, c):
         gone = blocked(port, "BLPOP", "k", "k", "0")
@@ -841,3 +860,58 @@ def test_ready_key_with_wrong_type_keeps_client_blocked(lunar_server, redis_serv
         b.close()
         return r
     both(lunar_server, redis_server, scenario)
+
+
+def test_blocked_commands_count_once_in_stats(lunar_server, redis_server):
+    lunar = Conn(lunar_server.port)
+    ok = supported(lunar, "INFO", "stats") and supported(lunar, "CONFIG", "RESETSTAT")
+    lunar.close()
+    if not ok:
+        pytest.skip("INFO/CONFIG RESETSTAT not merged yet")
+
+    def scenario(port, c):
+        def field(section, name):
+            for line in c.call("INFO", section)[1].decode().splitlines():
+                if line.startswith(name + ":"):
+                    return line.split(":", 1)[1].split(",")[0]
+            return None
+        c.call("CONFIG", "RESETSTAT")
+        t0 = int(field("stats", "total_commands_processed"))
+        b = blocked(port, "BLPOP", "k", "0")
+        settle()
+        c.call("RPUSH", "k", "x")
+        b.read()
+        b.call("BLMOVE", "k", "d", "LEFT", "LEFT", "0.05")
+        w = blocked(port, "BRPOP", "k", "0")
+        settle()
+        c.call("RPUSH", "k2", "x")          # a key nobody waits on
+        c.call("RPUSH", "k", "y")
+        w.read()
+        b.close()
+        w.close()
+        t1 = int(field("stats", "total_commands_processed"))
+        return [t1 - t0, field("commandstats", "cmdstat_blpop"), field("commandstats", "cmdstat_blmove"),
+                field("commandstats", "cmdstat_brpop")]
+    seen = both(lunar_server, redis_server, scenario)
+    assert seen[1:] == ["calls=1", "calls=1", "calls=1"]
+
+
+def test_swapdb_serves_clients_blocked_on_keys_that_now_hold_lists(lunar_server, redis_server):
+    lunar = Conn(lunar_server.port)
+    ok = supported(lunar, "SWAPDB", "0", "0")
+    lunar.close()
+    if not ok:
+        pytest.skip("SWAPDB not merged yet")
+
+    def scenario(port, c):
+        b = blocked(port, "BLPOP", "k", "0")
+        settle()
+        c.call("SELECT", "1")
+        r = [c.call("RPUSH", "k", "from-db1", "more"), c.call("SWAPDB", "0", "1"), b.read()]
+        r.append(c.call("LRANGE", "k", 0, -1))   # db 1 now holds old db 0 (no k)
+        c.call("SELECT", "0")
+        r.append(c.call("LRANGE", "k", 0, -1))
+        b.close()
+        return r
+    seen = both(lunar_server, redis_server, scenario)
+    assert seen[2] == ("array", [("bulk", b"k"), ("bulk", b"from-db1")])

@@ -66,7 +66,7 @@ enum BitCommands {
             v = .string(Bytes())
             var grew = false
             if s.count <= byte {
-                s.raw.append(contentsOf: repeatElement(0, count: byte + 1 - s.count))
+                StringEncoding.growZero(&s.raw, by: byte + 1 - s.count)
                 grew = true
             }
             let was = s[byte] & mask != 0 ? 1 : 0
@@ -488,7 +488,7 @@ enum BitCommands {
             guard case var .string(s) = v else { return }
             v = .string(Bytes())
             if s.count < needBytes {
-                s.raw.append(contentsOf: repeatElement(0, count: needBytes - s.count))
+                StringEncoding.growZero(&s.raw, by: needBytes - s.count)
                 grew = true
             }
             s.raw.withUnsafeMutableBytes { p in

@@ -79,8 +79,8 @@ enum KeyCommands {
                 ctx.db.signalModified(key)
                 ctx.out.integer(1)
             },
-            CommandSpec("sort", arity: -2, flags: [.write, .denyoom], keys: (1, 1, 1), group: .generic, summary: "Sorts the elements of a list, set or sorted set, optionally by external keys, and returns or stores them.", complexity: "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", syntax: "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC|DESC] [ALPHA] [STORE destination]", acl: ["set", "sortedset", "list", "dangerous"], handler: { ctx in sort(ctx, readOnly: false) }, getKeys: sortKeys),
-            CommandSpec("sort_ro", arity: -2, flags: [.readonly], keys: (1, 1, 1), group: .generic, since: "7.0.0", summary: "Sorts the elements of a list, set or sorted set without storing the result.", complexity: "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", syntax: "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC|DESC] [ALPHA]", acl: ["set", "sortedset", "list", "dangerous"], handler: { ctx in sort(ctx, readOnly: true) }, getKeys: { _ in [1] }),
+            CommandSpec("sort", arity: -2, flags: [.write, .denyoom], keys: (1, 1, 1), group: .generic, summary: "Sorts the elements of a list, set or sorted set, optionally by external keys, and returns or stores them.", complexity: "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", syntax: "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC|DESC] [ALPHA] [STORE destination]", acl: ["-keyspace", "set", "sortedset", "list", "dangerous"], handler: { ctx in sort(ctx, readOnly: false) }, getKeys: sortKeys),
+            CommandSpec("sort_ro", arity: -2, flags: [.readonly], keys: (1, 1, 1), group: .generic, since: "7.0.0", summary: "Sorts the elements of a list, set or sorted set without storing the result.", complexity: "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", syntax: "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC|DESC] [ALPHA]", acl: ["-keyspace", "set", "sortedset", "list", "dangerous"], handler: { ctx in sort(ctx, readOnly: true) }, getKeys: { _ in [1] }),
         ]
     }
 
@@ -153,7 +153,7 @@ enum KeyCommands {
         let from = ctx.db
         let to = ctx.engine.databases[target]
         if from === to && src == dst { ctx.error("ERR source and destination objects are the same"); return }
-        guard let s = from.slot(src) else { ctx.out.integer(0); return }
+        guard let s = from.readSlot(src) else { ctx.out.integer(0); return }
         let value = from.table.value(at: s).unsafelyUnwrapped
         let expire = from.table.expire(at: s)
         if to.exists(dst) {
@@ -246,7 +246,7 @@ enum KeyCommands {
                 let p = ctx.argv[i + 1].raw
                 pattern = (p.count == 1 && p[0] == UInt8(ascii: "*")) ? nil : p
             } else if ctx.arg(i, is: "type") && left >= 2 {
-                typeName = ctx.argv[i + 1]
+                typeName = ctx.argv[i + 1].lowercased
             } else {
                 ctx.syntaxError()
                 return
@@ -258,16 +258,17 @@ enum KeyCommands {
         var next = 0
         if cursor < UInt64(db.table.slotCount) {
             slots.reserveCapacity(min(count, 1024))
-            next = db.table.scanSlots(from: Int(cursor), count: count) { slots.append($0) }
+            next = db.table.scanSlots(from: Int(cursor), count: min(count, db.table.slotCount)) { slots.append($0) }
         }
         var found: [Bytes] = []
         found.reserveCapacity(slots.count)
         for s in slots {
             let key = db.table.key(at: s)
             if let pattern, !globMatch(pattern, key.raw) { continue }
-            // Expired keys are deleted on the way (the slots already collected stay valid).
-            guard let live = db.slot(key) else { continue }
-            if let typeName, !typeName.lowercased.raw.elementsEqual(db.table.value(at: live).unsafelyUnwrapped.typeName.utf8) {
+            // Expired keys are deleted on the way (the slots already collected stay valid); the TYPE
+            // check reads the key as a read command does (a keyspace hit).
+            guard let live = typeName == nil ? db.slot(key) : db.readSlot(key) else { continue }
+            if let typeName, !typeName.raw.elementsEqual(db.table.value(at: live).unsafelyUnwrapped.typeName.utf8) {
                 continue
             }
             found.append(key)
@@ -294,12 +295,11 @@ enum KeyCommands {
         if nx && (xx || gt || lt) { ctx.error("ERR NX and XX, GT or LT options at the same time are not compatible"); return }
         if gt && lt { ctx.error("ERR GT and LT options at the same time are not compatible"); return }
         guard var when = ctx.int(2).map(Int64.init) else { return }
-        let invalid = "ERR invalid expire time in '\(ctx.spec.fullName)' command"
         if seconds {
-            if when > Int64.max / 1000 || when < Int64.min / 1000 { ctx.error(invalid); return }
+            if when > Int64.max / 1000 || when < Int64.min / 1000 { invalidExpireTime(ctx); return }
             when *= 1000
         }
-        if when > Int64.max - base { ctx.error(invalid); return }
+        if when > Int64.max - base { invalidExpireTime(ctx); return }
         when += base
         let db = ctx.db
         let key = ctx.argv[1]
@@ -317,6 +317,10 @@ enum KeyCommands {
         }
         db.signalModified(key)
         ctx.out.integer(1)
+    }
+
+    static func invalidExpireTime(_ ctx: CommandContext) {
+        ctx.error("ERR invalid expire time in '\(ctx.spec.fullName)' command")
     }
 
     static func ttl(_ ctx: CommandContext, ms: Bool, absolute: Bool) {
@@ -395,9 +399,8 @@ enum KeyCommands {
             elements = SortSupport.setElements(s)
             kind = 1
         case let .zset(z)?:
+            elements = SortSupport.zsetElementsInOrder(z)
             kind = 2
-            elements = []
-            if dontSort { elements = SortSupport.zsetElementsInOrder(z) } else { elements = SortSupport.zsetElements(z) }
         default:
             ctx.wrongType()
             return
@@ -498,12 +501,11 @@ extension Database {
 }
 
 /// SORT's helpers. This is the one place where the key family reads the aggregate types' contents
-/// (ListObject.items, SetObject.members, ZSetObject.scores, HashObject.fields) and copies them for COPY;
+/// (ListObject.items, SetObject.members, ZSetObject.scores, HashObject.get) and copies them for COPY;
 /// when those types change representation, only this enum and `Value.deepCopy` need to follow.
 enum SortSupport {
     static func listElements(_ l: ListObject) -> [Bytes] { Array(l.items) }
     static func setElements(_ s: SetObject) -> [Bytes] { Array(s.members) }
-    static func zsetElements(_ z: ZSetObject) -> [Bytes] { zsetElementsInOrder(z) }
     /// Members by ascending score, ties by member bytes (the sorted set's own order).
     static func zsetElementsInOrder(_ z: ZSetObject) -> [Bytes] {
         var out: [Bytes] = []
@@ -511,7 +513,7 @@ enum SortSupport {
         z.forEach { out.append($0.member) }
         return out
     }
-    static func hashField(_ h: HashObject, _ field: Bytes) -> Bytes? { h.fields[field] }
+    static func hashField(_ h: HashObject, _ field: Bytes) -> Bytes? { h.get(field) }
     static func makeList(_ items: Deque<Bytes>) -> Value { .list(ListObject(items)) }
 
     /// Index of the first '*' before any NUL byte (the pattern is read as a C string).

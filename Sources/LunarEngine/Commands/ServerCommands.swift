@@ -304,9 +304,9 @@ enum MemoryProbe {
         case let .list(l):
             return entry + 64 + sampled(l.items, count: l.count) { 16 + $0.count }
         case let .set(s):
-            return entry + 64 + sampled(s.members, count: s.count) { 24 + $0.count }
+            return entry + 64 + sampled(s.firstMembers(samples), count: s.count) { 24 + $0.count }
         case let .hash(h):
-            return entry + 64 + sampled(h.fields, count: h.count) { 40 + $0.key.count + $0.value.count }
+            return entry + 64 + sampled(h.firstPairs(samples), count: h.count) { 40 + $0.key.count + $0.value.count }
         case let .zset(z):
             var members: [Bytes] = []
             let want = samples == 0 ? z.count : samples

@@ -228,7 +228,7 @@ enum SortedSetCommands {
 
     /// Key positions of `numkeys key [key ...]` starting at `idx` (for COMMAND GETKEYS and ACLs).
     static func numkeyKeys(_ argv: [Bytes], _ idx: Int) -> [Int] {
-        guard idx < argv.count, let n = parseStrictInt(argv[idx].raw), n > 0, idx + n < argv.count else { return [] }
+        guard idx < argv.count, let n = parseStrictInt(argv[idx].raw), n > 0, n < argv.count - idx else { return [] }
         return Array((idx + 1)...(idx + n))
     }
 
@@ -257,6 +257,87 @@ enum SortedSetCommands {
         } else {
             out.double(d)
         }
+    }
+
+    /// A multi-element reply assembled in a plain byte array and handed to the writer in one piece
+    /// (one ByteBuffer write per reply instead of several per element).
+    struct ZReply {
+        var bytes: [UInt8] = []
+        let resp: Int
+        init(resp: Int, capacity: Int) {
+            self.resp = resp
+            bytes.reserveCapacity(capacity)
+        }
+        @inline(__always) mutating func crlf() {
+            bytes.append(13)
+            bytes.append(10)
+        }
+        @inline(__always) mutating func decimal(_ v: Int) {
+            var u = UInt64(v.magnitude)
+            if v < 0 { bytes.append(UInt8(ascii: "-")) }
+            var n = 1
+            var t = u
+            while t >= 10 {
+                t /= 10
+                n += 1
+            }
+            let start = bytes.count
+            bytes.append(contentsOf: repeatElement(48, count: n))
+            var i = start + n - 1
+            repeat {
+                bytes[i] = UInt8(48 + u % 10)
+                u /= 10
+                i -= 1
+            } while u > 0
+        }
+        @inline(__always) mutating func header(_ c: UInt8, _ n: Int) {
+            bytes.append(c)
+            decimal(n)
+            crlf()
+        }
+        @inline(__always) mutating func array(_ n: Int) { header(UInt8(ascii: "*"), n) }
+        @inline(__always) mutating func bulk(_ b: Bytes) {
+            header(UInt8(ascii: "$"), b.count)
+            bytes.append(contentsOf: b.raw)
+            crlf()
+        }
+        mutating func score(_ d: Double) {
+            if d > -1e15 && d < 1e15 && d == d.rounded(.towardZero) && !(d == 0 && d.sign == .minus) {
+                let v = Int(d)
+                if resp >= 3 {
+                    bytes.append(UInt8(ascii: ","))
+                } else {
+                    var len = v < 0 ? 2 : 1
+                    var m = v.magnitude
+                    while m >= 10 {
+                        m /= 10
+                        len += 1
+                    }
+                    header(UInt8(ascii: "$"), len)
+                }
+                decimal(v)
+                crlf()
+            } else {
+                let text = Array(formatDouble(d).utf8)
+                if resp >= 3 { bytes.append(UInt8(ascii: ",")) } else { header(UInt8(ascii: "$"), text.count) }
+                bytes.append(contentsOf: text)
+                crlf()
+            }
+        }
+        /// Array header for `n` elements (pairs flattened in RESP2, nested in RESP3).
+        @inline(__always) mutating func elementsHeader(_ n: Int, withScores: Bool) {
+            array(withScores && resp < 3 ? 2 * n : n)
+        }
+        @inline(__always) mutating func element(_ member: Bytes, _ score: Double, withScores: Bool) {
+            if withScores {
+                if resp >= 3 { array(2) }
+                bulk(member)
+                self.score(score)
+            } else {
+                bulk(member)
+            }
+        }
+        func flush(into out: inout ReplyWriter) { out.buffer.writeBytes(bytes) }
     }
 
     /// Array header for `n` elements, each a member or (with scores) a member/score pair:
@@ -600,26 +681,38 @@ enum SortedSetCommands {
         guard ok else { return }
         let nodes = z.map { selectRange($0, kind: k, reverse: rev, ranks: ranks, score: scoreRange, lex: lexRange, offset: offset, limit: limit) } ?? []
         if store {
+            // Built as Redis builds it: a listpack unless a rank range is known to be too long,
+            // converted on the way when an addition exceeds the limits.
             let result = ZSetObject()
-            result.beginBuilding()
-            for n in nodes { result.insert(n.member, score: n.score) }
-            storeResult(ctx, argv[1], result)
+            let lim = limits(ctx)
+            if k == .rank, let z, let (s, e) = clampRanks(ranks.0, ranks.1, count: z.count), e - s + 1 > lim.entries {
+                result.beginBuilding()
+            }
+            for n in nodes {
+                result.prepareInsert(maxEntries: lim.entries, maxValue: lim.value, memberLength: n.member.count)
+                result.insert(n.member, score: n.score)
+            }
+            storeResult(ctx, argv[1], result, settle: false)
             return
         }
-        writeElementsHeader(&ctx.out, nodes.count, withScores: withScores)
-        for n in nodes { writeElement(&ctx.out, n.member, n.score, withScores: withScores) }
+        var reply = ZReply(resp: ctx.out.resp, capacity: 16 + nodes.count * (withScores ? 40 : 24))
+        reply.elementsHeader(nodes.count, withScores: withScores)
+        for n in nodes { reply.element(n.member, n.score, withScores: withScores) }
+        reply.flush(into: &ctx.out)
     }
 
     /// Stores a computed sorted set at `dst` (replacing any value and TTL), or deletes `dst` when empty;
     /// replies with the resulting cardinality.
-    static func storeResult(_ ctx: CommandContext, _ dst: Bytes, _ result: ZSetObject) {
+    static func storeResult(_ ctx: CommandContext, _ dst: Bytes, _ result: ZSetObject, settle: Bool = true) {
         if result.isEmpty {
             if ctx.db.delete(dst) { ctx.db.signalModified(dst) }
             ctx.out.integer(0)
             return
         }
-        let lim = limits(ctx)
-        result.settleEncoding(maxEntries: lim.entries, maxValue: lim.value)
+        if settle {
+            let lim = limits(ctx)
+            result.settleEncoding(maxEntries: lim.entries, maxValue: lim.value)
+        }
         ctx.db.set(dst, .zset(result))
         ctx.db.signalModified(dst)
         ctx.db.signalReady(dst)
@@ -692,13 +785,9 @@ enum SortedSetCommands {
             count = c
         }
         let key = ctx.argv[1]
-        if count == 0 {
-            ctx.out.array(0)
-            return
-        }
         let (zz, ok) = lookup(ctx, key, write: true)
         guard ok else { return }
-        guard let z = zz else {
+        guard let z = zz, count != 0 else {
             ctx.out.array(0)
             return
         }
@@ -855,8 +944,13 @@ enum SortedSetCommands {
         }
         let size = z.count
         if l >= size {
+            // The whole set, highest first (the order Redis 7.0 replies in).
             writeElementsHeader(&ctx.out, size, withScores: withScores)
-            z.forEach { writeElement(&ctx.out, $0.member, $0.score, withScores: withScores) }
+            var x = z.last
+            while let n = x {
+                writeElement(&ctx.out, n.member, n.score, withScores: withScores)
+                x = n.previous
+            }
             return
         }
         // Distinct picks: a partial shuffle of ranks when many are wanted, rejection sampling otherwise.
@@ -1045,8 +1139,10 @@ enum SortedSetCommands {
             storeResult(ctx, argv[1], result)
             return
         }
-        writeElementsHeader(&ctx.out, result.count, withScores: withScores)
-        result.forEach { writeElement(&ctx.out, $0.member, $0.score, withScores: withScores) }
+        var reply = ZReply(resp: ctx.out.resp, capacity: 16 + result.count * (withScores ? 40 : 24))
+        reply.elementsHeader(result.count, withScores: withScores)
+        result.forEach { reply.element($0.member, $0.score, withScores: withScores) }
+        reply.flush(into: &ctx.out)
     }
 
     // MARK: ZSCAN

@@ -321,8 +321,12 @@ enum StringCommands {
             ctx.out.integer(piece.count)
             return
         }
-        guard case let .string(old) = db.table.value(at: slot) else { return ctx.wrongType() }
-        if tooLong(ctx, old.count, piece.count) { return }
+        let oldCount: Int
+        switch db.table.value(at: slot) {
+        case let .string(s): oldCount = s.count   // no reference kept past here, so the append below is in place
+        default: return ctx.wrongType()
+        }
+        if tooLong(ctx, oldCount, piece.count) { return }
         let n = db.table.withValue(at: slot) { v -> Int in
             guard case var .string(s) = v else { return 0 }
             v = .string(Bytes())
@@ -415,14 +419,18 @@ enum StringCommands {
             ctx.out.integer(s.count)
             return
         }
-        guard case let .string(old) = db.table.value(at: slot) else { return ctx.wrongType() }
-        if piece.isEmpty { return ctx.out.integer(old.count) }
+        let oldCount: Int
+        switch db.table.value(at: slot) {
+        case let .string(s): oldCount = s.count
+        default: return ctx.wrongType()
+        }
+        if piece.isEmpty { return ctx.out.integer(oldCount) }
         if tooLong(ctx, offset, piece.count) { return }
         let n = db.table.withValue(at: slot) { v -> Int in
             guard case var .string(s) = v else { return 0 }
             v = .string(Bytes())
             let need = offset + piece.count
-            if s.count < need { s.raw.append(contentsOf: repeatElement(0, count: need - s.count)) }
+            if s.count < need { StringEncoding.growZero(&s.raw, by: need - s.count) }
             s.raw.replaceSubrange(offset..<need, with: piece.raw)
             let c = s.count
             v = .string(s)
@@ -476,6 +484,12 @@ enum StringCommands {
         }
         let m = a.count, n = b.count
         let width = n + 1
+        // The table holds (m+1)*(n+1) 32-bit lengths; refuse sizes that cannot reasonably be allocated
+        // (Redis answers this way when its allocation fails).
+        let (cells, o1) = (m + 1).multipliedReportingOverflow(by: width)
+        if o1 || cells > (1 << 32) {
+            return ctx.error("ERR Insufficient memory, failed allocating transient memory for LCS")
+        }
         // table[i * width + k] = length of the LCS of a[0..<i] and b[0..<k].
         var table = [UInt32](repeating: 0, count: (m + 1) * width)
         a.raw.withUnsafeBufferPointer { pa in

@@ -343,8 +343,6 @@ public final class Engine: @unchecked Sendable {
     public func dispatch(_ ctx: CommandContext) {
         let argv = ctx.argv
         let client = ctx.client
-        // A blocked command re-run because its key got data was already counted when it blocked.
-        if !ctx.isRetry { stats.commandsProcessed &+= 1 }
         guard var spec = table.lookup(argv[0]) else {
             var args = ""
             var i = 1
@@ -387,6 +385,9 @@ public final class Engine: @unchecked Sendable {
         ctx.spec = spec
         client.lastCommand = spec.fullName
         let start = unixMicros()
+        // Like Redis, count commands that run (not rejected or queued ones), and a blocked command
+        // re-run because its key got data only once.
+        if !ctx.isRetry { stats.commandsProcessed &+= 1 }
         blockCalled = false
         let replyStart = ctx.out.buffer.writerIndex
         spec.handler?(ctx)
@@ -633,6 +634,16 @@ public final class Engine: @unchecked Sendable {
         let ta = databases[a].table
         databases[a].table = databases[b].table
         databases[b].table = ta
+        // As Redis 7.0 does after SWAPDB: clients blocked in either database on a key that now
+        // holds a list or sorted set get served.
+        if hasBlocked {
+            for wk in blockedByKey.keys where wk.db == a || wk.db == b {
+                switch databases[wk.db].lookup(wk.key) {
+                case .list?, .zset?: markReady(db: wk.db, key: wk.key)
+                default: break
+                }
+            }
+        }
     }
 
     public func flushAll() {

@@ -34,7 +34,7 @@ public final class HashObject {
         let h = HashObject()
         h.packed = packed
         h.packedCount = packedCount
-        h.table = table
+        h.table = table?.clone()
         return h
     }
 
@@ -202,7 +202,7 @@ public final class HashObject {
     /// Switches to the hashtable representation (one way).
     public func convertToHashtable() {
         guard table == nil else { return }
-        var t = SlotTable<Bytes>(filler: Bytes(), capacity: packedCount)
+        let t = SlotTable<Bytes>(filler: Bytes(), capacity: packedCount)
         packedForEach { f, v in t.insert(Bytes(packed[f]), Bytes(packed[v])) }
         table = t
         packed = []
@@ -220,19 +220,18 @@ public final class HashObject {
         }
     }
 
-    /// The pairs as a dictionary (unordered; for callers that only need lookups or sizes).
-    public var fields: [Bytes: Bytes] {
-        var d: [Bytes: Bytes] = [:]
-        d.reserveCapacity(count)
-        forEach { d[$0] = $1 }
-        return d
-    }
-
-    /// A hash of `fields` with Redis's default listpack limits. Prefer `copy()` to duplicate a hash:
-    /// it keeps the source's representation and order.
-    public convenience init(_ fields: [Bytes: Bytes]) {
-        self.init()
-        for (f, v) in fields { set(f, v, maxEntries: 512, maxValue: 64) }
+    /// Up to `limit` pairs (all when `limit` is 0) in the representation's order, without copying the
+    /// rest (MEMORY USAGE sampling).
+    public func firstPairs(_ limit: Int) -> [(key: Bytes, value: Bytes)] {
+        let n = limit == 0 ? count : Swift.min(limit, count)
+        var r: [(key: Bytes, value: Bytes)] = []
+        r.reserveCapacity(n)
+        struct Enough: Error {}
+        try? forEach { f, v in
+            if r.count == n { throw Enough() }
+            r.append((f, v))
+        }
+        return r
     }
 
     public var pairs: [(Bytes, Bytes)] {

@@ -23,16 +23,15 @@ public enum SetMember: Hashable {
 ///
 /// Conversion only goes from intset to hashtable, as in Redis.
 public final class SetObject {
-    /// Sorted members while the set is an intset (`table == nil`).
-    private(set) var ints: [Int64]
+    /// Sorted members while the set is an intset (`table == nil`), packed like Redis's intset.
+    private(set) var ints = PackedInts()
     private(set) var table: SlotTable<Void>?
 
     /// An empty intset (what Redis's result sets of SUNION/SINTER… start as).
-    public init() { ints = [] }
+    public init() {}
 
     /// An empty set with the representation Redis picks for a set created by adding `first`.
     public init(forFirst first: Bytes) {
-        ints = []
         if parseStrictInt(first.raw) == nil { table = SlotTable(filler: ()) }
     }
 
@@ -59,7 +58,7 @@ public final class SetObject {
     public func copy() -> SetObject {
         let s = SetObject()
         s.ints = ints
-        s.table = table
+        s.table = table?.clone()
         return s
     }
 
@@ -154,10 +153,10 @@ public final class SetObject {
     /// Switches to the hashtable representation (one way).
     public func convertToHashtable() {
         guard table == nil else { return }
-        var t = SlotTable<Void>(filler: (), capacity: ints.count)
+        let t = SlotTable<Void>(filler: (), capacity: ints.count)
         for v in ints { t.insert(Bytes(String(v)), ()) }
         table = t
-        ints = []
+        ints = PackedInts()
     }
 
     // MARK: Iteration
@@ -184,6 +183,20 @@ public final class SetObject {
         var r: [Bytes] = []
         r.reserveCapacity(count)
         forEach { r.append($0.bytes) }
+        return r
+    }
+
+    /// Up to `limit` members (all when `limit` is 0) in the representation's order, without copying
+    /// the rest (MEMORY USAGE sampling).
+    public func firstMembers(_ limit: Int) -> [Bytes] {
+        let n = limit == 0 ? count : Swift.min(limit, count)
+        var r: [Bytes] = []
+        r.reserveCapacity(n)
+        struct Enough: Error {}
+        try? forEach {
+            if r.count == n { throw Enough() }
+            r.append($0.bytes)
+        }
         return r
     }
 
@@ -268,5 +281,66 @@ extension ReplyWriter {
         buffer.writeStaticString("\r\n")
         writeDecimal(Int(v))
         buffer.writeStaticString("\r\n")
+    }
+}
+
+/// The members of an intset: sorted integers packed at the narrowest width that holds them all
+/// (2, 4 or 8 bytes each), as Redis's intset does. The width only grows.
+struct PackedInts: RandomAccessCollection {
+    private(set) var bytes: [UInt8] = []
+    /// log2 of the width in bytes (1, 2 or 3).
+    private(set) var shift = 1
+
+    init() {}
+
+    var width: Int { 1 << shift }
+    var startIndex: Int { 0 }
+    var endIndex: Int { bytes.count >> shift }
+
+    subscript(i: Int) -> Int64 {
+        let offset = i << shift
+        return bytes.withUnsafeBytes { p -> Int64 in
+            switch shift {
+            case 1: return Int64(p.loadUnaligned(fromByteOffset: offset, as: Int16.self))
+            case 2: return Int64(p.loadUnaligned(fromByteOffset: offset, as: Int32.self))
+            default: return p.loadUnaligned(fromByteOffset: offset, as: Int64.self)
+            }
+        }
+    }
+
+    private static func shiftFor(_ v: Int64) -> Int {
+        if v >= Int64(Int16.min) && v <= Int64(Int16.max) { return 1 }
+        if v >= Int64(Int32.min) && v <= Int64(Int32.max) { return 2 }
+        return 3
+    }
+
+    private static func append(_ v: Int64, shift: Int, to out: inout [UInt8]) {
+        switch shift {
+        case 1: withUnsafeBytes(of: Int16(truncatingIfNeeded: v)) { out.append(contentsOf: $0) }
+        case 2: withUnsafeBytes(of: Int32(truncatingIfNeeded: v)) { out.append(contentsOf: $0) }
+        default: withUnsafeBytes(of: v) { out.append(contentsOf: $0) }
+        }
+    }
+
+    mutating func insert(_ v: Int64, at i: Int) {
+        let need = PackedInts.shiftFor(v)
+        if need > shift {
+            var wider: [UInt8] = []
+            wider.reserveCapacity((count + 1) << need)
+            for x in self { PackedInts.append(x, shift: need, to: &wider) }
+            bytes = wider
+            shift = need
+        }
+        var enc: [UInt8] = []
+        enc.reserveCapacity(8)
+        PackedInts.append(v, shift: shift, to: &enc)
+        bytes.insert(contentsOf: enc, at: i << shift)
+    }
+
+    @discardableResult
+    mutating func remove(at i: Int) -> Int64 {
+        let v = self[i]
+        bytes.removeSubrange((i << shift)..<((i + 1) << shift))
+        return v
     }
 }

@@ -6,12 +6,15 @@ import LunarRESP
 /// A slot number is a stable SSCAN/HSCAN cursor (a member present for the whole scan is returned
 /// exactly once, whatever is added or removed meanwhile) and random sampling is O(1) on average.
 /// Freed slots are reused by later inserts. Each member's bytes are shared between the index and
-/// the slot array (one allocation per member).
-struct SlotTable<V> {
+/// the slot array (one allocation per member). A class, so an object holding a small (non-table)
+/// representation pays one pointer for it.
+final class SlotTable<V> {
     var index: [Bytes: Int32] = [:]
     /// nil marks a free slot.
     var keys: [Bytes?] = []
+    /// Values by slot; stays empty when `V` has no storage (sets use `Void`), saving an array per set.
     var values: [V] = []
+    @inline(__always) private var hasValues: Bool { MemoryLayout<V>.size != 0 }
     var freeSlots: [Int32] = []
     let filler: V
 
@@ -20,8 +23,18 @@ struct SlotTable<V> {
         if capacity > 0 {
             index.reserveCapacity(capacity)
             keys.reserveCapacity(capacity)
-            values.reserveCapacity(capacity)
+            if hasValues { values.reserveCapacity(capacity) }
         }
+    }
+
+    /// An independent copy (COPY of a set or hash).
+    func clone() -> SlotTable<V> {
+        let c = SlotTable(filler: filler)
+        c.index = index
+        c.keys = keys
+        c.values = values
+        c.freeSlots = freeSlots
+        return c
     }
 
     @inline(__always) var count: Int { index.count }
@@ -37,16 +50,16 @@ struct SlotTable<V> {
 
     /// Inserts a key the caller knows is absent; returns its slot.
     @discardableResult
-    mutating func insert(_ key: Bytes, _ value: V) -> Int {
+    func insert(_ key: Bytes, _ value: V) -> Int {
         let s: Int
         if let f = popFreeSlot() {
             s = f
             keys[s] = key
-            values[s] = value
+            if hasValues { values[s] = value }
         } else {
             s = keys.count
             keys.append(key)
-            values.append(value)
+            if hasValues { values.append(value) }
         }
         index[key] = Int32(truncatingIfNeeded: s)
         return s
@@ -54,7 +67,7 @@ struct SlotTable<V> {
 
     /// Inserts `key` unless present, hashing it once. Returns the slot and whether it was inserted.
     @inline(__always)
-    mutating func insertIfAbsent(_ key: Bytes, _ value: V) -> (slot: Int, inserted: Bool) {
+    func insertIfAbsent(_ key: Bytes, _ value: V) -> (slot: Int, inserted: Bool) {
         let next = peekFreeSlot()
         var inserted = false
         let s = Int(SlotTable.touch(&index[key, default: { inserted = true; return Int32(truncatingIfNeeded: next) }()]))
@@ -62,10 +75,10 @@ struct SlotTable<V> {
         if next < keys.count {
             _ = freeSlots.popLast()
             keys[next] = key
-            values[next] = value
+            if hasValues { values[next] = value }
         } else {
             keys.append(key)
-            values.append(value)
+            if hasValues { values.append(value) }
         }
         return (next, true)
     }
@@ -73,7 +86,7 @@ struct SlotTable<V> {
     @inline(__always) private static func touch(_ v: inout Int32) -> Int32 { v }
 
     /// The slot the next insert will use (a free slot, or the end), dropping stale free entries.
-    @inline(__always) private mutating func peekFreeSlot() -> Int {
+    @inline(__always) private func peekFreeSlot() -> Int {
         while let f = freeSlots.last {
             let s = Int(f)
             if s < keys.count && keys[s] == nil { return s }
@@ -82,10 +95,10 @@ struct SlotTable<V> {
         return keys.count
     }
 
-    mutating func remove(slot s: Int) {
+    func remove(slot s: Int) {
         index.removeValue(forKey: keys[s].unsafelyUnwrapped)
         keys[s] = nil
-        values[s] = filler
+        if hasValues { values[s] = filler }
         if index.isEmpty {
             keys.removeAll()
             values.removeAll()
@@ -93,10 +106,10 @@ struct SlotTable<V> {
         } else if s == keys.count - 1 {
             // Trim free slots at the tail so the arrays shrink as the table empties from the end.
             keys.removeLast()
-            values.removeLast()
+            if hasValues { values.removeLast() }
             while let last = keys.last, last == nil {
                 keys.removeLast()
-                values.removeLast()
+                if hasValues { values.removeLast() }
             }
         } else {
             freeSlots.append(Int32(truncatingIfNeeded: s))
@@ -106,7 +119,7 @@ struct SlotTable<V> {
 
     /// A reusable free slot. Entries can be stale (trimmed off the tail, or reused after a trim),
     /// so each is checked before use.
-    private mutating func popFreeSlot() -> Int? {
+    private func popFreeSlot() -> Int? {
         while let f = freeSlots.popLast() {
             let s = Int(f)
             if s < keys.count && keys[s] == nil { return s }
@@ -114,31 +127,33 @@ struct SlotTable<V> {
         return nil
     }
 
-    private mutating func rebuildFreeSlots() {
+    private func rebuildFreeSlots() {
         freeSlots.removeAll(keepingCapacity: true)
         for s in 0..<keys.count where keys[s] == nil { freeSlots.append(Int32(truncatingIfNeeded: s)) }
     }
 
     @discardableResult
-    mutating func remove(_ key: Bytes) -> Bool {
+    func remove(_ key: Bytes) -> Bool {
         guard let s = find(key) else { return false }
         remove(slot: s)
         return true
     }
 
-    /// A random live slot (uniform), or nil when empty.
+    /// A random live slot, or nil when empty. Uniform while the table is reasonably dense (random
+    /// probes); on a very sparse table the fallback takes the first live slot at or after a random
+    /// position, which costs O(gap) instead of O(slots) (slightly biased, like Redis's own sampling).
     func randomSlot<G: RandomNumberGenerator>(using g: inout G) -> Int? {
         if index.isEmpty { return nil }
         let n = keys.count
-        for _ in 0..<64 {
+        for _ in 0..<16 {
             let s = Int.random(in: 0..<n, using: &g)
             if keys[s] != nil { return s }
         }
-        // Very sparse: pick the k-th live slot.
-        var k = Int.random(in: 0..<index.count, using: &g)
-        for s in 0..<n where keys[s] != nil {
-            if k == 0 { return s }
-            k -= 1
+        var s = Int.random(in: 0..<n, using: &g)
+        for _ in 0..<n {
+            if keys[s] != nil { return s }
+            s += 1
+            if s == n { s = 0 }
         }
         return nil
     }

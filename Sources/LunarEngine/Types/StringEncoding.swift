@@ -19,20 +19,33 @@ public enum StringEncoding {
 
     /// The decimal text of an integer, built without going through String.
     public static func decimal(_ v: Int) -> Bytes {
-        if v >= 0 && v < 10 { return Bytes([UInt8(48 + v)]) }
-        var digits = [UInt8](repeating: 0, count: 20)
-        var u = v < 0 ? UInt64(bitPattern: Int64(v)).magnitudeOfNegativeValue : UInt64(v)
-        var i = 20
-        while u > 0 {
-            i -= 1
-            digits[i] = UInt8(48 + u % 10)
-            u /= 10
+        let negative = v < 0
+        let magnitude = negative ? UInt64(bitPattern: Int64(v)).magnitudeOfNegativeValue : UInt64(v)
+        var digits = 1
+        var t = magnitude
+        while t >= 10 {
+            t /= 10
+            digits += 1
         }
-        var out = [UInt8]()
-        out.reserveCapacity(21 - i)
-        if v < 0 { out.append(UInt8(ascii: "-")) }
-        out.append(contentsOf: digits[i...])
+        let total = digits + (negative ? 1 : 0)
+        let out = [UInt8](unsafeUninitializedCapacity: total) { buf, count in
+            var u = magnitude
+            var i = total
+            repeat {
+                i -= 1
+                buf[i] = UInt8(48 + u % 10)
+                u /= 10
+            } while u > 0
+            if negative { buf[0] = UInt8(ascii: "-") }
+            count = total
+        }
         return Bytes(out)
+    }
+
+    /// Appends `n` zero bytes (SETBIT, SETRANGE and BITFIELD growing a string) with bulk copies.
+    public static func growZero(_ a: inout [UInt8], by n: Int) {
+        guard n > 0 else { return }
+        a.append(contentsOf: [UInt8](repeating: 0, count: n))
     }
 
     #if arch(x86_64) || arch(i386)

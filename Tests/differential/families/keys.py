@@ -1,6 +1,11 @@
 """The generic keyspace family: DEL/UNLINK/EXISTS/TOUCH/TYPE, RENAME(NX)/COPY/MOVE across databases,
 KEYS/SCAN, RANDOMKEY, the EXPIRE/TTL group with long TTLs, expiry in the past and short TTLs followed
-by a sleep, PERSIST, and SORT (errors and STORE on plain keys)."""
+by a sleep, PERSIST, and SORT/SORT_RO over lists, sets and sorted sets (BY/GET with string and hash
+weights, LIMIT, ALPHA, DESC, STORE), plus COPY/RENAME/MOVE of aggregates checked by reading them back.
+
+Aggregate keys live in pools by type (l* lists, s* sets, z* sorted sets, h_* hashes) and are only
+renamed or copied within their pool (or overwritten by strings), so the generator knows when a reply
+has no defined order (a set under BY nosort) and compares it as unordered."""
 import time
 
 from harness import Cmd, sleep
@@ -81,11 +86,13 @@ def generate(rng):
         elif r < 0.71:
             yield Cmd("DBSIZE")
         elif r < 0.75:
-            yield from sort_cmd(rng, k, k2)
+            yield from sort_strings(rng, k, k2)
         elif r < 0.77:
             yield from short_ttl(rng, k)
         elif r < 0.80:
             yield from errors(rng, k)
+        elif r < 0.93:
+            yield from aggregates(rng)
         else:
             yield Cmd("SET", k, rand_value(rng))
 
@@ -128,7 +135,7 @@ def short_ttl(rng, k):
     yield Cmd("DBSIZE")
 
 
-def sort_cmd(rng, k, k2):
+def sort_strings(rng, k, k2):
     opts = []
     for _ in range(rng.randint(0, 3)):
         c = rng.random()
@@ -166,3 +173,118 @@ def errors(rng, k):
         yield Cmd("RENAME", k, k, k)
     else:
         yield Cmd("TTL", k, "extra")
+
+
+LISTS = ["l1", "l2", "l3"]
+SETS = ["s1", "s2"]
+ZSETS = ["z1", "z2"]
+ELEMS = ["1", "2", "3", "10", "-5", "2.5", "7", "a", "b", "apple", "B", "0"]
+NUMS = ["1", "2", "3", "10", "-5", "2.5", "7", "0", "100", "-0.5", "33"]
+
+
+def aggregates(rng):
+    r = rng.random()
+    numeric = rng.random() < 0.6
+    pool = NUMS if numeric else ELEMS
+    if r < 0.18:
+        yield Cmd("RPUSH", rng.choice(LISTS), *[rng.choice(pool) for _ in range(rng.randint(1, 6))])
+    elif r < 0.28:
+        yield Cmd("SADD", rng.choice(SETS), *[rng.choice(pool) for _ in range(rng.randint(1, 6))])
+    elif r < 0.36:
+        args = []
+        for _ in range(rng.randint(1, 4)):
+            args += [str(rng.choice([1, 2, 3, 2.5, -1, 0, 10])), rng.choice(pool)]
+        yield Cmd("ZADD", rng.choice(ZSETS), *args)
+    elif r < 0.46:
+        e = rng.choice(ELEMS + NUMS)
+        if rng.random() < 0.6:
+            yield Cmd("SET", f"w_{e}", rng.choice(["1", "5", "-2", "3.5", "100", "x", "", "b", "a", "zz"]))
+        else:
+            yield Cmd("HSET", f"h_{e}", "f", rng.choice(["1", "5", "-2", "3.5", "x", "b"]))
+    elif r < 0.75:
+        yield from sort_aggregate(rng)
+    elif r < 0.85:
+        pool_keys = rng.choice([LISTS, SETS, ZSETS])
+        a, b = rng.choice(pool_keys), rng.choice(pool_keys)
+        c = rng.random()
+        if c < 0.3:
+            yield Cmd("COPY", a, b, *(["REPLACE"] if rng.random() < 0.5 else []),
+                      *(["DB", rng.choice(DBS)] if rng.random() < 0.3 else []))
+        elif c < 0.55:
+            yield Cmd(rng.choice(["RENAME", "RENAMENX"]), a, b)
+        elif c < 0.75:
+            yield Cmd("MOVE", a, rng.choice(DBS))
+        else:
+            secs = rng.randint(100, 10000)
+            yield Cmd(*(("EXPIRE", a, str(secs)) if rng.random() < 0.5 else ("PEXPIRE", a, str(secs * 1000))))
+        # Mutate the source afterwards: a copy must not share it.
+        if pool_keys is LISTS:
+            yield Cmd("RPUSH", a, "after")
+        elif pool_keys is SETS:
+            yield Cmd("SADD", a, "after")
+        else:
+            yield Cmd("ZADD", a, "4", "after")
+        yield from read_back(rng, b)
+    elif r < 0.95:
+        yield from read_back(rng, rng.choice(LISTS + SETS + ZSETS))
+    else:
+        # Wrong types: a string under SORT, aggregates under string commands.
+        yield Cmd("SORT", rng.choice(["w_1", "h_1", "h_a"]))
+        yield Cmd("GET", rng.choice(LISTS + SETS + ZSETS))
+
+
+def read_back(rng, key):
+    yield Cmd("TYPE", key)
+    if key in LISTS:
+        yield Cmd("LRANGE", key, "0", "-1")
+    elif key in SETS:
+        yield Cmd("SMEMBERS", key, mode="unordered")
+    else:
+        yield Cmd("ZRANGE", key, "0", "-1", "WITHSCORES")
+    yield Cmd("PTTL", key, mode="ttl", tolerance=300)
+
+
+def sort_aggregate(rng):
+    kind = rng.random()
+    key = rng.choice(LISTS if kind < 0.5 else SETS if kind < 0.8 else ZSETS)
+    is_set = key in SETS
+    by = None
+    if rng.random() < 0.5:
+        by = rng.choice(["nosort", "w_*", "h_*->f", "nokey_*", "w_*->f"])
+    alpha = rng.random() < 0.4
+    desc = rng.random() < 0.4
+    limit = None
+    if rng.random() < 0.35:
+        limit = (str(rng.randint(-1, 4)), str(rng.randint(-1, 4)))
+    gets = []
+    for _ in range(rng.choice([0, 0, 1, 2])):
+        gets.append(rng.choice(["#", "w_*", "h_*->f", "nokey_*", "h_*->"]))
+    store = None
+    name = "SORT_RO" if rng.random() < 0.25 else "SORT"
+    ties_possible = alpha and by not in (None, "nosort")   # equal weights: order is up to the sort algorithm
+    if name == "SORT" and not ties_possible and rng.random() < 0.3:
+        store = rng.choice(LISTS + ["k1"])
+    args = [name, key]
+    opts = []
+    if by:
+        opts.append(["BY", by])
+    if limit:
+        opts.append(["LIMIT", *limit])
+    for g in gets:
+        opts.append(["GET", g])
+    if alpha:
+        opts.append(["ALPHA"])
+    if desc:
+        opts.append(["DESC"])
+    if store:
+        opts.append(["STORE", store])
+    rng.shuffle(opts)
+    for o in opts:
+        args += o
+    mode = "exact"
+    nosort_set = is_set and by == "nosort" and store is None
+    if nosort_set or ties_possible:
+        mode = "shape" if limit else "unordered"
+    yield Cmd(*args, mode=mode)
+    if store:
+        yield Cmd("LRANGE", store, "0", "-1")

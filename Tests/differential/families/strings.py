@@ -1,28 +1,9 @@
-"""String and bitmap commands with random options, bad numbers, wrong arity and (long) expiry.
-
-Wrong-type cases use a list key when this build has RPUSH (checked once from the source tree),
-so the sequence stays identical on both servers either way.
-"""
-import os
-
+"""String and bitmap commands with random options, bad numbers, wrong arity, wrong types and (long) expiry."""
 from harness import Cmd
 
 KEYS = ["s1", "s2", "s3", "n1", "bm"]
-LIST_KEY = "lst"
-
-_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-
-
-def _have(command, source):
-    try:
-        with open(os.path.join(_ROOT, "Sources", "LunarEngine", "Commands", source)) as f:
-            return f'CommandSpec("{command}"' in f.read()
-    except OSError:
-        return False
-
-
-HAVE_LISTS = _have("rpush", "ListCommands.swift")
-HAVE_TTL = _have("pttl", "KeyCommands.swift")
+# Keys of other types (created once at the start) for WRONGTYPE cases.
+OTHER_TYPES = ["lst", "hsh", "st", "zs"]
 
 INTS = ["0", "1", "-1", "7", "42", "-13", "100", "9223372036854775807", "-9223372036854775808",
         "9223372036854775808", "abc", "1.5", "", " 3", "+4", "007", "-0"]
@@ -33,8 +14,8 @@ VALUES = ["", "a", "hello", "12", "-5", "3.25", "foobar", "x" * 50, "\x00\xff\x0
 
 
 def key(rng):
-    if HAVE_LISTS and rng.random() < 0.07:
-        return LIST_KEY
+    if rng.random() < 0.07:
+        return rng.choice(OTHER_TYPES)
     return rng.choice(KEYS)
 
 
@@ -139,8 +120,10 @@ def bitfield_cmd(rng, k):
 
 
 def generate(rng):
-    if HAVE_LISTS:
-        yield Cmd("RPUSH", LIST_KEY, "a", "b")
+    yield Cmd("RPUSH", "lst", "a", "b")
+    yield Cmd("HSET", "hsh", "f", "v")
+    yield Cmd("SADD", "st", "m")
+    yield Cmd("ZADD", "zs", "1", "m")
     while True:
         k = key(rng)
         r = rng.random()
@@ -224,7 +207,7 @@ def generate(rng):
             yield bitfield_cmd(rng, rng.choice(["bm", "bm", k]))
         elif r < 0.955:
             yield Cmd("SET", rng.choice(["c1", "f1"]), rng.choice(["0", "10", "-3", "2.5", "9223372036854775800"]))
-        elif r < 0.97 and HAVE_TTL:
+        elif r < 0.97:
             yield Cmd(rng.choice(["TTL", "PTTL"]), k, mode="ttl", tolerance=1500)
         else:
             # wrong arity

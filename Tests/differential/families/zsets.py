@@ -7,7 +7,7 @@ Random commands (ZRANDMEMBER) compare only in modes that do not depend on the ra
 pops are deterministic (ties break by member bytes), so they compare exactly."""
 import os
 
-from harness import Cmd
+from harness import Cmd, sleep
 
 ZKEYS = ["z1", "z2", "z3", "z4"]
 STR_KEY = "str"
@@ -117,7 +117,8 @@ def zrange_cmd(rng):
         opts.append("BYSCORE")
     else:
         lk, mode = lexkey(rng)
-        args = (["ZRANGESTORE", rng.choice(LEX_KEYS), lk] if store else ["ZRANGE", lk]) + [lex(rng), lex(rng)]
+        dst = rng.choice(LEX_KEYS if lk in LEX_KEYS else ZKEYS)
+        args = (["ZRANGESTORE", dst, lk] if store else ["ZRANGE", lk]) + [lex(rng), lex(rng)]
         opts.append("BYLEX")
     if rng.random() < 0.05 and kind == "rank":
         opts.append(rng.choice(["BYSCORE", "BYLEX"]))
@@ -294,5 +295,21 @@ def generate(rng):
             yield Cmd("FLUSHALL")
         elif r < 0.975:
             yield lex_write(rng)
+        elif r < 0.98:
+            # Switch protocol: RESP3 nests WITHSCORES pairs and sends scores as doubles.
+            yield Cmd("HELLO", rng.choice(["2", "3"]), mode="any")
+        elif r < 0.985:
+            # Short TTLs are always followed by a pause long enough for both servers to see the expiry.
+            ttl = rng.choice(["1", "5", "100000"])
+            yield Cmd("PEXPIRE", rng.choice(ZKEYS), ttl)
+            if ttl != "100000":
+                yield sleep(15)
+        elif r < 0.99:
+            # Blocking pops inside MULTI answer at once.
+            yield Cmd("MULTI")
+            yield Cmd(rng.choice(["BZPOPMIN", "BZPOPMAX"]), key(rng), key(rng), "0")
+            yield Cmd("BZMPOP", "0", "2", key(rng), key(rng), rng.choice(["MIN", "MAX"]), "COUNT", "2")
+            yield zadd(rng)
+            yield Cmd("EXEC")
         else:
             yield zadd(rng, k=rng.choice(ZKEYS))
