@@ -39,7 +39,17 @@ redis.register_function('ac_remove', function(keys, args)
 end)
 
 -- FCALL_RO ac_complete 1 <set> <prefix> [limit=10] -> up to limit names starting with prefix, in order.
+-- Every name starting with prefix sorts at or after prefix and before the first byte string that
+-- is greater than all of them: prefix with trailing 0xFF bytes dropped and its last byte plus one
+-- (the book's find_prefix_range, for any bytes rather than a-z).
+local function prefix_end(prefix)
+  local p = string.gsub(prefix, '\255+$', '')
+  if p == '' then return '+' end
+  return '(' .. string.sub(p, 1, -2) .. string.char(string.byte(p, -1) + 1)
+end
+
 redis.register_function{function_name = 'ac_complete', flags = {'no-writes'}, callback = function(keys, args)
   local prefix, limit = args[1] or '', tonumber(args[2]) or 10
-  return redis.call('zrangebylex', keys[1], '[' .. prefix, '[' .. prefix .. '\255', 'LIMIT', 0, limit)
+  if limit < 1 then return {} end
+  return redis.call('zrangebylex', keys[1], '[' .. prefix, prefix_end(prefix), 'LIMIT', 0, math.floor(limit))
 end}

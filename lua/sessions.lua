@@ -1,10 +1,13 @@
 #!lua name=sessions
 -- Login tokens, recently viewed items and session cleanup (the book's chapter 2.1).
--- Keys: <login> hash token -> user, <recent> sorted set token -> last seen (server seconds),
+-- Keys: <login> hash token -> user, <recent> sorted set token -> last seen (server seconds, microsecond precision),
 -- <viewed:TOKEN> sorted set of the items a token viewed (the newest 25 are kept).
 
+-- Server time in seconds with microseconds, as the book's time.time(); formatted here so that
+-- Lua 5.1 and 5.4 produce the same exact score text.
 local function now_s()
-  return tonumber(redis.call('time')[1])
+  local t = redis.call('time')
+  return string.format('%d.%06d', tonumber(t[1]), tonumber(t[2]))
 end
 
 -- FCALL token_update 3 <login> <recent> <viewed:TOKEN> <token> <user> [item] -> 1

@@ -1,7 +1,8 @@
 #!lua name=sharding
 -- Sharded hashes and sets (the book's chapter 9.2): many small hashes/sets instead of one big one,
--- so each stays in its compact encoding. The shard of a key is chosen as the book does: numeric keys
--- by range (key // shard-size), other keys by CRC32 over 2 + total // shard-size shards.
+-- so each stays in its compact encoding. The shard of a key is chosen as the book's shard_key does:
+-- numeric keys by range (key // shard-size), other keys by CRC32 modulo 2 * total // shard-size
+-- shards (at least one), so the expected total fills about half of each shard.
 -- Written with the `bit` library so the same code also loads into redis-server 7 (Lua 5.1).
 
 -- Built on first use: while a library loads, Redis offers no `bit` (nor most globals).
@@ -27,13 +28,25 @@ local function crc32(s)
   return crc
 end
 
+-- How many shards hold the non-numeric keys: the book's 2 * total_elements // shard_size (min 1).
+local function shard_count(total, size)
+  local n = math.floor(2 * total / size)
+  if n < 1 then n = 1 end
+  return n
+end
+
 local function shard_key(base, key, total, size)
   total, size = tonumber(total), tonumber(size)
+  if not total or not size or size < 1 or total < 0 then
+    -- A table with `err` raised as the error becomes a plain error reply (Redis 7 and Lunar).
+    error({err = 'ERR total-elements and shard-size must be numbers, shard-size at least 1'})
+  end
   local id
-  if string.find(key, '^%d+$') then
+  -- Numeric keys (up to 15 digits, exact in every Lua number type) are sharded by range.
+  if string.find(key, '^%d+$') and #key <= 15 then
     id = math.floor(tonumber(key) / size)
   else
-    id = crc32(key) % (2 + math.floor(total / size))
+    id = crc32(key) % shard_count(total, size)
   end
   return base .. ':' .. string.format('%d', id)
 end
@@ -73,7 +86,11 @@ end}
 
 -- FCALL_RO shard_scard 1 <base> <total-elements> <shard-size> -> members over the hashed shards.
 redis.register_function{function_name = 'shard_scard', flags = {'no-writes'}, callback = function(keys, args)
-  local shards = 2 + math.floor(tonumber(args[1]) / tonumber(args[2]))
+  local total, size = tonumber(args[1]), tonumber(args[2])
+  if not total or not size or size < 1 or total < 0 then
+    error({err = 'ERR total-elements and shard-size must be numbers, shard-size at least 1'})
+  end
+  local shards = shard_count(total, size)
   local n = 0
   for i = 0, shards - 1 do n = n + redis.call('scard', keys[1] .. ':' .. i) end
   return n
