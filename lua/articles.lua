@@ -27,6 +27,7 @@ redis.register_function('article_vote', function(keys, args)
   local posted = redis.call('zscore', keys[1], args[2])
   if not posted or tonumber(posted) < now_s() - ONE_WEEK then return 0 end
   local id = string.match(args[2], ':(.+)$')
+  if not id then return 0 end
   if redis.call('sadd', 'voted:' .. id, args[1]) == 1 then
     redis.call('zincrby', keys[2], VOTE_SCORE, args[2])
     redis.call('hincrby', args[2], 'votes', 1)

@@ -8,9 +8,17 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- Raised tables with `err` become plain error replies (same text on Redis 7 and Lunar).
+local function check(id, limit, timeout)
+  if not id or not limit or not timeout then
+    error({err = 'ERR expected <id> <limit> <timeout-ms>, limit and timeout-ms numbers'})
+  end
+end
+
 -- FCALL sem_acquire 1 <sem> <id> <limit> <timeout-ms> -> 1 when acquired, 0 when full.
 redis.register_function('sem_acquire', function(keys, args)
   local sem, id, limit, timeout = keys[1], args[1], tonumber(args[2]), tonumber(args[3])
+  check(id, limit, timeout)
   local now = now_ms()
   redis.call('zremrangebyscore', sem, '-inf', now - timeout)
   if redis.call('zscore', sem, id) then
@@ -44,6 +52,7 @@ end)
 redis.register_function('fair_sem_acquire', function(keys, args)
   local sem, owner, counter = keys[1], keys[2], keys[3]
   local id, limit, timeout = args[1], tonumber(args[2]), tonumber(args[3])
+  check(id, limit, timeout)
   local now = now_ms()
   redis.call('zremrangebyscore', sem, '-inf', now - timeout)
   redis.call('zinterstore', owner, 2, owner, sem, 'WEIGHTS', 1, 0)
