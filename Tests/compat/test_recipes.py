@@ -771,7 +771,7 @@ def test_delayed_queue_delivers_each_task_once_across_processes(srv):
     sec, usec = srv.time()
     start_ms = sec * 1000 + usec // 1000
     for i in range(240):
-        delay = 0 if i % 3 == 0 else 50 + (i % 7) * 40
+        delay = 0 if i % 3 == 0 else 150 + (i % 7) * 100
         name = f"job{i}"
         srv.fcall("task_enqueue", 2, "queue:jobs", "delayed:jobs", name, delay)
         tasks.append(name)
