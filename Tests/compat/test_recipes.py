@@ -729,6 +729,17 @@ def test_logs_recent_and_common(srv):
     assert srv.zscore("common:app:error:last", "disk full") == 3
     assert int(srv.get("common:app:error:start:last")) == start - 3600
     assert int(srv.get("common:app:error:start")) == start
+    # A period without messages leaves no stale :last counts behind.
+    srv.delete("common:app:error")
+    srv.set("common:app:error:start", start - 3600)
+    assert srv.fcall("log_common", 2, "common:app:error", "common:app:error:start", "x") == 1
+    assert srv.exists("common:app:error:last") == 0
+    # With a third key the message also goes to the recent list (the book's log_common).
+    assert srv.fcall("log_common", 3, "common:db:warn", "common:db:warn:start", "recent:db:warn", "slow") == 1
+    assert srv.lindex("recent:db:warn", 0).decode().split(" ", 1)[1] == "slow"
+    for bad in (("log_common", 2, "c", "s", "m", 0), ("log_recent", 1, "l", "m", 0)):
+        with pytest.raises(redis.exceptions.ResponseError, match="expected <message>"):
+            srv.fcall(*bad)
 
 
 # ---------------------------------------------------------------------------------------------
