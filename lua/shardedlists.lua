@@ -3,6 +3,13 @@
 -- <base>:<n>, with <base>:first and <base>:last holding the end shards' numbers. Pushes start a new
 -- shard when the end shard holds shard-size items; pops move past emptied shards. Atomic per call.
 
+-- 'left' -> true, 'right' -> false (any case); anything else is an error.
+local function is_left(side)
+  local s = string.lower(side or '')
+  if s ~= 'left' and s ~= 'right' then error({err = 'ERR the end must be left or right'}) end
+  return s == 'left'
+end
+
 local function ends(base)
   local first = tonumber(redis.call('get', base .. ':first') or '0')
   local last = tonumber(redis.call('get', base .. ':last') or '0')
@@ -11,7 +18,7 @@ end
 
 -- FCALL slist_push 1 <base> <left|right> <shard-size> <item> [item ...] -> the list's new length.
 redis.register_function('slist_push', function(keys, args)
-  local base, left, size = keys[1], string.lower(args[1]) == 'left', tonumber(args[2])
+  local base, left, size = keys[1], is_left(args[1]), tonumber(args[2])
   if not size or size < 1 then return redis.error_reply('ERR shard-size must be a positive integer') end
   local first, last = ends(base)
   for i = 3, #args do
@@ -30,7 +37,7 @@ end)
 
 -- FCALL slist_pop 1 <base> <left|right> -> the item, or nil when the list is empty.
 redis.register_function('slist_pop', function(keys, args)
-  local base, left = keys[1], string.lower(args[1]) == 'left'
+  local base, left = keys[1], is_left(args[1])
   local first, last = ends(base)
   while true do
     local n = left and first or last

@@ -9,6 +9,7 @@ end
 
 -- FCALL task_enqueue 2 <queue> <delayed> <task> [delay-ms=0] -> 1 when queued now, 2 when delayed.
 redis.register_function('task_enqueue', function(keys, args)
+  if not args[1] then error({err = 'ERR expected <task> [delay-ms]'}) end
   local delay = tonumber(args[2]) or 0
   if delay > 0 then
     -- The score is the due time; a sequence number keeps identical payloads distinct.

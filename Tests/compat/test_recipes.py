@@ -599,6 +599,24 @@ def test_sharded_list_matches_a_deque_model(both):
         assert all(c.llen(k) <= 5 for k in c.keys("L:[0-9-]*"))
 
 
+def test_argument_errors_match_redis(both):
+    calls = [("slist_push", 1, "L", "middle", 2, "x"), ("slist_pop", 1, "L", "up"),
+             ("slist_push", 1, "L", "left", 0, "x"), ("task_enqueue", 2, "q", "d"),
+             ("sem_acquire", 1, "s", "id", "many", 1000), ("fair_sem_acquire", 3, "s", "o", "c", "id", 2),
+             ("shard_hset", 1, "h", "k", "v", 100, 0), ("log_common", 2, "c", "s", "m", 0)]
+    replies = []
+    for c in both:
+        out = []
+        for call in calls:
+            with pytest.raises(redis.exceptions.ResponseError) as e:
+                c.fcall(*call)
+            out.append(str(e.value))
+        assert c.dbsize() == 0                                   # nothing written on a refused call
+        replies.append(out)
+    assert replies[0] == replies[1]
+    assert not any("attempt to" in m or "must be strings" in m for m in replies[0]), replies[0]   # our messages, not Lua faults
+
+
 def _slist_worker(port, n, role, out=None):
     c = client(port)
     got = []
