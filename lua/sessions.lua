@@ -30,14 +30,21 @@ redis.register_function{function_name = 'token_check', flags = {'no-writes'},
 --   -> how many of the oldest sessions were removed to bring <recent> down to <limit>.
 redis.register_function('session_cleanup', function(keys, args)
   local limit, prefix, batch = tonumber(args[1]), args[2] or 'viewed:', tonumber(args[3]) or 100
+  if not limit or limit < 0 or batch < 1 then
+    error({err = 'ERR expected <limit> >= 0 [viewed-prefix] [batch >= 1]'})
+  end
   local size = redis.call('zcard', keys[2])
   if size <= limit then return 0 end
-  local n = math.min(size - limit, batch)
+  local n = math.floor(math.min(size - limit, batch))
   local tokens = redis.call('zrange', keys[2], 0, n - 1)
   for _, t in ipairs(tokens) do
     redis.call('del', prefix .. t)
   end
-  redis.call('hdel', keys[1], unpack(tokens))
-  redis.call('zrem', keys[2], unpack(tokens))
+  -- HDEL/ZREM in chunks: unpack of a huge table would overflow Lua 5.1's C stack.
+  for i = 1, #tokens, 500 do
+    local j = math.min(i + 499, #tokens)
+    redis.call('hdel', keys[1], unpack(tokens, i, j))
+    redis.call('zrem', keys[2], unpack(tokens, i, j))
+  end
   return #tokens
 end)

@@ -728,6 +728,21 @@ def test_login_tokens_and_session_cleanup(srv):
     assert srv.exists("viewed:tok5") == 1
 
 
+def test_session_cleanup_large_batch(srv):
+    """One call may remove more sessions than Lua 5.1 can unpack at once."""
+    pipe = srv.pipeline(transaction=False)
+    for i in range(12000):
+        pipe.hset("login:", f"t{i}", "u")
+        pipe.zadd("recent:", {f"t{i}": i})
+    pipe.execute()
+    srv.set("viewed:t5", "x")
+    assert srv.fcall("session_cleanup", 2, "login:", "recent:", 100, "viewed:", 20000) == 11900
+    assert srv.hlen("login:") == 100 and srv.zcard("recent:") == 100
+    assert srv.zrange("recent:", 0, 0) == [b"t11900"] and srv.exists("viewed:t5") == 0
+    with pytest.raises(redis.exceptions.ResponseError, match="expected <limit>"):
+        srv.fcall("session_cleanup", 2, "login:", "recent:", "lots")
+
+
 def test_logs_recent_and_common(srv):
     for i in range(105):
         n = srv.fcall("log_recent", 1, "recent:app:info", f"m{i}")
