@@ -298,9 +298,9 @@ def test_lock_owner_only_release_and_refresh(srv):
 
 
 def test_lock_with_timeout_expires_and_is_taken_over(srv):
-    assert srv.fcall("lock_acquire", 1, "lock:t", "old", 80) == 1
-    assert srv.fcall("lock_acquire", 1, "lock:t", "new", 80) == 0
-    time.sleep(0.2)
+    assert srv.fcall("lock_acquire", 1, "lock:t", "old", 250) == 1
+    assert srv.fcall("lock_acquire", 1, "lock:t", "new", 250) == 0
+    time.sleep(0.4)
     assert srv.fcall("lock_acquire", 1, "lock:t", "new", 5000) == 1
     assert srv.fcall("lock_release", 1, "lock:t", "old") == 0     # the old holder cannot free it
     assert srv.fcall_ro("lock_owner", 1, "lock:t") == b"new"
@@ -310,10 +310,10 @@ def test_timeout_acquirer_puts_a_ttl_on_a_lock_without_one(srv):
     """The book's acquire_lock_with_timeout: a lock left without expiry (crashed holder) gets one."""
     assert srv.fcall("lock_acquire", 1, "lock:c", "crashed") == 1
     assert srv.ttl("lock:c") == -1
-    assert srv.fcall("lock_acquire", 1, "lock:c", "waiter", 100) == 0
-    assert 0 < srv.pttl("lock:c") <= 100
-    time.sleep(0.25)
-    assert srv.fcall("lock_acquire", 1, "lock:c", "waiter", 100) == 1
+    assert srv.fcall("lock_acquire", 1, "lock:c", "waiter", 250) == 0
+    assert 0 < srv.pttl("lock:c") <= 250
+    time.sleep(0.4)
+    assert srv.fcall("lock_acquire", 1, "lock:c", "waiter", 250) == 1
 
 
 def test_lock_argument_errors(both):
@@ -406,10 +406,10 @@ def test_counting_semaphore_basics(srv):
 
 
 def test_counting_semaphore_times_out_holders(srv):
-    assert srv.fcall("sem_acquire", 1, "sem:t", "a", 1, 80) == 1
-    assert srv.fcall("sem_acquire", 1, "sem:t", "b", 1, 80) == 0
-    time.sleep(0.2)
-    assert srv.fcall("sem_acquire", 1, "sem:t", "b", 1, 80) == 1
+    assert srv.fcall("sem_acquire", 1, "sem:t", "a", 1, 250) == 1
+    assert srv.fcall("sem_acquire", 1, "sem:t", "b", 1, 250) == 0
+    time.sleep(0.4)
+    assert srv.fcall("sem_acquire", 1, "sem:t", "b", 1, 250) == 1
     assert srv.fcall("sem_refresh", 1, "sem:t", "a") == 0   # timed out: lost, not re-acquired
     assert srv.zrange("sem:t", 0, -1) == [b"b"]
 
@@ -429,9 +429,9 @@ def test_fair_semaphore_ticket_order(srv):
 
 def test_fair_semaphore_timed_out_holder_loses_rank(srv):
     keys = ("ft", "ft:owner", "ft:counter")
-    assert srv.fcall("fair_sem_acquire", 3, *keys, "slow", 1, 80) == 1
-    time.sleep(0.2)
-    assert srv.fcall("fair_sem_acquire", 3, *keys, "next", 1, 80) == 1
+    assert srv.fcall("fair_sem_acquire", 3, *keys, "slow", 1, 250) == 1
+    time.sleep(0.4)
+    assert srv.fcall("fair_sem_acquire", 3, *keys, "next", 1, 250) == 1
     assert srv.zrange("ft:owner", 0, -1) == [b"next"]      # the owner set follows the timeout
     assert srv.fcall("fair_sem_refresh", 2, "ft", "ft:owner", "slow") == 0
     assert srv.zrange("ft", 0, -1) == [b"next"]
