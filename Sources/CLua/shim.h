@@ -24,4 +24,129 @@ static inline void clua_remove(lua_State *L, int idx) { lua_remove(L, idx); }
 static inline int clua_getglobal(lua_State *L, const char *name) { return lua_getglobal(L, name); }
 static inline void *clua_getextraspace(lua_State *L) { return lua_getextraspace(L); }
 static inline int clua_yield_unused(void) { return 0; }
+
+static inline int clua_isstring(lua_State *L, int i) { return lua_isstring(L, i); }
+static inline const char *clua_tolstring(lua_State *L, int i, size_t *len) { return lua_tolstring(L, i, len); }
+static inline int clua_isinteger(lua_State *L, int i) { return lua_isinteger(L, i); }
+static inline void clua_pushglobaltable(lua_State *L) { lua_pushglobaltable(L); }
+
+static inline int clua_gc_collect(lua_State *L) { return lua_gc(L, LUA_GCCOLLECT, 0); }
+static inline int clua_gc_countkb(lua_State *L) { return lua_gc(L, LUA_GCCOUNT, 0); }
+static inline int clua_gc_step(lua_State *L, int kb) { return lua_gc(L, LUA_GCSTEP, kb); }
+// ---- Lunar helpers: memory-capped allocator, interrupt hook, error-raising trampoline ----
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    size_t used;      // bytes currently allocated by this state
+    size_t limit;     // 0 = unlimited
+    int enforce;      // the cap applies only while Lua code runs, never inside host callbacks
+} clua_alloc_state;
+
+static void *clua_limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    clua_alloc_state *st = (clua_alloc_state *)ud;
+    size_t old = ptr ? osize : 0;
+    if (nsize == 0) {
+        free(ptr);
+        st->used -= old;
+        return NULL;
+    }
+    if (st->enforce && st->limit && nsize > old && st->used - old + nsize > st->limit) return NULL;
+    void *np = realloc(ptr, nsize);
+    if (np) st->used = st->used - old + nsize;
+    return np;
+}
+
+static inline lua_State *clua_newstate_limited(void) {
+    clua_alloc_state *st = (clua_alloc_state *)calloc(1, sizeof(clua_alloc_state));
+    if (!st) return NULL;
+    lua_State *L = lua_newstate(clua_limited_alloc, st);
+    if (!L) { free(st); return NULL; }
+    return L;
+}
+static inline clua_alloc_state *clua_allocstate(lua_State *L) {
+    void *ud = NULL;
+    lua_getallocf(L, &ud);
+    return (clua_alloc_state *)ud;
+}
+static inline void clua_close_limited(lua_State *L) {
+    clua_alloc_state *st = clua_allocstate(L);
+    lua_close(L);
+    free(st);
+}
+static inline void clua_set_memlimit(lua_State *L, size_t limit) { clua_allocstate(L)->limit = limit; }
+static inline int clua_set_enforce(lua_State *L, int on) { clua_alloc_state *s = clua_allocstate(L); int o = s->enforce; s->enforce = on; return o; }
+static inline size_t clua_memused(lua_State *L) { return clua_allocstate(L)->used; }
+
+// The host decides on each hook tick: 0 go on, 1 kill the script (error that pcall cannot keep).
+typedef int (*clua_interrupt_fn)(lua_State *L);
+static clua_interrupt_fn clua_interrupt_callback = NULL;
+static inline void clua_set_interrupt(clua_interrupt_fn f) { clua_interrupt_callback = f; }
+static const char *clua_kill_message = "ERR Script killed by user with SCRIPT KILL...";
+static inline void clua_set_kill_message(const char *m) { clua_kill_message = m; }
+
+static void clua_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    if (!clua_interrupt_callback) return;
+    int r = clua_interrupt_callback(L);
+    if (r == 2) {
+        // A library's top-level code ran too long (FUNCTION LOAD and startup loading).
+        lua_sethook(L, clua_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
+        lua_newtable(L);
+        lua_pushstring(L, "ERR FUNCTION LOAD timeout");
+        lua_setfield(L, -2, "err");
+        lua_error(L);
+    }
+    if (r == 1) {
+        // Fire on every instruction from now on: any pcall that caught the error loses it at once.
+        lua_sethook(L, clua_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
+        lua_newtable(L);
+        lua_pushstring(L, clua_kill_message);
+        lua_setfield(L, -2, "err");
+        lua_error(L);
+    }
+}
+static inline void clua_install_hook(lua_State *L, int count) {
+    if (count > 0) lua_sethook(L, clua_hook, LUA_MASKCOUNT, count);
+    else lua_sethook(L, NULL, 0, 0);
+}
+
+// Host functions return n >= 0 results, or -1 after pushing an error value to raise.
+// The raise happens here in C, so no host frame is ever unwound by longjmp.
+static int clua_trampoline(lua_State *L) {
+    lua_CFunction f = (lua_CFunction)lua_touserdata(L, lua_upvalueindex(1));
+    int n = f(L);
+    if (n < 0) return lua_error(L);
+    return n;
+}
+static inline void clua_pushhostfunction(lua_State *L, lua_CFunction f) {
+    lua_pushlightuserdata(L, (void *)f);
+    lua_pushcclosure(L, clua_trampoline, 1);
+}
+
+// Runs the Lua function in upvalue 1; a string error gets the position of the caller of this C
+// function (whose frame survives even a tail call), as errors of C libraries do.
+static int clua_positioned_call(lua_State *L) {
+    int n = lua_gettop(L);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    if (lua_pcall(L, n, LUA_MULTRET, 0) != LUA_OK) {
+        if (lua_type(L, -1) == LUA_TSTRING && lua_toboolean(L, lua_upvalueindex(2))) {
+            luaL_where(L, 1);
+            lua_insert(L, -2);
+            lua_concat(L, 2);
+        }
+        return lua_error(L);
+    }
+    return lua_gettop(L);
+}
+static int clua_make_positioned(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    int add = lua_gettop(L) < 2 || lua_toboolean(L, 2);
+    lua_settop(L, 1);
+    lua_pushboolean(L, add);
+    lua_pushcclosure(L, clua_positioned_call, 2);
+    return 1;
+}
+static inline void clua_push_make_positioned(lua_State *L) { lua_pushcfunction(L, clua_make_positioned); }
 #endif

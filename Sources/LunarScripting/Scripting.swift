@@ -1,10 +1,31 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import CLua
+import Foundation
 import LunarEngine
+import LunarRESP
 
-/// Entry point of the scripting module: the commands it adds and the per-engine Lua state.
+/// Entry point of the scripting module: the commands it adds and the per-engine Lua states.
 public enum Scripting {
-    /// Creates the Lua machinery on an engine (called once at startup).
-    public static func install(on engine: Engine) throws {}
+    /// Creates the Lua machinery on an engine (called once at startup, before the engine thread runs).
+    /// Loads the function libraries of `lua-library-dir`; throws if one is bad and `lua-library-errors` is refuse.
+    public static func install(on engine: Engine) throws {
+        let state = try ScriptingState(engine: engine)
+        engine.extensions[ScriptingState.key] = state
+        engine.busyCommandHandler = { [unowned state] client, argv in
+            guard argv.count == 2, argv[0].equalsIgnoringCase("function"), argv[1].equalsIgnoringCase("stats") else { return false }
+            state.functions.writeStats(&client.output, busyKind: state.engine.busy.load(ordering: .relaxed))
+            return true
+        }
+        do {
+            try state.functions.loadLibraryDirectories()
+        } catch let e as StartupError {
+            throw LunarStartupError(e.description)
+        }
+    }
 
     /// The version string of the linked Lua runtime (e.g. "Lua 5.4").
     public static func luaVersion() -> String {
@@ -16,7 +37,270 @@ public enum Scripting {
     }
 }
 
+/// A startup failure of the scripting module (bad library file…), shown to the user.
+public struct LunarStartupError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ d: String) { description = d }
+}
+
+/// A cached EVAL script.
+struct CachedScript {
+    var ref: Int32
+    var flags: ScriptFlags
+    var body: Bytes
+}
+
+/// Shebang flags (`#!lua flags=…`).
+struct ScriptFlags: OptionSet {
+    let rawValue: Int
+    static let noWrites = ScriptFlags(rawValue: 1)
+    static let allowOOM = ScriptFlags(rawValue: 2)
+    static let allowStale = ScriptFlags(rawValue: 4)
+    static let noCluster = ScriptFlags(rawValue: 8)
+    static let allowCrossSlot = ScriptFlags(rawValue: 16)
+    /// Script without a shebang (Redis's "eval compat mode").
+    static let legacy = ScriptFlags(rawValue: 32)
+
+    static let names: [(String, ScriptFlags)] = [
+        ("no-writes", .noWrites), ("allow-oom", .allowOOM), ("allow-stale", .allowStale),
+        ("no-cluster", .noCluster), ("allow-cross-slot-keys", .allowCrossSlot),
+    ]
+    static func parse(_ name: Substring) -> ScriptFlags? {
+        names.first { $0.0 == name }?.1
+    }
+    var names: [String] { ScriptFlags.names.filter { contains($0.1) }.map { $0.0 } }
+}
+
+/// Everything scripting keeps per engine.
+final class ScriptingState {
+    static let key = "scripting"
+    unowned let engine: Engine
+    let vm: LuaVM
+    let functions: FunctionRegistry
+    var scripts: [Bytes: CachedScript] = [:]
+
+    init(engine: Engine) throws {
+        self.engine = engine
+        vm = try LuaVM(engine: engine, forFunctions: false)
+        functions = try FunctionRegistry(engine: engine)
+        let apply: (String, String) -> Void = { [vm, functions] name, value in
+            switch name {
+            case "busy-reply-threshold":
+                vm.thresholdMs = Int64(value) ?? 5000
+                functions.vm.thresholdMs = vm.thresholdMs
+            case "lua-memory-limit":
+                vm.setMemoryLimit(Int(value) ?? 0)
+                functions.vm.setMemoryLimit(Int(value) ?? 0)
+            default: break
+            }
+        }
+        apply("busy-reply-threshold", engine.config.string("busy-reply-threshold"))
+        engine.config.onChange.append(apply)
+    }
+
+    static func of(_ engine: Engine) -> ScriptingState { engine.extensions[key] as! ScriptingState }
+
+    // MARK: EVAL
+
+    /// Splits the shebang off a script body: the flags, and the code to compile (the shebang line
+    /// is blanked so line numbers stay right). Returns an error message for a bad shebang.
+    static func parseShebang(_ body: Bytes) -> Result<(ScriptFlags, Bytes), ScriptError> {
+        guard body.count >= 2, body[0] == UInt8(ascii: "#"), body[1] == UInt8(ascii: "!") else {
+            return .success((.legacy, body))
+        }
+        let nl = body.raw.firstIndex(of: 10) ?? body.count
+        let line = String(decoding: body.raw[0..<nl], as: UTF8.self)
+        let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+        guard let engineName = parts.first, engineName == "#!lua" else {
+            return .failure(ScriptError("ERR Unexpected engine in script shebang: \(parts.first ?? "")"))
+        }
+        var flags: ScriptFlags = []
+        for opt in parts.dropFirst() {
+            if opt.hasPrefix("flags=") {
+                for f in opt.dropFirst(6).split(separator: ",", omittingEmptySubsequences: true) {
+                    guard let v = ScriptFlags.parse(f) else {
+                        return .failure(ScriptError("ERR Unexpected flag in script shebang: \(f)"))
+                    }
+                    flags.insert(v)
+                }
+            } else {
+                return .failure(ScriptError("ERR Unknown lua shebang option: \(opt)"))
+            }
+        }
+        var code = body
+        code.raw.replaceSubrange(0..<nl, with: [])
+        return .success((flags, code))
+    }
+
+    static func shaHex(_ body: Bytes) -> Bytes {
+        Bytes(body.raw.withUnsafeBytes { SHA1.hex(raw: $0) })
+    }
+
+    /// Compiles and caches a script; returns its sha or the error reply text.
+    func load(_ body: Bytes) -> Result<Bytes, ScriptError> {
+        let sha = ScriptingState.shaHex(body)
+        if scripts[sha] != nil { return .success(sha) }
+        switch ScriptingState.parseShebang(body) {
+        case let .failure(e): return .failure(e)
+        case let .success((flags, code)):
+            if let err = vm.compile(code, chunkName: "@user_script") {
+                return .failure(ScriptError("ERR Error compiling script (new function): \(err)"))
+            }
+            scripts[sha] = CachedScript(ref: vm.storeRef(), flags: flags, body: body)
+            return .success(sha)
+        }
+    }
+
+    func flushScripts() {
+        for s in scripts.values { vm.releaseRef(s.ref) }
+        scripts = [:]
+        _ = clua_gc_collect(vm.L)
+    }
+
+    /// EVAL / EVALSHA / EVAL_RO / EVALSHA_RO.
+    func eval(_ ctx: CommandContext, bySha: Bool, readOnly: Bool) {
+        let argv = ctx.argv
+        guard let numkeys = parseStrictInt(argv[2].raw) else { ctx.error(Err.notInteger); return }
+        if numkeys > argv.count - 3 { ctx.error("ERR Number of keys can't be greater than number of args"); return }
+        if numkeys < 0 { ctx.error("ERR Number of keys can't be negative"); return }
+        let script: CachedScript
+        let sha: Bytes
+        if bySha {
+            var s = argv[1].lowercased
+            if s.count != 40 { s = Bytes() }
+            guard let found = scripts[s] else { ctx.error("NOSCRIPT No matching script. Please use EVAL."); return }
+            script = found
+            sha = s
+        } else {
+            switch load(argv[1]) {
+            case let .failure(e): ctx.error(e.message); return
+            case let .success(s): sha = s; script = scripts[s]!
+            }
+        }
+        if readOnly && !script.flags.contains(.legacy) && !script.flags.contains(.noWrites) {
+            ctx.error("ERR Can not execute a script with write flag using *_ro command.")
+            return
+        }
+        vm.setKeysAndArgs(argv[3..<(3 + numkeys)], argv[(3 + numkeys)...])
+        let ro = readOnly || script.flags.contains(.noWrites)
+        vm.run(fnRef: script.ref, caller: ctx.client, out: &ctx.out, name: sha.string, readOnly: ro) { 0 }
+    }
+}
+
+struct ScriptError: Error {
+    let message: String
+    init(_ m: String) { message = m }
+}
+
+/// Keys of EVAL/FCALL-style commands: `name numkeys key…`.
+func evalKeys(_ argv: [Bytes]) -> [Int] {
+    guard argv.count >= 3, let n = parseStrictInt(argv[2].raw), n > 0, n <= argv.count - 3 else { return [] }
+    return Array(3..<(3 + n))
+}
+
 /// EVAL, SCRIPT, FUNCTION and FCALL.
 public enum ScriptingCommands {
-    public static var specs: [CommandSpec] { [] }
+    public static var specs: [CommandSpec] {
+        let evalFlags: CommandFlags = [.noscript, .stale, .skipMonitor, .noMandatoryKeys]
+        return [
+            CommandSpec("eval", arity: -3, flags: evalFlags, group: .scripting, since: "2.6.0",
+                        summary: "Runs a Lua script on the server.", complexity: "Depends on the script that is executed.",
+                        syntax: "script numkeys [key [key ...]] [arg [arg ...]]",
+                        handler: { ctx in ScriptingState.of(ctx.engine).eval(ctx, bySha: false, readOnly: false) },
+                        getKeys: evalKeys),
+            CommandSpec("evalsha", arity: -3, flags: evalFlags, group: .scripting, since: "2.6.0",
+                        summary: "Runs a cached Lua script, named by the SHA1 digest of its source.",
+                        complexity: "Depends on the script that is executed.",
+                        syntax: "sha1 numkeys [key [key ...]] [arg [arg ...]]",
+                        handler: { ctx in ScriptingState.of(ctx.engine).eval(ctx, bySha: true, readOnly: false) },
+                        getKeys: evalKeys),
+            CommandSpec("eval_ro", arity: -3, flags: evalFlags.union(.readonly), group: .scripting, since: "7.0.0",
+                        summary: "Runs a Lua script that may only read data.", complexity: "Depends on the script that is executed.",
+                        syntax: "script numkeys [key [key ...]] [arg [arg ...]]",
+                        handler: { ctx in ScriptingState.of(ctx.engine).eval(ctx, bySha: false, readOnly: true) },
+                        getKeys: evalKeys),
+            CommandSpec("evalsha_ro", arity: -3, flags: evalFlags.union(.readonly), group: .scripting, since: "7.0.0",
+                        summary: "Runs a cached read-only Lua script by its SHA1 digest.",
+                        complexity: "Depends on the script that is executed.",
+                        syntax: "sha1 numkeys [key [key ...]] [arg [arg ...]]",
+                        handler: { ctx in ScriptingState.of(ctx.engine).eval(ctx, bySha: true, readOnly: true) },
+                        getKeys: evalKeys),
+            CommandSpec("fcall", arity: -3, flags: evalFlags, group: .scripting, since: "7.0.0",
+                        summary: "Calls a function of a loaded library.", complexity: "Depends on the function that is executed.",
+                        syntax: "function numkeys [key [key ...]] [arg [arg ...]]",
+                        handler: { ctx in ScriptingState.of(ctx.engine).functions.fcall(ctx, readOnly: false) },
+                        getKeys: evalKeys),
+            CommandSpec("fcall_ro", arity: -3, flags: evalFlags.union(.readonly), group: .scripting, since: "7.0.0",
+                        summary: "Calls a read-only function of a loaded library.", complexity: "Depends on the function that is executed.",
+                        syntax: "function numkeys [key [key ...]] [arg [arg ...]]",
+                        handler: { ctx in ScriptingState.of(ctx.engine).functions.fcall(ctx, readOnly: true) },
+                        getKeys: evalKeys),
+            scriptSpec,
+            FunctionRegistry.spec,
+        ]
+    }
+
+    static var scriptSpec: CommandSpec {
+        CommandSpec("script", arity: -2, group: .scripting, since: "2.6.0", summary: "Manages the Lua script cache.",
+                    complexity: "Depends on subcommand.", subcommands: [
+            CommandSpec("load", arity: 3, flags: [.noscript, .stale], group: .scripting, since: "2.6.0",
+                        summary: "Compiles a script and caches it without running it.",
+                        complexity: "O(N) with N being the length in bytes of the script body.", syntax: "script") { ctx in
+                switch ScriptingState.of(ctx.engine).load(ctx.argv[2]) {
+                case let .failure(e): ctx.error(e.message)
+                case let .success(sha): ctx.out.bulk(sha)
+                }
+            },
+            CommandSpec("exists", arity: -3, flags: [.noscript], group: .scripting, since: "2.6.0",
+                        summary: "Tells which of the given SHA1 digests name cached scripts.",
+                        complexity: "O(N) with N being the number of scripts to check.", syntax: "sha1 [sha1 ...]") { ctx in
+                let st = ScriptingState.of(ctx.engine)
+                ctx.out.array(ctx.argc - 2)
+                for i in 2..<ctx.argc { ctx.out.integer(st.scripts[ctx.argv[i].lowercased] != nil ? 1 : 0) }
+            },
+            CommandSpec("flush", arity: -2, flags: [.noscript], group: .scripting, since: "2.6.0",
+                        summary: "Empties the script cache.", complexity: "O(N) with N being the number of scripts in cache",
+                        syntax: "[ASYNC|SYNC]") { ctx in
+                if ctx.argc > 3 || (ctx.argc == 3 && !ctx.arg(2, is: "async") && !ctx.arg(2, is: "sync")) {
+                    ctx.error("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
+                    return
+                }
+                ScriptingState.of(ctx.engine).flushScripts()
+                ctx.ok()
+            },
+            CommandSpec("kill", arity: 2, flags: [.noscript, .allowBusy], group: .scripting, since: "2.6.0",
+                        summary: "Stops the running script if it has not written yet.") { ctx in
+                // Reaching the engine means no script holds it: the I/O side answers while one runs.
+                ctx.error("NOTBUSY No scripts in execution right now.")
+            },
+            CommandSpec("debug", arity: 3, flags: [.noscript], group: .scripting, since: "3.2.0",
+                        summary: "Sets the debug mode of later scripts (not supported by Lunar).", syntax: "YES|SYNC|NO") { ctx in
+                if ctx.arg(2, is: "no") { ctx.ok() } else { ctx.error("ERR SCRIPT DEBUG is not supported by Lunar") }
+            },
+            CommandSpec("help", arity: 2, flags: [.loading, .stale], group: .scripting, since: "5.0.0",
+                        summary: "Lists the SCRIPT subcommands.") { ctx in
+                let lines = [
+                    "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                    "DEBUG (YES|SYNC|NO)",
+                    "    Set the debug mode for subsequent scripts executed (only NO is supported).",
+                    "EXISTS <sha1> [<sha1> ...]",
+                    "    Return information about the existence of the scripts in the script cache.",
+                    "FLUSH [ASYNC|SYNC]",
+                    "    Flush the Lua scripts cache. Very dangerous on replicas.",
+                    "    When called without the optional mode argument, the behavior is determined by the",
+                    "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+                    "    * ASYNC: Asynchronously flush the scripts cache.",
+                    "    * SYNC: Synchronously flush the scripts cache.",
+                    "KILL",
+                    "    Kill the currently executing Lua script.",
+                    "LOAD <script>",
+                    "    Load a script into the scripts cache without executing it.",
+                    "HELP",
+                    "    Prints this help.",
+                ]
+                ctx.out.array(lines.count)
+                for l in lines { ctx.out.simple(l) }
+            },
+        ])
+    }
 }

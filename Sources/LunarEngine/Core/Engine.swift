@@ -64,8 +64,12 @@ public final class Engine: @unchecked Sendable {
         case commands(Client, [[Bytes]])
         case disconnect(Client)
         case task(() -> Void)
+        case none
     }
     private let queue = WorkQueue<Work>()
+    /// The work taken from the queue and being run (a busy script answers the rest of it early).
+    private var batch: [Work] = []
+    private var batchIndex = 0
     public private(set) var clients: [Int: Client] = [:]
     private var toFlush: [Client] = []
     private var flushMarked = Set<Int>()
@@ -134,8 +138,11 @@ public final class Engine: @unchecked Sendable {
 
     private func run() {
         while !stopping {
-            let work = queue.takeAll(timeoutMs: waitBudget())
-            for w in work {
+            batch = queue.takeAll(timeoutMs: waitBudget())
+            batchIndex = 0
+            while batchIndex < batch.count {
+                let w = batch[batchIndex]
+                batchIndex += 1
                 switch w {
                 case let .connect(c):
                     clients[c.id] = c
@@ -146,8 +153,11 @@ public final class Engine: @unchecked Sendable {
                     forget(c)
                 case let .task(f):
                     f()
+                case .none:
+                    break
                 }
             }
+            batch.removeAll(keepingCapacity: true)
             if hasBlocked { expireBlocked() }
             if monotonicMillis() >= nextCron { cron() }
             flush()
@@ -192,6 +202,60 @@ public final class Engine: @unchecked Sendable {
     }
     /// Runs a closure on the engine thread.
     public func enqueue(_ f: @escaping (Engine) -> Void) { queue.put(.task { [unowned self] in f(self) }) }
+
+    // MARK: Busy scripts
+
+    /// Called on the engine thread by a script that has run past busy-reply-threshold (from its hook):
+    /// answers the commands that reached the engine queue before the server turned busy, as the I/O
+    /// side answers newer ones (BUSY, SCRIPT/FUNCTION KILL, SHUTDOWN NOSAVE). Other work stays queued.
+    /// Answers an allow-busy command while a script holds the engine; returns false to run it later.
+    public var busyCommandHandler: ((Client, [Bytes]) -> Bool)?
+
+    public func answerQueuedWhileBusy() {
+        let kind = busy.load(ordering: .acquiring)
+        if kind == 0 { return }
+        // Commands of the batch being run that come after the script, then newly queued ones.
+        var i = batchIndex
+        while i < batch.count {
+            batch[i] = answerWhileBusy(batch[i], kind: kind)
+            i += 1
+        }
+        let work = queue.takeAll(timeoutMs: 0)
+        if !work.isEmpty {
+            queue.putFront(work.map { answerWhileBusy($0, kind: kind) }.filter { if case .none = $0 { return false } else { return true } })
+        }
+        flush()
+    }
+
+    private func answerWhileBusy(_ w: Work, kind: Int) -> Work {
+        guard case let .commands(c, cmds) = w, !c.closed else { return w }
+        var i = 0
+        while i < cmds.count {
+            let argv = cmds[i]
+            let name = argv[0].lowercased.string
+            let sub = argv.count > 1 ? argv[1].lowercased.string : ""
+            if (name == "script" || name == "function") && sub == "kill" && argv.count == 2 {
+                if (name == "script") != (kind == 1) {
+                    c.output.error(kind == 1 ? "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE." : "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.")
+                } else if scriptHasWritten.load(ordering: .acquiring) {
+                    c.output.error("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.")
+                } else {
+                    killRequested.store(true, ordering: .releasing)
+                    c.output.ok()
+                }
+            } else if name == "shutdown" && argv.count >= 2 && argv[1].equalsIgnoringCase("nosave") {
+                shutdownHandler?(false)
+            } else if let spec = table.resolve(argv), spec.flags.contains(.allowBusy), name != "shutdown" {
+                // An extension may answer it now (FUNCTION STATS); otherwise it runs after the script.
+                if busyCommandHandler?(c, argv) != true { break }
+            } else {
+                c.output.error(kind == 2 ? "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE." : "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
+            }
+            i += 1
+        }
+        markFlush(c)
+        return i < cmds.count ? .commands(c, Array(cmds[i...])) : .none
+    }
 
     // MARK: Command processing
 

@@ -31,6 +31,14 @@ final class WorkQueue<Item>: @unchecked Sendable {
         if wake { pthread_cond_signal(cond) }
     }
 
+    /// Puts items back at the head of the queue, in order (work taken out but not handled yet).
+    func putFront(_ front: [Item]) {
+        if front.isEmpty { return }
+        pthread_mutex_lock(mutex)
+        items.insert(contentsOf: front, at: 0)
+        pthread_mutex_unlock(mutex)
+    }
+
     /// Takes every queued item, waiting at most `timeoutMs` for the first one.
     func takeAll(timeoutMs: Int) -> [Item] {
         pthread_mutex_lock(mutex)
