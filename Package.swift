@@ -58,13 +58,12 @@ let package = Package(
         .executableTarget(
             name: "lunar-server",
             dependencies: ["LunarServer", .product(name: "Logging", package: "swift-log")]),
-        .executableTarget(
-            name: "lunar-cli",
-            dependencies: [
-                "LunarRESP",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]),
+        // lunar-cli's client logic: connection, reply formatting like redis-cli, modes and the interactive shell.
+        .target(name: "LunarClient", dependencies: ["LunarRESP"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .executableTarget(name: "lunar-cli", dependencies: ["LunarClient"]),
         .testTarget(name: "LunarRESPTests", dependencies: ["LunarRESP"]),
+        .testTarget(name: "LunarClientTests", dependencies: ["LunarClient", "LunarRESP"],
+                    swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "LunarEngineTests", dependencies: ["LunarEngine", "LunarRESP"]),
         .testTarget(name: "LunarScriptingTests", dependencies: ["LunarScripting", "CLua"]),
     ]

@@ -155,7 +155,7 @@ def main():
             time.sleep(0.3)
             base_rss, base_used = rss_bytes(proc.pid), used_memory(port)
             load_keys(port, args.keys)
-            time.sleep(0.3)
+            time.sleep(2.5)   # let both allocators settle (freed pages of grown tables returned)
             dbsize = int(cli(port, "dbsize") or 0)
             du = (used_memory(port) - base_used) / max(1, dbsize)
             dr = (rss_bytes(proc.pid) - base_rss) / max(1, dbsize)

@@ -1,4 +1,7 @@
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A protocol violation that Redis answers with `-ERR Protocol error: …` and then closes the connection.
 public struct ProtocolError: Error, Sendable, Equatable {
@@ -18,6 +21,8 @@ public struct RequestParser: Sendable {
     private var pendingArgs: Int = 0          // arguments still expected in the current multibulk
     private var args: [Bytes] = []
     private var bulkLength: Int = -1           // length of the bulk whose header was read
+    /// The last command name seen: pipelines repeat it, so it is shared instead of allocated again.
+    private var lastName = Bytes()
 
     public init(maxBulkLength: Int = 512 * 1024 * 1024) { self.maxBulkLength = maxBulkLength }
 
@@ -65,14 +70,26 @@ public struct RequestParser: Sendable {
                     bulkLength = n
                 }
                 guard buffer.readableBytes >= bulkLength + 2 else { return }
-                let arg = buffer.readBytes(length: bulkLength)!
-                buffer.moveReaderIndex(forwardBy: 2)  // Redis skips the CRLF without checking it
-                args.append(Bytes(arg))
+                if args.isEmpty && bulkLength == lastName.count && bulkLength <= 32 && sameBytes(buffer, lastName) {
+                    buffer.moveReaderIndex(forwardBy: bulkLength + 2)
+                    args.append(lastName)
+                } else {
+                    let arg = Bytes(buffer.readBytes(length: bulkLength)!)
+                    buffer.moveReaderIndex(forwardBy: 2)  // Redis skips the CRLF without checking it
+                    if args.isEmpty && arg.count <= 32 { lastName = arg }
+                    args.append(arg)
+                }
                 bulkLength = -1
                 pendingArgs -= 1
             }
             commands.append(args)
             args = []
+        }
+    }
+
+    private func sameBytes(_ buffer: ByteBuffer, _ b: Bytes) -> Bool {
+        buffer.withUnsafeReadableBytes { p in
+            b.raw.withUnsafeBytes { q in memcmp(p.baseAddress!, q.baseAddress!, b.count) == 0 }
         }
     }
 

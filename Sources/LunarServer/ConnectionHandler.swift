@@ -6,6 +6,8 @@ import NIOCore
 /// The engine's view of one connection: sends hop onto the connection's event loop.
 final class ChannelConnection: ClientConnection, @unchecked Sendable {
     let channel: Channel
+    /// The handler, to resume reading once the engine has caught up (event-loop confined).
+    weak var handler: ConnectionHandler?
     init(channel: Channel) { self.channel = channel }
 
     func send(_ buffer: ByteBuffer, thenClose: Bool) {
@@ -14,6 +16,7 @@ final class ChannelConnection: ClientConnection, @unchecked Sendable {
 
     /// Writes on the channel's event loop.
     func write(_ buffer: ByteBuffer, thenClose: Bool) {
+        handler?.resumeIfCaughtUp()
         if buffer.readableBytes > 0 {
             if thenClose {
                 channel.writeAndFlush(NIOAny(buffer)).whenComplete { [channel] _ in channel.close(promise: nil) }
@@ -46,6 +49,13 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     private var batch: [[Bytes]] = []
     private var client: Client!
     private var failed = false
+    private var paused = false
+    private var context: ChannelHandlerContext?
+
+    /// Backpressure: a client whose commands pile up faster than the engine runs them stops being
+    /// read until the engine catches up, so a flood cannot grow queues without bound.
+    static let pauseAbove = 16_384
+    static let resumeBelow = 2_048
 
     init(engine: Engine) {
         self.engine = engine
@@ -54,8 +64,11 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelActive(context: ChannelHandlerContext) {
         let ch = context.channel
+        self.context = context
+        let conn = ChannelConnection(channel: ch)
+        conn.handler = self
         client = Client(
-            id: engine.newClientID(), connection: ChannelConnection(channel: ch),
+            id: engine.newClientID(), connection: conn,
             remoteAddress: Self.describe(ch.remoteAddress), localAddress: Self.describe(ch.localAddress),
             now: unixMillis())
         engine.connect(client)
@@ -64,6 +77,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelInactive(context: ChannelHandlerContext) {
         if let client { engine.disconnect(client) }
+        self.context = nil
         context.fireChannelInactive()
     }
 
@@ -88,7 +102,20 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             fail(nil)
             return
         }
-        if let c = cumulation, c.readableBytes == 0 { cumulation!.clear() }
+        if let c = cumulation {
+            if c.readableBytes == 0 {
+                cumulation!.clear()
+            } else if c.readerIndex > 65536 {
+                cumulation!.discardReadBytes()   // keep only the unparsed tail
+            }
+        }
+    }
+
+    func resumeIfCaughtUp() {
+        guard paused, let context, client.inFlight.load(ordering: .relaxed) < Self.resumeBelow else { return }
+        paused = false
+        context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+        context.read()
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -105,6 +132,10 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             return
         }
         engine.submit(client, cmds)
+        if !paused, let context, client.inFlight.load(ordering: .relaxed) > Self.pauseAbove {
+            paused = true
+            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        }
     }
 
     /// The engine is held by a long script: answer here without waiting for it.

@@ -1,1 +1,6 @@
-print("lunar-cli")
+import LunarClient
+#if canImport(Glibc)
+import Glibc
+#endif
+
+exit(CLI.main(CommandLine.arguments))

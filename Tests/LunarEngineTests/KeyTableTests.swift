@@ -58,3 +58,47 @@ final class KeyTableTests: XCTestCase {
         }
     }
 }
+
+final class KeyTableRandomizedTests: XCTestCase {
+    /// Random inserts, removals and expiry changes checked against a plain Dictionary model.
+    func testAgainstModel() {
+        var t = KeyTable()
+        var model: [Bytes: (Int, Int64)] = [:]
+        var rng = SystemRandomNumberGenerator()
+        for step in 0..<60_000 {
+            let k = Bytes("key\(Int.random(in: 0..<3000, using: &rng))")
+            switch Int.random(in: 0..<10, using: &rng) {
+            case 0..<5:
+                if let s = t.slot(of: k) {
+                    t.replaceValue(at: s, with: .string(Bytes("\(step)")))
+                    model[k]!.0 = step
+                } else {
+                    t.insert(k, .string(Bytes("\(step)")))
+                    model[k] = (step, 0)
+                }
+            case 5..<8:
+                if let s = t.slot(of: k) {
+                    t.remove(slot: s)
+                    model.removeValue(forKey: k)
+                } else {
+                    XCTAssertNil(model[k])
+                }
+            default:
+                if let s = t.slot(of: k) {
+                    let at: Int64 = Bool.random(using: &rng) ? Int64(step + 1) : 0
+                    t.setExpire(slot: s, at)
+                    model[k]!.1 = at
+                }
+            }
+            if step % 5000 == 0 || step == 59_999 {
+                XCTAssertEqual(t.count, model.count)
+                XCTAssertEqual(t.volatileCount, model.values.filter { $0.1 != 0 }.count)
+                for (mk, (v, e)) in model {
+                    guard let s = t.slot(of: mk), case let .string(sv)? = t.value(at: s) else { return XCTFail("missing \(mk)") }
+                    XCTAssertEqual(sv, Bytes("\(v)"))
+                    XCTAssertEqual(t.expire(at: s), e)
+                }
+            }
+        }
+    }
+}

@@ -134,7 +134,14 @@ public final class CommandSpec: @unchecked Sendable {
         case .generic: c.append("keyspace")
         default: break
         }
-        for e in extraACL where !c.contains(e) { c.append(e) }
+        // "-name" in the extra list removes a category the group implies (SORT is generic but not @keyspace).
+        for e in extraACL {
+            if e.hasPrefix("-") {
+                c.removeAll { $0 == e.dropFirst() }
+            } else if !c.contains(e) {
+                c.append(e)
+            }
+        }
         // Redis lists categories in the order of its category table.
         return c.sorted { (Self.aclOrder[$0] ?? 99) < (Self.aclOrder[$1] ?? 99) }
     }

@@ -175,7 +175,7 @@ enum ServerCommands {
     /// OBJECT ENCODING's answer for a value.
     static func encoding(of v: Value) -> String {
         switch v {
-        case let .string(s): return encodingName(of: s)
+        case let .string(s): return StringEncoding.encodingName(of: s)
         case let .list(l): return l.encodingName
         case let .set(s): return s.encodingName
         case let .hash(h): return h.encodingName
@@ -300,15 +300,18 @@ enum MemoryProbe {
         }
         switch value {
         case let .string(s):
-            return entry + (encodingName(of: s) == "int" ? 8 : 16 + s.count)
+            return entry + (StringEncoding.encodingName(of: s) == "int" ? 8 : 16 + s.count)
         case let .list(l):
             return entry + 64 + sampled(l.items, count: l.count) { 16 + $0.count }
         case let .set(s):
-            return entry + 64 + sampled(s.members, count: s.count) { 24 + $0.count }
+            return entry + 64 + sampled(s.firstMembers(samples), count: s.count) { 24 + $0.count }
         case let .hash(h):
-            return entry + 64 + sampled(h.fields, count: h.count) { 40 + $0.key.count + $0.value.count }
+            return entry + 64 + sampled(h.firstPairs(samples), count: h.count) { 40 + $0.key.count + $0.value.count }
         case let .zset(z):
-            return entry + 64 + sampled(z.scores, count: z.count) { 48 + $0.key.count }
+            var members: [Bytes] = []
+            let want = samples == 0 ? z.count : samples
+            z.forEach { if members.count < want { members.append($0.member) } }
+            return entry + 64 + sampled(members, count: z.count) { 48 + $0.count }
         }
     }
 }

@@ -1,3 +1,4 @@
+import Atomics
 import DequeModule
 import LunarRESP
 import NIOCore
@@ -25,7 +26,8 @@ public struct BlockedState {
     public var deadline: Int64
     public var argv: [Bytes]
     public var spec: CommandSpec
-    /// Reply sent on timeout: RESP null array (BLPOP, BZPOPMIN…) or null bulk (BLMOVE, BRPOPLPUSH).
+    /// Reply sent on timeout: RESP null array or null bulk. Redis 7.0 answers a timed-out list, zset or
+    /// stream wait (BLMOVE and BRPOPLPUSH included) with a null array.
     public var timeoutIsNullArray: Bool
 }
 
@@ -56,6 +58,9 @@ public final class Client: @unchecked Sendable {
     public var replyOff = false
     /// CLIENT REPLY SKIP: the next command's reply is dropped.
     public var replySkipNext = false
+
+    /// Commands handed to the engine and not yet run; the I/O side stops reading while it is high.
+    public let inFlight = ManagedAtomic<Int>(0)
 
     /// Replies produced by the engine and not yet handed to the connection.
     public var output: ReplyWriter

@@ -74,23 +74,32 @@ public final class CommandContext {
     }
 
     /// Parses a blocking timeout in seconds (BLPOP…): returns the absolute deadline in ms (0 for none).
+    ///
+    /// As Redis 7.0 does it: the argument is read as a long double, multiplied by 1000 and rounded
+    /// up to whole ms, then converted to a 64-bit integer. "inf" and values past 2^63 ms convert to the
+    /// x86 integer-indefinite value (INT64_MIN) and are reported as negative; tiny negative values
+    /// round up to 0 and block forever; tiny positive ones round up to 1 ms.
     public func timeoutDeadline(_ i: Int) -> Int64? {
-        guard let secs = parseDouble(argv[i]), secs.isFinite else {
+        guard let secs = parseTimeoutSeconds(argv[i]) else {
             out.error(Err.timeoutNotFloat)
             return nil
         }
-        if secs < 0 {
+        let up = (secs * 1000).rounded(.up)
+        let inRange = up.isFinite && up >= -9223372036854775808.0 && up < 9223372036854775808.0
+        let msInt: Int64 = inRange ? Int64(up) : Int64.min
+        if msInt < 0 {
             out.error(Err.timeoutNegative)
             return nil
         }
-        let ms = secs * 1000
-        if ms >= Double(Int64.max / 2) {
-            out.error(Err.timeoutNotFloat)
-            return nil
-        }
-        let msInt = Int64(ms.rounded(.up))
-        return msInt == 0 ? 0 : engine.now + msInt
+        if msInt == 0 { return 0 }
+        let (deadline, overflow) = engine.now.addingReportingOverflow(msInt)
+        // Past the end of time: Redis never fires such a timeout either.
+        return overflow ? 0 : deadline
     }
+
+    /// The key whose readiness caused this re-run of a blocked command (nil on a normal run).
+    /// Redis 7.0 serves a client blocked on several keys from the key that became ready.
+    public internal(set) var readyKey: Bytes?
 
     /// True if argument i equals the option name, ignoring case.
     @inline(__always) public func arg(_ i: Int, is option: StaticString) -> Bool {
@@ -126,6 +135,37 @@ public func parseDouble(_ b: Bytes) -> Double? {
         if v.isNaN { return nil }
         if errno == ERANGE && !v.isInfinite && v != 0 { return nil }
         if errno == ERANGE && v.isInfinite { return nil }
+        return v
+    }
+}
+
+#if arch(x86_64) || arch(i386)
+typealias TimeoutReal = Float80
+#else
+typealias TimeoutReal = Double
+#endif
+
+/// Parses a timeout the way Redis's string2ld does: strtold over the whole argument, no leading
+/// space, at most 5119 bytes, no NaN, no overflow to infinity and no underflow to zero.
+func parseTimeoutSeconds(_ b: Bytes) -> TimeoutReal? {
+    let n = b.count
+    if n == 0 || n >= 5 * 1024 { return nil }
+    let c0 = b[0]
+    if c0 == 32 || (c0 >= 9 && c0 <= 13) { return nil }
+    var buf = b.raw
+    buf.append(0)
+    return buf.withUnsafeBufferPointer { p -> TimeoutReal? in
+        let start = UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: CChar.self)
+        var end: UnsafeMutablePointer<CChar>? = nil
+        errno = 0
+        #if arch(x86_64) || arch(i386)
+        let v = strtold(start, &end)
+        #else
+        let v = strtod(start, &end)
+        #endif
+        guard let end, end - UnsafeMutablePointer(mutating: start) == n else { return nil }
+        if v.isNaN || errno == EINVAL { return nil }
+        if errno == ERANGE && (v.isInfinite || v == 0) { return nil }
         return v
     }
 }

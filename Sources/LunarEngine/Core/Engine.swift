@@ -120,6 +120,7 @@ public final class Engine: @unchecked Sendable {
 
     /// Starts the engine thread.
     public func start() {
+        MemoryStats.tuneAllocator()
         let t = Thread { [self] in self.run() }
         t.name = "lunar-engine"
         t.stackSize = 64 << 20   // deep Lua recursion and nested replies need room
@@ -173,7 +174,10 @@ public final class Engine: @unchecked Sendable {
         connectedClients.wrappingIncrement(ordering: .relaxed)
         queue.put(.connect(client))
     }
-    public func submit(_ client: Client, _ commands: [[Bytes]]) { queue.put(.commands(client, commands)) }
+    public func submit(_ client: Client, _ commands: [[Bytes]]) {
+        client.inFlight.wrappingIncrement(by: commands.count, ordering: .relaxed)
+        queue.put(.commands(client, commands))
+    }
     public func disconnect(_ client: Client) {
         connectedClients.wrappingDecrement(ordering: .relaxed)
         queue.put(.disconnect(client))
@@ -192,6 +196,7 @@ public final class Engine: @unchecked Sendable {
     // MARK: Command processing
 
     private func process(_ client: Client, _ commands: [[Bytes]]) {
+        defer { client.inFlight.wrappingDecrement(by: commands.count, ordering: .relaxed) }
         if client.closed { return }
         if client.blocked != nil || !client.pending.isEmpty {
             client.pending.append(contentsOf: commands)
@@ -274,7 +279,6 @@ public final class Engine: @unchecked Sendable {
     public func dispatch(_ ctx: CommandContext) {
         let argv = ctx.argv
         let client = ctx.client
-        stats.commandsProcessed &+= 1
         guard var spec = table.lookup(argv[0]) else {
             var args = ""
             var i = 1
@@ -317,9 +321,14 @@ public final class Engine: @unchecked Sendable {
         ctx.spec = spec
         client.lastCommand = spec.fullName
         let start = unixMicros()
+        // Like Redis, count commands that run (not rejected or queued ones), and a blocked command
+        // re-run because its key got data only once.
+        if !ctx.isRetry { stats.commandsProcessed &+= 1 }
+        blockCalled = false
         let replyStart = ctx.out.buffer.writerIndex
         spec.handler?(ctx)
-        spec.statCalls &+= 1
+        // As in Redis, a command that blocks counts one call when it completes (served or timed out).
+        if !blockCalled { spec.statCalls &+= 1 }
         spec.statMicros &+= Int(unixMicros() - start)
         // A reply that is an error (not an array holding errors) makes the call a failed one.
         if ctx.out.buffer.writerIndex > replyStart && ctx.out.buffer.getInteger(at: replyStart, as: UInt8.self) == UInt8(ascii: "-") {
@@ -442,6 +451,12 @@ public final class Engine: @unchecked Sendable {
     func block(client: Client, state: BlockedState, isRetry: Bool) {
         blockCalled = true
         if isRetry, client.blocked != nil { return }
+        var state = state
+        // A key named twice (BLPOP k k 0) is waited on once, so unblocking leaves no stale entry.
+        if state.keys.count > 1 {
+            var seen = Set<Bytes>()
+            state.keys = state.keys.filter { seen.insert($0).inserted }
+        }
         client.blocked = state
         blockedClients[client.id] = client
         for k in state.keys {
@@ -476,7 +491,8 @@ public final class Engine: @unchecked Sendable {
             for wk in keys {
                 guard let q = blockedByKey[wk] else { continue }
                 for c in Array(q) {
-                    guard let st = c.blocked else { continue }
+                    // Skip a client that meanwhile got unblocked, or blocked again on other keys.
+                    guard let st = c.blocked, st.db == wk.db, st.keys.contains(wk.key) else { continue }
                     if !databases[wk.db].exists(wk.key) { break }
                     now = unixMillis()
                     let ctx = topContext!
@@ -484,12 +500,14 @@ public final class Engine: @unchecked Sendable {
                     ctx.argv = st.argv
                     ctx.noBlocking = false
                     ctx.isRetry = true
+                    ctx.readyKey = wk.key
                     ctx.inScript = false
                     blockCalled = false
                     swap(&ctx.out, &c.output)
                     let prevDB = c.db
                     c.db = st.db
                     dispatch(ctx)
+                    ctx.readyKey = nil
                     c.db = prevDB
                     swap(&ctx.out, &c.output)
                     if !blockCalled {
@@ -507,6 +525,7 @@ public final class Engine: @unchecked Sendable {
         for c in Array(blockedClients.values) {
             guard let st = c.blocked, st.deadline != 0, st.deadline <= t else { continue }
             if st.timeoutIsNullArray { c.output.nullArray() } else { c.output.nullBulk() }
+            st.spec.statCalls &+= 1
             unblock(c)
             resumePending(c)
         }
@@ -516,6 +535,7 @@ public final class Engine: @unchecked Sendable {
     public func unblockClient(_ c: Client, error: String?) -> Bool {
         guard let st = c.blocked else { return false }
         if let error { c.output.error(error) } else if st.timeoutIsNullArray { c.output.nullArray() } else { c.output.nullBulk() }
+        st.spec.statCalls &+= 1
         unblock(c)
         resumePending(c)
         return true
@@ -550,6 +570,16 @@ public final class Engine: @unchecked Sendable {
         let ta = databases[a].table
         databases[a].table = databases[b].table
         databases[b].table = ta
+        // As Redis 7.0 does after SWAPDB: clients blocked in either database on a key that now
+        // holds a list or sorted set get served.
+        if hasBlocked {
+            for wk in blockedByKey.keys where wk.db == a || wk.db == b {
+                switch databases[wk.db].lookup(wk.key) {
+                case .list?, .zset?: markReady(db: wk.db, key: wk.key)
+                default: break
+                }
+            }
+        }
     }
 
     public func flushAll() {

@@ -2,6 +2,8 @@ import CJemalloc
 
 /// Memory figures for INFO memory and MEMORY STATS, read from jemalloc (Lunar's allocator, as Redis's).
 public enum MemoryStats {
+    /// Applies Lunar's allocator settings (called once at startup).
+    public static func tuneAllocator() { cjemalloc_tune() }
     /// Bytes allocated by the server (Redis's used_memory).
     public static func allocated() -> Int { Int(cjemalloc_allocated()) }
     /// Bytes in resident allocator pages.

@@ -6,6 +6,7 @@ import LunarRESP
 /// so an expired key is never visible to a command. Only the engine thread touches a Database.
 public final class Database {
     public let id: Int
+    /// A class so the hot lookup path works on it in place (no struct copy of its arrays per call).
     public var table = KeyTable()
     unowned let engine: Engine
 
@@ -56,12 +57,27 @@ public final class Database {
             if !keepTTL { table.setExpire(slot: s, 0) }
         } else {
             table.insert(key, value)
+            signalReadyIfBlockable(key, value)
         }
     }
 
     /// Adds a key that the caller knows is absent.
     @discardableResult
-    public func add(_ key: Bytes, _ value: Value) -> Int { table.insert(key, value) }
+    public func add(_ key: Bytes, _ value: Value) -> Int {
+        let s = table.insert(key, value)
+        signalReadyIfBlockable(key, value)
+        return s
+    }
+
+    /// As in Redis, creating a list or sorted set key (push, RENAME, COPY, SORT STORE, RESTORE…)
+    /// may serve clients blocked on it.
+    @inline(__always) private func signalReadyIfBlockable(_ key: Bytes, _ value: Value) {
+        guard engine.hasBlocked else { return }
+        switch value {
+        case .list, .zset: engine.markReady(db: id, key: key)
+        default: break
+        }
+    }
 
     /// Deletes a key; true if it existed.
     @discardableResult

@@ -2,114 +2,188 @@ import LunarRESP
 
 /// The dictionary of one database: key → value, plus expiry times.
 ///
-/// Entries live in slot arrays that never move a live entry, and a hash index maps keys to slots.
-/// That gives SCAN a stable cursor (a slot number: a key present for the whole iteration is always
-/// returned, whatever is added or removed meanwhile), O(1) random sampling for RANDOMKEY and the
-/// active expiry cycle, and compact storage (no per-entry node objects).
-public struct KeyTable {
-    var index: [Bytes: Int32] = [:]
+/// Entries live in slot arrays that never move a live entry; an open-addressing hash index of
+/// 4-byte slot numbers maps keys to slots. That gives:
+/// - SCAN a stable cursor (a slot number): a key present for the whole iteration is always returned,
+///   whatever is added or removed meanwhile;
+/// - O(1) random sampling for RANDOMKEY and the active expiry cycle;
+/// - compact storage: per key one 4-byte bucket at load ≤ 1/2, a key reference and a value
+///   reference; expiry times only for keys that have one (a side table, as Redis keeps `expires`).
+public final class KeyTable {
+    /// Open-addressing index (linear probing); each bucket holds a slot number, or -1.
+    var buckets: [Int32] = []
     var keys: [Bytes] = []
     var values: [Value?] = []
-    /// Absolute expiry in Unix milliseconds; 0 when the key has none.
-    var expires: [Int64] = []
-    /// Position of each slot in `volatileSlots`, or -1.
-    var volatilePos: [Int32] = []
+    /// One bit per slot: does the key have an expiry?
+    var expireBits: [UInt64] = []
+    /// Expiry (absolute Unix ms) and position in `volatileSlots`, for keys with an expiry only.
+    var expireInfo: [Int32: ExpireEntry] = [:]
     /// The slots whose key has an expiry, for sampling by the active expiry cycle.
     var volatileSlots: [Int32] = []
     var freeSlots: [Int32] = []
+    public private(set) var count = 0
+
+    struct ExpireEntry {
+        var at: Int64
+        var pos: Int32
+    }
 
     public init() {}
 
-    public var count: Int { index.count }
     public var volatileCount: Int { volatileSlots.count }
     public var slotCount: Int { keys.count }
 
+    @inline(__always) private static func hash(_ key: Bytes) -> Int {
+        var h = Hasher()
+        key.raw.withUnsafeBytes { h.combine(bytes: $0) }
+        return h.finalize()
+    }
+
+    // MARK: Lookup
+
     public func slot(of key: Bytes) -> Int? {
-        guard let s = index[key] else { return nil }
-        return Int(s)
+        if count == 0 { return nil }
+        let mask = buckets.count - 1
+        var i = Self.hash(key) & mask
+        while true {
+            let s = buckets[i]
+            if s < 0 { return nil }
+            if keys[Int(s)] == key { return Int(s) }
+            i = (i + 1) & mask
+        }
     }
 
     public func key(at slot: Int) -> Bytes { keys[slot] }
     public func value(at slot: Int) -> Value? { values[slot] }
-    public func expire(at slot: Int) -> Int64 { expires[slot] }
+
+    /// Absolute expiry of the slot's key in Unix ms, 0 when it has none.
+    @inline(__always) public func expire(at slot: Int) -> Int64 {
+        if expireBits[slot >> 6] & (1 << UInt64(slot & 63)) == 0 { return 0 }
+        return expireInfo[Int32(slot)]!.at
+    }
+
+    // MARK: Updates
 
     /// Inserts a new key (which must be absent) and returns its slot.
     @discardableResult
-    public mutating func insert(_ key: Bytes, _ value: Value) -> Int {
+    public func insert(_ key: Bytes, _ value: Value) -> Int {
+        if (count + 1) * 2 > buckets.count { resize(to: max(16, buckets.count * 2)) }
         let s: Int
         if let f = freeSlots.popLast() {
             s = Int(f)
             keys[s] = key
             values[s] = value
-            expires[s] = 0
-            volatilePos[s] = -1
         } else {
             s = keys.count
             keys.append(key)
             values.append(value)
-            expires.append(0)
-            volatilePos.append(-1)
+            if s >> 6 >= expireBits.count { expireBits.append(0) }
         }
-        index[key] = Int32(s)
+        let mask = buckets.count - 1
+        var i = Self.hash(key) & mask
+        while buckets[i] >= 0 { i = (i + 1) & mask }
+        buckets[i] = Int32(s)
+        count += 1
         return s
     }
 
-    public mutating func replaceValue(at slot: Int, with value: Value) {
+    public func replaceValue(at slot: Int, with value: Value) {
         values[slot] = value
     }
 
     /// Mutates a value in place; the slot's own reference is released during the call so a
     /// string is not copied on write.
-    public mutating func withValue<R>(at slot: Int, _ body: (inout Value) throws -> R) rethrows -> R {
+    public func withValue<R>(at slot: Int, _ body: (inout Value) throws -> R) rethrows -> R {
         var v = values[slot].unsafelyUnwrapped
         values[slot] = nil
         defer { values[slot] = v }
         return try body(&v)
     }
 
-    public mutating func remove(slot s: Int) {
-        index.removeValue(forKey: keys[s])
+    public func remove(slot s: Int) {
         setExpire(slot: s, 0)
+        removeFromIndex(slot: s)
         keys[s] = Bytes()
         values[s] = nil
-        if index.isEmpty {
+        count -= 1
+        if count == 0 {
             // Start over when empty so the slot arrays don't keep their peak size forever.
             removeAll()
         } else {
             freeSlots.append(Int32(s))
+            if buckets.count > 64 && count * 8 < buckets.count { resize(to: buckets.count / 2) }
         }
     }
 
-    public mutating func setExpire(slot s: Int, _ at: Int64) {
-        let had = expires[s] != 0
-        expires[s] = at
-        if at != 0 && !had {
-            volatilePos[s] = Int32(volatileSlots.count)
-            volatileSlots.append(Int32(s))
-        } else if at == 0 && had {
-            let p = Int(volatilePos[s])
+    /// Deletes the slot's bucket with backward-shift deletion (no tombstones, probes stay short).
+    private func removeFromIndex(slot s: Int) {
+        let mask = buckets.count - 1
+        var i = Self.hash(keys[s]) & mask
+        while Int(buckets[i]) != s { i = (i + 1) & mask }
+        var j = i
+        while true {
+            j = (j + 1) & mask
+            let t = buckets[j]
+            if t < 0 { break }
+            let home = Self.hash(keys[Int(t)]) & mask
+            // Move t back into the hole at i unless its home lies cyclically in (i, j].
+            let inRange = i <= j ? (home > i && home <= j) : (home > i || home <= j)
+            if !inRange {
+                buckets[i] = t
+                i = j
+            }
+        }
+        buckets[i] = -1
+    }
+
+    private func resize(to n: Int) {
+        buckets = [Int32](repeating: -1, count: n)
+        let mask = n - 1
+        for s in 0..<keys.count where values[s] != nil {
+            var i = Self.hash(keys[s]) & mask
+            while buckets[i] >= 0 { i = (i + 1) & mask }
+            buckets[i] = Int32(s)
+        }
+    }
+
+    public func setExpire(slot s: Int, _ at: Int64) {
+        let word = s >> 6, bit: UInt64 = 1 << UInt64(s & 63)
+        let had = expireBits[word] & bit != 0
+        if at != 0 {
+            if had {
+                expireInfo[Int32(s)]!.at = at
+            } else {
+                expireBits[word] |= bit
+                expireInfo[Int32(s)] = ExpireEntry(at: at, pos: Int32(volatileSlots.count))
+                volatileSlots.append(Int32(s))
+            }
+        } else if had {
+            expireBits[word] &= ~bit
+            let p = Int(expireInfo.removeValue(forKey: Int32(s))!.pos)
             let last = volatileSlots.removeLast()
             if p < volatileSlots.count {
                 volatileSlots[p] = last
-                volatilePos[Int(last)] = Int32(p)
+                expireInfo[last]!.pos = Int32(p)
             }
-            volatilePos[s] = -1
         }
     }
 
-    public mutating func removeAll() {
-        index = [:]
+    public func removeAll() {
+        buckets = []
         keys = []
         values = []
-        expires = []
-        volatilePos = []
+        expireBits = []
+        expireInfo = [:]
         volatileSlots = []
         freeSlots = []
+        count = 0
     }
+
+    // MARK: Iteration and sampling
 
     /// A random live slot, or nil when empty.
     public func randomSlot<G: RandomNumberGenerator>(using g: inout G) -> Int? {
-        if index.isEmpty { return nil }
+        if count == 0 { return nil }
         for _ in 0..<64 {
             let s = Int.random(in: 0..<keys.count, using: &g)
             if values[s] != nil { return s }

@@ -1,0 +1,128 @@
+import LunarRESP
+
+/// The encoding thresholds of sets and hashes, read from the config once and refreshed when CONFIG SET
+/// changes them, so hot commands don't parse config strings on every call.
+/// Only touched on the engine thread.
+final class EncodingLimits {
+    var setMaxIntsetEntries = 512
+    var hashMaxListpackEntries = 512
+    var hashMaxListpackValue = 64
+    weak var config: ConfigStore?
+
+    nonisolated(unsafe) private static var current = EncodingLimits()
+
+    private func load(_ c: ConfigStore) {
+        setMaxIntsetEntries = c.int("set-max-intset-entries")
+        hashMaxListpackEntries = c.int("hash-max-listpack-entries")
+        hashMaxListpackValue = c.int("hash-max-listpack-value")
+    }
+
+    /// The limits of `engine`'s configuration.
+    @inline(__always) static func of(_ engine: Engine) -> EncodingLimits {
+        let c = current
+        if c.config === engine.config { return c }
+        return attach(engine.config)
+    }
+
+    private static func attach(_ config: ConfigStore) -> EncodingLimits {
+        let l = EncodingLimits()
+        l.config = config
+        l.load(config)
+        config.onChange.append { [weak l, weak config] name, _ in
+            guard let l, let config else { return }
+            if name.hasPrefix("set-max-intset") || name.hasPrefix("hash-max-listpack") { l.load(config) }
+        }
+        current = l
+        return l
+    }
+}
+
+/// A fast pseudo-random generator (xoshiro256**) for SPOP, SRANDMEMBER and HRANDFIELD sampling,
+/// seeded once from the system generator. Engine thread only.
+struct FastRandom: RandomNumberGenerator {
+    nonisolated(unsafe) private static var s: (UInt64, UInt64, UInt64, UInt64) = {
+        var g = SystemRandomNumberGenerator()
+        return (g.next() | 1, g.next(), g.next(), g.next())
+    }()
+
+    @inline(__always) private static func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
+
+    mutating func next() -> UInt64 {
+        var st = FastRandom.s
+        let result = FastRandom.rotl(st.1 &* 5, 7) &* 9
+        let t = st.1 << 17
+        st.2 ^= st.0
+        st.3 ^= st.1
+        st.1 ^= st.2
+        st.0 ^= st.3
+        st.2 ^= t
+        st.3 = FastRandom.rotl(st.3, 45)
+        FastRandom.s = st
+        return result
+    }
+}
+
+/// Parses a SCAN cursor the way Redis does (strtoul, base 10): optional sign, digits, nothing after;
+/// a negative value wraps around like C's unsigned conversion. Nil means "ERR invalid cursor".
+func parseScanCursor(_ b: Bytes) -> UInt64? {
+    let raw = b.raw
+    var i = 0
+    if raw.isEmpty { return 0 }
+    let first = raw[0]
+    if first == 32 || (first >= 9 && first <= 13) { return nil }
+    var negative = false
+    if first == UInt8(ascii: "+") || first == UInt8(ascii: "-") {
+        negative = first == UInt8(ascii: "-")
+        i = 1
+    }
+    if i == raw.count { return nil }
+    var v: UInt64 = 0
+    while i < raw.count {
+        let c = raw[i]
+        guard c >= 48 && c <= 57 else { return nil }
+        let (m, o1) = v.multipliedReportingOverflow(by: 10)
+        let (a, o2) = m.addingReportingOverflow(UInt64(c - 48))
+        if o1 || o2 { return nil }
+        v = a
+        i += 1
+    }
+    return negative ? (0 &- v) : v
+}
+
+/// SSCAN/HSCAN options after the cursor: `[MATCH pattern] [COUNT count]`, with Redis's errors.
+struct ScanOptions {
+    var pattern: Bytes? = nil
+    var count = 10
+
+    /// Parses options from argv[from...]; writes the error and returns nil when invalid.
+    static func parse(_ ctx: CommandContext, from: Int) -> ScanOptions? {
+        var o = ScanOptions()
+        var i = from
+        while i < ctx.argc {
+            let remaining = ctx.argc - i
+            if ctx.arg(i, is: "count") && remaining >= 2 {
+                guard let n = ctx.int(i + 1) else { return nil }
+                if n < 1 {
+                    ctx.syntaxError()
+                    return nil
+                }
+                o.count = n
+                i += 2
+            } else if ctx.arg(i, is: "match") && remaining >= 2 {
+                let p = ctx.argv[i + 1]
+                // "*" matches everything: skip the matching work, as Redis does.
+                o.pattern = (p.count == 1 && p[0] == UInt8(ascii: "*")) ? nil : p
+                i += 2
+            } else {
+                ctx.syntaxError()
+                return nil
+            }
+        }
+        return o
+    }
+
+    @inline(__always) func matches(_ b: Bytes) -> Bool {
+        guard let pattern else { return true }
+        return globMatch(pattern.raw, b.raw)
+    }
+}
