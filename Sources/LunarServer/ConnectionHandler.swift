@@ -44,6 +44,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias OutboundOut = ByteBuffer
 
     let engine: Engine
+    let batcher: LoopBatcher
     private var parser: RequestParser
     private var cumulation: ByteBuffer?
     private var batch: [[Bytes]] = []
@@ -57,8 +58,9 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     static let pauseAbove = 16_384
     static let resumeBelow = 2_048
 
-    init(engine: Engine) {
+    init(engine: Engine, batcher: LoopBatcher) {
         self.engine = engine
+        self.batcher = batcher
         self.parser = RequestParser(maxBulkLength: engine.protoMaxBulkLen.load(ordering: .relaxed))
     }
 
@@ -76,7 +78,10 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if let client { engine.disconnect(client) }
+        if let client {
+            batcher.flush()
+            engine.disconnect(client)
+        }
         self.context = nil
         context.fireChannelInactive()
     }
@@ -128,10 +133,11 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         let cmds = batch
         batch = []
         if engine.busy.load(ordering: .acquiring) != 0 {
+            batcher.flush()
             answerWhileBusy(cmds)
             return
         }
-        engine.submit(client, cmds)
+        batcher.add(client, cmds)
         if !paused, let context, client.inFlight.load(ordering: .relaxed) > Self.pauseAbove {
             paused = true
             context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
@@ -166,7 +172,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             }
         }
         if out.buffer.readableBytes > 0 { client.connection?.send(out.buffer, thenClose: false) }
-        if !forward.isEmpty { engine.submit(client, forward) }
+        if !forward.isEmpty { batcher.add(client, forward) }
     }
 
     /// Stops reading; the engine answers the commands before the bad one, then the error, then closes.
@@ -174,6 +180,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         failed = true
         cumulation = nil
         batch = []
+        batcher.flush()
         engine.failClient(client, error: error)
     }
 

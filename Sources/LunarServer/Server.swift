@@ -36,6 +36,9 @@ public final class LunarServer: @unchecked Sendable {
         let port = config.int("port")
         engine.serverInfo["tcp_port"] = String(port)
         let engine = self.engine
+        var batchers: [ObjectIdentifier: LoopBatcher] = [:]
+        for loop in group.makeIterator() { batchers[ObjectIdentifier(loop)] = LoopBatcher(loop: loop, engine: engine) }
+        let loopBatchers = batchers
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: Int32(config.int("tcp-backlog")))
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -44,7 +47,7 @@ public final class LunarServer: @unchecked Sendable {
             .childChannelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 512, initial: 16384, maximum: 1 << 20))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(engine: engine))
+                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(engine: engine, batcher: loopBatchers[ObjectIdentifier(channel.eventLoop)]!))
                 }
             }
         if port != 0 {

@@ -72,7 +72,7 @@ CORPUS = [
     ["exists", "s", "l", "nokey"],
     ["dbsize"],
     ["object", "encoding", "big"],
-    ["scan", "0", "count", "100", "match", "s*"],
+    ["scan", "0", "count", "100", "match", "st*"],
     ["config", "get", "maxmemory"],
     ["command", "info", "get", "set"],
     ["command", "docs", "get"],

@@ -259,7 +259,7 @@ def test_hello_example_is_not_a_library_and_runs_with_eval(srv):
     assert b"hello" not in names and b"examples" not in names
     code = read(os.path.join(LUA, "examples", "hello.lua"))
     assert srv.eval(code, 1, "greeting", "world") == b"hello world"
-    assert srv.get("greeting") == b"world"
+    assert srv.get("greeting") == b"hello world"
 
 
 def test_hello_example_with_the_cli_eval_mode(both):
@@ -274,7 +274,7 @@ def test_hello_example_with_the_cli_eval_mode(both):
                            cwd=ROOT, capture_output=True, timeout=30, text=True)
         assert p.returncode == 0, p.stderr
         outputs.append(p.stdout)
-        assert c.get("greeting") == b"world"
+        assert c.get("greeting") == b"hello world"
     assert outputs[0] == outputs[1] == "hello world\n"   # not a TTY: raw output
 
 

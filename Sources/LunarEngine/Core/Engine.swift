@@ -188,6 +188,11 @@ public final class Engine: @unchecked Sendable {
         client.inFlight.wrappingIncrement(by: commands.count, ordering: .relaxed)
         queue.put(.commands(client, commands))
     }
+    /// Submits the batches of several clients at once (one queue operation for a whole event-loop tick).
+    public func submit(batches: [(Client, [[Bytes]])]) {
+        for (c, cmds) in batches { c.inFlight.wrappingIncrement(by: cmds.count, ordering: .relaxed) }
+        queue.put(contentsOf: batches.map { .commands($0.0, $0.1) })
+    }
     public func disconnect(_ client: Client) {
         connectedClients.wrappingDecrement(ordering: .relaxed)
         queue.put(.disconnect(client))

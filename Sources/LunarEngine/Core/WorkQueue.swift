@@ -31,6 +31,16 @@ final class WorkQueue<Item>: @unchecked Sendable {
         if wake { pthread_cond_signal(cond) }
     }
 
+    /// Appends several items with one lock round-trip and at most one wake-up.
+    func put(contentsOf batch: [Item]) {
+        if batch.isEmpty { return }
+        pthread_mutex_lock(mutex)
+        items.append(contentsOf: batch)
+        let wake = waiting
+        pthread_mutex_unlock(mutex)
+        if wake { pthread_cond_signal(cond) }
+    }
+
     /// Puts items back at the head of the queue, in order (work taken out but not handled yet).
     func putFront(_ front: [Item]) {
         if front.isEmpty { return }

@@ -1,0 +1,40 @@
+import LunarEngine
+import LunarRESP
+import NIOCore
+
+/// Collects the command batches of every connection served by one event loop during one loop tick
+/// and hands them to the engine in a single queue operation at the end of the tick.
+///
+/// With many connections this turns "one engine wake-up per connection" into "one per tick": the
+/// engine thread then runs a long round of commands instead of being woken for each client, which
+/// matters most when the server shares one core with its I/O thread.
+final class LoopBatcher: @unchecked Sendable {
+    private let loop: EventLoop
+    private let engine: Engine
+    private var pending: [(Client, [[Bytes]])] = []
+    private var scheduled = false
+
+    init(loop: EventLoop, engine: Engine) {
+        self.loop = loop
+        self.engine = engine
+    }
+
+    /// Adds a client's commands (on the event loop); they are submitted when the tick's reads are done.
+    func add(_ client: Client, _ commands: [[Bytes]]) {
+        pending.append((client, commands))
+        if !scheduled {
+            scheduled = true
+            loop.execute { self.flush() }
+        }
+    }
+
+    /// Submits everything collected so far. Called at the end of the tick, and before anything that
+    /// must reach the engine after a connection's earlier commands (disconnect, protocol error).
+    func flush() {
+        scheduled = false
+        if pending.isEmpty { return }
+        let batches = pending
+        pending = []
+        engine.submit(batches: batches)
+    }
+}
