@@ -63,12 +63,12 @@ final class CommandDocsTests: XCTestCase {
     }
 
     func testStringEncodingNames() {
-        XCTAssertEqual(encodingName(of: Bytes("123")), "int")
-        XCTAssertEqual(encodingName(of: Bytes("-9223372036854775808")), "int")
-        XCTAssertEqual(encodingName(of: Bytes("9223372036854775808")), "embstr")
-        XCTAssertEqual(encodingName(of: Bytes("0123")), "embstr")
-        XCTAssertEqual(encodingName(of: Bytes("")), "embstr")
-        XCTAssertEqual(encodingName(of: Bytes(String(repeating: "x", count: 44))), "embstr")
-        XCTAssertEqual(encodingName(of: Bytes(String(repeating: "x", count: 45))), "raw")
+        XCTAssertEqual(StringEncoding.encodingName(of: Bytes("123")), "int")
+        XCTAssertEqual(StringEncoding.encodingName(of: Bytes("-9223372036854775808")), "int")
+        XCTAssertEqual(StringEncoding.encodingName(of: Bytes("9223372036854775808")), "embstr")
+        XCTAssertEqual(StringEncoding.encodingName(of: Bytes("0123")), "embstr")
+        XCTAssertEqual(StringEncoding.encodingName(of: Bytes("")), "embstr")
+        XCTAssertEqual(StringEncoding.encodingName(of: Bytes(String(repeating: "x", count: 44))), "embstr")
+        XCTAssertEqual(StringEncoding.encodingName(of: Bytes(String(repeating: "x", count: 45))), "raw")
     }
 }
