@@ -167,7 +167,7 @@ enum HashCommands {
     }
 
     static func hincrbyfloat(_ ctx: CommandContext) {
-        guard let incr = parseLongDouble(ctx.argv[3]) else {
+        guard let incr = StringEncoding.parseLongDouble(ctx.argv[3]) else {
             ctx.error(Err.notFloat)
             return
         }
@@ -177,9 +177,9 @@ enum HashCommands {
         }
         let key = ctx.argv[1], field = ctx.argv[2]
         guard let (h, created) = ctx.hashForWrite(key) else { return }
-        var value: LongDouble = 0
+        var value: StringEncoding.LongDouble = 0
         if let old = h.get(field) {
-            guard let v = parseLongDouble(old) else {
+            guard let v = StringEncoding.parseLongDouble(old) else {
                 ctx.error("ERR hash value is not a float")
                 return
             }
@@ -190,7 +190,7 @@ enum HashCommands {
             ctx.error("ERR increment would produce NaN or Infinity")
             return
         }
-        let text = formatLongDoubleHuman(value)
+        let text = StringEncoding.formatLongDouble(value)
         let lim = EncodingLimits.of(ctx.engine)
         h.set(field, text, maxEntries: lim.hashMaxListpackEntries, maxValue: lim.hashMaxListpackValue)
         if created { ctx.db.add(key, .hash(h)) }
@@ -394,58 +394,3 @@ enum HashCommands {
     }
 }
 
-// MARK: Long doubles (HINCRBYFLOAT computes in C's long double, as Redis does)
-
-#if arch(x86_64) || arch(i386)
-typealias LongDouble = Float80
-#else
-typealias LongDouble = Double
-#endif
-
-/// Parses like Redis's string2ld: the whole text must be consumed by strtold, no leading space,
-/// not NaN, no overflow/underflow to infinity or zero; at most 5119 bytes.
-func parseLongDouble(_ b: Bytes) -> LongDouble? {
-    let n = b.count
-    if n == 0 || n >= 5 * 1024 { return nil }
-    let c0 = b[0]
-    if c0 == 32 || (c0 >= 9 && c0 <= 13) { return nil }
-    var buf = b.raw
-    buf.append(0)
-    return buf.withUnsafeBufferPointer { p -> LongDouble? in
-        let start = UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: CChar.self)
-        var end: UnsafeMutablePointer<CChar>? = nil
-        errno = 0
-        #if arch(x86_64) || arch(i386)
-        let v = strtold(start, &end)
-        #else
-        let v = strtod(start, &end)
-        #endif
-        guard let end, end - UnsafeMutablePointer(mutating: start) == n else { return nil }
-        if errno == ERANGE && (v.isInfinite || v == 0) { return nil }
-        if errno == EINVAL || v.isNaN { return nil }
-        return v
-    }
-}
-
-/// Redis's "human" long double text: fixed notation with 17 decimals, trailing zeros (and a
-/// trailing dot) removed, "-0" shown as "0".
-func formatLongDoubleHuman(_ v: LongDouble) -> Bytes {
-    if v.isInfinite { return v > 0 ? "inf" : "-inf" }
-    var buf = [CChar](repeating: 0, count: 5 * 1024)
-    let n = buf.withUnsafeMutableBufferPointer { p -> Int in
-        #if arch(x86_64) || arch(i386)
-        let format = "%.17Lf"
-        #else
-        let format = "%.17f"
-        #endif
-        return withVaList([v]) { Int(vsnprintf(p.baseAddress!, p.count, format, $0)) }
-    }
-    guard n > 0 && n + 1 <= buf.count else { return Bytes() }
-    var bytes = buf[0..<n].map { UInt8(bitPattern: $0) }
-    if bytes.contains(UInt8(ascii: ".")) {
-        while bytes.last == UInt8(ascii: "0") { bytes.removeLast() }
-        if bytes.last == UInt8(ascii: ".") { bytes.removeLast() }
-    }
-    if bytes == [UInt8(ascii: "-"), UInt8(ascii: "0")] { bytes = [UInt8(ascii: "0")] }
-    return Bytes(bytes)
-}

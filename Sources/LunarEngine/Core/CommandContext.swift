@@ -80,7 +80,7 @@ public final class CommandContext {
     /// x86 integer-indefinite value (INT64_MIN) and are reported as negative; tiny negative values
     /// round up to 0 and block forever; tiny positive ones round up to 1 ms.
     public func timeoutDeadline(_ i: Int) -> Int64? {
-        guard let secs = parseTimeoutSeconds(argv[i]) else {
+        guard let secs = StringEncoding.parseLongDouble(argv[i]) else {
             out.error(Err.timeoutNotFloat)
             return nil
         }
@@ -139,33 +139,3 @@ public func parseDouble(_ b: Bytes) -> Double? {
     }
 }
 
-#if arch(x86_64) || arch(i386)
-typealias TimeoutReal = Float80
-#else
-typealias TimeoutReal = Double
-#endif
-
-/// Parses a timeout the way Redis's string2ld does: strtold over the whole argument, no leading
-/// space, at most 5119 bytes, no NaN, no overflow to infinity and no underflow to zero.
-func parseTimeoutSeconds(_ b: Bytes) -> TimeoutReal? {
-    let n = b.count
-    if n == 0 || n >= 5 * 1024 { return nil }
-    let c0 = b[0]
-    if c0 == 32 || (c0 >= 9 && c0 <= 13) { return nil }
-    var buf = b.raw
-    buf.append(0)
-    return buf.withUnsafeBufferPointer { p -> TimeoutReal? in
-        let start = UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: CChar.self)
-        var end: UnsafeMutablePointer<CChar>? = nil
-        errno = 0
-        #if arch(x86_64) || arch(i386)
-        let v = strtold(start, &end)
-        #else
-        let v = strtod(start, &end)
-        #endif
-        guard let end, end - UnsafeMutablePointer(mutating: start) == n else { return nil }
-        if v.isNaN || errno == EINVAL { return nil }
-        if errno == ERANGE && (v.isInfinite || v == 0) { return nil }
-        return v
-    }
-}

@@ -73,7 +73,7 @@ public enum StringEncoding {
             let v = strtod(start, &end)
             #endif
             guard let end, end - UnsafeMutablePointer(mutating: start) == n else { return nil }
-            if v.isNaN { return nil }
+            if v.isNaN || errno == EINVAL { return nil }
             if errno == ERANGE && (v.isInfinite || v == 0) { return nil }
             return v
         }
