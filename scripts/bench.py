@@ -122,8 +122,8 @@ def main():
                 sha = cli(port, "script", "load", "return redis.call('incr', KEYS[1])")
                 cli(port, "function", "load", "replace",
                     "#!lua name=benchlib\nredis.register_function('bincr', function(keys, args) return redis.call('incr', keys[1]) end)")
-                for name, cmd in (("evalsha", ["evalsha", sha, "1", "key:__rand_int__"]),
-                                  ("fcall", ["fcall", "bincr", "1", "key:__rand_int__"])):
+                for name, cmd in (("evalsha", ["evalsha", sha, "1", "counter:__rand_int__"]),
+                                  ("fcall", ["fcall", "bincr", "1", "counter:__rand_int__"])):
                     r = bench(port, 1, tests, p, n, args.clients, extra=cmd)
                     if r:
                         results[(kind, p)][name] = list(r.values())[0]
