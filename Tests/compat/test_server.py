@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from support.resp import Conn
+from support.resp import Conn, same_replies
 from support.servers import Server, free_port, lunar_binary, start_lunar, start_redis
 
 
@@ -29,14 +29,7 @@ def pair(lunar_server, redis_server):
         c.close()
 
 
-def run(conns, *cmds):
-    a, b = conns
-    out = []
-    for cmd in cmds:
-        x, y = a.call(*cmd), b.call(*cmd)
-        assert x == y, f"{cmd}: lunar {x!r} redis {y!r}"
-        out.append(x)
-    return out
+run = same_replies
 
 
 def has(conn, name):

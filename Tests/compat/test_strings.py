@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from support.resp import Conn
+from support.resp import Conn, same_replies
 
 
 @pytest.fixture
@@ -15,15 +15,7 @@ def both(r, rr, lunar_server, redis_server):
     b.close()
 
 
-def same(both, *commands):
-    """Runs each command on both servers and asserts identical replies; returns Lunar's replies."""
-    a, b = both
-    out = []
-    for cmd in commands:
-        x, y = a.call(*cmd), b.call(*cmd)
-        assert x == y, f"{cmd!r}: lunar {x!r} != redis {y!r}"
-        out.append(x)
-    return out
+same = same_replies
 
 
 def same_ttl(both, key):

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from support.resp import Conn
+from support.resp import Conn, same_replies
 
 
 @pytest.fixture
@@ -24,15 +24,7 @@ def pair(lunar_server, redis_server):
         c.close()
 
 
-def run(conns, *cmds):
-    """Runs the same commands on both servers; asserts identical replies; returns Lunar's."""
-    a, b = conns
-    out = []
-    for cmd in cmds:
-        x, y = a.call(*cmd), b.call(*cmd)
-        assert x == y, f"{cmd}: lunar {x!r} redis {y!r}"
-        out.append(x)
-    return out
+run = same_replies
 
 
 def has(conn, name):

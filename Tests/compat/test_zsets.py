@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from support.resp import Conn
+from support.resp import Conn, same_replies
 
 
 @pytest.fixture
@@ -18,15 +18,7 @@ def both(r, rr, lunar_server, redis_server):
     b.close()
 
 
-def same(both, *cmds):
-    """Runs each command on both servers and asserts identical replies; returns Lunar's replies."""
-    a, b = both
-    out = []
-    for c in cmds:
-        x, y = a.call(*c), b.call(*c)
-        assert x == y, f"{c}: lunar {x!r} != redis {y!r}"
-        out.append(x)
-    return out
+same = same_replies
 
 
 def supported(conn, *probe):

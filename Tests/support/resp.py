@@ -97,3 +97,15 @@ class Conn:
         if t == b"=":
             return ("verbatim", self._exact(int(rest)))
         raise RespError(f"bad reply type {line!r}")
+
+
+def same_replies(conns, *commands):
+    """Runs each command on both connections (Lunar, reference) and asserts identical replies;
+    returns Lunar's replies."""
+    a, b = conns[0], conns[1]
+    out = []
+    for cmd in commands:
+        x, y = a.call(*cmd), b.call(*cmd)
+        assert x == y, f"{cmd!r}: lunar {x!r} != redis {y!r}"
+        out.append(x)
+    return out
