@@ -111,15 +111,15 @@ final class ListObjectTests: XCTestCase {
     }
 
     func testTimeoutParsingLikeStrtold() {
-        XCTAssertNil(parseTimeoutSeconds(Bytes("")))
-        XCTAssertNil(parseTimeoutSeconds(Bytes(" 1")))
-        XCTAssertNil(parseTimeoutSeconds(Bytes("1 ")))
-        XCTAssertNil(parseTimeoutSeconds(Bytes("nan")))
-        XCTAssertNil(parseTimeoutSeconds(Bytes("1e5000")))
-        XCTAssertNil(parseTimeoutSeconds(Bytes("1e-5000")))
-        XCTAssertEqual(parseTimeoutSeconds(Bytes("0x10")), 16)
-        XCTAssertEqual(parseTimeoutSeconds(Bytes("+0.5")), 0.5)
-        XCTAssertEqual(parseTimeoutSeconds(Bytes("inf"))?.isInfinite, true)
-        XCTAssertNotNil(parseTimeoutSeconds(Bytes("1e-400")), "a long double holds it")
+        XCTAssertNil(StringEncoding.parseLongDouble(Bytes("")))
+        XCTAssertNil(StringEncoding.parseLongDouble(Bytes(" 1")))
+        XCTAssertNil(StringEncoding.parseLongDouble(Bytes("1 ")))
+        XCTAssertNil(StringEncoding.parseLongDouble(Bytes("nan")))
+        XCTAssertNil(StringEncoding.parseLongDouble(Bytes("1e5000")))
+        XCTAssertNil(StringEncoding.parseLongDouble(Bytes("1e-5000")))
+        XCTAssertEqual(StringEncoding.parseLongDouble(Bytes("0x10")), 16)
+        XCTAssertEqual(StringEncoding.parseLongDouble(Bytes("+0.5")), 0.5)
+        XCTAssertEqual(StringEncoding.parseLongDouble(Bytes("inf"))?.isInfinite, true)
+        XCTAssertNotNil(StringEncoding.parseLongDouble(Bytes("1e-400")), "a long double holds it")
     }
 }

@@ -265,20 +265,20 @@ final class HashObjectTests: XCTestCase {
     }
 
     func testLongDoubleFormatting() {
-        XCTAssertEqual(formatLongDoubleHuman(LongDouble((0.1 as Double) + (0.2 as Double))), b("0.30000000000000004"))
-        XCTAssertEqual(formatLongDoubleHuman(parseLongDouble(b("0.1"))! + parseLongDouble(b("0.2"))!), b("0.3"))
-        XCTAssertEqual(formatLongDoubleHuman(3000), b("3000"))
-        XCTAssertEqual(formatLongDoubleHuman(-0.0), b("0"))
-        XCTAssertEqual(formatLongDoubleHuman(-2.5), b("-2.5"))
-        XCTAssertEqual(formatLongDoubleHuman(1e17), b("100000000000000000"))
-        XCTAssertNil(parseLongDouble(b(" 1")))
-        XCTAssertNil(parseLongDouble(b("1 ")))
-        XCTAssertNil(parseLongDouble(b("nan")))
-        XCTAssertNil(parseLongDouble(b("")))
-        XCTAssertNil(parseLongDouble(b("1e5000")))
-        XCTAssertEqual(parseLongDouble(b("0x10")), 16)
-        XCTAssertNotNil(parseLongDouble(b("1e400")))
-        XCTAssertEqual(parseLongDouble(b("inf"))?.isInfinite, true)
+        XCTAssertEqual(StringEncoding.formatLongDouble(StringEncoding.LongDouble((0.1 as Double) + (0.2 as Double))), b("0.30000000000000004"))
+        XCTAssertEqual(StringEncoding.formatLongDouble(StringEncoding.parseLongDouble(b("0.1"))! + StringEncoding.parseLongDouble(b("0.2"))!), b("0.3"))
+        XCTAssertEqual(StringEncoding.formatLongDouble(3000), b("3000"))
+        XCTAssertEqual(StringEncoding.formatLongDouble(-0.0), b("0"))
+        XCTAssertEqual(StringEncoding.formatLongDouble(-2.5), b("-2.5"))
+        XCTAssertEqual(StringEncoding.formatLongDouble(1e17), b("100000000000000000"))
+        XCTAssertNil(StringEncoding.parseLongDouble(b(" 1")))
+        XCTAssertNil(StringEncoding.parseLongDouble(b("1 ")))
+        XCTAssertNil(StringEncoding.parseLongDouble(b("nan")))
+        XCTAssertNil(StringEncoding.parseLongDouble(b("")))
+        XCTAssertNil(StringEncoding.parseLongDouble(b("1e5000")))
+        XCTAssertEqual(StringEncoding.parseLongDouble(b("0x10")), 16)
+        XCTAssertNotNil(StringEncoding.parseLongDouble(b("1e400")))
+        XCTAssertEqual(StringEncoding.parseLongDouble(b("inf"))?.isInfinite, true)
     }
 
     func testScanCursorParsing() {
