@@ -1147,30 +1147,6 @@ enum SortedSetCommands {
 
     // MARK: ZSCAN
 
-    /// Parses a SCAN cursor as Redis does (strtoul: optional sign, digits, no leading space, no overflow).
-    static func parseCursor(_ b: Bytes) -> UInt64? {
-        var raw = b.raw
-        if let z = raw.firstIndex(of: 0) { raw.removeSubrange(z...) }
-        if raw.isEmpty { return 0 }
-        var i = 0
-        var negative = false
-        if raw[0] == UInt8(ascii: "+") || raw[0] == UInt8(ascii: "-") {
-            negative = raw[0] == UInt8(ascii: "-")
-            i = 1
-        }
-        if i == raw.count { return nil }
-        var v: UInt64 = 0
-        while i < raw.count {
-            let c = raw[i]
-            guard c >= 48 && c <= 57 else { return nil }
-            let (m, o1) = v.multipliedReportingOverflow(by: 10)
-            let (a, o2) = m.addingReportingOverflow(UInt64(c - 48))
-            if o1 || o2 { return nil }
-            v = a
-            i += 1
-        }
-        return negative ? (0 &- v) : v
-    }
 
     /// Text of a score as a listpack stores it: integers plainly when they fit, otherwise %.17g.
     static func listpackScoreText(_ d: Double) -> Bytes {
@@ -1182,7 +1158,7 @@ enum SortedSetCommands {
 
     static func zscan(_ ctx: CommandContext) {
         let argv = ctx.argv
-        guard let cursor = parseCursor(argv[2]) else {
+        guard let cursor = parseScanCursor(argv[2]) else {
             ctx.error("ERR invalid cursor")
             return
         }

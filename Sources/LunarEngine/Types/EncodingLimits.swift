@@ -62,33 +62,6 @@ struct FastRandom: RandomNumberGenerator {
     }
 }
 
-/// Parses a SCAN cursor the way Redis does (strtoul, base 10): optional sign, digits, nothing after;
-/// a negative value wraps around like C's unsigned conversion. Nil means "ERR invalid cursor".
-func parseScanCursor(_ b: Bytes) -> UInt64? {
-    let raw = b.raw
-    var i = 0
-    if raw.isEmpty { return 0 }
-    let first = raw[0]
-    if first == 32 || (first >= 9 && first <= 13) { return nil }
-    var negative = false
-    if first == UInt8(ascii: "+") || first == UInt8(ascii: "-") {
-        negative = first == UInt8(ascii: "-")
-        i = 1
-    }
-    if i == raw.count { return nil }
-    var v: UInt64 = 0
-    while i < raw.count {
-        let c = raw[i]
-        guard c >= 48 && c <= 57 else { return nil }
-        let (m, o1) = v.multipliedReportingOverflow(by: 10)
-        let (a, o2) = m.addingReportingOverflow(UInt64(c - 48))
-        if o1 || o2 { return nil }
-        v = a
-        i += 1
-    }
-    return negative ? (0 &- v) : v
-}
-
 /// SSCAN/HSCAN options after the cursor: `[MATCH pattern] [COUNT count]`, with Redis's errors.
 struct ScanOptions {
     var pattern: Bytes? = nil
