@@ -47,12 +47,6 @@ enum ServerCommands {
                 if ctx.argc > 2 || (ctx.argc == 2 && !ctx.arg(1, is: "schedule")) { ctx.syntaxError(); return }
                 ctx.error(noPersistence)
             },
-            CommandSpec("role", arity: 1, flags: [.noscript, .loading, .stale, .fast], group: .server, since: "2.8.12", summary: "Reports the replication role: always a master with no replicas.", acl: ["admin", "dangerous"]) { ctx in
-                ctx.out.array(3)
-                ctx.out.bulk("master")
-                ctx.out.integer(0)
-                ctx.out.array(0)
-            },
             CommandSpec("shutdown", arity: -1, flags: [.admin, .noscript, .loading, .stale, .noMulti, .allowBusy], group: .server, summary: "Stops the server.", complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", syntax: "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]", handler: shutdown),
             CommandSpec("config", arity: -2, group: .server, since: "2.0.0", summary: "Reads and changes the server configuration.", complexity: "Depends on subcommand.", subcommands: ConfigCommand.subcommands),
             CommandSpec("command", arity: -1, flags: [.loading, .stale], group: .server, since: "2.8.13", summary: "Describes every command the server knows.", complexity: "O(N) where N is the total number of Redis commands", acl: ["connection"], subcommands: CommandIntrospection.subcommands, handler: CommandIntrospection.all),
@@ -190,7 +184,6 @@ final class ServerState {
     let lastSave: Int64
     var peakMemory = 0
     let startupMemory: Int
-    let replID: String = (0..<40).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
     private var samples: [(ms: Int64, ops: Int, netIn: Int, netOut: Int)] = []
 
     init(_ engine: Engine) {

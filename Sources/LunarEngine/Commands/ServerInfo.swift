@@ -129,7 +129,8 @@ enum ServerInfo {
     private static func clients(_ e: Engine) -> [String] {
         let timeoutTable = e.blockedClients.values.filter { ($0.blocked?.deadline ?? 0) != 0 }.count
         return [
-            "connected_clients:\(e.clients.count)",
+            // As in Redis, replicas are not counted as clients.
+            "connected_clients:\(e.clients.count - ReplicationMaster.of(e).replicaCount)",
             "cluster_connections:0",
             "maxclients:\(e.config.int("maxclients"))",
             "client_recent_max_input_buffer:0",
@@ -203,6 +204,7 @@ enum ServerInfo {
     private static func stats(_ e: Engine) -> [String] {
         let s = e.stats
         let (ops, inK, outK) = ServerState.of(e).rates()
+        let repl = ReplicationMaster.of(e)
         return [
             "total_connections_received:\(s.connectionsReceived)",
             "total_commands_processed:\(s.commandsProcessed)",
@@ -212,9 +214,9 @@ enum ServerInfo {
             "instantaneous_input_kbps:\(String(format: "%.2f", inK))",
             "instantaneous_output_kbps:\(String(format: "%.2f", outK))",
             "rejected_connections:\(s.rejectedConnections)",
-            "sync_full:0",
-            "sync_partial_ok:0",
-            "sync_partial_err:0",
+            "sync_full:\(repl.syncFull)",
+            "sync_partial_ok:\(repl.syncPartialOK)",
+            "sync_partial_err:\(repl.syncPartialErr)",
             "expired_keys:\(s.expiredKeys)",
             "expired_stale_perc:\(String(format: "%.2f", s.expiredStalePerc))",
             "evicted_keys:\(s.evictedKeys)",
@@ -232,19 +234,7 @@ enum ServerInfo {
     }
 
     private static func replication(_ e: Engine) -> [String] {
-        [
-            "role:master",
-            "connected_slaves:0",
-            "master_failover_state:no-failover",
-            "master_replid:\(ServerState.of(e).replID)",
-            "master_replid2:0000000000000000000000000000000000000000",
-            "master_repl_offset:0",
-            "second_repl_offset:-1",
-            "repl_backlog_active:0",
-            "repl_backlog_size:1048576",
-            "repl_backlog_first_byte_offset:0",
-            "repl_backlog_histlen:0",
-        ]
+        ReplicationMaster.of(e).infoLines()
     }
 
     private static func cpu() -> [String] {

@@ -74,6 +74,8 @@ public final class Engine: @unchecked Sendable {
     private var toFlush: [Client] = []
     private var flushMarked = Set<Int>()
     private var topContext: CommandContext!
+    /// The client whose top-level command runs (or ran last): replication notes its write offset for WAIT.
+    var currentClient: Client { topContext.client }
     private var thread: Thread?
     private var stopping = false
     private var nextCron = monotonicMillis()
@@ -593,7 +595,7 @@ public final class Engine: @unchecked Sendable {
         let t = unixMillis()
         for c in Array(blockedClients.values) {
             guard let st = c.blocked, st.deadline != 0, st.deadline <= t else { continue }
-            if st.timeoutIsNullArray { c.output.nullArray() } else { c.output.nullBulk() }
+            if let reply = st.timeoutReply { reply(c) } else if st.timeoutIsNullArray { c.output.nullArray() } else { c.output.nullBulk() }
             st.spec.statCalls &+= 1
             unblock(c)
             resumePending(c)
@@ -603,7 +605,7 @@ public final class Engine: @unchecked Sendable {
     /// Unblocks a client as if it timed out (CLIENT UNBLOCK), or with an error.
     public func unblockClient(_ c: Client, error: String?) -> Bool {
         guard let st = c.blocked else { return false }
-        if let error { c.output.error(error) } else if st.timeoutIsNullArray { c.output.nullArray() } else { c.output.nullBulk() }
+        if let error { c.output.error(error) } else if let reply = st.timeoutReply { reply(c) } else if st.timeoutIsNullArray { c.output.nullArray() } else { c.output.nullBulk() }
         st.spec.statCalls &+= 1
         unblock(c)
         resumePending(c)
