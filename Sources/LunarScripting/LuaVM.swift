@@ -624,6 +624,8 @@ final class LuaVM {
         if lua_gettop(L) != 1 { return raise(L, "ERR redis.set_repl() requires one argument.") }
         let v = clua_tointeger(L, 1)
         if v < 0 || v > 3 { return raise(L, "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.") }
+        // The bits match PropagationTargets: 1 append-only file, 2 replicas.
+        engine.scriptPropagationTargets = PropagationTargets(rawValue: Int(v))
         return 0
     }
 

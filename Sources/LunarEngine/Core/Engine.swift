@@ -92,6 +92,13 @@ public final class Engine: @unchecked Sendable {
     public var hasBlocked: Bool { !blockedClients.isEmpty }
     private var blockCalled = false
 
+    // Propagation (see Propagation.swift): consumers, and the effects of the unit being run.
+    public internal(set) var propagationSinks: [PropagationSink] = []
+    var pendingOps: [PropagatedOp] = []
+    var pendingExpired: [PropagatedOp] = []
+    /// Where the running script's writes go (`redis.set_repl`); reset for every script.
+    public var scriptPropagationTargets: PropagationTargets = .all
+
     /// Whether the active expiry cycle runs (DEBUG SET-ACTIVE-EXPIRE).
     public var activeExpireEnabled = true
     /// Extra work run on every cron tick (stats sampling, script housekeeping…).
@@ -331,6 +338,7 @@ public final class Engine: @unchecked Sendable {
             dispatch(ctx)
         }
         swap(&ctx.out, &client.output)
+        flushPropagation()
         if !readyKeys.isEmpty { serveReadyKeys() }
     }
 
@@ -397,7 +405,10 @@ public final class Engine: @unchecked Sendable {
         if !ctx.isRetry { stats.commandsProcessed &+= 1 }
         blockCalled = false
         let replyStart = ctx.out.buffer.writerIndex
+        let dirtyBefore = dirty
+        ctx.propagateOverride = nil
         spec.handler?(ctx)
+        if isPropagating { recordEffects(ctx, changed: dirty != dirtyBefore) }
         // As in Redis, a command that blocks counts one call when it completes (served or timed out).
         if !blockCalled { spec.statCalls &+= 1 }
         spec.statMicros &+= Int(unixMicros() - start)
@@ -578,6 +589,7 @@ public final class Engine: @unchecked Sendable {
                     let prevDB = c.db
                     c.db = st.db
                     dispatch(ctx)
+                    flushPropagation()
                     ctx.readyKey = nil
                     c.db = prevDB
                     swap(&ctx.out, &c.output)
@@ -619,7 +631,9 @@ public final class Engine: @unchecked Sendable {
         nextCron = monotonicMillis() + Int64(1000 / hz)
         now = unixMillis()
         if activeExpireEnabled { activeExpireCycle(budgetMs: 25) }
+        flushPropagation()
         for h in cronHooks { h(self) }
+        flushPropagation()
     }
 
     /// Samples keys with a TTL and deletes the expired ones, repeating on a database while more than
