@@ -69,6 +69,21 @@ enum ReplicationCommands {
                     return
                 }
                 m.peer(ctx.client).rdbOnly = v == 1
+            } else if ctx.arg(j, is: "rdb-filter-only") {
+                // What the snapshot may hold: "" (everything) or "functions" (redis-cli --functions-rdb).
+                guard let filters = splitArguments(value.raw) else {
+                    ctx.error("ERR Missing rdb-filter-only values")
+                    return
+                }
+                var functionsOnly = false
+                for f in filters {
+                    guard f.equalsIgnoringCase("functions") else {
+                        ctx.error("ERR Unsupported rdb-filter-only option: \(f.string)")
+                        return
+                    }
+                    functionsOnly = true
+                }
+                m.peer(ctx.client).functionsOnly = functionsOnly
             } else {
                 ctx.error("ERR Unrecognized REPLCONF option: \(ctx.argv[j].string)")
                 return

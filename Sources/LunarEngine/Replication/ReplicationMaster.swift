@@ -16,6 +16,8 @@ final class Replica {
     var capaPsync2 = false
     /// REPLCONF rdb-only 1: it wants the snapshot and no stream (redis-cli --rdb).
     var rdbOnly = false
+    /// REPLCONF rdb-filter-only functions: the snapshot should hold the functions only.
+    var functionsOnly = false
     var attached = false
     var state = State.online
     /// The offset the replica reported with REPLCONF ACK, and when (Unix seconds).
@@ -72,13 +74,22 @@ public final class ReplicationMaster: PropagationSink {
     /// Clients blocked in WAIT, by client id.
     private var waiters: [Int: (client: Client, offset: Int64, count: Int)] = [:]
 
-    private var nextPing: Int64 = 0
+    /// When the keep-alive PING was last due (monotonic ms).
+    private var lastPing: Int64 = 0
     /// Unix seconds when the last replica went away (for repl-backlog-ttl).
     private var noReplicasSince: Int64 = unixMillis() / 1000
 
+    /// What a full resync asks of the snapshot writer.
+    public struct SnapshotRequest {
+        /// Auxiliary fields Redis puts in a replication RDB (repl-stream-db, repl-id, repl-offset).
+        public var aux: [(String, String)]
+        /// Only the functions, no keys (REPLCONF rdb-filter-only functions).
+        public var functionsOnly: Bool
+    }
+
     /// Produces the RDB payload of a full resync. The server sets it to the persistence module's
     /// writer; without one only an empty dataset can be described.
-    public var snapshot: ((Engine) -> [UInt8])?
+    public var snapshot: ((Engine, SnapshotRequest) -> [UInt8])?
 
     init(engine: Engine) {
         self.engine = engine
@@ -89,12 +100,23 @@ public final class ReplicationMaster: PropagationSink {
         if let m = engine.extensions[key] as? ReplicationMaster { return m }
         let m = ReplicationMaster(engine: engine)
         engine.extensions[key] = m
-        engine.propagationSinks.append(m)
         engine.cronHooks.append { e in ReplicationMaster.of(e).cron() }
         engine.config.onChange.append { [unowned m] name, value in
-            if name == "repl-backlog-size", let n = engine.config.parseMemory(value) { m.backlog?.resize(n) }
+            if name == "repl-backlog-size", let n = engine.config.parseMemory(value) { m.backlogSizeChanged(n) }
         }
+        m.backlogSizeChanged(engine.config.int("repl-backlog-size"))
         return m
+    }
+
+    /// Redis's smallest backlog: a smaller repl-backlog-size is raised to it.
+    static let minBacklogSize = 16 * 1024
+
+    private func backlogSizeChanged(_ n: Int) {
+        if n < Self.minBacklogSize {
+            engine.config.set("repl-backlog-size", String(Self.minBacklogSize))   // comes back here
+            return
+        }
+        backlog?.resize(n)
     }
 
     static func newReplID() -> String {
@@ -107,7 +129,7 @@ public final class ReplicationMaster: PropagationSink {
     public func propagate(_ ops: [PropagatedOp]) {
         guard backlog != nil, !ops.isEmpty else { return }
         var w = ReplyWriter(resp: 2, capacity: 64)
-        for op in ops {
+        for op in ops where op.targets.contains(.replicas) {
             if op.db != streamDB {
                 w.array(2)
                 w.bulk(bytes: "SELECT".utf8)
@@ -117,6 +139,7 @@ public final class ReplicationMaster: PropagationSink {
             w.array(op.argv.count)
             for a in op.argv { w.bulk(a) }
         }
+        if w.buffer.readableBytes == 0 { return }
         feed(w.buffer)
         writeOffsets[engine.currentClient.id] = offset
     }
@@ -203,11 +226,6 @@ public final class ReplicationMaster: PropagationSink {
             }
             if ctx.argv[1] != Bytes("?") { syncPartialErr += 1 }
         }
-        guard let rdb = makeSnapshot() else {
-            ctx.error("ERR Lunar cannot produce an RDB snapshot of a non-empty dataset without the persistence module")
-            return
-        }
-        syncFull += 1
         r.prePsync = !isPsync
         // The first replica starts a new history: a new id and a backlog from here.
         if backlog == nil && liveReplicas.isEmpty {
@@ -215,8 +233,15 @@ public final class ReplicationMaster: PropagationSink {
             replID2 = String(repeating: "0", count: 40)
             secondReplOffset = -1
             backlog = ReplicationBacklog(capacity: engine.config.int("repl-backlog-size"), offset: offset)
+            // From now on the engine records the effects of every write (it costs nothing before).
+            engine.addPropagationSink(self)
             engine.logger.notice("Replication backlog created, my new replication IDs are '\(replID)' and '\(replID2)'")
         }
+        guard let rdb = makeSnapshot(for: r) else {
+            ctx.error("ERR Lunar cannot produce an RDB snapshot of a non-empty dataset without the persistence module")
+            return
+        }
+        syncFull += 1
         engine.logger.notice("Replica \(r.ip):\(r.listeningPort) asks for synchronization; full resync from offset \(offset)")
         if isPsync { ctx.out.simple("FULLRESYNC \(replID) \(offset)") }
         ctx.out.buffer.writeString("$\(rdb.count)\r\n")
@@ -244,8 +269,11 @@ public final class ReplicationMaster: PropagationSink {
         return true
     }
 
-    private func makeSnapshot() -> [UInt8]? {
-        if let snapshot { return snapshot(engine) }
+    private func makeSnapshot(for r: Replica) -> [UInt8]? {
+        if let snapshot {
+            let aux = [("repl-stream-db", "0"), ("repl-id", replID), ("repl-offset", String(offset))]
+            return snapshot(engine, SnapshotRequest(aux: aux, functionsOnly: r.functionsOnly))
+        }
         if engine.databases.allSatisfy({ $0.count == 0 }) { return Self.emptyRDB }
         return nil
     }
@@ -330,8 +358,8 @@ public final class ReplicationMaster: PropagationSink {
         let nowMs = monotonicMillis()
         let nowSec = unixMillis() / 1000
         // Keep the link alive: replicas drop a master that stays silent past their repl-timeout.
-        if nowMs >= nextPing {
-            nextPing = nowMs + Int64(max(1, engine.config.int("repl-ping-replica-period"))) * 1000
+        if nowMs - lastPing >= Int64(max(1, engine.config.int("repl-ping-replica-period"))) * 1000 {
+            lastPing = nowMs
             if !liveReplicas.isEmpty { feedControl(["PING"]) }
         }
         // A replica that stopped acknowledging is cut off (its own link is presumably dead).
@@ -344,6 +372,7 @@ public final class ReplicationMaster: PropagationSink {
         let ttl = Int64(engine.config.int("repl-backlog-ttl"))
         if backlog != nil, replicas.isEmpty, ttl > 0, nowSec - noReplicasSince > ttl {
             backlog = nil
+            engine.removePropagationSink(self)
             replID = Self.newReplID()
             replID2 = String(repeating: "0", count: 40)
             secondReplOffset = -1
