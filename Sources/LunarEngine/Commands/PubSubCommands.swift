@@ -47,6 +47,7 @@ enum PubSubCommands {
                         syntax: "channel message") { ctx in
                 // Delivery may write into this very reply buffer (a subscriber publishing): count first.
                 let receivers = ctx.engine.pubsub.publish(ctx.argv[1], ctx.argv[2], shard: false)
+                ctx.forcePropagation(to: .replicas)   // subscribers of replicas get it too
                 ctx.out.integer(receivers)
             },
             CommandSpec("spublish", arity: 3, flags: [.pubsub, .loading, .stale, .fast], keys: (1, 1, 1), group: .pubsub, since: "7.0.0",
@@ -55,6 +56,7 @@ enum PubSubCommands {
                         syntax: "shardchannel message") { ctx in
                 // Delivery may write into this very reply buffer (a subscriber publishing): count first.
                 let receivers = ctx.engine.pubsub.publish(ctx.argv[1], ctx.argv[2], shard: true)
+                ctx.forcePropagation(to: .replicas)   // subscribers of replicas get it too
                 ctx.out.integer(receivers)
             },
             CommandSpec("pubsub", arity: -2, group: .pubsub, since: "2.8.0", summary: "Inspects the Pub/Sub state.",

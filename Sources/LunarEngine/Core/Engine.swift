@@ -431,6 +431,7 @@ public final class Engine: @unchecked Sendable {
         let replyStart = ctx.out.buffer.writerIndex
         let dirtyBefore = dirty
         ctx.propagateOverride = nil
+        ctx.forcedPropagation = nil
         spec.handler?(ctx)
         if isPropagating { recordEffects(ctx, changed: dirty != dirtyBefore) }
         // As in Redis, a command that blocks counts one call when it completes (served or timed out).
