@@ -241,7 +241,7 @@ final class FunctionRegistry {
         defer { running = nil }
         let keys = argv[3..<(3 + numkeys)]
         let args = argv[(3 + numkeys)...]
-        vm.run(fnRef: f.ref, caller: ctx.client, out: &ctx.out, name: f.name,
+        vm.run(fnRef: f.ref, replyTo: ctx, name: f.name,
                readOnly: readOnly || f.flags.contains(.noWrites)) {
             vm.pushArray(keys)
             vm.pushArray(args)

@@ -183,7 +183,7 @@ final class ScriptingState {
         }
         vm.setKeysAndArgs(argv[3..<(3 + numkeys)], argv[(3 + numkeys)...])
         let ro = readOnly || script.flags.contains(.noWrites)
-        vm.run(fnRef: script.ref, caller: ctx.client, out: &ctx.out, name: sha.string, readOnly: ro) { 0 }
+        vm.run(fnRef: script.ref, replyTo: ctx, name: sha.string, readOnly: ro) { 0 }
     }
 }
 

@@ -149,6 +149,12 @@ final class PropagationTests: XCTestCase {
         XCTAssertEqual(feed.drain(), [["0: DEL gone"], ["0: MULTI", "0: set x 1", "0: set y 1", "0: EXEC"]])
     }
 
+    func testPublishTravelsToReplicasOnly() {
+        run("PUBLISH", "ch", "hello")
+        XCTAssertEqual(feed.units.first?.first?.targets, .replicas)
+        XCTAssertEqual(feed.drain(), [["0: PUBLISH ch hello"]])
+    }
+
     func testNothingIsRecordedWithoutASink() {
         engine.removePropagationSink(feed)
         run("SET", "k", "v")

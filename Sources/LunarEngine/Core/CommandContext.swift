@@ -38,6 +38,8 @@ public final class CommandContext {
 
     /// What this command propagates instead of its own argv (nil: its argv when it changed data).
     public var propagateOverride: [[Bytes]]?
+    /// Set by a command that propagates although it changed no data (PUBLISH, to replicas).
+    public var forcedPropagation: PropagationTargets?
 
     init(engine: Engine, client: Client) {
         self.engine = engine
@@ -62,6 +64,11 @@ public final class CommandContext {
     /// while something consumes the feed.
     @inline(__always) public func propagateAs(_ argvs: @autoclosure () -> [[Bytes]]) {
         if engine.isPropagating { propagateOverride = argvs() }
+    }
+
+    /// This command propagates even though it changed no data, to these targets only.
+    @inline(__always) public func forcePropagation(to targets: PropagationTargets) {
+        if engine.isPropagating { forcedPropagation = targets }
     }
 
     /// This command propagates nothing itself (EXEC, scripts: the commands they ran do).

@@ -56,9 +56,14 @@ extension Engine {
 
     /// Records the effects of a command that just ran (called by dispatch while propagating).
     @inline(__always) func recordEffects(_ ctx: CommandContext, changed: Bool) {
-        // A command that changed nothing propagates nothing, whatever form it prepared.
-        guard changed else { return }
-        let targets: PropagationTargets = ctx.inScript ? scriptPropagationTargets : .all
+        // A command that changed nothing propagates nothing, whatever form it prepared, unless it
+        // insists (PUBLISH reaches the subscribers of replicas).
+        var targets: PropagationTargets = ctx.inScript ? scriptPropagationTargets : .all
+        if let forced = ctx.forcedPropagation {
+            targets.formIntersection(forced)
+        } else if !changed {
+            return
+        }
         if let argvs = ctx.propagateOverride {
             for argv in argvs { pendingOps.append(PropagatedOp(db: ctx.client.db, argv: argv, targets: targets)) }
         } else {
