@@ -677,6 +677,18 @@ def test_client_list_marks_replicas(master, replica, m):
     assert f"connected_clients:{len(normal)}\r\n" in clients
 
 
+def test_publish_reaches_subscribers_of_the_replica(master, replica, m):
+    wait_replicas(master.port, 1)
+    sub = Conn(replica.port)
+    try:
+        assert sub.call("SUBSCRIBE", "news")[1][0] == ("bulk", b"subscribe")
+        assert m.call("PUBLISH", "news", "hello") == ("int", 0)   # nobody listens on Lunar itself
+        sub.sock.settimeout(10)
+        assert sub.read() == ("array", [("bulk", b"message"), ("bulk", b"news"), ("bulk", b"hello")])
+    finally:
+        sub.close()
+
+
 def test_redis_cli_replica_mode(master, m):
     cli = shutil.which("redis-cli")
     if not cli:
