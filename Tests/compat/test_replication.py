@@ -677,6 +677,20 @@ def test_client_list_marks_replicas(master, replica, m):
     assert f"connected_clients:{len(normal)}\r\n" in clients
 
 
+def test_replication_traffic_counted_apart(master, raw, m):
+    before = info(master.port, "stats")
+    r = raw()
+    m.call("SET", "traffic", "x" * 5000)
+    r.commands(2)
+    after = info(master.port, "stats")
+    grew = int(after["total_net_repl_output_bytes"]) - int(before["total_net_repl_output_bytes"])
+    assert grew >= len(r.rdb) + 5000
+    assert int(after["sync_full"]) == int(before["sync_full"]) + 1
+    assert m.call("CONFIG", "RESETSTAT") == ("simple", b"OK")
+    reset = info(master.port, "stats")
+    assert reset["sync_full"] == "0" and reset["sync_partial_ok"] == "0"
+
+
 def test_publish_reaches_subscribers_of_the_replica(master, replica, m):
     wait_replicas(master.port, 1)
     sub = Conn(replica.port)

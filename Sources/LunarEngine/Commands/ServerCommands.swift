@@ -184,7 +184,7 @@ final class ServerState {
     let lastSave: Int64
     var peakMemory = 0
     let startupMemory: Int
-    private var samples: [(ms: Int64, ops: Int, netIn: Int, netOut: Int)] = []
+    private var samples: [(ms: Int64, ops: Int, netIn: Int, netOut: Int, replOut: Int)] = []
 
     init(_ engine: Engine) {
         lastSave = engine.stats.startTime / 1000
@@ -203,7 +203,7 @@ final class ServerState {
     func sample(_ e: Engine) {
         let now = monotonicMillis()
         if let last = samples.last, now - last.ms < 100 { return }
-        samples.append((now, e.stats.commandsProcessed, e.stats.totalNetInput, e.stats.totalNetOutput))
+        samples.append((now, e.stats.commandsProcessed, e.stats.totalNetInput, e.stats.totalNetOutput, e.stats.totalNetReplOutput))
         if samples.count > 17 { samples.removeFirst(samples.count - 17) }
         notePeak()
     }
@@ -221,6 +221,12 @@ final class ServerState {
         let inK = Double(last.netIn - first.netIn) / secs / 1024
         let outK = Double(last.netOut - first.netOut) / secs / 1024
         return (Int(ops.rounded()), inK, outK)
+    }
+
+    /// Replication output kbps averaged over the samples.
+    func replOutputRate() -> Double {
+        guard let first = samples.first, let last = samples.last, last.ms > first.ms else { return 0 }
+        return Double(last.replOut - first.replOut) / (Double(last.ms - first.ms) / 1000) / 1024
     }
 
     func resetRates() { samples.removeAll() }

@@ -204,19 +204,22 @@ enum ServerInfo {
     private static func stats(_ e: Engine) -> [String] {
         let s = e.stats
         let (ops, inK, outK) = ServerState.of(e).rates()
-        let repl = ReplicationMaster.of(e)
         return [
             "total_connections_received:\(s.connectionsReceived)",
             "total_commands_processed:\(s.commandsProcessed)",
             "instantaneous_ops_per_sec:\(ops)",
             "total_net_input_bytes:\(s.totalNetInput)",
             "total_net_output_bytes:\(s.totalNetOutput)",
+            "total_net_repl_input_bytes:0",
+            "total_net_repl_output_bytes:\(s.totalNetReplOutput)",
             "instantaneous_input_kbps:\(String(format: "%.2f", inK))",
             "instantaneous_output_kbps:\(String(format: "%.2f", outK))",
+            "instantaneous_input_repl_kbps:0.00",
+            "instantaneous_output_repl_kbps:\(String(format: "%.2f", ServerState.of(e).replOutputRate()))",
             "rejected_connections:\(s.rejectedConnections)",
-            "sync_full:\(repl.syncFull)",
-            "sync_partial_ok:\(repl.syncPartialOK)",
-            "sync_partial_err:\(repl.syncPartialErr)",
+            "sync_full:\(s.syncFull)",
+            "sync_partial_ok:\(s.syncPartialOK)",
+            "sync_partial_err:\(s.syncPartialErr)",
             "expired_keys:\(s.expiredKeys)",
             "expired_stale_perc:\(String(format: "%.2f", s.expiredStalePerc))",
             "evicted_keys:\(s.evictedKeys)",

@@ -26,6 +26,12 @@ public struct EngineStats {
     public var errorCodes: [String: Int] = [:]
     public var totalNetInput = 0
     public var totalNetOutput = 0
+    /// Bytes sent to replicas (counted apart from total_net_output_bytes, as Redis does).
+    public var totalNetReplOutput = 0
+    /// Replica synchronizations: full, partial accepted, partial refused (INFO stats).
+    public var syncFull = 0
+    public var syncPartialOK = 0
+    public var syncPartialErr = 0
 }
 
 /// The keyspace engine. One dedicated thread owns all data and runs every command, one at a time,
@@ -490,7 +496,7 @@ public final class Engine: @unchecked Sendable {
         for c in toFlush where !c.closed {
             guard let conn = c.connection else { continue }
             let buf = c.output.buffer
-            stats.totalNetOutput &+= buf.readableBytes
+            if c.isReplica { stats.totalNetReplOutput &+= buf.readableBytes } else { stats.totalNetOutput &+= buf.readableBytes }
             c.output.buffer = emptyBuffer
             batch.append(OutgoingReplies(connection: conn, buffer: buf, thenClose: c.closeAfterReply))
             if c.closeAfterReply { c.closed = true }

@@ -64,11 +64,6 @@ public final class ReplicationMaster: PropagationSink {
     /// Nothing was fed since the last REPLCONF GETACK (a second one would be redundant).
     private var getAckPending = false
 
-    /// INFO stats counters.
-    public private(set) var syncFull = 0
-    public private(set) var syncPartialOK = 0
-    public private(set) var syncPartialErr = 0
-
     /// master_repl_offset after each client's last write, by client id (what WAIT waits for).
     private var writeOffsets: [Int: Int64] = [:]
     /// Clients blocked in WAIT, by client id.
@@ -221,10 +216,10 @@ public final class ReplicationMaster: PropagationSink {
         let r = peer(c)
         if isPsync {
             if continueSync(ctx, r, replid: ctx.argv[1].string, from: wantedOffset) {
-                syncPartialOK += 1
+                engine.stats.syncPartialOK += 1
                 return
             }
-            if ctx.argv[1] != Bytes("?") { syncPartialErr += 1 }
+            if ctx.argv[1] != Bytes("?") { engine.stats.syncPartialErr += 1 }
         }
         r.prePsync = !isPsync
         // The first replica starts a new history: a new id and a backlog from here.
@@ -241,7 +236,7 @@ public final class ReplicationMaster: PropagationSink {
             ctx.error("ERR Lunar cannot produce an RDB snapshot of a non-empty dataset without the persistence module")
             return
         }
-        syncFull += 1
+        engine.stats.syncFull += 1
         engine.logger.notice("Replica \(r.ip):\(r.listeningPort) asks for synchronization; full resync from offset \(offset)")
         if isPsync { ctx.out.simple("FULLRESYNC \(replID) \(offset)") }
         ctx.out.buffer.writeString("$\(rdb.count)\r\n")
