@@ -607,6 +607,9 @@ def test_wait_counts_acknowledging_replicas(master, replica, m):
     assert m.call("WAIT", 2, 300) == ("int", 1)
     assert time.time() - t >= 0.25
     assert m.call("WAIT", 0, 0) == ("int", 1)
+    # Pipelined: each WAIT is answered once the replica has the writes before it.
+    replies = m.pipeline([["SET", "w1", "1"], ["WAIT", 1, 5000], ["INCR", "w2"], ["WAIT", 1, 5000], ["GET", "w2"]])
+    assert replies == [("simple", b"OK"), ("int", 1), ("int", 1), ("int", 1), ("bulk", b"1")]
     # In MULTI WAIT cannot block: it answers at once.
     m.call("MULTI")
     m.call("WAIT", 5, 0)
