@@ -46,7 +46,11 @@ let package = Package(
         // RDB persistence: snapshots in Redis 7.0's file format (SAVE, BGSAVE, loading at start-up).
         .target(
             name: "LunarPersistence",
-            dependencies: ["LunarEngine", "LunarRESP", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "LunarEngine", "LunarRESP",
+                .product(name: "Collections", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: hotPath),
         // The network server: SwiftNIO channels that parse RESP and hand batches to the engine.
         .target(

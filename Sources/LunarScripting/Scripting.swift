@@ -27,6 +27,21 @@ public enum Scripting {
         }
     }
 
+    /// The source code of every loaded function library, by name (what RDB files save).
+    public static func libraryCodes(_ engine: Engine) -> [Bytes] {
+        guard let state = engine.extensions[ScriptingState.key] as? ScriptingState else { return [] }
+        return state.functions.libraries.keys.sorted().map { state.functions.libraries[$0]!.code }
+    }
+
+    /// Loads (or replaces) a function library from its source, as an RDB file holds it; the error text if it fails.
+    public static func loadLibrary(_ engine: Engine, code: Bytes) -> String? {
+        guard let state = engine.extensions[ScriptingState.key] as? ScriptingState else { return "scripting is not available" }
+        switch state.functions.load(code, replace: true) {
+        case .success: return nil
+        case let .failure(e): return e.message
+        }
+    }
+
     /// The version string of the linked Lua runtime (e.g. "Lua 5.4").
     public static func luaVersion() -> String {
         guard let L = luaL_newstate() else { return "" }

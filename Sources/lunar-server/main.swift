@@ -65,7 +65,7 @@ for sig in [SIGINT, SIGTERM] {
     let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
     src.setEventHandler {
         logger.warning("Received \(sig == SIGINT ? "SIGINT" : "SIGTERM") scheduling shutdown...")
-        server.shutdown(save: false)
+        server.shutdownFromSignal()
     }
     src.resume()
     signalSources.append(src)
