@@ -131,6 +131,7 @@ public final class Persistence {
         let job = BackgroundSave(dirtyBefore: engine.dirty, started: started)
         bgsave = job
         bgsaveScheduled = false
+        rdbSaves += 1   // Redis counts a BGSAVE when it starts
         engine.logger.notice("Background saving started")
         let dir = directory, final = path, temp = "temp-bg-\(getpid()).rdb"
         let engine = self.engine
@@ -174,7 +175,6 @@ public final class Persistence {
         dirtyAtSave = job.dirtyBefore
         lastSave = unixMillis() / 1000
         lastBgsaveOK = true
-        rdbSaves += 1
     }
 
     /// Writes `bytes` to `directory/temp`, fsyncs it, and (with `finalName`) renames it into place.

@@ -100,7 +100,6 @@ enum PersistenceCommands {
         if (abort && ctx.argc != 2) || (save && nosave) { ctx.syntaxError(); return }
         if abort { ctx.error("ERR No shutdown in progress."); return }
         guard let p = persistence(ctx) else { return }
-        ctx.engine.logger.warning("User requested shutdown...")
         guard p.prepareForShutdown(save: save, nosave: nosave, force: force) else {
             ctx.error("ERR Errors trying to SHUTDOWN. Check logs.")
             return
@@ -115,13 +114,6 @@ enum PersistenceCommands {
     // MARK: DEBUG RELOAD
 
     static func debugReload(_ ctx: CommandContext, original: CommandHandler) {
-        var merge = false, flush = true, save = true
-        for i in 2..<ctx.argc {
-            if ctx.arg(i, is: "merge") { merge = true }
-            else if ctx.arg(i, is: "noflush") { flush = false }
-            else if ctx.arg(i, is: "nosave") { save = false }
-            else { ctx.error("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options."); return }
-        }
         // Let DEBUG's own gate (enable-debug-command) answer first: DEBUG HELP does no harm.
         let gate = ctx.engine.config.string("enable-debug-command")
         let a = ctx.client.remoteAddress
@@ -129,6 +121,13 @@ enum PersistenceCommands {
         if gate == "no" || (gate == "local" && !local) {
             original(ctx)
             return
+        }
+        var merge = false, flush = true, save = true
+        for i in 2..<ctx.argc {
+            if ctx.arg(i, is: "merge") { merge = true }
+            else if ctx.arg(i, is: "noflush") { flush = false }
+            else if ctx.arg(i, is: "nosave") { save = false }
+            else { ctx.error("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options."); return }
         }
         guard let p = persistence(ctx) else { return }
         if save && !p.saveSync() {

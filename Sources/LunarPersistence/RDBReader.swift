@@ -250,13 +250,10 @@ public struct RDBReader {
         return out
     }
 
+    /// A score as a listpack holds it: integer entries, or text written with %.17g ("inf", "-inf" too).
     private func parseScore(_ b: Bytes) -> Double? {
-        if let d = parseDouble(b) { return d }
-        switch b.lowercased.string {
-        case "inf", "+inf": return .infinity
-        case "-inf": return -.infinity
-        default: return nil
-        }
+        guard let d = Double(b.string), !d.isNaN else { return nil }
+        return d
     }
 
     private func makeSet(_ members: [Bytes]) throws -> Value? {
