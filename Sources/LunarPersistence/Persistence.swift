@@ -34,6 +34,19 @@ public final class Persistence {
     /// Serializes renames of finished files against a synchronous save at shutdown.
     let fileLock = NSLock()
 
+    /// The configuration parameters of RDB persistence beyond the engine's (`dir`, `dbfilename`, `save`):
+    /// added to the server's ConfigStore before options are read.
+    public static var configParams: [ConfigParam] {
+        [
+            ConfigParam("rdbcompression", .bool, "yes"),
+            ConfigParam("rdbchecksum", .bool, "yes"),
+        ]
+    }
+
+    /// The writer options the configuration asks for (compression on unless `rdbcompression no`).
+    var compress: Bool { engine.config.get("rdbcompression") != "no" }
+    var checksum: Bool { engine.config.get("rdbchecksum") != "no" }
+
     init(engine: Engine) {
         self.engine = engine
         lastSave = unixMillis() / 1000
@@ -89,6 +102,7 @@ public final class Persistence {
         }
         var reader = RDBReader(data: [UInt8](data), engine: engine, expireBefore: expireBefore)
         reader.allowDuplicates = allowDuplicates
+        reader.verifyChecksum = checksum
         let stats = try reader.load()
         for (k, v) in stats.aux where k == "redis-ver" {
             engine.logger.notice("Loading RDB produced by version \(v)")
@@ -98,12 +112,29 @@ public final class Persistence {
         return stats
     }
 
+    /// Replaces the whole dataset with an RDB image (a replica's full sync): every database is emptied,
+    /// then the image is loaded with its expired keys kept (the master will send their DELs).
+    /// On the engine thread. On error the databases are left empty.
+    @discardableResult
+    public func replaceDataset(with bytes: [UInt8]) throws -> RDBLoadStats {
+        engine.flushAll()
+        var reader = RDBReader(data: bytes, engine: engine, expireBefore: nil)
+        do {
+            let stats = try reader.load()
+            lastLoad = stats
+            return stats
+        } catch {
+            engine.flushAll()
+            throw error
+        }
+    }
+
     // MARK: Saving
 
     /// SAVE: serializes and writes the file now, on the engine thread. False on failure (logged).
     @discardableResult
     public func saveSync(reason: String = "") -> Bool {
-        let bytes = RDBWriter.snapshot(engine)
+        let bytes = RDBWriter.snapshot(engine, compress: compress, checksum: checksum)
         fileLock.lock()
         defer { fileLock.unlock() }
         bgsave?.cancelled = true
@@ -127,7 +158,7 @@ public final class Persistence {
         if bgsave != nil { return false }
         let started = monotonicMillis()
         lastBgsaveTry = unixMillis() / 1000
-        let bytes = RDBWriter.snapshot(engine)
+        let bytes = RDBWriter.snapshot(engine, compress: compress, checksum: checksum)
         let job = BackgroundSave(dirtyBefore: engine.dirty, started: started)
         bgsave = job
         bgsaveScheduled = false

@@ -178,54 +178,72 @@ public enum LZF {
         return out.count == length ? out : nil
     }
 
-    /// Compresses `input`; nil when the result would not be smaller (the caller then stores it raw).
-    /// A simple greedy matcher over a hash of the next three bytes.
-    public static func compress(_ input: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
-        let n = input.count
-        if n < 4 { return nil }
-        let hashBits = 14
-        var table = [Int](repeating: -1, count: 1 << hashBits)
-        var out = [UInt8]()
-        out.reserveCapacity(n)
-        let limit = n - 1   // worst case never needs to exceed the input size
-        var litStart = 0
-        var i = 0
-        func flushLiterals(upTo end: Int) {
-            var s = litStart
-            while s < end {
-                let run = min(32, end - s)
-                out.append(UInt8(run - 1))
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: input[s..<(s + run)]))
-                s += run
-            }
-        }
-        while i + 2 < n {
-            let key = Int(input[i]) << 16 | Int(input[i + 1]) << 8 | Int(input[i + 2])
-            let h = ((key &* 2654435761) >> 10) & ((1 << hashBits) - 1)
-            let cand = table[h]
-            table[h] = i
-            if cand >= 0, i - cand <= 8192, input[cand] == input[i], input[cand + 1] == input[i + 1], input[cand + 2] == input[i + 2] {
-                var len = 3
-                let maxLen = min(264, n - i)
-                while len < maxLen && input[cand + len] == input[i + len] { len += 1 }
-                flushLiterals(upTo: i)
-                let off = i - cand - 1
-                let l = len - 2
-                if l < 7 {
-                    out.append(UInt8((l << 5) | (off >> 8)))
-                } else {
-                    out.append(UInt8((7 << 5) | (off >> 8)))
-                    out.append(UInt8(l - 7))
+    /// Match-finder state reused across calls: a hash table of positions offset by a running base,
+    /// so no call has to clear it (entries below the current base are stale).
+    public struct Compressor {
+        static let hashBits = 14
+        var table = [Int](repeating: Int.min / 2, count: 1 << Compressor.hashBits)
+        var base = 0
+        public init() {}
+
+        /// Compresses `input`; nil when the result would not be smaller (the caller then stores it raw).
+        /// A greedy matcher over a hash of the next three bytes.
+        public mutating func compress(_ input: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+            let n = input.count
+            if n < 4 { return nil }
+            let b = base
+            base += n + 8192   // positions of this call never look valid to the next one
+            var out = [UInt8]()
+            out.reserveCapacity(n)
+            var litStart = 0
+            var i = 0
+            func flushLiterals(upTo end: Int) {
+                var s = litStart
+                while s < end {
+                    let run = min(32, end - s)
+                    out.append(UInt8(run - 1))
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: input[s..<(s + run)]))
+                    s += run
                 }
-                out.append(UInt8(off & 0xff))
-                i += len
-                litStart = i
-                if out.count >= limit { return nil }
-            } else {
-                i += 1
+            }
+            let mask = (1 << Compressor.hashBits) - 1
+            return table.withUnsafeMutableBufferPointer { table -> [UInt8]? in
+                while i + 2 < n {
+                    let key = Int(input[i]) << 16 | Int(input[i + 1]) << 8 | Int(input[i + 2])
+                    let h = ((key &* 2654435761) >> 10) & mask
+                    let cand = table[h] - b
+                    table[h] = b + i
+                    if cand >= 0, cand < i, i - cand <= 8192, input[cand] == input[i], input[cand + 1] == input[i + 1],
+                       input[cand + 2] == input[i + 2] {
+                        var len = 3
+                        let maxLen = min(264, n - i)
+                        while len < maxLen && input[cand + len] == input[i + len] { len += 1 }
+                        flushLiterals(upTo: i)
+                        let off = i - cand - 1
+                        let l = len - 2
+                        if l < 7 {
+                            out.append(UInt8((l << 5) | (off >> 8)))
+                        } else {
+                            out.append(UInt8((7 << 5) | (off >> 8)))
+                            out.append(UInt8(l - 7))
+                        }
+                        out.append(UInt8(off & 0xff))
+                        i += len
+                        litStart = i
+                        if out.count >= n - 1 { return nil }
+                    } else {
+                        i += 1
+                    }
+                }
+                flushLiterals(upTo: n)
+                return out.count < n ? out : nil
             }
         }
-        flushLiterals(upTo: n)
-        return out.count < n ? out : nil
+    }
+
+    /// One-shot compression (tests, small uses).
+    public static func compress(_ input: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        var c = Compressor()
+        return c.compress(input)
     }
 }

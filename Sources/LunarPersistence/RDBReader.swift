@@ -28,6 +28,8 @@ public struct RDBReader {
     let expireBefore: Int64?
     /// A key already present is replaced (DEBUG RELOAD MERGE) instead of being an error.
     public var allowDuplicates = false
+    /// Verify the trailing CRC-64 (`rdbchecksum yes`); a zero checksum always means "not computed".
+    public var verifyChecksum = true
     private var setMaxIntset = 512
     private var hashMaxEntries = 512, hashMaxValue = 64
     private var zsetMaxEntries = 128, zsetMaxValue = 64
@@ -138,7 +140,7 @@ public struct RDBReader {
 
     private func verifyChecksum(version: Int) throws {
         // Versions 5 and later end with a CRC-64 of everything before it (0 when checksums were off).
-        guard version >= 5 else { return }
+        guard version >= 5, verifyChecksum else { return }
         guard pos + 8 <= data.count else { throw RDBError("Short read or OOM loading DB. Unrecoverable error, aborting now.") }
         var expected: UInt64 = 0
         for i in 0..<8 { expected |= UInt64(data[pos + i]) << (8 * UInt64(i)) }

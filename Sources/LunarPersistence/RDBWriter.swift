@@ -12,6 +12,7 @@ public struct RDBWriter {
     public private(set) var bytes: [UInt8] = []
     /// LZF-compress strings longer than 20 bytes (Redis's rdbcompression).
     public var compress: Bool
+    private var lzf = LZF.Compressor()
 
     public init(compress: Bool = true, reserve: Int = 0) {
         self.compress = compress
@@ -22,7 +23,9 @@ public struct RDBWriter {
 
     /// The whole dataset as RDB bytes (header to checksum). Must run on the engine thread.
     /// `extraAux` adds AUX fields after the standard ones (e.g. repl-id / repl-offset for a full sync).
-    public static func snapshot(_ engine: Engine, extraAux: [(String, String)] = [], compress: Bool = true) -> [UInt8] {
+    /// `compress: false` is `rdbcompression no`; `checksum: false` writes a zero checksum (`rdbchecksum no`).
+    public static func snapshot(_ engine: Engine, extraAux: [(String, String)] = [], compress: Bool = true,
+                                checksum: Bool = true) -> [UInt8] {
         var w = RDBWriter(compress: compress, reserve: 1 << 16)
         w.writeHeader(extraAux: extraAux)
         if let provider = RDBWriter.functionLibraries {
@@ -35,7 +38,7 @@ public struct RDBWriter {
         for db in engine.databases where db.count > 0 {
             w.writeDatabase(db, now: now)
         }
-        w.finish()
+        w.finish(checksum: checksum)
         return w.bytes
     }
 
@@ -134,9 +137,9 @@ public struct RDBWriter {
     }
 
     /// EOF and the checksum of everything before it.
-    public mutating func finish() {
+    public mutating func finish(checksum: Bool = true) {
         byte(RDB.opEOF)
-        le64(CRC64.checksum(bytes))
+        le64(checksum ? CRC64.checksum(bytes) : 0)
     }
 
     // MARK: Primitives
@@ -201,7 +204,7 @@ public struct RDBWriter {
             integer(Int64(v))
             return
         }
-        if compress && n > 20, let c = s.withUnsafeBufferPointer({ LZF.compress($0) }) {
+        if compress && n > 20, let c = s.withUnsafeBufferPointer({ lzf.compress($0) }) {
             bytes.append(0xC0 | UInt8(RDB.encLZF))
             length(c.count)
             length(n)
