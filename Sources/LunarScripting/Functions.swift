@@ -241,7 +241,7 @@ final class FunctionRegistry {
         defer { running = nil }
         let keys = argv[3..<(3 + numkeys)]
         let args = argv[(3 + numkeys)...]
-        vm.run(fnRef: f.ref, caller: ctx.client, out: &ctx.out, name: f.name,
+        vm.run(fnRef: f.ref, replyTo: ctx, name: f.name,
                readOnly: readOnly || f.flags.contains(.noWrites)) {
             vm.pushArray(keys)
             vm.pushArray(args)
@@ -380,7 +380,9 @@ final class FunctionRegistry {
                 if i != ctx.argc - 1 { ctx.error("ERR Function code was not given"); return }
                 switch reg(ctx).load(ctx.argv[i], replace: replace) {
                 case let .failure(e): ctx.error(e.message)
-                case let .success(name): ctx.out.bulk(name)
+                case let .success(name):
+                    ctx.engine.dirty &+= 1   // propagated to replicas as is, like Redis
+                    ctx.out.bulk(name)
                 }
             },
             CommandSpec("delete", arity: 3, flags: [.write, .noscript], group: .scripting, since: "7.0.0",
@@ -389,6 +391,7 @@ final class FunctionRegistry {
                 let name = ctx.argv[2].string
                 if r.libraries[name] == nil { ctx.error("ERR Library not found"); return }
                 r.delete(name)
+                ctx.engine.dirty &+= 1
                 ctx.ok()
             },
             CommandSpec("flush", arity: -2, flags: [.write, .noscript], group: .scripting, since: "7.0.0",
@@ -399,6 +402,7 @@ final class FunctionRegistry {
                     return
                 }
                 reg(ctx).flush()
+                ctx.engine.dirty &+= 1
                 ctx.ok()
             },
             CommandSpec("list", arity: -2, flags: [.noscript], group: .scripting, since: "7.0.0",
@@ -479,7 +483,10 @@ final class FunctionRegistry {
                     }
                     policy = p
                 }
-                if let e = reg(ctx).restore(ctx.argv[2], policy: policy) { ctx.error(e.message) } else { ctx.ok() }
+                if let e = reg(ctx).restore(ctx.argv[2], policy: policy) { ctx.error(e.message) } else {
+                    ctx.engine.dirty &+= 1
+                    ctx.ok()
+                }
             },
             CommandSpec("help", arity: 2, flags: [.loading, .stale], group: .scripting, since: "7.0.0",
                         summary: "Lists the FUNCTION subcommands.") { ctx in

@@ -230,9 +230,12 @@ final class LuaVM {
     }
 
     /// Runs the function referenced by `fnRef` with `nargs` arguments produced by `pushArgs`,
-    /// writes the converted result (or the error) to `out`. `name` is the script sha or function name.
-    func run(fnRef: Int32, caller: Client, out: inout ReplyWriter, name: @autoclosure () -> String, readOnly: Bool,
+    /// writes the converted result (or the error) to `ctx.out`. `name` is the script sha or function name.
+    /// The reply buffer is only touched at the end: while the script runs, a message it publishes to
+    /// its own caller goes into that buffer, ahead of the reply (as in Redis).
+    func run(fnRef: Int32, replyTo ctx: CommandContext, name: @autoclosure () -> String, readOnly: Bool,
              pushArgs: () -> Int32) {
+        let caller = ctx.client
         let top = lua_gettop(L)
         lua_rawgeti(L, clua_registryindex(), lua_Integer(errhRef))
         let errh = lua_gettop(L)
@@ -255,14 +258,14 @@ final class LuaVM {
         LuaVM.current = prev
         running = false
         if status == LUA_OK {
-            writeReply(&out, index: lua_gettop(L), depth: 0)
+            writeReply(&ctx.out, index: lua_gettop(L), depth: 0)
         } else if status == LUA_ERRMEM {
-            out.error("ERR Error running script: out of memory (lua-memory-limit reached) script: \(name())")
+            ctx.out.error("ERR Error running script: out of memory (lua-memory-limit reached) script: \(name())")
             _ = clua_gc_collect(L)
         } else if lua_type(L, -1) == LUA_TTABLE {
-            out.error(formatError(name: name()))
+            ctx.out.error(formatError(name: name()))
         } else {
-            out.error("ERR \(string(at: -1)) script: \(name())")
+            ctx.out.error("ERR \(string(at: -1)) script: \(name())")
         }
         lua_settop(L, top)
         if busyMarked || engine.busy.load(ordering: .relaxed) != 0 {
@@ -624,6 +627,8 @@ final class LuaVM {
         if lua_gettop(L) != 1 { return raise(L, "ERR redis.set_repl() requires one argument.") }
         let v = clua_tointeger(L, 1)
         if v < 0 || v > 3 { return raise(L, "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.") }
+        // The bits match PropagationTargets: 1 append-only file, 2 replicas.
+        engine.scriptPropagationTargets = PropagationTargets(rawValue: Int(v))
         return 0
     }
 

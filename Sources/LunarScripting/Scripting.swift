@@ -198,7 +198,7 @@ final class ScriptingState {
         }
         vm.setKeysAndArgs(argv[3..<(3 + numkeys)], argv[(3 + numkeys)...])
         let ro = readOnly || script.flags.contains(.noWrites)
-        vm.run(fnRef: script.ref, caller: ctx.client, out: &ctx.out, name: sha.string, readOnly: ro) { 0 }
+        vm.run(fnRef: script.ref, replyTo: ctx, name: sha.string, readOnly: ro) { 0 }
     }
 }
 
@@ -221,38 +221,45 @@ public enum ScriptingCommands {
             CommandSpec("eval", arity: -3, flags: evalFlags, group: .scripting, since: "2.6.0",
                         summary: "Runs a Lua script on the server.", complexity: "Depends on the script that is executed.",
                         syntax: "script numkeys [key [key ...]] [arg [arg ...]]",
-                        handler: { ctx in ScriptingState.of(ctx.engine).eval(ctx, bySha: false, readOnly: false) },
+                        handler: { ctx in startScript(ctx); ScriptingState.of(ctx.engine).eval(ctx, bySha: false, readOnly: false) },
                         getKeys: evalKeys),
             CommandSpec("evalsha", arity: -3, flags: evalFlags, group: .scripting, since: "2.6.0",
                         summary: "Runs a cached Lua script, named by the SHA1 digest of its source.",
                         complexity: "Depends on the script that is executed.",
                         syntax: "sha1 numkeys [key [key ...]] [arg [arg ...]]",
-                        handler: { ctx in ScriptingState.of(ctx.engine).eval(ctx, bySha: true, readOnly: false) },
+                        handler: { ctx in startScript(ctx); ScriptingState.of(ctx.engine).eval(ctx, bySha: true, readOnly: false) },
                         getKeys: evalKeys),
             CommandSpec("eval_ro", arity: -3, flags: evalFlags.union(.readonly), group: .scripting, since: "7.0.0",
                         summary: "Runs a Lua script that may only read data.", complexity: "Depends on the script that is executed.",
                         syntax: "script numkeys [key [key ...]] [arg [arg ...]]",
-                        handler: { ctx in ScriptingState.of(ctx.engine).eval(ctx, bySha: false, readOnly: true) },
+                        handler: { ctx in startScript(ctx); ScriptingState.of(ctx.engine).eval(ctx, bySha: false, readOnly: true) },
                         getKeys: evalKeys),
             CommandSpec("evalsha_ro", arity: -3, flags: evalFlags.union(.readonly), group: .scripting, since: "7.0.0",
                         summary: "Runs a cached read-only Lua script by its SHA1 digest.",
                         complexity: "Depends on the script that is executed.",
                         syntax: "sha1 numkeys [key [key ...]] [arg [arg ...]]",
-                        handler: { ctx in ScriptingState.of(ctx.engine).eval(ctx, bySha: true, readOnly: true) },
+                        handler: { ctx in startScript(ctx); ScriptingState.of(ctx.engine).eval(ctx, bySha: true, readOnly: true) },
                         getKeys: evalKeys),
             CommandSpec("fcall", arity: -3, flags: evalFlags, group: .scripting, since: "7.0.0",
                         summary: "Calls a function of a loaded library.", complexity: "Depends on the function that is executed.",
                         syntax: "function numkeys [key [key ...]] [arg [arg ...]]",
-                        handler: { ctx in ScriptingState.of(ctx.engine).functions.fcall(ctx, readOnly: false) },
+                        handler: { ctx in startScript(ctx); ScriptingState.of(ctx.engine).functions.fcall(ctx, readOnly: false) },
                         getKeys: evalKeys),
             CommandSpec("fcall_ro", arity: -3, flags: evalFlags.union(.readonly), group: .scripting, since: "7.0.0",
                         summary: "Calls a read-only function of a loaded library.", complexity: "Depends on the function that is executed.",
                         syntax: "function numkeys [key [key ...]] [arg [arg ...]]",
-                        handler: { ctx in ScriptingState.of(ctx.engine).functions.fcall(ctx, readOnly: true) },
+                        handler: { ctx in startScript(ctx); ScriptingState.of(ctx.engine).functions.fcall(ctx, readOnly: true) },
                         getKeys: evalKeys),
             scriptSpec,
             FunctionRegistry.spec,
         ]
+    }
+
+    /// Scripts and functions propagate the writes they run (effects), not themselves; every run
+    /// starts with its writes going everywhere until `redis.set_repl` says otherwise.
+    @inline(__always) static func startScript(_ ctx: CommandContext) {
+        ctx.propagateNothing()
+        ctx.engine.scriptPropagationTargets = .all
     }
 
     static var scriptSpec: CommandSpec {

@@ -39,7 +39,7 @@ public final class CommandTable: @unchecked Sendable {
 
     /// Every built-in family's commands. Each family lives in its own file under Commands/.
     public static var builtins: [CommandSpec] {
-        ConnectionCommands.specs + ServerCommands.specs + KeyCommands.specs + StringCommands.specs
+        ConnectionCommands.specs + PubSubCommands.specs + ServerCommands.specs + KeyCommands.specs + StringCommands.specs
             + BitCommands.specs + ListCommands.specs + SetCommands.specs + HashCommands.specs
             + SortedSetCommands.specs + TransactionCommands.specs
     }

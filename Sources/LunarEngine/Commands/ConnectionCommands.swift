@@ -6,7 +6,12 @@ enum ConnectionCommands {
         [
             CommandSpec("ping", arity: -1, flags: [.fast], group: .connection, summary: "Checks that the server answers; returns PONG or the given message.", syntax: "[message]") { ctx in
                 if ctx.argc > 2 { ctx.error("ERR wrong number of arguments for 'ping' command"); return }
-                if ctx.argc == 2 { ctx.out.bulk(ctx.argv[1]) } else { ctx.out.simple("PONG") }
+                if ctx.client.subscriptions.pubsubMode && ctx.client.resp == 2 {
+                    // A subscribed RESP2 connection carries messages: PING answers in their shape.
+                    ctx.out.array(2)
+                    ctx.out.bulk("pong")
+                    ctx.out.bulk(ctx.argc == 2 ? ctx.argv[1] : Bytes())
+                } else if ctx.argc == 2 { ctx.out.bulk(ctx.argv[1]) } else { ctx.out.simple("PONG") }
             },
             CommandSpec("echo", arity: 2, flags: [.loading, .stale, .fast], group: .connection, summary: "Returns the given message.", syntax: "message") { ctx in
                 ctx.out.bulk(ctx.argv[1])
@@ -34,6 +39,7 @@ enum ConnectionCommands {
             CommandSpec("reset", arity: 1, flags: [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy], group: .connection, since: "6.2.0", summary: "Returns the connection to its initial state: no transaction or watched keys, database 0, RESP2, no name.") { ctx in
                 let c = ctx.client
                 TransactionCommands.discardTransaction(ctx.engine, c)
+                ctx.engine.pubsub.unsubscribeAll(c)
                 c.db = 0
                 c.resp = 2
                 ctx.out.resp = 2
@@ -203,6 +209,7 @@ enum ConnectionCommands {
     /// One CLIENT LIST line (without the newline). Memory and buffer figures the engine does not track are 0.
     static func describe(_ c: Client, _ engine: Engine, now: Int64) -> String {
         var flags = ""
+        if c.subscriptions.pubsubMode { flags += "P" }
         if c.inMulti { flags += "x" }
         if c.blocked != nil { flags += "b" }
         if c.watchDirty { flags += "d" }
@@ -217,7 +224,7 @@ enum ConnectionCommands {
         let idle = max(0, (now - c.lastInteraction) / 1000)
         let obl = c.output.buffer.readableBytes
         var s = "id=\(c.id) addr=\(c.remoteAddress) laddr=\(c.localAddress) fd=-1 name=\(c.name.string)"
-        s += " age=\(age) idle=\(idle) flags=\(flags) db=\(c.db) sub=0 psub=0 ssub=0 multi=\(multi)"
+        s += " age=\(age) idle=\(idle) flags=\(flags) db=\(c.db) sub=\(c.subscriptions.channels.count) psub=\(c.subscriptions.patterns.count) ssub=\(c.subscriptions.shardChannels.count) multi=\(multi)"
         s += " qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=\(multiMem) rbs=0 rbp=0 obl=\(obl) oll=0 omem=0 tot-mem=\(obl + multiMem)"
         s += " events=r cmd=\(c.lastCommand) user=default redir=-1 resp=\(c.resp)"
         return s

@@ -195,6 +195,8 @@ enum HashCommands {
         h.set(field, text, maxEntries: lim.hashMaxListpackEntries, maxValue: lim.hashMaxListpackValue)
         if created { ctx.db.add(key, .hash(h)) }
         ctx.db.signalModified(key)
+        // The result travels, not the increment: float arithmetic must not differ on a replica.
+        ctx.propagateAs([[Bytes("HSET"), key, field, text]])
         ctx.out.bulk(text)
     }
 

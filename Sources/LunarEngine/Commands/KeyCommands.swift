@@ -285,8 +285,11 @@ enum KeyCommands {
         if when <= ctx.now {
             // A time already past deletes the key at once.
             db.delete(key)
+            ctx.propagateAs([[Bytes("DEL"), key]])
         } else {
             db.setExpire(key, at: when)
+            // Every form travels as PEXPIREAT: the same absolute time on a replica.
+            ctx.propagateAs([[Bytes("PEXPIREAT"), key, Bytes(String(when))]])
         }
         db.signalModified(key)
         ctx.out.integer(1)

@@ -455,6 +455,8 @@ enum ListCommands {
         ctx.out.array(n)
         for _ in 0..<n { ctx.out.bulk(list.pop(left: left)!) }
         afterRemoval(ctx, key, list)
+        // LMPOP and BLMPOP travel as the plain pop of the key that was served.
+        ctx.propagateAs([[Bytes(left ? "LPOP" : "RPOP"), key, Bytes(String(n))]])
     }
 
     /// Serves from the first non-empty list among the keys. Returns true if a reply was written
@@ -522,10 +524,14 @@ enum ListCommands {
         ctx.out.bulk(key)
         ctx.out.bulk(list.pop(left: left)!)
         afterRemoval(ctx, key, list)
+        // Served blocking pops travel as plain pops: a replica must never block.
+        ctx.propagateAs([[Bytes(left ? "LPOP" : "RPOP"), key]])
     }
 
     static func blmoveGeneric(_ ctx: CommandContext, fromLeft: Bool, toLeft: Bool, timeoutIndex: Int) {
         guard let deadline = ctx.timeoutDeadline(timeoutIndex) else { return }
+        // Served, BLMOVE and BRPOPLPUSH travel as LMOVE: a replica must never block.
+        ctx.propagateAs([[Bytes("LMOVE"), ctx.argv[1], ctx.argv[2], Bytes(fromLeft ? "LEFT" : "RIGHT"), Bytes(toLeft ? "LEFT" : "RIGHT")]])
         let src = ctx.argv[1]
         if ctx.isRetry {
             if let (_, l) = readyList(ctx) {

@@ -187,6 +187,8 @@ enum SetCommands {
                 let m = set.popRandom(using: &rng)
                 if set.isEmpty { ctx.db.delete(key) }
                 ctx.db.signalModified(key)
+                // The member chosen at random travels, so a replica removes the same one.
+                ctx.propagateAs([[Bytes("SREM"), key, m.bytes]])
                 m.write(to: &ctx.out)
             }
             return
@@ -214,13 +216,21 @@ enum SetCommands {
             set.writeMembers(to: &ctx.out)
             ctx.db.delete(key)
             ctx.db.signalModified(key)
+            ctx.propagateAs([[Bytes("DEL"), key]])
             return
         }
         let remaining = size - count
         ctx.out.set(count)
+        // The members chosen at random travel as SREM, so a replica removes the same ones.
+        var popped: [Bytes] = []
+        let propagating = ctx.engine.isPropagating
         if remaining * 5 > count {
             // Few to pop: pop them one at a time, answering in pop order.
-            for _ in 0..<count { set.popRandom(using: &rng).write(to: &ctx.out) }
+            for _ in 0..<count {
+                let m = set.popRandom(using: &rng)
+                m.write(to: &ctx.out)
+                if propagating { popped.append(m.bytes) }
+            }
         } else {
             // Most of the set goes: move the survivors to a new set, answer what is left in the old one
             // (in its own order) and make the new set the key's value, as Redis does.
@@ -228,9 +238,21 @@ enum SetCommands {
             let max = EncodingLimits.of(ctx.engine).setMaxIntsetEntries
             for _ in 0..<remaining { survivors.add(set.popRandom(using: &rng), maxIntsetEntries: max) }
             set.writeMembers(to: &ctx.out)
+            if propagating { set.forEach { popped.append($0.bytes) } }
             ctx.db.set(key, .set(survivors), keepTTL: true)
         }
         ctx.db.signalModified(key)
+        if propagating {
+            // In batches, as Redis does, so no single propagated command grows without bound.
+            var batches: [[Bytes]] = []
+            var i = 0
+            while i < popped.count {
+                let end = Swift.min(popped.count, i + 1024)
+                batches.append([Bytes("SREM"), key] + popped[i..<end])
+                i = end
+            }
+            ctx.propagateAs(batches)
+        }
     }
 
     static func srandmember(_ ctx: CommandContext) {

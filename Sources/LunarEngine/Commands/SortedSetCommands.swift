@@ -811,6 +811,8 @@ enum SortedSetCommands {
             case let .zset(z)?:
                 if z.isEmpty { continue }
                 let popped = popNodes(ctx, key, z, max: max, count: 1)
+                // Served blocking pops travel as plain pops: a replica must never block.
+                ctx.propagateAs([[Bytes(max ? "ZPOPMAX" : "ZPOPMIN"), key]])
                 ctx.out.array(3)
                 ctx.out.bulk(key)
                 ctx.out.bulk(popped[0].0)
@@ -878,6 +880,8 @@ enum SortedSetCommands {
             case let .zset(z)?:
                 if z.isEmpty { continue }
                 let popped = popNodes(ctx, key, z, max: max, count: count)
+                // ZMPOP and BZMPOP travel as the plain pop of the key that was served.
+                ctx.propagateAs([[Bytes(max ? "ZPOPMAX" : "ZPOPMIN"), key, Bytes(String(popped.count))]])
                 ctx.out.array(2)
                 ctx.out.bulk(key)
                 ctx.out.array(popped.count)

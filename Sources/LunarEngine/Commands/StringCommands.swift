@@ -265,7 +265,11 @@ enum StringCommands {
             }
         }
         ctx.db.set(key, .string(ctx.argv[2]), keepTTL: opts.keepTTL)
-        if let when { ctx.db.setExpire(key, at: when) }
+        if let when {
+            ctx.db.setExpire(key, at: when)
+            // A relative expiry travels as an absolute one, so a replica ends up with the same time.
+            if !opts.pxat { ctx.propagateAs([[Bytes("SET"), key, ctx.argv[2], Bytes("PXAT"), Bytes(String(when))]]) }
+        }
         ctx.db.signalModified(key)
         if !opts.get { ctx.ok() }
     }
@@ -276,6 +280,7 @@ enum StringCommands {
         ctx.db.set(key, .string(ctx.argv[3]))
         ctx.db.setExpire(key, at: when)
         ctx.db.signalModified(key)
+        ctx.propagateAs([[Bytes("SET"), key, ctx.argv[3], Bytes("PXAT"), Bytes(String(when))]])
         ctx.ok()
     }
 
@@ -289,14 +294,17 @@ enum StringCommands {
         if let when {
             if (o.exat || o.pxat) && when <= ctx.now {
                 ctx.db.delete(key)
+                ctx.propagateAs([[Bytes("DEL"), key]])
             } else {
                 ctx.db.setExpire(key, at: when)
+                ctx.propagateAs([[Bytes("PEXPIREAT"), key, Bytes(String(when))]])
             }
             ctx.db.signalModified(key)
         } else if o.persist {
             if let e = ctx.db.expireTime(key), e != 0 {
                 ctx.db.setExpire(key, at: 0)
                 ctx.db.signalModified(key)
+                ctx.propagateAs([[Bytes("PERSIST"), key]])
             }
         }
     }
@@ -381,6 +389,8 @@ enum StringCommands {
             db.add(key, .string(text))
         }
         db.signalModified(key)
+        // The result travels, not the increment: float arithmetic must not differ on a replica.
+        ctx.propagateAs([[Bytes("SET"), key, text, Bytes("KEEPTTL")]])
         ctx.out.bulk(text)
     }
 

@@ -63,6 +63,8 @@ enum TransactionCommands {
         c.queued = []
         // Nothing watched matters any more once the transaction is sure to run.
         engine.unwatchAll(c)
+        // The queued writes propagate (wrapped in MULTI/EXEC when more than one), not EXEC itself.
+        ctx.propagateNothing()
         ctx.out.array(queue.count)
         for argv in queue {
             engine.executeNested(c, argv, out: &ctx.out, inScript: false)

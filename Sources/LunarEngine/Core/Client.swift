@@ -74,6 +74,9 @@ public final class Client: @unchecked Sendable {
     public var watched: [WatchedKey: Bool] = [:]   // key → was it alive when watched
     public var watchDirty = false
 
+    // Pub/Sub
+    public var subscriptions = ClientSubscriptions()
+
     // Blocking
     public var blocked: BlockedState?
     /// Commands received while blocked, run once it is unblocked.

@@ -36,6 +36,11 @@ public final class CommandContext {
     /// True when running inside a Lua script (some commands behave differently there).
     public var inScript = false
 
+    /// What this command propagates instead of its own argv (nil: its argv when it changed data).
+    public var propagateOverride: [[Bytes]]?
+    /// Set by a command that propagates although it changed no data (PUBLISH, to replicas).
+    public var forcedPropagation: PropagationTargets?
+
     init(engine: Engine, client: Client) {
         self.engine = engine
         self.client = client
@@ -52,6 +57,24 @@ public final class CommandContext {
     @inline(__always) public func wrongType() { out.error(Err.wrongType) }
     @inline(__always) public func syntaxError() { out.error(Err.syntax) }
     @inline(__always) public func ok() { out.ok() }
+
+    // MARK: Propagation
+
+    /// Propagates these commands (deterministic forms) instead of this command's argv. Only evaluated
+    /// while something consumes the feed.
+    @inline(__always) public func propagateAs(_ argvs: @autoclosure () -> [[Bytes]]) {
+        if engine.isPropagating { propagateOverride = argvs() }
+    }
+
+    /// This command propagates even though it changed no data, to these targets only.
+    @inline(__always) public func forcePropagation(to targets: PropagationTargets) {
+        if engine.isPropagating { forcedPropagation = targets }
+    }
+
+    /// This command propagates nothing itself (EXEC, scripts: the commands they ran do).
+    @inline(__always) public func propagateNothing() {
+        if engine.isPropagating { propagateOverride = [] }
+    }
 
     // MARK: Argument parsing (each writes Redis's error reply and returns nil on failure)
 

@@ -90,6 +90,20 @@ public final class Engine: @unchecked Sendable {
     public var hasBlocked: Bool { !blockedClients.isEmpty }
     private var blockCalled = false
 
+    /// Channels, patterns and their subscribers.
+    public private(set) lazy var pubsub = PubSub(engine: self)
+    /// The client whose top-level command is running (its reply buffer is then the context's).
+    public private(set) var executingClient: Client?
+    /// Contexts of the commands EXEC and scripts are running, innermost last.
+    private var nestedContexts: [CommandContext] = []
+
+    // Propagation (see Propagation.swift): consumers, and the effects of the unit being run.
+    public internal(set) var propagationSinks: [PropagationSink] = []
+    var pendingOps: [PropagatedOp] = []
+    var pendingExpired: [PropagatedOp] = []
+    /// Where the running script's writes go (`redis.set_repl`); reset for every script.
+    public var scriptPropagationTargets: PropagationTargets = .all
+
     /// Whether the active expiry cycle runs (DEBUG SET-ACTIVE-EXPIRE).
     public var activeExpireEnabled = true
     /// Extra work run on every cron tick (stats sampling, script housekeeping…).
@@ -318,6 +332,7 @@ public final class Engine: @unchecked Sendable {
         ctx.isRetry = false
         ctx.inScript = false
         swap(&ctx.out, &client.output)
+        executingClient = client
         if client.replyOff || client.replySkipNext {
             // CLIENT REPLY OFF / SKIP: the command runs, its reply is dropped.
             let mark = ctx.out.buffer.writerIndex
@@ -328,7 +343,9 @@ public final class Engine: @unchecked Sendable {
         } else {
             dispatch(ctx)
         }
+        executingClient = nil
         swap(&ctx.out, &client.output)
+        flushPropagation()
         if !readyKeys.isEmpty { serveReadyKeys() }
     }
 
@@ -340,8 +357,21 @@ public final class Engine: @unchecked Sendable {
         ctx.noBlocking = true
         ctx.inScript = inScript
         swap(&ctx.out, &out)
+        nestedContexts.append(ctx)
         dispatch(ctx)
+        nestedContexts.removeLast()
         swap(&ctx.out, &out)
+    }
+
+    /// The context holding a client's reply buffer while one of its commands runs (the buffer is
+    /// swapped into the running context), or nil when the client is idle.
+    public func replyContext(of c: Client) -> CommandContext? {
+        var i = nestedContexts.count - 1
+        while i >= 0 {
+            if nestedContexts[i].client === c { return nestedContexts[i] }
+            i -= 1
+        }
+        return c === executingClient ? topContext : nil
     }
 
     /// Looks the command up, checks arity and MULTI state, and runs its handler.
@@ -372,6 +402,10 @@ public final class Engine: @unchecked Sendable {
             rejectCommand(ctx, "ERR wrong number of arguments for '\(spec.fullName)' command", spec: spec)
             return
         }
+        if client.subscriptions.pubsubMode && client.resp == 2 && ctx === topContext && !PubSubCommands.allowedWhileSubscribed(spec) {
+            rejectCommand(ctx, "ERR Can't execute '\(spec.fullName)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", spec: spec)
+            return
+        }
         if client.inMulti && !ctx.inScript {
             let top = spec.parent ?? spec
             switch top.name {
@@ -395,7 +429,11 @@ public final class Engine: @unchecked Sendable {
         if !ctx.isRetry { stats.commandsProcessed &+= 1 }
         blockCalled = false
         let replyStart = ctx.out.buffer.writerIndex
+        let dirtyBefore = dirty
+        ctx.propagateOverride = nil
+        ctx.forcedPropagation = nil
         spec.handler?(ctx)
+        if isPropagating { recordEffects(ctx, changed: dirty != dirtyBefore) }
         // As in Redis, a command that blocks counts one call when it completes (served or timed out).
         if !blockCalled { spec.statCalls &+= 1 }
         spec.statMicros &+= Int(unixMicros() - start)
@@ -407,7 +445,15 @@ public final class Engine: @unchecked Sendable {
     }
 
     private func rejectCommand(_ ctx: CommandContext, _ message: String, spec: CommandSpec? = nil) {
-        if ctx.client.inMulti { ctx.client.multiFailed = true }
+        var message = message
+        if spec?.name == "exec" && spec?.parent == nil && ctx === topContext {
+            // A rejected EXEC ends any transaction and names the reason (Redis drops the ERR code),
+            // inside MULTI or not.
+            if ctx.client.inMulti { TransactionCommands.discardTransaction(self, ctx.client) }
+            message = "EXECABORT Transaction discarded because of: " + (message.hasPrefix("ERR ") ? String(message.dropFirst(4)) : message)
+        } else if ctx.client.inMulti {
+            ctx.client.multiFailed = true
+        }
         let at = ctx.out.buffer.writerIndex
         ctx.out.error(message)
         countError(ctx.out.buffer, at: at)
@@ -459,6 +505,7 @@ public final class Engine: @unchecked Sendable {
     private func forget(_ c: Client) {
         c.closed = true
         unwatchAll(c)
+        pubsub.unsubscribeAll(c)
         if c.blocked != nil { unblock(c) }
         clients.removeValue(forKey: c.id)
     }
@@ -576,6 +623,7 @@ public final class Engine: @unchecked Sendable {
                     let prevDB = c.db
                     c.db = st.db
                     dispatch(ctx)
+                    flushPropagation()
                     ctx.readyKey = nil
                     c.db = prevDB
                     swap(&ctx.out, &c.output)
@@ -617,7 +665,9 @@ public final class Engine: @unchecked Sendable {
         nextCron = monotonicMillis() + Int64(1000 / hz)
         now = unixMillis()
         if activeExpireEnabled { activeExpireCycle(budgetMs: 25) }
+        flushPropagation()
         for h in cronHooks { h(self) }
+        flushPropagation()
     }
 
     /// Samples keys with a TTL and deletes the expired ones, repeating on a database while more than

@@ -115,6 +115,7 @@ public final class Database {
         table.remove(slot: s)
         engine.stats.expiredKeys &+= 1
         engine.keyExpired(db: self, key: key)
+        engine.recordExpiredDeletion(db: id, key: key)
     }
 
     // MARK: Notifications
