@@ -73,11 +73,7 @@ let package = Package(
         .testTarget(name: "LunarClientTests", dependencies: ["LunarClient", "LunarRESP"],
                     swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "LunarEngineTests", dependencies: ["LunarEngine", "LunarRESP"]),
-<<<<<<< HEAD
         .testTarget(name: "LunarPersistenceTests", dependencies: ["LunarPersistence", "LunarEngine", "LunarRESP"]),
-        .testTarget(name: "LunarScriptingTests", dependencies: ["LunarScripting", "CLua"]),
-=======
         .testTarget(name: "LunarScriptingTests", dependencies: ["LunarScripting", "LunarEngine", "LunarRESP", "CLua"]),
->>>>>>> main
     ]
 )
