@@ -5,9 +5,10 @@ import LunarRESP
 ///
 ///     "REDIS0010"  AUX*  [FUNCTION2*]  (SELECTDB RESIZEDB (EXPIRETIME_MS? type key value)*)*  EOF  CRC64
 ///
-/// Values use the plainest types Redis 7.0 still reads: STRING (integer-encoded when the text is a
-/// canonical 32-bit integer, LZF-compressed when long and compressible), LIST, SET, HASH and ZSET_2
-/// (binary doubles). Redis picks its compact in-memory encodings itself when it loads them.
+/// Values use the types Redis 7.0 itself writes: STRING (integer-encoded when the text is a canonical
+/// 32-bit integer, LZF-compressed when long and compressible), QUICKLIST_2 lists of listpack nodes,
+/// SET_INTSET / HASH_LISTPACK / ZSET_LISTPACK blobs for compact sets, hashes and sorted sets, and
+/// SET / HASH / ZSET_2 (binary doubles) for large ones.
 public struct RDBWriter {
     public private(set) var bytes: [UInt8] = []
     /// LZF-compress strings longer than 20 bytes (Redis's rdbcompression).
@@ -91,14 +92,15 @@ public struct RDBWriter {
         writeValue(value)
     }
 
-    /// The RDB type byte this writer uses for a value.
+    /// The RDB type byte this writer uses for a value: Redis 7.0's own choice for each representation
+    /// (intset and listpack blobs for compact sets, hashes and sorted sets; quicklist-2 for lists).
     public static func typeByte(of value: Value) -> UInt8 {
         switch value {
         case .string: return RDB.typeString
-        case .list: return RDB.typeList
-        case .set: return RDB.typeSet
-        case .hash: return RDB.typeHash
-        case .zset: return RDB.typeZSet2
+        case .list: return RDB.typeListQuicklist2
+        case let .set(s): return s.isIntset ? RDB.typeSetIntset : RDB.typeSet
+        case let .hash(h): return h.isListpack ? RDB.typeHashListpack : RDB.typeHash
+        case let .zset(z): return z.isCompact ? RDB.typeZSetListpack : RDB.typeZSet2
         }
     }
 
@@ -108,9 +110,15 @@ public struct RDBWriter {
         case let .string(s):
             string(s.raw)
         case let .list(l):
-            length(l.count)
-            for e in l.items { string(e.raw) }
+            writeQuicklist(l)
         case let .set(set):
+            if set.isIntset {
+                var ints: [Int64] = []
+                ints.reserveCapacity(set.count)
+                set.forEach { if case let .int(v) = $0 { ints.append(v) } }
+                string(Listpack.intset(ints))
+                return
+            }
             length(set.count)
             set.forEach { m in
                 switch m {
@@ -119,12 +127,30 @@ public struct RDBWriter {
                 }
             }
         case let .hash(h):
+            if h.isListpack {
+                var lp = Listpack()
+                h.forEach { f, v in
+                    lp.append(f.raw)
+                    lp.append(v.raw)
+                }
+                string(lp.finish())
+                return
+            }
             length(h.count)
             h.forEach { f, v in
                 string(f.raw)
                 string(v.raw)
             }
         case let .zset(z):
+            if z.isCompact {
+                var lp = Listpack()
+                z.forEach { n in
+                    lp.append(n.member.raw)
+                    lp.appendScore(n.score)
+                }
+                string(lp.finish())
+                return
+            }
             length(z.count)
             // Highest score first, as Redis writes them (its loader then inserts at the head cheaply).
             var x = z.last
@@ -133,6 +159,26 @@ public struct RDBWriter {
                 le64(n.score.bitPattern)
                 x = n.previous
             }
+        }
+    }
+
+    /// A list as quicklist-2: listpack nodes of at most 8 KB (Redis's default list-max-listpack-size -2),
+    /// an element of 8 KB or more alone in its node.
+    mutating func writeQuicklist(_ l: ListObject) {
+        var nodes: [[UInt8]] = []
+        var lp = Listpack()
+        for e in l.items {
+            if lp.count > 0 && lp.byteSize + e.count + 11 > Listpack.nodeLimit {
+                nodes.append(lp.finish())
+                lp = Listpack()
+            }
+            lp.append(e.raw)
+        }
+        if lp.count > 0 { nodes.append(lp.finish()) }
+        length(nodes.count)
+        for n in nodes {
+            length(RDB.quicklistPacked)
+            string(n)
         }
     }
 
@@ -234,5 +280,119 @@ public struct RDBWriter {
             return true
         }
         return i == -1
+    }
+}
+
+/// Builds the packed blobs Redis 7.0 keeps in RDB files: listpacks (and intsets).
+struct Listpack {
+    static let nodeLimit = 8192
+    private(set) var bytes: [UInt8] = [0, 0, 0, 0, 0, 0]
+    private(set) var count = 0
+    var byteSize: Int { bytes.count + 1 }
+
+    /// Appends an entry: an integer encoding when the bytes are a canonical int64, else a string.
+    mutating func append(_ e: [UInt8]) {
+        let start = bytes.count
+        if e.count > 0 && e.count <= 20, let v = parseStrictInt(e), Listpack.canonical(e, v) {
+            appendInt(Int64(v))
+        } else {
+            let n = e.count
+            if n < 64 {
+                bytes.append(0x80 | UInt8(n))
+            } else if n < 4096 {
+                bytes.append(0xE0 | UInt8(n >> 8))
+                bytes.append(UInt8(n & 0xff))
+            } else {
+                bytes.append(0xF0)
+                for i in 0..<4 { bytes.append(UInt8(truncatingIfNeeded: n >> (8 * i))) }
+            }
+            bytes.append(contentsOf: e)
+        }
+        appendBacklen(bytes.count - start)
+        count += 1
+    }
+
+    /// A sorted-set score as Redis stores it: an integer entry when integral, else its %.17g text.
+    mutating func appendScore(_ d: Double) {
+        if d.isFinite, d == d.rounded(), abs(d) < 9.0e15 {
+            let start = bytes.count
+            appendInt(Int64(d))
+            appendBacklen(bytes.count - start)
+            count += 1
+        } else {
+            append(Array(formatDouble(d).utf8))
+        }
+    }
+
+    private mutating func appendInt(_ v: Int64) {
+        if v >= 0 && v <= 127 {
+            bytes.append(UInt8(v))
+        } else if v >= -4096 && v <= 4095 {
+            let u = UInt16(bitPattern: Int16(v)) & 0x1fff
+            bytes.append(0xC0 | UInt8(u >> 8))
+            bytes.append(UInt8(u & 0xff))
+        } else {
+            let width: Int
+            if v >= Int64(Int16.min) && v <= Int64(Int16.max) { width = 2; bytes.append(0xF1) }
+            else if v >= -(1 << 23) && v < (1 << 23) { width = 3; bytes.append(0xF2) }
+            else if v >= Int64(Int32.min) && v <= Int64(Int32.max) { width = 4; bytes.append(0xF3) }
+            else { width = 8; bytes.append(0xF4) }
+            let u = UInt64(bitPattern: v)
+            for i in 0..<width { bytes.append(UInt8(truncatingIfNeeded: u >> (8 * UInt64(i)))) }
+        }
+    }
+
+    /// The entry's size, readable right to left: 7 bits per byte, the high bit set on all but the first.
+    private mutating func appendBacklen(_ l: Int) {
+        var groups: [UInt8] = []
+        var x = l
+        repeat {
+            groups.append(UInt8(x & 127))
+            x >>= 7
+        } while x > 0
+        for (i, g) in groups.reversed().enumerated() {
+            bytes.append(i == 0 ? g : g | 128)
+        }
+    }
+
+    /// The finished blob: header (total bytes, count) filled in and the end marker added.
+    mutating func finish() -> [UInt8] {
+        bytes.append(0xFF)
+        let total = UInt32(bytes.count)
+        for i in 0..<4 { bytes[i] = UInt8(truncatingIfNeeded: total >> (8 * UInt32(i))) }
+        let c = UInt16(min(count, 65535))
+        bytes[4] = UInt8(c & 0xff)
+        bytes[5] = UInt8(c >> 8)
+        return bytes
+    }
+
+    static func canonical(_ s: [UInt8], _ v: Int) -> Bool {
+        var u = v < 0 ? v.magnitude : UInt(v)
+        var i = s.count - 1
+        repeat {
+            guard i >= 0, s[i] == UInt8(ascii: "0") + UInt8(u % 10) else { return false }
+            u /= 10
+            i -= 1
+        } while u > 0
+        if v < 0 { return i == 0 && s[0] == UInt8(ascii: "-") }
+        return i == -1
+    }
+
+    /// An intset blob: the narrowest width holding every value, then the values ascending.
+    static func intset(_ values: [Int64]) -> [UInt8] {
+        var width = 2
+        for v in values {
+            if v < Int64(Int32.min) || v > Int64(Int32.max) { width = 8; break }
+            if v < Int64(Int16.min) || v > Int64(Int16.max) { width = 4 }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(8 + width * values.count)
+        for i in 0..<4 { out.append(UInt8(truncatingIfNeeded: UInt32(width) >> (8 * UInt32(i)))) }
+        for i in 0..<4 { out.append(UInt8(truncatingIfNeeded: UInt32(values.count) >> (8 * UInt32(i)))) }
+        for v in values.sorted() {
+            let u = UInt64(bitPattern: v)
+            for i in 0..<width { out.append(UInt8(truncatingIfNeeded: u >> (8 * UInt64(i)))) }
+        }
+        return out
     }
 }

@@ -217,6 +217,63 @@ def test_round_trip_through_both_twice(workdir):
         lunar.stop()
 
 
+BOUNDARY_INTS = [0, 1, 63, 64, 127, 128, 129, -1, -63, -64, -65, 4095, 4096, -4096, -4097, 8191, 8192,
+                 32767, 32768, -32768, -32769, 2**23 - 1, 2**23, -2**23, -2**23 - 1, 2**31 - 1, 2**31,
+                 -2**31, -2**31 - 1, 2**53, 2**63 - 1, -2**63]
+BOUNDARY_LENGTHS = [0, 1, 62, 63, 64, 65, 127, 128, 4094, 4095, 4096, 4097, 8191, 8192, 8193, 20000]
+
+
+def fill_boundaries(port, seed):
+    """Values at every listpack/intset/string encoding boundary, inside compact and large containers."""
+    rng = random.Random(seed)
+    c = redis.Redis(port=port)
+    c.flushall()
+    texts = [bytes(rng.getrandbits(8) for _ in range(n)) for n in BOUNDARY_LENGTHS]
+    texts += [str(v).encode() for v in BOUNDARY_INTS]
+    texts += [b"007", b"-0", b"+1", b"1e3", b"12345678901234567890", b"-9223372036854775809"]
+    for i, t in enumerate(texts):
+        c.set(f"str:{i}", t)
+    c.rpush("list:all", *texts)
+    for i in range(0, len(texts), 5):
+        c.rpush(f"list:part:{i}", *texts[i:i + 5])
+    c.sadd("intset:16", *[v for v in BOUNDARY_INTS if -2**15 <= v < 2**15])
+    c.sadd("intset:32", *[v for v in BOUNDARY_INTS if -2**31 <= v < 2**31])
+    c.sadd("intset:64", *BOUNDARY_INTS)
+    short = [t for t in texts if len(t) <= 64]
+    for i, t in enumerate(short):
+        c.hset("hash:lp", f"f{i}".encode(), t)
+        c.hset("hash:lp:fields", t if t else b"empty", i)
+        c.zadd("zset:lp", {t if t else b"empty": rng.choice([0, 1, -1, 0.5, 1e15, 9e15, 2**53, -2**40, 1e-5, 3.14])})
+    c.zadd("zset:lp:scores", {f"m{i}": v for i, v in enumerate(BOUNDARY_INTS)})
+    c.close()
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_encoding_boundaries_load_in_redis_and_back(workdir, seed):
+    lunar = start_lunar(workdir=workdir)
+    ref = None
+    try:
+        fill_boundaries(lunar.port, seed)
+        want = snapshot(lunar.port)
+        assert redis.Redis(port=lunar.port).save()
+        check_rdb(os.path.join(workdir, "dump.rdb"))
+        refdir = tempfile.mkdtemp(prefix="redis-rdb-")
+        shutil.copy(os.path.join(workdir, "dump.rdb"), os.path.join(refdir, "dump.rdb"))
+        ref = start_redis("--dir", refdir)
+        assert_same(want, snapshot(ref.port))
+        # Lunar reads its own file back too (DEBUG RELOAD), and Redis's re-save of it.
+        assert Conn(lunar.port).call("DEBUG", "RELOAD") == ("simple", b"OK")
+        assert_same(want, snapshot(lunar.port))
+        assert redis.Redis(port=ref.port).save()
+        shutil.copy(os.path.join(refdir, "dump.rdb"), os.path.join(workdir, "dump.rdb"))
+        assert Conn(lunar.port).call("DEBUG", "RELOAD", "NOSAVE") == ("simple", b"OK")
+        assert_same(want, snapshot(lunar.port))
+    finally:
+        lunar.stop()
+        if ref:
+            ref.stop()
+
+
 # MARK: commands
 
 def test_save_lastsave_and_info_fields(workdir):
