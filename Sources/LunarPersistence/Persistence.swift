@@ -21,7 +21,9 @@ public final class Persistence {
     public private(set) var lastSave: Int64
     /// `engine.dirty` at the last successful save: changes since then are the difference.
     var dirtyAtSave = 0
-    var lastBgsaveOK = true
+    var lastBgsaveOK = true {
+        didSet { updateWriteGate() }
+    }
     /// Unix seconds of the last BGSAVE attempt (a failed one is retried after 5 seconds).
     var lastBgsaveTry: Int64 = 0
     var lastBgsaveSeconds = -1
@@ -40,6 +42,7 @@ public final class Persistence {
         [
             ConfigParam("rdbcompression", .bool, "yes"),
             ConfigParam("rdbchecksum", .bool, "yes"),
+            ConfigParam("stop-writes-on-bgsave-error", .bool, "yes"),
         ]
     }
 
@@ -63,6 +66,9 @@ public final class Persistence {
         engine.extensions[key] = p
         engine.table.register(PersistenceCommands.specs(replacing: engine.table))
         engine.cronHooks.append { e in Persistence.of(e)?.cron() }
+        engine.config.onChange.append { [unowned p] name, _ in
+            if name == "save" || name == "stop-writes-on-bgsave-error" { p.updateWriteGate() }
+        }
         engine.extensions[InfoSectionProvider.key("persistence")] = InfoSectionProvider { e in
             Persistence.of(e)?.infoLines() ?? []
         }
@@ -139,8 +145,8 @@ public final class Persistence {
         defer { fileLock.unlock() }
         bgsave?.cancelled = true
         if let err = Persistence.writeFile(bytes, directory: directory, finalName: path, temp: "temp-\(getpid()).rdb") {
+            // As in Redis, a failed SAVE leaves rdb_last_bgsave_status alone.
             engine.logger.warning("\(err)")
-            lastBgsaveOK = false
             return false
         }
         engine.logger.notice("DB saved on disk")
@@ -253,6 +259,15 @@ public final class Persistence {
             fsync(fd)
             close(fd)
         }
+    }
+
+    static let misconf = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error."
+
+    /// Redis refuses writes while the last background save failed, save points are set and
+    /// `stop-writes-on-bgsave-error` is yes (the engine checks `denyWritesError` per command).
+    func updateWriteGate() {
+        let deny = !lastBgsaveOK && !savePoints.isEmpty && engine.config.get("stop-writes-on-bgsave-error") != "no"
+        engine.denyWritesError = deny ? Persistence.misconf : nil
     }
 
     // MARK: Cron

@@ -369,28 +369,42 @@ def test_bgsave_file_matches_dataset(workdir):
         lunar.stop()
 
 
-def test_save_errors_when_the_directory_is_gone(workdir):
-    d = os.path.join(workdir, "data")
-    os.mkdir(d)
-    lunar = start_lunar("--dir", d, workdir=workdir)
+def test_save_errors_and_misconf_match_redis(workdir):
+    """The data directory disappears: SAVE fails, BGSAVE fails, and with save points set writes (and PING)
+    get MISCONF until a save succeeds or stop-writes-on-bgsave-error is off, as in Redis."""
+    ld, rd = os.path.join(workdir, "l"), os.path.join(workdir, "r")
+    os.mkdir(ld)
+    os.mkdir(rd)
+    lunar = start_lunar("--dir", ld, workdir=workdir)
+    ref = start_redis("--dir", rd)
     try:
-        c = Conn(lunar.port)
-        c.call("SET", "k", "v")
-        shutil.rmtree(d)
-        assert c.call("SAVE") == ("err", b"ERR")
-        assert c.call("BGSAVE") == ("simple", b"Background saving started")
-        assert wait_for(lambda: info(lunar.port)["rdb_bgsave_in_progress"] == 0)
-        assert info(lunar.port)["rdb_last_bgsave_status"] == "err"
+        a, b = Conn(lunar.port), Conn(ref.port)
+        shutil.rmtree(ld)
+        shutil.rmtree(rd)
+        same_replies((a, b), ["SET", "k", "v"], ["SAVE"])
+        for c, port in ((a, lunar.port), (b, ref.port)):
+            assert info(port)["rdb_last_bgsave_status"] == "ok"      # a failed SAVE does not count
+            assert c.call("BGSAVE") == ("simple", b"Background saving started")
+            assert wait_for(lambda: info(port)["rdb_bgsave_in_progress"] == 0)
+            assert info(port)["rdb_last_bgsave_status"] == "err"
+        same_replies((a, b), ["SET", "a", "1"], ["PING"], ["CONFIG", "SET", "save", "3600 1"], ["SET", "a", "2"],
+                     ["PING"], ["GET", "a"], ["MULTI"], ["SET", "a", "3"], ["GET", "a"], ["EXEC"],
+                     ["MULTI"], ["GET", "a"], ["EXEC"], ["INCR", "n"], ["DEL", "a"],
+                     ["CONFIG", "SET", "stop-writes-on-bgsave-error", "no"], ["SET", "a", "4"], ["PING"],
+                     ["CONFIG", "SET", "stop-writes-on-bgsave-error", "yes"], ["SET", "a", "5"],
+                     ["CONFIG", "SET", "save", ""], ["SET", "a", "6"], ["GET", "a"])
         # SHUTDOWN SAVE refuses to exit when the save fails, FORCE exits anyway.
-        assert c.call("SHUTDOWN", "SAVE") == ("err", b"ERR Errors trying to SHUTDOWN. Check logs.")
+        assert a.call("SHUTDOWN", "SAVE") == ("err", b"ERR Errors trying to SHUTDOWN. Check logs.")
         assert lunar.alive()
         assert "Failed opening the temp RDB file" in lunar.log_text()
-        c.send_raw(Conn.encode(["SHUTDOWN", "SAVE", "FORCE"]))
+        a.send_raw(Conn.encode(["SHUTDOWN", "SAVE", "FORCE"]))
         lunar.proc.wait(10)
         assert lunar.proc.returncode == 0
-        c.close()
+        a.close()
+        b.close()
     finally:
         lunar.stop()
+        ref.stop()
 
 
 def test_debug_reload_keeps_the_dataset(workdir):

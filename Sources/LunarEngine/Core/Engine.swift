@@ -402,6 +402,10 @@ public final class Engine: @unchecked Sendable {
             rejectCommand(ctx, "ERR wrong number of arguments for '\(spec.fullName)' command", spec: spec)
             return
         }
+        if let deny = denyWritesError, ctx === topContext, writeDeniable(spec, client) {
+            rejectCommand(ctx, deny, spec: spec)
+            return
+        }
         if client.subscriptions.pubsubMode && client.resp == 2 && ctx === topContext && !PubSubCommands.allowedWhileSubscribed(spec) {
             rejectCommand(ctx, "ERR Can't execute '\(spec.fullName)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", spec: spec)
             return
@@ -442,6 +446,19 @@ public final class Engine: @unchecked Sendable {
             spec.statFailed &+= 1
             countError(ctx.out.buffer, at: replyStart)
         }
+    }
+
+    /// Set by the persistence module while writes must be refused (Redis's MISCONF after a failed
+    /// background save with `stop-writes-on-bgsave-error yes`); nil otherwise.
+    public var denyWritesError: String?
+
+    /// Commands MISCONF refuses, as Redis: writes, PING, and EXEC of a transaction holding a write.
+    private func writeDeniable(_ spec: CommandSpec, _ client: Client) -> Bool {
+        if spec.isWrite || spec.name == "ping" { return true }
+        if spec.name == "exec" && client.inMulti {
+            return client.queued.contains { table.resolve($0)?.isWrite == true }
+        }
+        return false
     }
 
     private func rejectCommand(_ ctx: CommandContext, _ message: String, spec: CommandSpec? = nil) {
