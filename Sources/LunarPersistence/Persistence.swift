@@ -94,7 +94,7 @@ public final class Persistence {
         let p = path
         guard FileManager.default.fileExists(atPath: p) else { return }
         let start = monotonicMillis()
-        let stats = try load(path: p, expireBefore: unixMillis())
+        let stats = try load(path: p, expireBefore: unixMillis(), keepExistingLibraries: true)
         let secs = Double(monotonicMillis() - start) / 1000
         engine.logger.notice("Done loading RDB, keys loaded: \(stats.keysLoaded), keys expired: \(stats.keysExpired).")
         engine.logger.notice("DB loaded from disk: \(String(format: "%.3f", secs)) seconds")
@@ -102,12 +102,14 @@ public final class Persistence {
 
     /// Reads a file into the engine's databases (on the engine thread, or before it starts).
     @discardableResult
-    public func load(path: String, expireBefore: Int64?, allowDuplicates: Bool = false) throws -> RDBLoadStats {
+    public func load(path: String, expireBefore: Int64?, allowDuplicates: Bool = false,
+                     keepExistingLibraries: Bool = false) throws -> RDBLoadStats {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw RDBError("Fatal error loading the DB: \(String(cString: strerror(errno))). Exiting.")
         }
         var reader = RDBReader(data: [UInt8](data), engine: engine, expireBefore: expireBefore)
         reader.allowDuplicates = allowDuplicates
+        reader.keepExistingLibraries = keepExistingLibraries
         reader.verifyChecksum = checksum
         let stats = try reader.load()
         for (k, v) in stats.aux where k == "redis-ver" {
@@ -139,7 +141,7 @@ public final class Persistence {
 
     /// SAVE: serializes and writes the file now, on the engine thread. False on failure (logged).
     @discardableResult
-    public func saveSync(reason: String = "") -> Bool {
+    public func saveSync(counted: Bool = true) -> Bool {
         let bytes = RDBWriter.snapshot(engine, compress: compress, checksum: checksum)
         fileLock.lock()
         defer { fileLock.unlock() }
@@ -153,7 +155,7 @@ public final class Persistence {
         dirtyAtSave = engine.dirty
         lastSave = unixMillis() / 1000
         lastBgsaveOK = true
-        rdbSaves += 1
+        if counted { rdbSaves += 1 }
         return true
     }
 

@@ -173,8 +173,8 @@ extension Persistence {
         return true
     }
 
-    /// FLUSHALL: a running BGSAVE is abandoned, and with `save` points the (now empty) dataset is saved;
-    /// the flush itself still counts as one change, as in Redis.
+    /// FLUSHALL: a running BGSAVE is abandoned, and with `save` points the (now empty) dataset is saved
+    /// (not counted in rdb_saves, as in Redis 7.0).
     func afterFlushAll() {
         if let job = bgsave {
             fileLock.lock()
@@ -182,7 +182,7 @@ extension Persistence {
             fileLock.unlock()
         }
         if !savePoints.isEmpty {
-            if saveSync() { dirtyAtSave = engine.dirty - 1 }
+            saveSync(counted: false)
         }
     }
 }

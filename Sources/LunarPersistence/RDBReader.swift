@@ -35,7 +35,10 @@ public struct RDBReader {
     private var zsetMaxEntries = 128, zsetMaxValue = 64
 
     /// Set by the server: loads one function library's source (FUNCTION2 records); returns an error text.
-    nonisolated(unsafe) public static var functionLoader: ((Engine, Bytes) -> String?)?
+    /// The flag asks to keep a library of the same name that is already loaded (start-up).
+    nonisolated(unsafe) public static var functionLoader: ((Engine, Bytes, Bool) -> String?)?
+    /// Libraries already loaded win over the file's copies (start-up, after `lua-library-dir`).
+    public var keepExistingLibraries = false
 
     public init(data: [UInt8], engine: Engine, expireBefore: Int64?) {
         self.data = data
@@ -107,7 +110,7 @@ public struct RDBReader {
                 guard let loader = RDBReader.functionLoader else {
                     throw RDBError("Failed loading library: functions are not available")
                 }
-                if let err = loader(engine, code) { throw RDBError("Failed loading library: \(err)") }
+                if let err = loader(engine, code, keepExistingLibraries) { throw RDBError("Failed loading library: \(err)") }
                 stats.functionsLoaded += 1
                 continue
             case RDB.opFunctionPreGA:

@@ -37,7 +37,7 @@ public final class LunarServer: @unchecked Sendable {
         // RDB persistence: its commands, the dataset saved with function libraries, and the file loaded now.
         let persistence = Persistence.install(on: engine)
         RDBWriter.functionLibraries = { Scripting.libraryCodes($0) }
-        RDBReader.functionLoader = { Scripting.loadLibrary($0, code: $1) }
+        RDBReader.functionLoader = { Scripting.loadLibrary($0, code: $1, keepExisting: $2) }
         do {
             try persistence.loadAtStartup()
         } catch {

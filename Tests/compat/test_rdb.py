@@ -501,6 +501,35 @@ def test_shutdown_save_then_restart(workdir):
         lunar.stop()
 
 
+def test_flushall_saves_with_save_points(workdir):
+    ld, rd = os.path.join(workdir, "l"), os.path.join(workdir, "r")
+    os.mkdir(ld)
+    os.mkdir(rd)
+    lunar = start_lunar("--save", "3600 1", "--dir", ld, workdir=workdir)
+    ref = start_redis("--save", "3600 1", "--dir", rd)
+    try:
+        results = []
+        for port, d in ((lunar.port, ld), (ref.port, rd)):
+            c = redis.Redis(port=port)
+            assert c.config_get("save") == {"save": "3600 1"}
+            c.set("a", 1)
+            c.set("b", 2)
+            saves = info(port)["rdb_saves"]
+            c.flushall()
+            i = info(port)
+            results.append((i["rdb_saves"] - saves, i["rdb_changes_since_last_save"], os.path.exists(os.path.join(d, "dump.rdb"))))
+            # Without save points FLUSHALL writes nothing.
+            c.config_set("save", "")
+            os.unlink(os.path.join(d, "dump.rdb"))
+            c.set("a", 1)
+            c.flushall()
+            assert not os.path.exists(os.path.join(d, "dump.rdb"))
+        assert results[0] == results[1] == (0, 0, True), results
+    finally:
+        lunar.stop()
+        ref.stop()
+
+
 def test_plain_shutdown_and_sigterm_save_with_save_points(workdir):
     for how in ("shutdown", "sigterm"):
         for f in os.listdir(workdir):
@@ -534,6 +563,32 @@ def test_without_save_points_nothing_is_written(workdir):
     finally:
         lunar.stop()
     assert not os.path.exists(os.path.join(workdir, "dump.rdb"))
+
+
+def test_functions_persist_and_library_files_win(workdir):
+    libdir = os.path.join(workdir, "lua")
+    os.mkdir(libdir)
+    lib = os.path.join(libdir, "mine.lua")
+    with open(lib, "w") as f:
+        f.write("#!lua name=mine\nredis.register_function('which', function() return 'v1' end)\n")
+    lunar = start_lunar("--lua-library-dir", libdir, workdir=workdir)
+    try:
+        c = redis.Redis(port=lunar.port)
+        assert c.fcall("which", 0) == b"v1"
+        c.function_load("#!lua name=loaded\nredis.register_function('extra', function() return 5 end)")
+        c.save()
+    finally:
+        lunar.stop()
+    with open(lib, "w") as f:
+        f.write("#!lua name=mine\nredis.register_function('which', function() return 'v2' end)\n")
+    lunar = start_lunar("--lua-library-dir", libdir, workdir=workdir)
+    try:
+        c = redis.Redis(port=lunar.port)
+        # The library file on disk wins over the copy in dump.rdb; a FUNCTION LOADed one comes back.
+        assert c.fcall("which", 0) == b"v2"
+        assert c.fcall("extra", 0) == 5
+    finally:
+        lunar.stop()
 
 
 # MARK: bad files
