@@ -161,4 +161,31 @@ final class RDBRoundTripTests: XCTestCase {
         XCTAssertEqual(try Packed.intset(iset), [Bytes("-1"), Bytes("1"), Bytes("10000")])
         XCTAssertThrowsError(try Packed.intset(Array(iset.dropLast())))
     }
+
+    func testListpackWriterRoundTripsAtEveryBoundary() throws {
+        var entries: [[UInt8]] = []
+        let ints: [Int64] = [0, 127, 128, -1, -4096, -4097, 4095, 4096, 32767, 32768, -32768, -32769,
+                             8_388_607, 8_388_608, -8_388_608, -8_388_609, Int64(Int32.max), Int64(Int32.max) + 1,
+                             Int64(Int32.min) - 1, Int64.max, Int64.min]
+        for v in ints { entries.append(Array(String(v).utf8)) }
+        for n in [0, 1, 63, 64, 4095, 4096, 70000] { entries.append([UInt8](repeating: 0x41, count: n)) }
+        entries.append(Array("007".utf8))
+        entries.append(Array("-0".utf8))
+        entries.append(Array("9223372036854775808".utf8))
+        var lp = Listpack()
+        for e in entries { lp.append(e) }
+        let blob = lp.finish()
+        XCTAssertEqual(try Packed.listpack(blob).map(\.raw), entries)
+        // Scores: integral ones become integer entries, others their %.17g text.
+        var z = Listpack()
+        let scores: [Double] = [0, -0.0, 1, -1, 1.5, 1e15, 9e15, 1e300, .infinity, -.infinity, 5e-324]
+        for d in scores { z.appendScore(d) }
+        let parsed = try Packed.listpack(z.finish()).map { Double($0.string)! }
+        XCTAssertEqual(parsed, scores)
+        // Intsets pick the narrowest width.
+        XCTAssertEqual(Listpack.intset([3, -2])[0], 2)
+        XCTAssertEqual(Listpack.intset([70000])[0], 4)
+        XCTAssertEqual(Listpack.intset([1 << 40])[0], 8)
+        XCTAssertEqual(try Packed.intset(Listpack.intset([5, -1 << 40, 0])), [Bytes("-1099511627776"), Bytes("0"), Bytes("5")])
+    }
 }
