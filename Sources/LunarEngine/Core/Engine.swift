@@ -26,6 +26,12 @@ public struct EngineStats {
     public var errorCodes: [String: Int] = [:]
     public var totalNetInput = 0
     public var totalNetOutput = 0
+    /// Bytes sent to replicas (counted apart from total_net_output_bytes, as Redis does).
+    public var totalNetReplOutput = 0
+    /// Replica synchronizations: full, partial accepted, partial refused (INFO stats).
+    public var syncFull = 0
+    public var syncPartialOK = 0
+    public var syncPartialErr = 0
 }
 
 /// The keyspace engine. One dedicated thread owns all data and runs every command, one at a time,
@@ -74,6 +80,8 @@ public final class Engine: @unchecked Sendable {
     private var toFlush: [Client] = []
     private var flushMarked = Set<Int>()
     private var topContext: CommandContext!
+    /// The client whose top-level command runs (or ran last): replication notes its write offset for WAIT.
+    var currentClient: Client { topContext.client }
     private var thread: Thread?
     private var stopping = false
     private var nextCron = monotonicMillis()
@@ -505,7 +513,7 @@ public final class Engine: @unchecked Sendable {
         for c in toFlush where !c.closed {
             guard let conn = c.connection else { continue }
             let buf = c.output.buffer
-            stats.totalNetOutput &+= buf.readableBytes
+            if c.isReplica { stats.totalNetReplOutput &+= buf.readableBytes } else { stats.totalNetOutput &+= buf.readableBytes }
             c.output.buffer = emptyBuffer
             batch.append(OutgoingReplies(connection: conn, buffer: buf, thenClose: c.closeAfterReply))
             if c.closeAfterReply { c.closed = true }
@@ -658,7 +666,7 @@ public final class Engine: @unchecked Sendable {
         let t = unixMillis()
         for c in Array(blockedClients.values) {
             guard let st = c.blocked, st.deadline != 0, st.deadline <= t else { continue }
-            if st.timeoutIsNullArray { c.output.nullArray() } else { c.output.nullBulk() }
+            if let reply = st.timeoutReply { reply(c) } else if st.timeoutIsNullArray { c.output.nullArray() } else { c.output.nullBulk() }
             st.spec.statCalls &+= 1
             unblock(c)
             resumePending(c)
@@ -668,7 +676,7 @@ public final class Engine: @unchecked Sendable {
     /// Unblocks a client as if it timed out (CLIENT UNBLOCK), or with an error.
     public func unblockClient(_ c: Client, error: String?) -> Bool {
         guard let st = c.blocked else { return false }
-        if let error { c.output.error(error) } else if st.timeoutIsNullArray { c.output.nullArray() } else { c.output.nullBulk() }
+        if let error { c.output.error(error) } else if let reply = st.timeoutReply { reply(c) } else if st.timeoutIsNullArray { c.output.nullArray() } else { c.output.nullBulk() }
         st.spec.statCalls &+= 1
         unblock(c)
         resumePending(c)
