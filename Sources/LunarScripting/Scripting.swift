@@ -27,6 +27,27 @@ public enum Scripting {
         }
     }
 
+    /// The source code of every loaded function library, by name (what RDB files save).
+    public static func libraryCodes(_ engine: Engine) -> [Bytes] {
+        guard let state = engine.extensions[ScriptingState.key] as? ScriptingState else { return [] }
+        return state.functions.libraries.keys.sorted().map { state.functions.libraries[$0]!.code }
+    }
+
+    /// Loads (or replaces) a function library from its source, as an RDB file holds it; the error text if it fails.
+    /// With `keepExisting`, a library of the same name already loaded (from `lua-library-dir` at start-up)
+    /// is kept: the files on disk win over an older copy saved in the RDB file.
+    public static func loadLibrary(_ engine: Engine, code: Bytes, keepExisting: Bool = false) -> String? {
+        guard let state = engine.extensions[ScriptingState.key] as? ScriptingState else { return "scripting is not available" }
+        if keepExisting, case let .success((name, _)) = FunctionRegistry.parseMetadata(code),
+           state.functions.libraries[name] != nil {
+            return nil
+        }
+        switch state.functions.load(code, replace: true) {
+        case .success: return nil
+        case let .failure(e): return e.message
+        }
+    }
+
     /// The version string of the linked Lua runtime (e.g. "Lua 5.4").
     public static func luaVersion() -> String {
         guard let L = luaL_newstate() else { return "" }
@@ -98,7 +119,15 @@ final class ScriptingState {
         engine.config.onChange.append(apply)
     }
 
-    static func of(_ engine: Engine) -> ScriptingState { engine.extensions[key] as! ScriptingState }
+    /// The engine's state; the last one found is remembered (EVALSHA/FCALL look it up on every call,
+    /// and a dictionary lookup by String costs more than the rest of a small command's dispatch).
+    static func of(_ engine: Engine) -> ScriptingState {
+        if let c = last, c.engine === engine { return c }
+        let s = engine.extensions[key] as! ScriptingState
+        last = s
+        return s
+    }
+    nonisolated(unsafe) private static weak var last: ScriptingState?
 
     // MARK: EVAL
 
@@ -166,8 +195,9 @@ final class ScriptingState {
         let script: CachedScript
         let sha: Bytes
         if bySha {
-            var s = argv[1].lowercased
-            if s.count != 40 { s = Bytes() }
+            // Clients send the sha as SCRIPT LOAD returned it (lowercase): no copy needed then.
+            var s = argv[1]
+            if s.count != 40 { s = Bytes() } else if s.raw.contains(where: { $0 >= 65 && $0 <= 90 }) { s = s.lowercased }
             guard let found = scripts[s] else { ctx.error("NOSCRIPT No matching script. Please use EVAL."); return }
             script = found
             sha = s

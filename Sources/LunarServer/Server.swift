@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import LunarEngine
+import LunarPersistence
 import LunarRESP
 import LunarScripting
 import NIOCore
@@ -33,6 +34,16 @@ public final class LunarServer: @unchecked Sendable {
     /// Binds every configured address and starts the engine. Throws StartupError on failure.
     public func start() throws {
         try Scripting.install(on: engine)
+        // RDB persistence: its commands, the dataset saved with function libraries, and the file loaded now.
+        let persistence = Persistence.install(on: engine)
+        RDBWriter.functionLibraries = { Scripting.libraryCodes($0) }
+        RDBReader.functionLoader = { Scripting.loadLibrary($0, code: $1, keepExisting: $2) }
+        do {
+            try persistence.loadAtStartup()
+        } catch {
+            logger.warning("\(error)")
+            throw StartupError("Fatal error loading the DB (\(persistence.path)): \(error). Exiting.")
+        }
         let port = config.int("port")
         engine.serverInfo["tcp_port"] = String(port)
         let engine = self.engine
@@ -96,6 +107,24 @@ public final class LunarServer: @unchecked Sendable {
         }
         engine.start()
         logger.notice("Ready to accept connections")
+    }
+
+    /// SIGINT/SIGTERM: on the engine thread, saves when `save` points are set (as Redis does), then exits.
+    /// If that save fails the server keeps running, as Redis does.
+    public func shutdownFromSignal() {
+        // A script holding the engine past busy-reply-threshold: exit now without saving.
+        if engine.busy.load(ordering: .relaxed) != 0 {
+            shutdown(save: false)
+            return
+        }
+        engine.enqueue { [weak self] e in
+            guard let self else { return }
+            if let p = Persistence.of(e), !p.prepareForShutdown(save: false, nosave: false, force: false) {
+                self.logger.warning("SIGTERM received but errors trying to shut down the server, check the logs for more information")
+                return
+            }
+            self.shutdown(save: false)
+        }
     }
 
     /// Closes listeners and exits the process (SHUTDOWN, SIGTERM).

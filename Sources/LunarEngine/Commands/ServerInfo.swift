@@ -64,7 +64,9 @@ enum ServerInfo {
         case "server": return server(e)
         case "clients": return clients(e)
         case "memory": return memory(e)
-        case "persistence": return persistence(e)
+        case "persistence":
+            if let p = e.extensions[InfoSectionProvider.key("persistence")] as? InfoSectionProvider { return p.render(e) }
+            return persistence(e)
         case "stats": return stats(e)
         case "replication": return replication(e)
         case "cpu": return cpu()
@@ -364,6 +366,14 @@ enum MemoryCommand {
             },
         ]
     }
+}
+
+/// A module's INFO section, replacing the built-in one: stored in `engine.extensions` under
+/// `InfoSectionProvider.key(section)` (the persistence module provides "persistence").
+public final class InfoSectionProvider {
+    public let render: (Engine) -> [String]
+    public init(_ render: @escaping (Engine) -> [String]) { self.render = render }
+    public static func key(_ section: String) -> String { "info." + section }
 }
 
 /// DEBUG: the testing helpers Lunar supports (SLEEP, SET-ACTIVE-EXPIRE, OBJECT, LOG, HELP).
