@@ -38,6 +38,23 @@ public final class LunarServer: @unchecked Sendable {
         let persistence = Persistence.install(on: engine)
         RDBWriter.functionLibraries = { Scripting.libraryCodes($0) }
         RDBReader.functionLoader = { Scripting.loadLibrary($0, code: $1, keepExisting: $2) }
+        // A replica's full sync gets an RDB snapshot taken on the engine thread: the stream that
+        // follows starts exactly where the snapshot ends.
+        ReplicationMaster.of(engine).snapshot = { e, request in
+            let compress = e.config.bool("rdbcompression"), checksum = e.config.bool("rdbchecksum")
+            guard request.functionsOnly else {
+                return RDBWriter.snapshot(e, extraAux: request.aux, compress: compress, checksum: checksum)
+            }
+            // REPLCONF rdb-filter-only functions (redis-cli --functions-rdb): the libraries, no keys.
+            var w = RDBWriter(compress: compress)
+            w.writeHeader(extraAux: request.aux)
+            for code in Scripting.libraryCodes(e) {
+                w.byte(245)   // RDB_OPCODE_FUNCTION2
+                w.string(code.raw)
+            }
+            w.finish(checksum: checksum)
+            return w.bytes
+        }
         do {
             try persistence.loadAtStartup()
         } catch {
