@@ -128,6 +128,27 @@ public final class LunarServer: @unchecked Sendable {
 
     /// SIGINT/SIGTERM: on the engine thread, saves when `save` points are set (as Redis does), then exits.
     /// If that save fails the server keeps running, as Redis does.
+    /// Hands the replicas every byte of the stream before exiting (the kernel delivers what it was
+    /// given even after the process ends), waiting at most `timeoutSeconds`. Only on the engine thread:
+    /// from an I/O thread (SHUTDOWN NOSAVE during a busy script) the replicas' state is off limits.
+    private func flushReplicas(timeoutSeconds: Int) {
+        guard engine.isEngineThread else { return }
+        let pending = ReplicationMaster.of(engine).takeUnsentStream()
+        if pending.isEmpty { return }
+        let done = DispatchSemaphore(value: 0)
+        for (conn, buffer) in pending {
+            guard let channel = (conn as? ChannelConnection)?.channel else { done.signal(); continue }
+            // Writes on a channel complete in order: this one completing means the earlier ones did.
+            channel.writeAndFlush(NIOAny(buffer)).whenComplete { _ in done.signal() }
+        }
+        let deadline = DispatchTime.now() + .seconds(timeoutSeconds)
+        for _ in pending where done.wait(timeout: deadline) == .timedOut {
+            logger.warning("Some replicas did not receive the whole replication stream before shutdown")
+            return
+        }
+        logger.notice("All replicas received the replication stream before shutdown")
+    }
+
     public func shutdownFromSignal() {
         // A script holding the engine past busy-reply-threshold: exit now without saving.
         if engine.busy.load(ordering: .relaxed) != 0 {
@@ -147,6 +168,7 @@ public final class LunarServer: @unchecked Sendable {
     /// Closes listeners and exits the process (SHUTDOWN, SIGTERM).
     public func shutdown(save: Bool) {
         logger.warning("User requested shutdown...")
+        flushReplicas(timeoutSeconds: 10)
         let pidfile = config.string("pidfile")
         if !pidfile.isEmpty { try? FileManager.default.removeItem(atPath: pidfile) }
         let unix = config.string("unixsocket")

@@ -784,6 +784,31 @@ def test_redis_cli_rdb_and_functions_rdb(master, m, tmp_path):
     m.call("FLUSHALL")
 
 
+def test_shutdown_hands_replicas_the_whole_stream():
+    """Writes run right before SHUTDOWN reach the replica: the stream is flushed before exiting."""
+    lunar = start_lunar()
+    rep = None
+    try:
+        rep = start_redis("--replicaof", "127.0.0.1", str(lunar.port))
+        wait_link_up(rep.port)
+        c = Conn(lunar.port)
+        cmds = [["SET", f"last{i}", "y" * 20000] for i in range(200)] + [["RPUSH", "tail", "end"]]
+        # One batch: the writes run, then SHUTDOWN exits before their replies are even flushed.
+        c.send_raw(b"".join(Conn.encode(x) for x in cmds) + Conn.encode(["SHUTDOWN", "NOSAVE"]))
+        lunar.proc.wait(20)
+        c.close()
+        rc = Conn(rep.port)
+        try:
+            assert rc.call("DBSIZE") == ("int", 201)
+            assert rc.call("LRANGE", "tail", 0, -1) == ("array", [("bulk", b"end")])
+        finally:
+            rc.close()
+    finally:
+        if rep:
+            rep.stop()
+        lunar.stop()
+
+
 # MARK: against the reference (no replicas attached)
 
 def test_replication_commands_match_redis_without_replicas(lunar_server, redis_server):

@@ -421,6 +421,17 @@ public final class ReplicationMaster: PropagationSink {
         }
     }
 
+    /// For a shutdown: every online replica's connection with the stream not yet handed to the network
+    /// (possibly empty), which the server writes and waits for before the process exits.
+    public func takeUnsentStream() -> [(ClientConnection, ByteBuffer)] {
+        liveReplicas.compactMap { r in
+            guard let conn = r.client.connection, !r.rdbOnly else { return nil }
+            let b = r.client.output.buffer
+            r.client.output.buffer = ByteBufferAllocator().buffer(capacity: 0)
+            return (conn, b)
+        }
+    }
+
     /// Number of attached replicas (INFO clients leaves them out of connected_clients).
     public var replicaCount: Int { liveReplicas.count }
 }
