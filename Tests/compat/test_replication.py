@@ -680,8 +680,10 @@ def test_role_and_info_with_replica(master, replica, m):
 
 def test_client_list_marks_replicas(master, replica, m):
     wait_replicas(master.port, 1)
-    lines = m.call("CLIENT", "LIST", "TYPE", "replica")[1].decode().strip().splitlines()
-    assert len(lines) == 1 and " flags=S " in lines[0] and " cmd=replconf " in lines[0]
+    # After its first REPLCONF ACK (sent every second) the replica's last command is replconf.
+    lines = wait_until(lambda: [l for l in m.call("CLIENT", "LIST", "TYPE", "replica")[1].decode().strip().splitlines()
+                                if " cmd=replconf " in l], "the replica to ACK", timeout=5)
+    assert len(lines) == 1 and " flags=S " in lines[0]
     normal = m.call("CLIENT", "LIST", "TYPE", "normal")[1].decode().strip().splitlines()
     assert all(" flags=S " not in l for l in normal)
     clients = m.call("INFO", "clients")[1].decode()
