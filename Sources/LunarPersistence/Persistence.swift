@@ -91,6 +91,10 @@ public final class Persistence {
 
     /// Loads the configured file if it exists (start-up). Throws an RDBError for a bad file.
     public func loadAtStartup() throws {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
+            throw RDBError("Can't chdir to '\(directory)': No such file or directory")
+        }
         let p = path
         guard FileManager.default.fileExists(atPath: p) else { return }
         let start = monotonicMillis()

@@ -620,3 +620,9 @@ def test_corrupt_file_refuses_to_start(workdir, damage):
         start_lunar(workdir=workdir)
     log = open(os.path.join(workdir, "server.log")).read()
     assert expect in log and "Fatal error loading the DB" in log, log[-600:]
+
+
+def test_missing_dir_refuses_to_start(workdir):
+    with pytest.raises(RuntimeError):
+        start_lunar("--dir", os.path.join(workdir, "nope"), workdir=workdir)
+    assert "Can't chdir to" in open(os.path.join(workdir, "server.log")).read()
