@@ -1,6 +1,8 @@
 import NIOCore
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// A protocol violation that Redis answers with `-ERR Protocol error: …` and then closes the connection.
@@ -36,11 +38,11 @@ public struct RequestParser: Sendable {
             if pendingArgs == 0 {
                 let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self)!
                 if first == UInt8(ascii: "*") {
-                    guard let line = Self.readLine(&buffer) else {
+                    guard let count = Self.readNumberLine(&buffer) else {
                         if buffer.readableBytes > Self.inlineMax { throw ProtocolError("too big mbulk count string") }
                         return
                     }
-                    guard let n = parseStrictInt(line.dropFirst()), n <= Int(Int32.max) else {
+                    guard let n = count, n <= Int(Int32.max) else {
                         throw ProtocolError("invalid multibulk length")
                     }
                     if n <= 0 { continue }
@@ -58,13 +60,13 @@ public struct RequestParser: Sendable {
                 if bulkLength < 0 {
                     guard buffer.readableBytes > 0 else { return }
                     let c = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self)!
-                    guard let line = Self.readLine(&buffer) else {
+                    guard let length = Self.readNumberLine(&buffer) else {
                         if buffer.readableBytes > Self.inlineMax { throw ProtocolError("too big bulk count string") }
                         if c != UInt8(ascii: "$") { throw ProtocolError("expected '$', got '\(Character(Unicode.Scalar(c)))'") }
                         return
                     }
                     if c != UInt8(ascii: "$") { throw ProtocolError("expected '$', got '\(Character(Unicode.Scalar(c)))'") }
-                    guard let n = parseStrictInt(line.dropFirst()), n >= 0, n <= maxBulkLength else {
+                    guard let n = length, n >= 0, n <= maxBulkLength else {
                         throw ProtocolError("invalid bulk length")
                     }
                     bulkLength = n
@@ -74,7 +76,7 @@ public struct RequestParser: Sendable {
                     buffer.moveReaderIndex(forwardBy: bulkLength + 2)
                     args.append(lastName)
                 } else {
-                    let arg = Bytes(buffer.readBytes(length: bulkLength)!)
+                    let arg = Self.readBulk(&buffer, length: bulkLength)
                     buffer.moveReaderIndex(forwardBy: 2)  // Redis skips the CRLF without checking it
                     if args.isEmpty && arg.count <= 32 { lastName = arg }
                     args.append(arg)
@@ -93,15 +95,32 @@ public struct RequestParser: Sendable {
         }
     }
 
-    /// Reads one line ending in CRLF (the CR is what Redis looks for), without the terminator.
-    private static func readLine(_ buffer: inout ByteBuffer) -> [UInt8]? {
-        let view = buffer.readableBytesView
-        guard let cr = view.firstIndex(of: UInt8(ascii: "\r")) else { return nil }
-        guard cr + 1 < view.endIndex else { return nil }  // need the LF too
-        let len = cr - view.startIndex
-        let line = buffer.readBytes(length: len)!
-        buffer.moveReaderIndex(forwardBy: 2)
-        return line
+    /// Reads a `*N` or `$N` line ending in CRLF (the CR is what Redis looks for) and parses N, without
+    /// copying the line: nil when the line is incomplete, .some(nil) when N is not a strict integer.
+    @inline(__always)
+    private static func readNumberLine(_ buffer: inout ByteBuffer) -> Int?? {
+        let found: (Int, Int?)? = buffer.withUnsafeReadableBytes { p in
+            guard let base = p.baseAddress, p.count > 1,
+                  let crp = memchr(base, 13, p.count) else { return nil }
+            let cr = UnsafeRawPointer(crp) - base
+            guard cr + 1 < p.count else { return nil }  // need the LF too
+            return (cr, cr >= 1 ? parseStrictInt(UnsafeRawBufferPointer(rebasing: p[1..<cr])) : nil)
+        }
+        guard let (cr, n) = found else { return nil }
+        buffer.moveReaderIndex(forwardBy: cr + 2)
+        return .some(n)
+    }
+
+    /// Copies `length` readable bytes into a new argument (one allocation, one copy).
+    @inline(__always)
+    private static func readBulk(_ buffer: inout ByteBuffer, length: Int) -> Bytes {
+        // Array(UnsafeBufferPointer<UInt8>) takes the standard library's pre-specialized copy path;
+        // [UInt8](unsafeUninitializedCapacity:) looks up generic metadata at run time on every call.
+        let raw = buffer.withUnsafeReadableBytes { p in
+            Array(UnsafeBufferPointer(start: p.baseAddress!.assumingMemoryBound(to: UInt8.self), count: length))
+        }
+        buffer.moveReaderIndex(forwardBy: length)
+        return Bytes(raw)
     }
 
     private func parseInline(_ buffer: inout ByteBuffer) throws(ProtocolError) -> [Bytes]? {

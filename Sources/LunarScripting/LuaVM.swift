@@ -162,7 +162,7 @@ final class LuaVM {
     func bytes(_ L: LuaState, at i: Int32) -> Bytes {
         var len = 0
         guard let p = clua_tolstring(L, i, &len) else { return Bytes() }
-        return Bytes(UnsafeRawBufferPointer(start: p, count: len))
+        return Bytes(Array(UnsafeBufferPointer(start: UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self), count: len)))
     }
 
     func pushBytes(_ L: LuaState, _ b: Bytes) {
@@ -437,7 +437,7 @@ final class LuaVM {
         if i + 1 >= p.count { return false }
         let line = UnsafeRawBufferPointer(rebasing: p[lineStart..<i])
         i += 2
-        func num() -> Int { parseStrictInt(Array(line)) ?? 0 }
+        func num() -> Int { parseStrictInt(line) ?? 0 }
         func pushLine() { line.withMemoryRebound(to: CChar.self) { _ = lua_pushlstring(L, $0.baseAddress, $0.count) } }
         func body(_ n: Int) -> UnsafeRawBufferPointer? {
             guard n >= 0, i + n + 2 <= p.count else { return nil }

@@ -119,7 +119,15 @@ final class ScriptingState {
         engine.config.onChange.append(apply)
     }
 
-    static func of(_ engine: Engine) -> ScriptingState { engine.extensions[key] as! ScriptingState }
+    /// The engine's state; the last one found is remembered (EVALSHA/FCALL look it up on every call,
+    /// and a dictionary lookup by String costs more than the rest of a small command's dispatch).
+    static func of(_ engine: Engine) -> ScriptingState {
+        if let c = last, c.engine === engine { return c }
+        let s = engine.extensions[key] as! ScriptingState
+        last = s
+        return s
+    }
+    nonisolated(unsafe) private static weak var last: ScriptingState?
 
     // MARK: EVAL
 
@@ -187,8 +195,9 @@ final class ScriptingState {
         let script: CachedScript
         let sha: Bytes
         if bySha {
-            var s = argv[1].lowercased
-            if s.count != 40 { s = Bytes() }
+            // Clients send the sha as SCRIPT LOAD returned it (lowercase): no copy needed then.
+            var s = argv[1]
+            if s.count != 40 { s = Bytes() } else if s.raw.contains(where: { $0 >= 65 && $0 <= 90 }) { s = s.lowercased }
             guard let found = scripts[s] else { ctx.error("NOSCRIPT No matching script. Please use EVAL."); return }
             script = found
             sha = s

@@ -200,6 +200,10 @@ public final class ConfigStore: @unchecked Sendable {
             ConfigParam("slowlog-log-slower-than", .int(min: -1, max: big), "10000"),
             ConfigParam("slowlog-max-len", .int(min: 0, max: big), "128"),
             ConfigParam("notify-keyspace-events", .string, ""),
+            ConfigParam("repl-backlog-size", .memory(min: 1, max: big), "1048576"),
+            ConfigParam("repl-backlog-ttl", .int(min: 0, max: Int(Int32.max)), "3600"),
+            ConfigParam("repl-ping-replica-period", .int(min: 1, max: Int(Int32.max)), "10", aliases: ["repl-ping-slave-period"]),
+            ConfigParam("repl-timeout", .int(min: 1, max: Int(Int32.max)), "60"),
         ]
     }
 }

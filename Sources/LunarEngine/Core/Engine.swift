@@ -26,6 +26,12 @@ public struct EngineStats {
     public var errorCodes: [String: Int] = [:]
     public var totalNetInput = 0
     public var totalNetOutput = 0
+    /// Bytes sent to replicas (counted apart from total_net_output_bytes, as Redis does).
+    public var totalNetReplOutput = 0
+    /// Replica synchronizations: full, partial accepted, partial refused (INFO stats).
+    public var syncFull = 0
+    public var syncPartialOK = 0
+    public var syncPartialErr = 0
 }
 
 /// The keyspace engine. One dedicated thread owns all data and runs every command, one at a time,
@@ -40,6 +46,11 @@ public final class Engine: @unchecked Sendable {
 
     /// Unix ms at the start of the current command; expiry decisions use it (frozen during a script).
     public internal(set) var now: Int64 = unixMillis()
+    /// The last clock reading in µs (`now` is derived from it). Within a batch of commands the reading
+    /// taken when one command ends serves as the start of the next, so a command reads the clock once.
+    private var clockMicros: Int64 = unixMicros()
+    /// True while `clockMicros` was read at the end of the command just run (no wait since).
+    private var clockFresh = false
     public var stats = EngineStats()
     /// Writes since start (INFO's rdb_changes_since_last_save works from it).
     public var dirty = 0
@@ -74,6 +85,8 @@ public final class Engine: @unchecked Sendable {
     private var toFlush: [Client] = []
     private var flushMarked = Set<Int>()
     private var topContext: CommandContext!
+    /// The client whose top-level command runs (or ran last): replication notes its write offset for WAIT.
+    var currentClient: Client { topContext.client }
     private var thread: Thread?
     private var stopping = false
     private var nextCron = monotonicMillis()
@@ -154,6 +167,7 @@ public final class Engine: @unchecked Sendable {
         while !stopping {
             batch = queue.takeAll(timeoutMs: waitBudget())
             batchIndex = 0
+            clockFresh = false
             while batchIndex < batch.count {
                 let w = batch[batchIndex]
                 batchIndex += 1
@@ -167,6 +181,7 @@ public final class Engine: @unchecked Sendable {
                     forget(c)
                 case let .task(f):
                     f()
+                    clockFresh = false
                 case .none:
                     break
                 }
@@ -323,7 +338,9 @@ public final class Engine: @unchecked Sendable {
 
     /// Runs one command from a client: the clock is read, the reply goes to the client's output.
     public func executeTopLevel(_ client: Client, _ argv: [Bytes]) {
-        now = unixMillis()
+        if !clockFresh { clockMicros = unixMicros() }
+        clockFresh = false
+        now = clockMicros / 1000
         client.lastInteraction = now
         let ctx = topContext!
         ctx.client = client
@@ -352,7 +369,18 @@ public final class Engine: @unchecked Sendable {
     /// Runs a command on behalf of a script or EXEC: the reply is written to `out`, blocking commands
     /// answer at once, and the engine clock is not advanced.
     public func executeNested(_ client: Client, _ argv: [Bytes], out: inout ReplyWriter, inScript: Bool) {
-        let ctx = CommandContext(engine: self, client: client)
+        // Contexts are pooled per nesting depth (a script inside EXEC nests twice).
+        let depth = nestedContexts.count
+        let ctx: CommandContext
+        if depth < nestedPool.count {
+            ctx = nestedPool[depth]
+            ctx.client = client
+            ctx.isRetry = false
+            ctx.readyKey = nil
+        } else {
+            ctx = CommandContext(engine: self, client: client)
+            nestedPool.append(ctx)
+        }
         ctx.argv = argv
         ctx.noBlocking = true
         ctx.inScript = inScript
@@ -361,7 +389,10 @@ public final class Engine: @unchecked Sendable {
         dispatch(ctx)
         nestedContexts.removeLast()
         swap(&ctx.out, &out)
+        ctx.argv = []
     }
+    /// Reusable contexts for executeNested, one per nesting depth.
+    private var nestedPool: [CommandContext] = []
 
     /// The context holding a client's reply buffer while one of its commands runs (the buffer is
     /// swapped into the running context), or nil when the client is idle.
@@ -427,7 +458,8 @@ public final class Engine: @unchecked Sendable {
         }
         ctx.spec = spec
         client.lastCommand = spec.fullName
-        let start = unixMicros()
+        // A top-level command starts at the reading executeTopLevel took; a nested one reads the clock.
+        let start = ctx === topContext ? clockMicros : unixMicros()
         // Like Redis, count commands that run (not rejected or queued ones), and a blocked command
         // re-run because its key got data only once.
         if !ctx.isRetry { stats.commandsProcessed &+= 1 }
@@ -440,7 +472,12 @@ public final class Engine: @unchecked Sendable {
         if isPropagating { recordEffects(ctx, changed: dirty != dirtyBefore) }
         // As in Redis, a command that blocks counts one call when it completes (served or timed out).
         if !blockCalled { spec.statCalls &+= 1 }
-        spec.statMicros &+= Int(unixMicros() - start)
+        let end = unixMicros()
+        spec.statMicros &+= Int(end - start)
+        if ctx === topContext {
+            clockMicros = end
+            clockFresh = true
+        }
         // A reply that is an error (not an array holding errors) makes the call a failed one.
         if ctx.out.buffer.writerIndex > replyStart && ctx.out.buffer.getInteger(at: replyStart, as: UInt8.self) == UInt8(ascii: "-") {
             spec.statFailed &+= 1
@@ -505,7 +542,7 @@ public final class Engine: @unchecked Sendable {
         for c in toFlush where !c.closed {
             guard let conn = c.connection else { continue }
             let buf = c.output.buffer
-            stats.totalNetOutput &+= buf.readableBytes
+            if c.isReplica { stats.totalNetReplOutput &+= buf.readableBytes } else { stats.totalNetOutput &+= buf.readableBytes }
             c.output.buffer = emptyBuffer
             batch.append(OutgoingReplies(connection: conn, buffer: buf, thenClose: c.closeAfterReply))
             if c.closeAfterReply { c.closed = true }
@@ -627,7 +664,8 @@ public final class Engine: @unchecked Sendable {
                     // Skip a client that meanwhile got unblocked, or blocked again on other keys.
                     guard let st = c.blocked, st.db == wk.db, st.keys.contains(wk.key) else { continue }
                     if !databases[wk.db].exists(wk.key) { break }
-                    now = unixMillis()
+                    clockMicros = unixMicros()
+                    now = clockMicros / 1000
                     let ctx = topContext!
                     ctx.client = c
                     ctx.argv = st.argv
@@ -658,7 +696,7 @@ public final class Engine: @unchecked Sendable {
         let t = unixMillis()
         for c in Array(blockedClients.values) {
             guard let st = c.blocked, st.deadline != 0, st.deadline <= t else { continue }
-            if st.timeoutIsNullArray { c.output.nullArray() } else { c.output.nullBulk() }
+            if let reply = st.timeoutReply { reply(c) } else if st.timeoutIsNullArray { c.output.nullArray() } else { c.output.nullBulk() }
             st.spec.statCalls &+= 1
             unblock(c)
             resumePending(c)
@@ -668,7 +706,7 @@ public final class Engine: @unchecked Sendable {
     /// Unblocks a client as if it timed out (CLIENT UNBLOCK), or with an error.
     public func unblockClient(_ c: Client, error: String?) -> Bool {
         guard let st = c.blocked else { return false }
-        if let error { c.output.error(error) } else if st.timeoutIsNullArray { c.output.nullArray() } else { c.output.nullBulk() }
+        if let error { c.output.error(error) } else if let reply = st.timeoutReply { reply(c) } else if st.timeoutIsNullArray { c.output.nullArray() } else { c.output.nullBulk() }
         st.spec.statCalls &+= 1
         unblock(c)
         resumePending(c)
