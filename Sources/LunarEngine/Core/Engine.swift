@@ -159,6 +159,9 @@ public final class Engine: @unchecked Sendable {
         t.start()
     }
 
+    /// True when called from the engine thread (which alone may touch clients and data).
+    public var isEngineThread: Bool { Thread.current === thread }
+
     public func stop() {
         enqueue { $0.stopping = true }
     }
