@@ -92,7 +92,9 @@ struct ScriptFlags: OptionSet {
 /// Everything scripting keeps per engine.
 final class ScriptingState {
     static let key = "scripting"
-    unowned let engine: Engine
+    /// The engine owns this object and outlives it; unowned(unsafe) skips the runtime check a
+    /// checked unowned reference pays on every access (several per command).
+    unowned(unsafe) let engine: Engine
     let vm: LuaVM
     let functions: FunctionRegistry
     var scripts: [ScriptKey: CachedScript] = [:]
