@@ -75,7 +75,9 @@ let package = Package(
         .testTarget(name: "LunarClientTests", dependencies: ["LunarClient", "LunarRESP"],
                     swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "LunarEngineTests", dependencies: ["LunarEngine", "LunarRESP"]),
-        .testTarget(name: "LunarPersistenceTests", dependencies: ["LunarPersistence", "LunarEngine", "LunarRESP"]),
+        .testTarget(
+            name: "LunarPersistenceTests",
+            dependencies: ["LunarPersistence", "LunarEngine", "LunarRESP", .product(name: "Collections", package: "swift-collections")]),
         .testTarget(name: "LunarScriptingTests", dependencies: ["LunarScripting", "LunarEngine", "LunarRESP", "CLua"]),
     ]
 )

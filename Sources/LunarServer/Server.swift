@@ -58,8 +58,9 @@ public final class LunarServer: @unchecked Sendable {
         do {
             try persistence.loadAtStartup()
         } catch {
-            logger.warning("\(error)")
-            throw StartupError("Fatal error loading the DB (\(persistence.path)): \(error). Exiting.")
+            let text = "\(error)"
+            if text.hasPrefix("Can't chdir") { throw StartupError(text) }
+            throw StartupError("Fatal error loading the DB (\(persistence.path)): \(text). Exiting.")
         }
         let port = config.int("port")
         engine.serverInfo["tcp_port"] = String(port)
