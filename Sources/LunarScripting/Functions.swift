@@ -251,6 +251,11 @@ final class FunctionRegistry {
             ctx.error("ERR Can not execute a script with write flag using *_ro command.")
             return
         }
+        // A function able to write is refused up front while min-replicas-to-write is unmet.
+        if !f.flags.contains(.noWrites), let deny = ctx.engine.writesNeedReplicasError {
+            ctx.error(deny)
+            return
+        }
         running = (f.name, argv, monotonicMillis())
         defer { running = nil }
         let keys = argv[3..<(3 + numkeys)]

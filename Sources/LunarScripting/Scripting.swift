@@ -231,6 +231,11 @@ final class ScriptingState {
             ctx.error("ERR Can not execute a script with write flag using *_ro command.")
             return
         }
+        // A script declared able to write is refused up front while min-replicas-to-write is unmet.
+        if !script.flags.contains(.legacy) && !script.flags.contains(.noWrites), let deny = ctx.engine.writesNeedReplicasError {
+            ctx.error(deny)
+            return
+        }
         vm.setKeysAndArgs(argv[3..<(3 + numkeys)], argv[(3 + numkeys)...])
         let ro = readOnly || script.flags.contains(.noWrites)
         vm.run(fnRef: script.ref, replyTo: ctx, name: sha.string, readOnly: ro) { 0 }

@@ -861,6 +861,59 @@ def test_replication_commands_match_redis_without_replicas(lunar_server, redis_s
         b.close()
 
 
+def test_min_replicas_to_write_matches_redis_without_replicas(lunar_server, redis_server):
+    a, b = Conn(lunar_server.port), Conn(redis_server.port)
+    lib = ("#!lua name=minrep\n"
+           "redis.register_function('minrep_w', function(keys) return redis.call('set', keys[1], 'f') end)\n"
+           "redis.register_function{function_name='minrep_r', callback=function(keys) "
+           "return redis.call('get', keys[1]) end, flags={'no-writes'}}")
+    try:
+        for c in (a, b):
+            c.call("FLUSHALL")
+            c.call("FUNCTION", "LOAD", "REPLACE", lib)
+        cases = [
+            ["CONFIG", "SET", "min-replicas-to-write", "1"],
+            ["SET", "a", "1"], ["GET", "a"], ["PING"], ["INCR", "n"], ["DEL", "a"],
+            ["MULTI"], ["SET", "a", "2"], ["GET", "a"], ["EXEC"],
+            ["MULTI"], ["GET", "a"], ["EXEC"],
+            ["EVAL", "return redis.call('set', KEYS[1], '1')", "1", "a"],
+            ["EVAL", "return redis.call('get', KEYS[1])", "1", "a"],
+            ["EVAL", "#!lua\nreturn redis.call('get', KEYS[1])", "1", "a"],
+            ["EVAL", "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])", "1", "a"],
+            ["FCALL", "minrep_w", "1", "a"], ["FCALL", "minrep_r", "1", "a"], ["FCALL_RO", "minrep_r", "1", "a"],
+            ["CONFIG", "GET", "min-slaves-*"],
+            ["CONFIG", "SET", "min-replicas-max-lag", "0"], ["SET", "a", "3"],
+            ["CONFIG", "SET", "min-replicas-max-lag", "10"], ["SET", "a", "4"],
+            ["CONFIG", "SET", "min-replicas-to-write", "0"], ["SET", "a", "5"], ["GET", "a"],
+        ]
+        for cmd in cases:
+            x, y = a.call(*cmd), b.call(*cmd)
+            assert x == y, f"{cmd!r}: lunar {x!r} != redis {y!r}"
+        a.call("CONFIG", "SET", "min-replicas-to-write", "1")
+        b.call("CONFIG", "SET", "min-replicas-to-write", "1")
+        assert info(lunar_server.port)["min_slaves_good_slaves"] == info(redis_server.port)["min_slaves_good_slaves"] == "0"
+    finally:
+        for c in (a, b):
+            c.call("CONFIG", "SET", "min-replicas-to-write", "0")
+            c.call("CONFIG", "SET", "min-replicas-max-lag", "10")
+            c.call("FUNCTION", "DELETE", "minrep")
+            c.close()
+    assert "min_slaves_good_slaves" not in info(lunar_server.port)
+
+
+def test_min_replicas_to_write_counts_the_real_replica(master, replica, m):
+    wait_replicas(master.port, 1)
+    try:
+        assert m.call("CONFIG", "SET", "min-replicas-to-write", "1") == ("simple", b"OK")
+        assert m.call("SET", "minrep", "1") == ("simple", b"OK")
+        assert info(master.port)["min_slaves_good_slaves"] == "1"
+        m.call("CONFIG", "SET", "min-replicas-to-write", "2")
+        assert m.call("SET", "minrep", "2") == ("err", b"NOREPLICAS Not enough good replicas to write.")
+    finally:
+        m.call("CONFIG", "SET", "min-replicas-to-write", "0")
+    assert m.call("SET", "minrep", "3") == ("simple", b"OK")
+
+
 def test_info_replication_fields_match_redis_without_replicas(lunar_server, redis_server):
     x, y = info(lunar_server.port), info(redis_server.port)
     assert list(x) == list(y)

@@ -440,6 +440,12 @@ public final class Engine: @unchecked Sendable {
             rejectCommand(ctx, deny, spec: spec)
             return
         }
+        if let deny = writesNeedReplicasError,
+           ctx === topContext ? spec.name != "ping" && writeDeniable(spec, client) : ctx.inScript && spec.isWrite {
+            // A script's write fails at its redis.call, as in Redis.
+            rejectCommand(ctx, deny, spec: spec)
+            return
+        }
         if client.subscriptions.pubsubMode && client.resp == 2 && ctx === topContext && !PubSubCommands.allowedWhileSubscribed(spec) {
             rejectCommand(ctx, "ERR Can't execute '\(spec.fullName)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", spec: spec)
             return
@@ -491,6 +497,9 @@ public final class Engine: @unchecked Sendable {
     /// Set by the persistence module while writes must be refused (Redis's MISCONF after a failed
     /// background save with `stop-writes-on-bgsave-error yes`); nil otherwise.
     public var denyWritesError: String?
+    /// Set by replication while fewer good replicas than min-replicas-to-write are connected: writes
+    /// (and EXEC of queued writes) are refused with it (NOREPLICAS).
+    public var writesNeedReplicasError: String?
 
     /// Commands MISCONF refuses, as Redis: writes, PING, and EXEC of a transaction holding a write.
     private func writeDeniable(_ spec: CommandSpec, _ client: Client) -> Bool {

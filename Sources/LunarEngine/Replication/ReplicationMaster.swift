@@ -98,7 +98,9 @@ public final class ReplicationMaster: PropagationSink {
         engine.cronHooks.append { e in ReplicationMaster.of(e).cron() }
         engine.config.onChange.append { [unowned m] name, value in
             if name == "repl-backlog-size", let n = engine.config.parseMemory(value) { m.backlogSizeChanged(n) }
+            if name == "min-replicas-to-write" || name == "min-replicas-max-lag" { m.refreshGoodReplicas() }
         }
+        m.refreshGoodReplicas()
         m.backlogSizeChanged(engine.config.int("repl-backlog-size"))
         return m
     }
@@ -178,6 +180,7 @@ public final class ReplicationMaster: PropagationSink {
         if replicas.contains(where: { $0.client.closed }) {
             replicas.removeAll { $0.client.closed }
             if replicas.isEmpty { noReplicasSince = unixMillis() / 1000 }
+            refreshGoodReplicas()
         }
         if peers.count > replicas.count, peers.values.contains(where: { $0.client.closed }) {
             peers = peers.filter { !$0.value.client.closed }
@@ -200,6 +203,23 @@ public final class ReplicationMaster: PropagationSink {
         r.client.replyOff = true
         r.client.replySkipNext = false
         replicas.append(r)
+        refreshGoodReplicas()
+    }
+
+    // MARK: min-replicas-to-write
+
+    /// Online replicas whose last ACK is at most min-replicas-max-lag seconds old.
+    private(set) var goodReplicas = 0
+
+    /// Recounts the good replicas and tells the engine whether writes must be refused (NOREPLICAS).
+    /// Run on every cron tick and when replicas come or go, as Redis does.
+    func refreshGoodReplicas() {
+        let maxLag = Int64(engine.config.int("min-replicas-max-lag"))
+        let nowSec = unixMillis() / 1000
+        goodReplicas = replicas.filter { $0.live && !$0.rdbOnly && nowSec - $0.ackTime <= maxLag }.count
+        let need = engine.config.int("min-replicas-to-write")
+        let refuse = need > 0 && maxLag > 0 && goodReplicas < need
+        engine.writesNeedReplicasError = refuse ? "NOREPLICAS Not enough good replicas to write." : nil
     }
 
     /// SYNC / PSYNC replid offset.
@@ -356,6 +376,7 @@ public final class ReplicationMaster: PropagationSink {
 
     func cron() {
         prune()
+        refreshGoodReplicas()
         let nowMs = monotonicMillis()
         let nowSec = unixMillis() / 1000
         // Keep the link alive: replicas drop a master that stays silent past their repl-timeout.
@@ -388,6 +409,9 @@ public final class ReplicationMaster: PropagationSink {
     func infoLines() -> [String] {
         let live = liveReplicas
         var lines = ["role:master", "connected_slaves:\(live.count)"]
+        if engine.config.int("min-replicas-to-write") > 0 && engine.config.int("min-replicas-max-lag") > 0 {
+            lines.append("min_slaves_good_slaves:\(goodReplicas)")
+        }
         let nowSec = unixMillis() / 1000
         for (i, r) in live.enumerated() {
             lines.append("slave\(i):ip=\(r.ip),port=\(r.listeningPort),state=\(r.state.rawValue),offset=\(r.ackOffset),lag=\(max(0, nowSec - r.ackTime))")
