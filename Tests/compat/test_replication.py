@@ -389,6 +389,53 @@ def test_new_replica_full_sync_with_existing_data(master, m):
     m.call("FLUSHALL")
 
 
+def test_sync_while_writes_flow(master, replica, m):
+    """A full sync and a partial resync in the middle of a steady write load lose nothing."""
+    import threading
+    m.call("FLUSHALL")
+    stop = threading.Event()
+    errors = []
+
+    def writer(n):
+        c = Conn(master.port)
+        try:
+            i = 0
+            while not stop.is_set() and i < 200000:
+                c.pipeline([["INCR", f"ctr{n}"], ["RPUSH", f"log{n}", str(i)], ["SET", f"k{n}:{i % 50}", str(i), "PX", "1000000"],
+                            ["SELECT", str(n % 3)], ["HINCRBY", "h", f"f{n}", "1"], ["SELECT", "0"]])
+                i += 1
+        except Exception as e:   # reported below
+            errors.append(e)
+        finally:
+            c.close()
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    second = None
+    try:
+        time.sleep(0.3)
+        second = start_redis("--replicaof", "127.0.0.1", str(master.port))
+        wait_link_up(second.port)
+        time.sleep(0.3)
+        before = int(info(master.port, "stats")["sync_partial_ok"])
+        m.call("CLIENT", "KILL", "TYPE", "replica")
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    try:
+        assert not errors, errors
+        wait_synced(master.port, replica.port)
+        wait_synced(master.port, second.port)
+        assert int(info(master.port, "stats")["sync_partial_ok"]) == before + 2
+        n = assert_same_data(master.port, second.port)
+        assert n == assert_same_data(master.port, replica.port) and n > 100
+    finally:
+        second.stop()
+        m.call("FLUSHALL")
+
+
 # MARK: what the stream holds
 
 @pytest.fixture
