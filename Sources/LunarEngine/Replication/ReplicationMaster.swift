@@ -3,23 +3,20 @@ import NIOCore
 
 /// A connection that attached as a replica (SYNC/PSYNC), or is preparing to with REPLCONF.
 final class Replica {
-    enum State: String {
-        case online
-    }
-
     let client: Client
     /// REPLCONF listening-port / ip-address: where the replica says it can be reached.
     var listeningPort = 0
     var announcedIP: String?
-    /// REPLCONF capa: it understands `$EOF:` transfers (eof) and `+CONTINUE <replid>` (psync2).
-    var capaEOF = false
+    /// REPLCONF capa psync2: it understands `+CONTINUE <replid>`. (Lunar always sends the snapshot
+    /// with a length prefix, so `capa eof` changes nothing.)
     var capaPsync2 = false
     /// REPLCONF rdb-only 1: it wants the snapshot and no stream (redis-cli --rdb).
     var rdbOnly = false
     /// REPLCONF rdb-filter-only functions: the snapshot should hold the functions only.
     var functionsOnly = false
+    /// Attached (SYNC/PSYNC done): the snapshot or backlog is queued and the stream follows, so it
+    /// is online at once (INFO's state).
     var attached = false
-    var state = State.online
     /// The offset the replica reported with REPLCONF ACK, and when (Unix seconds).
     var ackOffset: Int64 = 0
     var ackTime: Int64 = 0
@@ -90,14 +87,15 @@ public final class ReplicationMaster: PropagationSink {
         self.engine = engine
     }
 
-    /// The engine's replication state, created (and hooked into the propagation feed and cron) on first use.
+    /// The engine's replication state, created (with its cron hook) on first use; it joins the
+    /// propagation feed when the first replica attaches.
     public static func of(_ engine: Engine) -> ReplicationMaster {
         if let m = engine.extensions[key] as? ReplicationMaster { return m }
         let m = ReplicationMaster(engine: engine)
         engine.extensions[key] = m
         engine.cronHooks.append { e in ReplicationMaster.of(e).cron() }
         engine.config.onChange.append { [unowned m] name, value in
-            if name == "repl-backlog-size", let n = engine.config.parseMemory(value) { m.backlogSizeChanged(n) }
+            if name == "repl-backlog-size", let n = m.engine.config.parseMemory(value) { m.backlogSizeChanged(n) }
             if name == "min-replicas-to-write" || name == "min-replicas-max-lag" { m.refreshGoodReplicas() }
         }
         m.refreshGoodReplicas()
@@ -186,7 +184,6 @@ public final class ReplicationMaster: PropagationSink {
             peers = peers.filter { !$0.value.client.closed }
         }
         if !waiters.isEmpty { waiters = waiters.filter { !$0.value.client.closed } }
-        if writeOffsets.count > 64 { writeOffsets = writeOffsets.filter { engine.clients[$0.key] != nil } }
     }
 
     var liveReplicas: [Replica] {
@@ -197,7 +194,6 @@ public final class ReplicationMaster: PropagationSink {
     /// Makes the connection a replica: it stops getting replies and starts getting the stream.
     private func attach(_ r: Replica) {
         r.attached = true
-        r.state = .online
         r.ackTime = unixMillis() / 1000
         r.client.isReplica = true
         r.client.replyOff = true
@@ -315,7 +311,7 @@ public final class ReplicationMaster: PropagationSink {
 
     /// Replicas whose acknowledged offset reached `off`.
     func acks(reaching off: Int64) -> Int {
-        liveReplicas.filter { $0.state == .online && !$0.rdbOnly && $0.ackOffset >= off }.count
+        liveReplicas.filter { !$0.rdbOnly && $0.ackOffset >= off }.count
     }
 
     func wait(_ ctx: CommandContext) {
@@ -377,6 +373,8 @@ public final class ReplicationMaster: PropagationSink {
     func cron() {
         prune()
         refreshGoodReplicas()
+        // Forget the write offsets of clients that are gone.
+        if writeOffsets.count > 64 { writeOffsets = writeOffsets.filter { engine.clients[$0.key] != nil } }
         let nowMs = monotonicMillis()
         let nowSec = unixMillis() / 1000
         // Keep the link alive: replicas drop a master that stays silent past their repl-timeout.
@@ -414,7 +412,7 @@ public final class ReplicationMaster: PropagationSink {
         }
         let nowSec = unixMillis() / 1000
         for (i, r) in live.enumerated() {
-            lines.append("slave\(i):ip=\(r.ip),port=\(r.listeningPort),state=\(r.state.rawValue),offset=\(r.ackOffset),lag=\(max(0, nowSec - r.ackTime))")
+            lines.append("slave\(i):ip=\(r.ip),port=\(r.listeningPort),state=online,offset=\(r.ackOffset),lag=\(max(0, nowSec - r.ackTime))")
         }
         lines += [
             "master_failover_state:no-failover",
@@ -432,7 +430,7 @@ public final class ReplicationMaster: PropagationSink {
 
     /// ROLE: ["master", offset, [[ip, port, acked offset]…]] for the online replicas.
     func role(_ ctx: CommandContext) {
-        let online = liveReplicas.filter { $0.state == .online }
+        let online = liveReplicas
         ctx.out.array(3)
         ctx.out.bulk("master")
         ctx.out.integer(Int(offset))
