@@ -57,6 +57,11 @@ public final class Engine: @unchecked Sendable {
 
     // MARK: State shared with the I/O threads (atomics only)
 
+    /// Input of the client debugging a script, while its session holds the engine thread.
+    public let debugChannel = DebugChannel()
+    /// Takes a snapshot of the whole dataset and returns what puts it back (the persistence module
+    /// provides it; SCRIPT DEBUG YES rolls a session's changes back with it).
+    public var datasetCheckpoint: (() -> (() -> Void))?
     /// Non-zero while a script or function has run past busy-reply-threshold: 1 script, 2 function.
     public let busy = ManagedAtomic<Int>(0)
     /// Set by SCRIPT KILL / FUNCTION KILL from an I/O thread; the running script polls it.
