@@ -213,3 +213,21 @@ def test_pseudo_terminal_restart_and_quit(r, lunar_server, tmp_path):
     cl = redispy.Redis(port=lunar_server.port, socket_timeout=5)
     assert cl.get("counter") == b"6"  # the restarted and the quit sessions had not run their INCR yet
     cl.close()
+
+
+def test_pseudo_terminal_output_identical_to_redis_cli(r, lunar_server, tmp_path):
+    pytest.importorskip("pexpect")
+    from test_cli_interactive import session_output
+    path = write(tmp_path, "ptycmp", SCRIPT)
+    cmds = ["s", "s", "p", "b 8", "l", "c", "c", "get counter", "restart", "n", "help", "c", "set y 2", "get y"]
+    outs = []
+    for binary in (redis_cli(), lunar_cli()):
+        r.flushall()
+        r.set("counter", 5)
+        outs.append(session_output(binary, lunar_server.port, cmds,
+                                   extra=["--ldb-sync-mode", "--eval", path, "counter", ",", "a"]))
+    for (cmd, ref), (_, ours) in zip(*outs):
+        assert ours == ref, cmd
+    got = dict(outs[1])
+    assert b"\x1b[0;33;49m-> 3   redis.debug('value is', v, ARGV[1])\x1b[0m\r\n" in got["s"]
+    assert got["get counter"] == b'"6"\r\n'
