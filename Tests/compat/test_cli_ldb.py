@@ -231,3 +231,17 @@ def test_pseudo_terminal_output_identical_to_redis_cli(r, lunar_server, tmp_path
     got = dict(outs[1])
     assert b"\x1b[0;33;49m-> 3   redis.debug('value is', v, ARGV[1])\x1b[0m\r\n" in got["s"]
     assert got["get counter"] == b'"6"\r\n'
+
+
+@pytest.mark.parametrize("extra", [["-d", "|"], ["-D", "@@"], ["-3"], ["--no-raw"], ["--csv"], ["-n", "2"]],
+                         ids=["mb_delim", "cmd_delim", "resp3", "no_raw", "csv", "db2"])
+def test_output_options_inside_sessions(r, lunar_server, tmp_path, extra):
+    path = write(tmp_path, "opts", SCRIPT)
+    stdin = "s\ns\np\nb 5\nl\nc\nget counter\nhgetall nosuch\nrestart\nc\n"
+    outs = []
+    for binary in (redis_cli(), lunar_cli()):
+        r.flushall()
+        r.set("counter", 5)
+        outs.append(session(binary, lunar_server.port, "--ldb", path, stdin, "xterm", extra=extra))
+    assert outs[1] == outs[0]
+    assert b"Stopped at" in outs[0][1]
