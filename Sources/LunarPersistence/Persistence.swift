@@ -47,8 +47,8 @@ public final class Persistence {
     }
 
     /// The writer options the configuration asks for (compression on unless `rdbcompression no`).
-    var compress: Bool { engine.config.get("rdbcompression") != "no" }
-    var checksum: Bool { engine.config.get("rdbchecksum") != "no" }
+    public var compress: Bool { engine.config.get("rdbcompression") != "no" }
+    public var checksum: Bool { engine.config.get("rdbchecksum") != "no" }
 
     init(engine: Engine) {
         self.engine = engine

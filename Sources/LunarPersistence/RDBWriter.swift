@@ -25,16 +25,18 @@ public struct RDBWriter {
     /// The whole dataset as RDB bytes (header to checksum). Must run on the engine thread.
     /// `extraAux` adds AUX fields after the standard ones (e.g. repl-id / repl-offset for a full sync).
     /// `compress: false` is `rdbcompression no`; `checksum: false` writes a zero checksum (`rdbchecksum no`).
+    /// `includeKeys: false` leaves the databases out (a functions-only file, REPLCONF rdb-filter-only).
     public static func snapshot(_ engine: Engine, extraAux: [(String, String)] = [], compress: Bool = true,
-                                checksum: Bool = true) -> [UInt8] {
-        var bytes = snapshotBody(engine, extraAux: extraAux, compress: compress)
+                                checksum: Bool = true, includeKeys: Bool = true) -> [UInt8] {
+        var bytes = snapshotBody(engine, extraAux: extraAux, compress: compress, includeKeys: includeKeys)
         appendChecksum(&bytes, checksum: checksum)
         return bytes
     }
 
     /// Everything up to and including the EOF opcode: the part that must be taken on the engine thread.
     /// `appendChecksum` completes it (BGSAVE does that on its writer thread).
-    public static func snapshotBody(_ engine: Engine, extraAux: [(String, String)] = [], compress: Bool = true) -> [UInt8] {
+    public static func snapshotBody(_ engine: Engine, extraAux: [(String, String)] = [], compress: Bool = true,
+                                    includeKeys: Bool = true) -> [UInt8] {
         var w = RDBWriter(compress: compress, reserve: 1 << 16)
         w.writeHeader(extraAux: extraAux)
         if let provider = RDBWriter.functionLibraries {
@@ -44,7 +46,7 @@ public struct RDBWriter {
             }
         }
         let now = unixMillis()
-        for db in engine.databases where db.count > 0 {
+        for db in engine.databases where includeKeys && db.count > 0 {
             w.writeDatabase(db, now: now)
         }
         w.byte(RDB.opEOF)

@@ -38,6 +38,12 @@ public final class LunarServer: @unchecked Sendable {
         let persistence = Persistence.install(on: engine)
         RDBWriter.functionLibraries = { Scripting.libraryCodes($0) }
         RDBReader.functionLoader = { Scripting.loadLibrary($0, code: $1, keepExisting: $2) }
+        // A replica's full resync gets the same RDB image, with the replication AUX fields.
+        ReplicationMaster.of(engine).snapshot = { e, request in
+            let p = Persistence.of(e)
+            return RDBWriter.snapshot(e, extraAux: request.aux, compress: p?.compress ?? true,
+                                      checksum: p?.checksum ?? true, includeKeys: !request.functionsOnly)
+        }
         do {
             try persistence.loadAtStartup()
         } catch {
