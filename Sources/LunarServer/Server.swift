@@ -38,7 +38,9 @@ public final class LunarServer: @unchecked Sendable {
         let persistence = Persistence.install(on: engine)
         RDBWriter.functionLibraries = { Scripting.libraryCodes($0) }
         RDBReader.functionLoader = { Scripting.loadLibrary($0, code: $1, keepExisting: $2) }
-        // A replica's full resync gets the same RDB image, with the replication AUX fields.
+        // A replica's full sync gets an RDB snapshot taken on the engine thread: the stream that
+        // follows starts exactly where the snapshot ends. REPLCONF rdb-filter-only functions
+        // (redis-cli --functions-rdb) gets the libraries and no keys.
         ReplicationMaster.of(engine).snapshot = { e, request in
             let p = Persistence.of(e)
             return RDBWriter.snapshot(e, extraAux: request.aux, compress: p?.compress ?? true,
@@ -116,6 +118,27 @@ public final class LunarServer: @unchecked Sendable {
         logger.notice("Ready to accept connections")
     }
 
+    /// Hands the replicas every byte of the stream before exiting (the kernel delivers what it was
+    /// given even after the process ends), waiting at most `timeoutSeconds`. Only on the engine thread:
+    /// from an I/O thread (SHUTDOWN NOSAVE during a busy script) the replicas' state is off limits.
+    private func flushReplicas(timeoutSeconds: Int) {
+        guard engine.isEngineThread else { return }
+        let pending = ReplicationMaster.of(engine).takeUnsentStream()
+        if pending.isEmpty { return }
+        let done = DispatchSemaphore(value: 0)
+        for (conn, buffer) in pending {
+            guard let channel = (conn as? ChannelConnection)?.channel else { done.signal(); continue }
+            // Writes on a channel complete in order: this one completing means the earlier ones did.
+            channel.writeAndFlush(NIOAny(buffer)).whenComplete { _ in done.signal() }
+        }
+        let deadline = DispatchTime.now() + .seconds(timeoutSeconds)
+        for _ in pending where done.wait(timeout: deadline) == .timedOut {
+            logger.warning("Some replicas did not receive the whole replication stream before shutdown")
+            return
+        }
+        logger.notice("All replicas received the replication stream before shutdown")
+    }
+
     /// SIGINT/SIGTERM: on the engine thread, saves when `save` points are set (as Redis does), then exits.
     /// If that save fails the server keeps running, as Redis does.
     public func shutdownFromSignal() {
@@ -137,6 +160,7 @@ public final class LunarServer: @unchecked Sendable {
     /// Closes listeners and exits the process (SHUTDOWN, SIGTERM).
     public func shutdown(save: Bool) {
         logger.warning("User requested shutdown...")
+        flushReplicas(timeoutSeconds: 10)
         let pidfile = config.string("pidfile")
         if !pidfile.isEmpty { try? FileManager.default.removeItem(atPath: pidfile) }
         let unix = config.string("unixsocket")

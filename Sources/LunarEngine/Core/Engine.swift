@@ -159,6 +159,9 @@ public final class Engine: @unchecked Sendable {
         t.start()
     }
 
+    /// True when called from the engine thread (which alone may touch clients and data).
+    public var isEngineThread: Bool { Thread.current === thread }
+
     public func stop() {
         enqueue { $0.stopping = true }
     }
@@ -543,7 +546,7 @@ public final class Engine: @unchecked Sendable {
             guard let conn = c.connection else { continue }
             let buf = c.output.buffer
             if c.isReplica { stats.totalNetReplOutput &+= buf.readableBytes } else { stats.totalNetOutput &+= buf.readableBytes }
-            c.output.buffer = emptyBuffer
+            c.output.buffer = nextOutputBuffer(after: buf.readableBytes)
             batch.append(OutgoingReplies(connection: conn, buffer: buf, thenClose: c.closeAfterReply))
             if c.closeAfterReply { c.closed = true }
         }
@@ -552,6 +555,15 @@ public final class Engine: @unchecked Sendable {
         if let replySink { replySink(batch) } else { for o in batch { o.connection.send(o.buffer, thenClose: o.thenClose) } }
     }
     private let emptyBuffer = ByteBufferAllocator().buffer(capacity: 0)
+    private let allocator = ByteBufferAllocator()
+
+    /// A fresh reply buffer for a client whose replies were just handed off: sized for as much as
+    /// it sent this round (at least 64 bytes, at most 16 KiB, like Redis's per-client reply buffer),
+    /// so a pipelining client's next round is not built through a chain of reallocations.
+    @inline(__always) private func nextOutputBuffer(after sent: Int) -> ByteBuffer {
+        if sent == 0 { return emptyBuffer }
+        return allocator.buffer(capacity: min(16 << 10, max(64, sent)))
+    }
 
     /// Set by the server: delivers a round's replies (grouped per event loop on its side).
     public var replySink: (@Sendable ([OutgoingReplies]) -> Void)?
