@@ -170,7 +170,7 @@ public final class Persistence {
         if bgsave != nil { return false }
         let started = monotonicMillis()
         lastBgsaveTry = unixMillis() / 1000
-        let box = SnapshotBox(RDBWriter.snapshotBody(engine, compress: compress))
+        let plan = RDBWriter.plan(engine, compress: compress)
         let withChecksum = checksum
         let job = BackgroundSave(dirtyBefore: engine.dirty, started: started)
         bgsave = job
@@ -181,9 +181,10 @@ public final class Persistence {
         let engine = self.engine
         let lock = fileLock
         let thread = Thread {
-            // The checksum is computed here, off the engine thread.
-            RDBWriter.appendChecksum(&box.bytes, checksum: withChecksum)
-            var err = Persistence.writeFile(box.bytes, directory: dir, finalName: nil, temp: temp)
+            // Long string values are encoded and the checksum computed here, off the engine thread.
+            var bytes = plan.assemble()
+            RDBWriter.appendChecksum(&bytes, checksum: withChecksum)
+            var err = Persistence.writeFile(bytes, directory: dir, finalName: nil, temp: temp)
             if err == nil {
                 lock.lock()
                 if job.cancelled {
@@ -361,10 +362,4 @@ final class BackgroundSave: @unchecked Sendable {
         self.dirtyBefore = dirtyBefore
         self.started = started
     }
-}
-
-/// Hands the serialized bytes to the writer thread without a copy (only that thread touches them).
-final class SnapshotBox: @unchecked Sendable {
-    var bytes: [UInt8]
-    init(_ b: [UInt8]) { bytes = b }
 }

@@ -479,6 +479,7 @@ def test_save_points_trigger_bgsave(workdir):
         assert info(lunar.port)["rdb_saves"] == 0      # one change: below the threshold
         c.set("two", 2)
         assert wait_for(lambda: info(lunar.port)["rdb_saves"] == 1, timeout=5)
+        assert wait_for(lambda: info(lunar.port)["rdb_bgsave_in_progress"] == 0)
         assert info(lunar.port)["rdb_changes_since_last_save"] == 0
         assert "2 changes in 1 seconds. Saving..." in lunar.log_text()
         # CONFIG SET save "" turns it off.
