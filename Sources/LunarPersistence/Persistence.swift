@@ -149,7 +149,7 @@ public final class Persistence {
         let bytes = RDBWriter.snapshot(engine, compress: compress, checksum: checksum)
         fileLock.lock()
         defer { fileLock.unlock() }
-        bgsave?.cancelled = true
+        bgsave?.cancel()
         if let err = Persistence.writeFile(bytes, directory: directory, finalName: path, temp: "temp-\(getpid()).rdb") {
             // As in Redis, a failed SAVE leaves rdb_last_bgsave_status alone.
             engine.logger.warning("\(err)")
@@ -172,7 +172,8 @@ public final class Persistence {
         lastBgsaveTry = unixMillis() / 1000
         let plan = RDBWriter.plan(engine, compress: compress)
         let withChecksum = checksum
-        let job = BackgroundSave(dirtyBefore: engine.dirty, started: started)
+        let job = BackgroundSave(dirtyBefore: engine.dirty, started: started,
+                                 tempPath: directory + "/temp-bg-\(getpid()).rdb")
         bgsave = job
         bgsaveScheduled = false
         rdbSaves += 1   // Redis counts a BGSAVE when it starts
@@ -357,9 +358,18 @@ public final class Persistence {
 final class BackgroundSave: @unchecked Sendable {
     let dirtyBefore: Int
     let started: Int64
+    let tempPath: String
     var cancelled = false
-    init(dirtyBefore: Int, started: Int64) {
+    init(dirtyBefore: Int, started: Int64, tempPath: String) {
         self.dirtyBefore = dirtyBefore
         self.started = started
+        self.tempPath = tempPath
+    }
+
+    /// Abandons the save (call with the file lock held): the writer will not rename, and its temp
+    /// file goes away now, as Redis removes a killed child's.
+    func cancel() {
+        cancelled = true
+        unlink(tempPath)
     }
 }

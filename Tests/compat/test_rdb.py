@@ -577,6 +577,28 @@ def test_plain_shutdown_and_sigterm_save_with_save_points(workdir):
             lunar.stop()
 
 
+def test_shutdown_save_during_bgsave_keeps_the_newer_data(workdir):
+    lunar = start_lunar(workdir=workdir)
+    try:
+        fill(lunar.port, seed=8)
+        c = Conn(lunar.port)
+        c.call("SET", "marker", "1")
+        # BGSAVE takes the dataset with marker=1; SHUTDOWN SAVE abandons it and saves marker=2.
+        c.send_raw(Conn.encode(["BGSAVE"]) + Conn.encode(["SET", "marker", "2"]) + Conn.encode(["SHUTDOWN", "SAVE"]))
+        lunar.proc.wait(20)
+        assert lunar.proc.returncode == 0
+        c.close()
+    finally:
+        lunar.stop()
+    time.sleep(0.5)
+    assert not [f for f in os.listdir(workdir) if f.startswith("temp-")]
+    lunar = start_lunar(workdir=workdir)
+    try:
+        assert redis.Redis(port=lunar.port).get("marker") == b"2"
+    finally:
+        lunar.stop()
+
+
 def test_without_save_points_nothing_is_written(workdir):
     lunar = start_lunar(workdir=workdir)
     try:
