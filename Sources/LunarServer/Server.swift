@@ -51,7 +51,7 @@ public final class LunarServer: @unchecked Sendable {
         } catch {
             let text = "\(error)"
             if text.hasPrefix("Can't chdir") { throw StartupError(text) }
-            throw StartupError("Fatal error loading the DB (\(persistence.path)): \(text). Exiting.")
+            throw StartupError("Fatal error loading the DB (\(persistence.path)): \(text)\(text.hasSuffix(".") ? "" : ".") Exiting.")
         }
         let port = config.int("port")
         engine.serverInfo["tcp_port"] = String(port)
