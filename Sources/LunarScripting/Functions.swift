@@ -251,6 +251,11 @@ final class FunctionRegistry {
             ctx.error("ERR Can not execute a script with write flag using *_ro command.")
             return
         }
+        // MISCONF (failed background save): a function that may write does not start.
+        if let deny = ctx.engine.denyWritesError, !f.flags.contains(.noWrites) {
+            ctx.error(deny)
+            return
+        }
         running = (f.name, argv, monotonicMillis())
         defer { running = nil }
         let keys = argv[3..<(3 + numkeys)]

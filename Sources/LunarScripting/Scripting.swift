@@ -231,6 +231,11 @@ final class ScriptingState {
             ctx.error("ERR Can not execute a script with write flag using *_ro command.")
             return
         }
+        // MISCONF (failed background save): a script declared able to write does not start.
+        if let deny = ctx.engine.denyWritesError, !script.flags.contains(.legacy), !script.flags.contains(.noWrites) {
+            ctx.error(deny)
+            return
+        }
         vm.setKeysAndArgs(argv[3..<(3 + numkeys)], argv[(3 + numkeys)...])
         let ro = readOnly || script.flags.contains(.noWrites)
         vm.run(fnRef: script.ref, replyTo: ctx, name: sha.string, readOnly: ro) { 0 }

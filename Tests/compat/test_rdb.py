@@ -401,6 +401,9 @@ def test_save_errors_and_misconf_match_redis(workdir):
     ref = start_redis("--dir", rd)
     try:
         a, b = Conn(lunar.port), Conn(ref.port)
+        lib = ("#!lua name=misconf\nredis.register_function('w', function() return redis.call('set', 'a', '1') end)\n"
+               "redis.register_function{function_name='r', callback=function() return 1 end, flags={'no-writes'}}")
+        same_replies((a, b), ["FUNCTION", "LOAD", lib])
         shutil.rmtree(ld)
         shutil.rmtree(rd)
         same_replies((a, b), ["SET", "k", "v"], ["SAVE"])
@@ -414,7 +417,14 @@ def test_save_errors_and_misconf_match_redis(workdir):
                      ["MULTI"], ["GET", "a"], ["EXEC"], ["INCR", "n"], ["DEL", "a"],
                      ["CONFIG", "SET", "stop-writes-on-bgsave-error", "no"], ["SET", "a", "4"], ["PING"],
                      ["CONFIG", "SET", "stop-writes-on-bgsave-error", "yes"], ["SET", "a", "5"],
-                     ["CONFIG", "SET", "save", ""], ["SET", "a", "6"], ["GET", "a"])
+                     ["EVAL", "return redis.call('set', 'a', '1')", "0"],
+                     ["EVAL", "return redis.pcall('set', 'a', '1')", "0"],
+                     ["EVAL", "return redis.call('get', 'a')", "0"],
+                     ["EVAL", "#!lua\nreturn redis.call('get', 'a')", "0"],
+                     ["EVAL", "#!lua flags=no-writes\nreturn redis.call('get', 'a')", "0"],
+                     ["FCALL", "w", "0"], ["FCALL", "r", "0"], ["FCALL_RO", "r", "0"],
+                     ["FUNCTION", "LOAD", "REPLACE", lib],
+                     ["CONFIG", "SET", "save", ""], ["SET", "a", "6"], ["GET", "a"], ["FCALL", "w", "0"])
         # SHUTDOWN SAVE refuses to exit when the save fails, FORCE exits anyway.
         assert a.call("SHUTDOWN", "SAVE") == ("err", b"ERR Errors trying to SHUTDOWN. Check logs.")
         assert lunar.alive()

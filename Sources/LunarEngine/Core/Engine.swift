@@ -436,7 +436,8 @@ public final class Engine: @unchecked Sendable {
             rejectCommand(ctx, "ERR wrong number of arguments for '\(spec.fullName)' command", spec: spec)
             return
         }
-        if let deny = denyWritesError, ctx === topContext, writeDeniable(spec, client) {
+        if let deny = denyWritesError,
+           ctx === topContext ? writeDeniable(spec, client) : (ctx.inScript && spec.isWrite) {
             rejectCommand(ctx, deny, spec: spec)
             return
         }
@@ -492,7 +493,8 @@ public final class Engine: @unchecked Sendable {
     /// background save with `stop-writes-on-bgsave-error yes`); nil otherwise.
     public var denyWritesError: String?
 
-    /// Commands MISCONF refuses, as Redis: writes, PING, and EXEC of a transaction holding a write.
+    /// Commands MISCONF refuses, as Redis: writes, PING, and EXEC of a transaction holding a write
+    /// (inside scripts: writes only; scripts that may write are refused before they start).
     private func writeDeniable(_ spec: CommandSpec, _ client: Client) -> Bool {
         if spec.isWrite || spec.name == "ping" { return true }
         if spec.name == "exec" && client.inMulti {
