@@ -20,6 +20,8 @@ def generate(rng):
     gens = {}
     while True:
         for name in FAMILIES:
+            # The previous segment may have stopped inside MULTI.
+            yield Cmd("DISCARD")
             yield Cmd("FLUSHALL")
             yield Cmd("SELECT", "0")
             # A new generator each time: its model starts from the empty server.
