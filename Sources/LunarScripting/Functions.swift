@@ -251,8 +251,9 @@ final class FunctionRegistry {
             ctx.error("ERR Can not execute a script with write flag using *_ro command.")
             return
         }
-        // MISCONF (failed background save): a function that may write does not start.
-        if let deny = ctx.engine.denyWritesError, !f.flags.contains(.noWrites) {
+        // A function able to write is refused up front after a failed background save (MISCONF) or
+        // while min-replicas-to-write is unmet (NOREPLICAS), in that order as in Redis.
+        if !f.flags.contains(.noWrites), let deny = ctx.engine.denyWritesError ?? ctx.engine.writesNeedReplicasError {
             ctx.error(deny)
             return
         }

@@ -38,6 +38,15 @@ public final class LunarServer: @unchecked Sendable {
         let persistence = Persistence.install(on: engine)
         RDBWriter.functionLibraries = { Scripting.libraryCodes($0) }
         RDBReader.functionLoader = { Scripting.loadLibrary($0, code: $1, keepExisting: $2) }
+        // SCRIPT DEBUG YES rolls a session back to an in-memory snapshot (Lunar cannot fork).
+        engine.datasetCheckpoint = { [unowned engine, unowned persistence] in
+            let saved = RDBWriter.snapshot(engine, compress: false, checksum: false)
+            return {
+                do { _ = try persistence.replaceDataset(with: saved) } catch {
+                    engine.logger.error("Could not roll back the debugging session's changes: \(error)")
+                }
+            }
+        }
         // A replica's full sync gets an RDB snapshot taken on the engine thread: the stream that
         // follows starts exactly where the snapshot ends. REPLCONF rdb-filter-only functions
         // (redis-cli --functions-rdb) gets the libraries and no keys.

@@ -57,6 +57,11 @@ public final class Engine: @unchecked Sendable {
 
     // MARK: State shared with the I/O threads (atomics only)
 
+    /// Input of the client debugging a script, while its session holds the engine thread.
+    public let debugChannel = DebugChannel()
+    /// Takes a snapshot of the whole dataset and returns what puts it back (the persistence module
+    /// provides it; SCRIPT DEBUG YES rolls a session's changes back with it).
+    public var datasetCheckpoint: (() -> (() -> Void))?
     /// Non-zero while a script or function has run past busy-reply-threshold: 1 script, 2 function.
     public let busy = ManagedAtomic<Int>(0)
     /// Set by SCRIPT KILL / FUNCTION KILL from an I/O thread; the running script polls it.
@@ -441,6 +446,12 @@ public final class Engine: @unchecked Sendable {
             rejectCommand(ctx, deny, spec: spec)
             return
         }
+        if let deny = writesNeedReplicasError,
+           ctx === topContext ? spec.name != "ping" && writeDeniable(spec, client) : ctx.inScript && spec.isWrite {
+            // A script's write fails at its redis.call, as in Redis.
+            rejectCommand(ctx, deny, spec: spec)
+            return
+        }
         if client.subscriptions.pubsubMode && client.resp == 2 && ctx === topContext && !PubSubCommands.allowedWhileSubscribed(spec) {
             rejectCommand(ctx, "ERR Can't execute '\(spec.fullName)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", spec: spec)
             return
@@ -492,6 +503,9 @@ public final class Engine: @unchecked Sendable {
     /// Set by the persistence module while writes must be refused (Redis's MISCONF after a failed
     /// background save with `stop-writes-on-bgsave-error yes`); nil otherwise.
     public var denyWritesError: String?
+    /// Set by replication while fewer good replicas than min-replicas-to-write are connected: writes
+    /// (and EXEC of queued writes) are refused with it (NOREPLICAS).
+    public var writesNeedReplicasError: String?
 
     /// Commands MISCONF refuses, as Redis: writes, PING, and EXEC of a transaction holding a write
     /// (inside scripts: writes only; scripts that may write are refused before they start).
