@@ -108,10 +108,8 @@ public final class Persistence {
     @discardableResult
     public func load(path: String, expireBefore: Int64?, allowDuplicates: Bool = false,
                      keepExistingLibraries: Bool = false) throws -> RDBLoadStats {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw RDBError("Fatal error loading the DB: \(String(cString: strerror(errno))). Exiting.")
-        }
-        var reader = RDBReader(data: [UInt8](data), engine: engine, expireBefore: expireBefore)
+        let data = try Persistence.readFile(path)
+        var reader = RDBReader(data: data, engine: engine, expireBefore: expireBefore)
         reader.allowDuplicates = allowDuplicates
         reader.keepExistingLibraries = keepExistingLibraries
         reader.verifyChecksum = checksum
@@ -139,6 +137,33 @@ public final class Persistence {
             engine.flushAll()
             throw error
         }
+    }
+
+    /// The whole file, read straight into one array (no intermediate copy).
+    static func readFile(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY)
+        if fd < 0 { throw RDBError("Fatal error loading the DB: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw RDBError("Fatal error loading the DB: \(String(cString: strerror(errno)))") }
+        let size = Int(st.st_size)
+        var failure: Int32 = 0
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buf, count in
+            var off = 0
+            while off < size {
+                let n = read(fd, buf.baseAddress! + off, size - off)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = errno
+                    break
+                }
+                if n == 0 { break }
+                off += n
+            }
+            count = off
+        }
+        if failure != 0 { throw RDBError("Fatal error loading the DB: \(String(cString: strerror(failure)))") }
+        return bytes
     }
 
     // MARK: Saving
