@@ -45,11 +45,20 @@ let package = Package(
             name: "LunarScripting",
             dependencies: ["CLua", "LunarEngine", "LunarRESP", .product(name: "Logging", package: "swift-log")],
             swiftSettings: hotPath),
+        // RDB persistence: snapshots in Redis 7.0's file format (SAVE, BGSAVE, loading at start-up).
+        .target(
+            name: "LunarPersistence",
+            dependencies: [
+                "LunarEngine", "LunarRESP",
+                .product(name: "Collections", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: hotPath),
         // The network server: SwiftNIO channels that parse RESP and hand batches to the engine.
         .target(
             name: "LunarServer",
             dependencies: [
-                "LunarEngine", "LunarRESP", "LunarScripting",
+                "LunarEngine", "LunarRESP", "LunarScripting", "LunarPersistence",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Atomics", package: "swift-atomics"),
@@ -66,6 +75,9 @@ let package = Package(
         .testTarget(name: "LunarClientTests", dependencies: ["LunarClient", "LunarRESP"],
                     swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "LunarEngineTests", dependencies: ["LunarEngine", "LunarRESP"]),
+        .testTarget(
+            name: "LunarPersistenceTests",
+            dependencies: ["LunarPersistence", "LunarEngine", "LunarRESP", .product(name: "Collections", package: "swift-collections")]),
         .testTarget(name: "LunarScriptingTests", dependencies: ["LunarScripting", "LunarEngine", "LunarRESP", "CLua"]),
     ]
 )

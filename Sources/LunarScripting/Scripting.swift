@@ -27,6 +27,27 @@ public enum Scripting {
         }
     }
 
+    /// The source code of every loaded function library, by name (what RDB files save).
+    public static func libraryCodes(_ engine: Engine) -> [Bytes] {
+        guard let state = engine.extensions[ScriptingState.key] as? ScriptingState else { return [] }
+        return state.functions.libraries.keys.sorted().map { state.functions.libraries[$0]!.code }
+    }
+
+    /// Loads (or replaces) a function library from its source, as an RDB file holds it; the error text if it fails.
+    /// With `keepExisting`, a library of the same name already loaded (from `lua-library-dir` at start-up)
+    /// is kept: the files on disk win over an older copy saved in the RDB file.
+    public static func loadLibrary(_ engine: Engine, code: Bytes, keepExisting: Bool = false) -> String? {
+        guard let state = engine.extensions[ScriptingState.key] as? ScriptingState else { return "scripting is not available" }
+        if keepExisting, case let .success((name, _)) = FunctionRegistry.parseMetadata(code),
+           state.functions.libraries[name] != nil {
+            return nil
+        }
+        switch state.functions.load(code, replace: true) {
+        case .success: return nil
+        case let .failure(e): return e.message
+        }
+    }
+
     /// The version string of the linked Lua runtime (e.g. "Lua 5.4").
     public static func luaVersion() -> String {
         guard let L = luaL_newstate() else { return "" }

@@ -31,6 +31,7 @@ public enum ServerOptions {
         }
         if !cur.isEmpty { lines.append((quoteJoin(cur), 0, "command line")) }
 
+        var savePointsSeen = false
         for (line, n, source) in lines {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
@@ -43,11 +44,17 @@ public enum ServerOptions {
             guard config.canonicalName(name) != nil else {
                 throw configError(line, n, source, "Bad directive or wrong number of arguments")
             }
-            let value: String
+            var value: String
             if name == "save" && values.count == 1 && values[0].isEmpty {
                 value = ""
             } else {
                 value = values.joined(separator: " ")
+            }
+            // As in redis.conf, several `save` lines add up (the first one replaces the default).
+            if name == "save" {
+                let current = config.string("save")
+                if savePointsSeen && !value.isEmpty && !current.isEmpty { value = current + " " + value }
+                savePointsSeen = true
             }
             if let err = config.set(name, value, startup: true) {
                 throw configError(line, n, source, err)

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import LunarEngine
+import LunarPersistence
 import LunarServer
 
 // lunar-server [config-file] [--option value …], like redis-server.
@@ -22,7 +23,7 @@ if arguments.first == "--version" || arguments.first == "-v" {
     exit(0)
 }
 
-let config = ConfigStore()
+let config = ConfigStore(ConfigStore.defaults + Persistence.configParams)
 do {
     try ServerOptions.load(arguments: arguments, into: config)
 } catch {
@@ -65,7 +66,7 @@ for sig in [SIGINT, SIGTERM] {
     let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
     src.setEventHandler {
         logger.warning("Received \(sig == SIGINT ? "SIGINT" : "SIGTERM") scheduling shutdown...")
-        server.shutdown(save: false)
+        server.shutdownFromSignal()
     }
     src.resume()
     signalSources.append(src)

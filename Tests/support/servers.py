@@ -69,11 +69,14 @@ class Server:
             return f.read()
 
 
-def start_lunar(*extra):
+def start_lunar(*extra, workdir=None):
+    """Lunar on a free port, run in `workdir` (a new temp dir by default; its `dir` is the cwd).
+    Saving is off (--save '') unless `extra` sets save points again."""
     port = free_port()
-    wd = tempfile.mkdtemp(prefix="lunar-test-")
+    wd = workdir or tempfile.mkdtemp(prefix="lunar-test-")
     argv = [lunar_binary(), "--port", str(port), "--bind", "127.0.0.1",
-            "--enable-debug-command", "yes", "--lua-library-dir", os.path.join(ROOT, "lua")] + list(extra)
+            "--enable-debug-command", "yes", "--lua-library-dir", os.path.join(ROOT, "lua"),
+            "--save", ""] + list(extra)
     return Server(argv, port, wd)
 
 

@@ -209,6 +209,7 @@ enum ConnectionCommands {
     /// One CLIENT LIST line (without the newline). Memory and buffer figures the engine does not track are 0.
     static func describe(_ c: Client, _ engine: Engine, now: Int64) -> String {
         var flags = ""
+        if c.isReplica { flags += "S" }
         if c.subscriptions.pubsubMode { flags += "P" }
         if c.inMulti { flags += "x" }
         if c.blocked != nil { flags += "b" }
@@ -230,7 +231,13 @@ enum ConnectionCommands {
         return s
     }
 
-    /// Client types as CLIENT LIST/KILL name them; every Lunar connection is a normal one.
+    /// The type CLIENT LIST/KILL TYPE match a connection against (Lunar has no master links).
+    static func typeOf(_ c: Client) -> String {
+        if c.isReplica { return "replica" }
+        return c.subscriptions.pubsubMode ? "pubsub" : "normal"
+    }
+
+    /// Client types as CLIENT LIST/KILL name them.
     static func clientType(_ name: Bytes) -> String? {
         switch name.lowercased.string {
         case "normal": return "normal"
@@ -264,7 +271,7 @@ enum ConnectionCommands {
         var text = ""
         for c in ctx.engine.clients.values.sorted(by: { $0.id < $1.id }) where !c.closed {
             if let ids, !ids.contains(c.id) { continue }
-            if let type, type != "normal" { continue }
+            if let type, type != typeOf(c) { continue }
             text += describe(c, ctx.engine, now: ctx.now) + "\n"
         }
         ctx.out.verbatim(text)
@@ -315,7 +322,7 @@ enum ConnectionCommands {
         var victims: [Client] = []
         for c in engine.clients.values.sorted(by: { $0.id < $1.id }) where !c.closed {
             if let id, c.id != id { continue }
-            if let type, type != "normal" { continue }
+            if let type, type != typeOf(c) { continue }
             if let addr, c.remoteAddress != addr { continue }
             if let laddr, c.localAddress != laddr { continue }
             if skipMe && c === ctx.client { continue }

@@ -47,12 +47,6 @@ enum ServerCommands {
                 if ctx.argc > 2 || (ctx.argc == 2 && !ctx.arg(1, is: "schedule")) { ctx.syntaxError(); return }
                 ctx.error(noPersistence)
             },
-            CommandSpec("role", arity: 1, flags: [.noscript, .loading, .stale, .fast], group: .server, since: "2.8.12", summary: "Reports the replication role: always a master with no replicas.", acl: ["admin", "dangerous"]) { ctx in
-                ctx.out.array(3)
-                ctx.out.bulk("master")
-                ctx.out.integer(0)
-                ctx.out.array(0)
-            },
             CommandSpec("shutdown", arity: -1, flags: [.admin, .noscript, .loading, .stale, .noMulti, .allowBusy], group: .server, summary: "Stops the server.", complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", syntax: "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]", handler: shutdown),
             CommandSpec("config", arity: -2, group: .server, since: "2.0.0", summary: "Reads and changes the server configuration.", complexity: "Depends on subcommand.", subcommands: ConfigCommand.subcommands),
             CommandSpec("command", arity: -1, flags: [.loading, .stale], group: .server, since: "2.8.13", summary: "Describes every command the server knows.", complexity: "O(N) where N is the total number of Redis commands", acl: ["connection"], subcommands: CommandIntrospection.subcommands, handler: CommandIntrospection.all),
@@ -190,8 +184,7 @@ final class ServerState {
     let lastSave: Int64
     var peakMemory = 0
     let startupMemory: Int
-    let replID: String = (0..<40).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
-    private var samples: [(ms: Int64, ops: Int, netIn: Int, netOut: Int)] = []
+    private var samples: [(ms: Int64, ops: Int, netIn: Int, netOut: Int, replOut: Int)] = []
 
     init(_ engine: Engine) {
         lastSave = engine.stats.startTime / 1000
@@ -210,7 +203,7 @@ final class ServerState {
     func sample(_ e: Engine) {
         let now = monotonicMillis()
         if let last = samples.last, now - last.ms < 100 { return }
-        samples.append((now, e.stats.commandsProcessed, e.stats.totalNetInput, e.stats.totalNetOutput))
+        samples.append((now, e.stats.commandsProcessed, e.stats.totalNetInput, e.stats.totalNetOutput, e.stats.totalNetReplOutput))
         if samples.count > 17 { samples.removeFirst(samples.count - 17) }
         notePeak()
     }
@@ -228,6 +221,12 @@ final class ServerState {
         let inK = Double(last.netIn - first.netIn) / secs / 1024
         let outK = Double(last.netOut - first.netOut) / secs / 1024
         return (Int(ops.rounded()), inK, outK)
+    }
+
+    /// Replication output kbps averaged over the samples.
+    func replOutputRate() -> Double {
+        guard let first = samples.first, let last = samples.last, last.ms > first.ms else { return 0 }
+        return Double(last.replOut - first.replOut) / (Double(last.ms - first.ms) / 1000) / 1024
     }
 
     func resetRates() { samples.removeAll() }

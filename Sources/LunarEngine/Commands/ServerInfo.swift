@@ -64,7 +64,9 @@ enum ServerInfo {
         case "server": return server(e)
         case "clients": return clients(e)
         case "memory": return memory(e)
-        case "persistence": return persistence(e)
+        case "persistence":
+            if let p = e.extensions[InfoSectionProvider.key("persistence")] as? InfoSectionProvider { return p.render(e) }
+            return persistence(e)
         case "stats": return stats(e)
         case "replication": return replication(e)
         case "cpu": return cpu()
@@ -129,7 +131,8 @@ enum ServerInfo {
     private static func clients(_ e: Engine) -> [String] {
         let timeoutTable = e.blockedClients.values.filter { ($0.blocked?.deadline ?? 0) != 0 }.count
         return [
-            "connected_clients:\(e.clients.count)",
+            // As in Redis, replicas are not counted as clients.
+            "connected_clients:\(e.clients.count - ReplicationMaster.of(e).replicaCount)",
             "cluster_connections:0",
             "maxclients:\(e.config.int("maxclients"))",
             "client_recent_max_input_buffer:0",
@@ -209,12 +212,16 @@ enum ServerInfo {
             "instantaneous_ops_per_sec:\(ops)",
             "total_net_input_bytes:\(s.totalNetInput)",
             "total_net_output_bytes:\(s.totalNetOutput)",
+            "total_net_repl_input_bytes:0",
+            "total_net_repl_output_bytes:\(s.totalNetReplOutput)",
             "instantaneous_input_kbps:\(String(format: "%.2f", inK))",
             "instantaneous_output_kbps:\(String(format: "%.2f", outK))",
+            "instantaneous_input_repl_kbps:0.00",
+            "instantaneous_output_repl_kbps:\(String(format: "%.2f", ServerState.of(e).replOutputRate()))",
             "rejected_connections:\(s.rejectedConnections)",
-            "sync_full:0",
-            "sync_partial_ok:0",
-            "sync_partial_err:0",
+            "sync_full:\(s.syncFull)",
+            "sync_partial_ok:\(s.syncPartialOK)",
+            "sync_partial_err:\(s.syncPartialErr)",
             "expired_keys:\(s.expiredKeys)",
             "expired_stale_perc:\(String(format: "%.2f", s.expiredStalePerc))",
             "evicted_keys:\(s.evictedKeys)",
@@ -233,19 +240,7 @@ enum ServerInfo {
     }
 
     private static func replication(_ e: Engine) -> [String] {
-        [
-            "role:master",
-            "connected_slaves:0",
-            "master_failover_state:no-failover",
-            "master_replid:\(ServerState.of(e).replID)",
-            "master_replid2:0000000000000000000000000000000000000000",
-            "master_repl_offset:0",
-            "second_repl_offset:-1",
-            "repl_backlog_active:0",
-            "repl_backlog_size:1048576",
-            "repl_backlog_first_byte_offset:0",
-            "repl_backlog_histlen:0",
-        ]
+        ReplicationMaster.of(e).infoLines()
     }
 
     private static func cpu() -> [String] {
@@ -373,6 +368,14 @@ enum MemoryCommand {
     }
 }
 
+/// A module's INFO section, replacing the built-in one: stored in `engine.extensions` under
+/// `InfoSectionProvider.key(section)` (the persistence module provides "persistence").
+public final class InfoSectionProvider {
+    public let render: (Engine) -> [String]
+    public init(_ render: @escaping (Engine) -> [String]) { self.render = render }
+    public static func key(_ section: String) -> String { "info." + section }
+}
+
 /// DEBUG: the testing helpers Lunar supports (SLEEP, SET-ACTIVE-EXPIRE, OBJECT, LOG, HELP).
 enum DebugCommand {
     static func allowed(_ ctx: CommandContext) -> Bool {
@@ -398,6 +401,7 @@ enum DebugCommand {
                 ("SET-ACTIVE-EXPIRE <0|1>", "Turns the active expiry cycle off or on (expired keys are still removed when accessed)."),
                 ("OBJECT <key>", "Shows low-level information about the value of <key>."),
                 ("LOG <message>", "Writes <message> to the server log."),
+                ("RELOAD [MERGE] [NOFLUSH] [NOSAVE]", "Saves the RDB file, empties the dataset and loads the file back (NOSAVE: load the existing file; NOFLUSH: keep the current keys; MERGE: the file's keys replace same-named ones)."),
             ])
         case ("sleep", 3):
             let secs = parseDouble(ctx.argv[2]) ?? Double(ctx.argv[2].string.prefix { $0.isNumber || $0 == "." }) ?? 0

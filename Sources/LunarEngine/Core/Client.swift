@@ -29,6 +29,8 @@ public struct BlockedState {
     /// Reply sent on timeout: RESP null array or null bulk. Redis 7.0 answers a timed-out list, zset or
     /// stream wait (BLMOVE and BRPOPLPUSH included) with a null array.
     public var timeoutIsNullArray: Bool
+    /// Writes the reply on timeout or CLIENT UNBLOCK instead of a null (WAIT answers with a count).
+    public var timeoutReply: ((Client) -> Void)? = nil
 }
 
 /// A key watched by WATCH.
@@ -58,6 +60,8 @@ public final class Client: @unchecked Sendable {
     public var replyOff = false
     /// CLIENT REPLY SKIP: the next command's reply is dropped.
     public var replySkipNext = false
+    /// A replica attached by SYNC/PSYNC: it gets the replication stream and no replies (flag S).
+    public internal(set) var isReplica = false
 
     /// Commands handed to the engine and not yet run; the I/O side stops reading while it is high.
     public let inFlight = ManagedAtomic<Int>(0)

@@ -158,8 +158,8 @@ public func parseDouble(_ b: Bytes) -> Double? {
         let v = strtod(start, &end)
         guard let end, end - UnsafeMutablePointer(mutating: start) == n else { return nil }
         if v.isNaN { return nil }
-        if errno == ERANGE && !v.isInfinite && v != 0 { return nil }
-        if errno == ERANGE && v.isInfinite { return nil }
+        // As Redis: out of range is an error when it overflowed or underflowed to zero (denormals pass).
+        if errno == ERANGE && (v.isInfinite || v == 0) { return nil }
         return v
     }
 }

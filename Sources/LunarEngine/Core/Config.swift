@@ -136,6 +136,21 @@ public final class ConfigStore: @unchecked Sendable {
         return n
     }
 
+    /// `save`: empty, or pairs "seconds changes" separated by single spaces (seconds ≥ 1, changes ≥ 0).
+    static func checkSavePoints(_ v: String) -> String? {
+        if v.isEmpty { return nil }
+        let parts = v.split(separator: " ", omittingEmptySubsequences: false)
+        guard parts.count % 2 == 0 else { return "Invalid save parameters" }
+        for (i, p) in parts.enumerated() {
+            var t = Substring(p.drop { $0 == "\t" })
+            if t.first == "+" { t = t.dropFirst() }
+            guard let n = Int(t), t.allSatisfy({ $0.isASCII && $0.isNumber }), n >= (i % 2 == 0 ? 1 : 0) else {
+                return "Invalid save parameters"
+            }
+        }
+        return nil
+    }
+
     /// Every parameter Lunar has. Unknown names in a config file are a startup error, as in Redis.
     public static var defaults: [ConfigParam] {
         let big = Int(Int64.max)
@@ -151,7 +166,8 @@ public final class ConfigStore: @unchecked Sendable {
             ConfigParam("pidfile", .string, ""),
             ConfigParam("dir", .string, "."),
             ConfigParam("dbfilename", .string, "dump.rdb"),
-            ConfigParam("save", .string, ""),
+            // Redis's default save points when no config file sets them (tests and benchmarks pass --save '').
+            ConfigParam("save", .custom(ConfigStore.checkSavePoints), "3600 1 300 100 60 10000"),
             ConfigParam("appendonly", .bool, "no"),
             ConfigParam("appendfilename", .string, "appendonly.aof", immutable: true),
             ConfigParam("appendfsync", .enumeration(["always", "everysec", "no"]), "everysec"),
@@ -184,6 +200,10 @@ public final class ConfigStore: @unchecked Sendable {
             ConfigParam("slowlog-log-slower-than", .int(min: -1, max: big), "10000"),
             ConfigParam("slowlog-max-len", .int(min: 0, max: big), "128"),
             ConfigParam("notify-keyspace-events", .string, ""),
+            ConfigParam("repl-backlog-size", .memory(min: 1, max: big), "1048576"),
+            ConfigParam("repl-backlog-ttl", .int(min: 0, max: Int(Int32.max)), "3600"),
+            ConfigParam("repl-ping-replica-period", .int(min: 1, max: Int(Int32.max)), "10", aliases: ["repl-ping-slave-period"]),
+            ConfigParam("repl-timeout", .int(min: 1, max: Int(Int32.max)), "60"),
         ]
     }
 }

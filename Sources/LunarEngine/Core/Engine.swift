@@ -26,6 +26,12 @@ public struct EngineStats {
     public var errorCodes: [String: Int] = [:]
     public var totalNetInput = 0
     public var totalNetOutput = 0
+    /// Bytes sent to replicas (counted apart from total_net_output_bytes, as Redis does).
+    public var totalNetReplOutput = 0
+    /// Replica synchronizations: full, partial accepted, partial refused (INFO stats).
+    public var syncFull = 0
+    public var syncPartialOK = 0
+    public var syncPartialErr = 0
 }
 
 /// The keyspace engine. One dedicated thread owns all data and runs every command, one at a time,
@@ -79,6 +85,8 @@ public final class Engine: @unchecked Sendable {
     private var toFlush: [Client] = []
     private var flushMarked = Set<Int>()
     private var topContext: CommandContext!
+    /// The client whose top-level command runs (or ran last): replication notes its write offset for WAIT.
+    var currentClient: Client { topContext.client }
     private var thread: Thread?
     private var stopping = false
     private var nextCron = monotonicMillis()
@@ -150,6 +158,9 @@ public final class Engine: @unchecked Sendable {
         thread = t
         t.start()
     }
+
+    /// True when called from the engine thread (which alone may touch clients and data).
+    public var isEngineThread: Bool { Thread.current === thread }
 
     public func stop() {
         enqueue { $0.stopping = true }
@@ -457,6 +468,10 @@ public final class Engine: @unchecked Sendable {
             rejectCommand(ctx, "ERR wrong number of arguments for '\(spec.fullName)' command", spec: spec)
             return
         }
+        if let deny = denyWritesError, ctx === topContext, writeDeniable(spec, client) {
+            rejectCommand(ctx, deny, spec: spec)
+            return
+        }
         if client.subscriptions.pubsubMode && client.resp == 2 && ctx === topContext && !PubSubCommands.allowedWhileSubscribed(spec) {
             rejectCommand(ctx, "ERR Can't execute '\(spec.fullName)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", spec: spec)
             return
@@ -505,6 +520,19 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
+    /// Set by the persistence module while writes must be refused (Redis's MISCONF after a failed
+    /// background save with `stop-writes-on-bgsave-error yes`); nil otherwise.
+    public var denyWritesError: String?
+
+    /// Commands MISCONF refuses, as Redis: writes, PING, and EXEC of a transaction holding a write.
+    private func writeDeniable(_ spec: CommandSpec, _ client: Client) -> Bool {
+        if spec.isWrite || spec.name == "ping" { return true }
+        if spec.name == "exec" && client.inMulti {
+            return client.queued.contains { table.resolve($0)?.isWrite == true }
+        }
+        return false
+    }
+
     private func rejectCommand(_ ctx: CommandContext, _ message: String, spec: CommandSpec? = nil) {
         var message = message
         if spec?.name == "exec" && spec?.parent == nil && ctx === topContext {
@@ -549,7 +577,7 @@ public final class Engine: @unchecked Sendable {
         for c in toFlush where !c.closed {
             guard let conn = c.connection else { continue }
             let buf = c.output.buffer
-            stats.totalNetOutput &+= buf.readableBytes
+            if c.isReplica { stats.totalNetReplOutput &+= buf.readableBytes } else { stats.totalNetOutput &+= buf.readableBytes }
             c.output.buffer = nextOutputBuffer(after: buf.readableBytes)
             batch.append(OutgoingReplies(connection: conn, buffer: buf, thenClose: c.closeAfterReply))
             if c.closeAfterReply { c.closed = true }
@@ -712,7 +740,7 @@ public final class Engine: @unchecked Sendable {
         let t = unixMillis()
         for c in Array(blockedClients.values) {
             guard let st = c.blocked, st.deadline != 0, st.deadline <= t else { continue }
-            if st.timeoutIsNullArray { c.output.nullArray() } else { c.output.nullBulk() }
+            if let reply = st.timeoutReply { reply(c) } else if st.timeoutIsNullArray { c.output.nullArray() } else { c.output.nullBulk() }
             st.spec.statCalls &+= 1
             unblock(c)
             resumePending(c)
@@ -722,7 +750,7 @@ public final class Engine: @unchecked Sendable {
     /// Unblocks a client as if it timed out (CLIENT UNBLOCK), or with an error.
     public func unblockClient(_ c: Client, error: String?) -> Bool {
         guard let st = c.blocked else { return false }
-        if let error { c.output.error(error) } else if st.timeoutIsNullArray { c.output.nullArray() } else { c.output.nullBulk() }
+        if let error { c.output.error(error) } else if let reply = st.timeoutReply { reply(c) } else if st.timeoutIsNullArray { c.output.nullArray() } else { c.output.nullBulk() }
         st.spec.statCalls &+= 1
         unblock(c)
         resumePending(c)
