@@ -46,11 +46,15 @@ public final class Engine: @unchecked Sendable {
 
     /// Unix ms at the start of the current command; expiry decisions use it (frozen during a script).
     public internal(set) var now: Int64 = unixMillis()
-    /// The last clock reading in µs (`now` is derived from it). Within a batch of commands the reading
-    /// taken when one command ends serves as the start of the next, so a command reads the clock once.
+    /// The last clock reading in µs (`now` is derived from it). Within one client's batch of commands
+    /// the reading taken when a command ends serves as the start of the next, so a command reads the
+    /// clock once.
     private var clockMicros: Int64 = unixMicros()
-    /// True while `clockMicros` was read at the end of the command just run (no wait since).
+    /// Set by `process` between two commands of a batch when the first one read the clock as it
+    /// ended; any other caller of executeTopLevel gets a fresh reading.
     private var clockFresh = false
+    /// Set by dispatch when a top-level command read the clock as it ended.
+    private var clockReadAtEnd = false
     public var stats = EngineStats()
     /// Writes since start (INFO's rdb_changes_since_last_save works from it).
     public var dirty = 0
@@ -170,7 +174,6 @@ public final class Engine: @unchecked Sendable {
         while !stopping {
             batch = queue.takeAll(timeoutMs: waitBudget())
             batchIndex = 0
-            clockFresh = false
             while batchIndex < batch.count {
                 let w = batch[batchIndex]
                 batchIndex += 1
@@ -184,7 +187,6 @@ public final class Engine: @unchecked Sendable {
                     forget(c)
                 case let .task(f):
                     f()
-                    clockFresh = false
                 case .none:
                     break
                 }
@@ -321,6 +323,7 @@ public final class Engine: @unchecked Sendable {
             }
             stats.totalNetInput &+= requestSize(commands[i])
             executeTopLevel(client, commands[i])
+            clockFresh = clockReadAtEnd
             i += 1
             if client.blocked != nil {
                 if i < commands.count { client.pending.append(contentsOf: commands[i...]) }
@@ -328,6 +331,7 @@ public final class Engine: @unchecked Sendable {
             }
             if client.closeAfterReply { break }
         }
+        clockFresh = false
         markFlush(client)
     }
 
@@ -375,6 +379,7 @@ public final class Engine: @unchecked Sendable {
     public func executeTopLevel(_ client: Client, _ argv: [Bytes]) {
         if !clockFresh { clockMicros = unixMicros() }
         clockFresh = false
+        clockReadAtEnd = false
         now = clockMicros / 1000
         client.lastInteraction = now
         let ctx = topContext!
@@ -511,7 +516,7 @@ public final class Engine: @unchecked Sendable {
         spec.statMicros &+= Int(end - start)
         if ctx === topContext {
             clockMicros = end
-            clockFresh = true
+            clockReadAtEnd = true
         }
         // A reply that is an error (not an array holding errors) makes the call a failed one.
         if ctx.out.buffer.writerIndex > replyStart && ctx.out.buffer.getInteger(at: replyStart, as: UInt8.self) == UInt8(ascii: "-") {
