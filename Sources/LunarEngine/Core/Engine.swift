@@ -306,20 +306,23 @@ public final class Engine: @unchecked Sendable {
             return
         }
         // Pipelines: the key lookups of the next commands are started early (see KeyTable's prefetching).
+        // The key position is taken from the first command (pipelines mostly repeat one command; a
+        // wrong guess only wastes a prefetch), and the table from the client's current database.
         let n = commands.count
         var nextSlot = -1, nextBucket = -1
-        if n >= 3 {
-            let b1 = prefetchBucket(client, commands[1])
-            nextBucket = prefetchBucket(client, commands[2])
-            nextSlot = databases[client.db].table.prefetchSlot(bucket: b1)
+        let k = n >= 3 ? prefetchKeyIndex(commands[0]) : 0
+        let table = databases[client.db].table
+        if k > 0 {
+            let b1 = commands[1].count > k ? table.prefetchBucket(commands[1][k]) : -1
+            nextBucket = commands[2].count > k ? table.prefetchBucket(commands[2][k]) : -1
+            nextSlot = table.prefetchSlot(bucket: b1)
         }
         var i = 0
         while i < n {
-            if n >= 3 {
-                let table = databases[client.db].table
+            if k > 0 {
                 table.prefetchKey(slot: nextSlot)
                 nextSlot = table.prefetchSlot(bucket: nextBucket)
-                nextBucket = i + 3 < n ? prefetchBucket(client, commands[i + 3]) : -1
+                nextBucket = i + 3 < n && commands[i + 3].count > k ? table.prefetchBucket(commands[i + 3][k]) : -1
             }
             stats.totalNetInput &+= requestSize(commands[i])
             executeTopLevel(client, commands[i])
@@ -335,23 +338,14 @@ public final class Engine: @unchecked Sendable {
         markFlush(client)
     }
 
-    /// Step 1 of prefetching a command's (first) key; -1 when it names none.
-    @inline(__always) private func prefetchBucket(_ client: Client, _ argv: [Bytes]) -> Int {
-        guard argv.count >= 2 else { return -1 }
-        // Pipelines repeat one command: its spec is looked up once.
-        if argv[0] != prefetchName {
-            prefetchName = argv[0]
-            prefetchSpec = table.lookup(argv[0])
-        }
-        guard let spec = prefetchSpec else { return -1 }
-        var k = spec.firstKey
-        // EVAL/EVALSHA/FCALL (movable keys): the first key, if any, follows the key count.
-        if k == 0 && spec.group == .scripting && spec.getKeys != nil { k = 3 }
-        guard k > 0, k < argv.count else { return -1 }
-        return databases[client.db].table.prefetchBucket(argv[k])
+    /// Where a command's first key is, for prefetching: its first key position, the one after the
+    /// key count for EVAL/EVALSHA/FCALL (movable keys), 0 for none.
+    private func prefetchKeyIndex(_ argv: [Bytes]) -> Int {
+        guard argv.count >= 2, let spec = table.lookup(argv[0]) else { return 0 }
+        if spec.firstKey > 0 { return spec.firstKey }
+        if spec.group == .scripting && spec.getKeys != nil { return 3 }
+        return 0
     }
-    private var prefetchName = Bytes()
-    private var prefetchSpec: CommandSpec?
 
     /// Size of a command as a RESP multibulk request (what INFO's total_net_input_bytes counts).
     @inline(__always) private func requestSize(_ argv: [Bytes]) -> Int {
