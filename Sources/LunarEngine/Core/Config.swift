@@ -10,6 +10,8 @@ public struct ConfigParam {
         case enumeration([String])
         /// Free-form with a custom validator returning an error message (e.g. `save`, `bind`).
         case custom((String) -> String?)
+        /// Stored in a canonical spelling: the normalizer returns it, or nil with `error` as the reason.
+        case canonical((String) -> String?, error: String)
     }
     public let name: String
     public let aliases: [String]
@@ -104,6 +106,8 @@ public final class ConfigStore: @unchecked Sendable {
             return options.contains(l) ? l : nil
         case let .custom(check):
             return check(raw) == nil ? raw : nil
+        case let .canonical(normalizer, _):
+            return normalizer(raw)
         }
     }
 
@@ -120,6 +124,7 @@ public final class ConfigStore: @unchecked Sendable {
         case .enumeration: return "argument(s) must be one of the following: " + {
             if case let .enumeration(o) = p.kind { return o.joined(separator: ", ") } else { return "" } }()
         case let .custom(check): return check(raw) ?? "invalid value"
+        case let .canonical(_, error): return error
         }
     }
 
@@ -199,7 +204,7 @@ public final class ConfigStore: @unchecked Sendable {
             ConfigParam("protected-mode", .bool, "yes"),
             ConfigParam("slowlog-log-slower-than", .int(min: -1, max: big), "10000"),
             ConfigParam("slowlog-max-len", .int(min: 0, max: big), "128"),
-            ConfigParam("notify-keyspace-events", .string, ""),
+            ConfigParam("notify-keyspace-events", .canonical(KeyspaceEvents.normalize, error: KeyspaceEvents.invalidFlagsError), ""),
             ConfigParam("repl-backlog-size", .memory(min: 1, max: big), "1048576"),
             ConfigParam("repl-backlog-ttl", .int(min: 0, max: Int(Int32.max)), "3600"),
             ConfigParam("repl-ping-replica-period", .int(min: 1, max: Int(Int32.max)), "10", aliases: ["repl-ping-slave-period"]),
