@@ -114,6 +114,7 @@ def test_family_events(family, flags, lunar_server, redis_server):
                 barrier(rs)
     finally:
         teardown_pair((lc, rc), (ls, rs))
+    print(f"{family} {flags}: {seen} event frames compared")
     assert lunar_server.alive()
     if family not in ("server",) and flags != "Kszhm":
         assert seen > 0, "the sequence produced no events at all"

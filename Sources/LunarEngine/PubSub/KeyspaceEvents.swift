@@ -64,9 +64,17 @@ public enum KeyspaceEvents {
         return out
     }
 
-    /// Config normalizer: the canonical form of a valid flag string, nil for an invalid one.
+    /// Config normalizer: a lossless canonical form of a valid flag string (as `format`, but 'n'
+    /// always spelled out), nil for an invalid one. CONFIG GET shows `display` of it.
     static func normalize(_ s: String) -> String? {
-        parse(s).map(format)
+        guard let f = parse(s) else { return nil }
+        var out = format(f)
+        if f & all == all && f & new != 0 { out.insert("n", at: out.index(after: out.startIndex)) }
+        return out
+    }
+
+    static func display(_ stored: String) -> String {
+        format(parse(stored) ?? 0)
     }
 
     @usableFromInline static func bytes(_ s: StaticString) -> Bytes {
@@ -111,6 +119,16 @@ extension Engine {
 }
 
 extension Database {
+    /// A read lookup that counts the hit or miss but publishes no keymiss (Redis's OBJECT lookups).
+    public func lookupReadNoNotify(_ key: Bytes) -> Value? {
+        if let s = slot(key) {
+            engine.stats.keyspaceHits &+= 1
+            return table.value(at: s)
+        }
+        engine.stats.keyspaceMisses &+= 1
+        return nil
+    }
+
     /// Publishes a keyspace event about `key` in this database (see `KeyspaceEvents`).
     @inline(__always)
     public func notify(_ cls: Int, _ event: StaticString, _ key: Bytes) {
