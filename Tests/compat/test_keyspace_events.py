@@ -214,6 +214,18 @@ def test_lazy_expiry_events(lunar_server, redis_server):
     assert any(is_expired_event(f) for f in a[2])
 
 
+def test_store_with_empty_result_deletes_unreclaimed_destination(lunar_server, redis_server):
+    # A store command with an empty result removes its destination the way DEL-by-name does in
+    # Redis (no expiry check): a destination whose TTL passed but was not reclaimed goes as "del".
+    dests = ["d1", "d2", "d3", "d4", "d5"]
+    steps = [[("DEBUG", "SET-ACTIVE-EXPIRE", "0")] + [("SET", d, "v", "PX", "20") for d in dests], 0.08,
+             [("SINTERSTORE", "d1", "nos")], [("ZUNIONSTORE", "d2", "1", "nos")], [("BITOP", "OR", "d3", "nos")],
+             [("SORT", "nos", "STORE", "d4")], [("ZRANGESTORE", "d5", "nos", "0", "1")]]
+    a, b = run_both(lunar_server, redis_server, "KEAm", steps)
+    assert a == b
+    assert all(any(f[1][3][1] == b"del" for f in step) for step in a[2:])
+
+
 def test_active_expiry_events(lunar_server, redis_server):
     keys = [f"k{i}" for i in range(20)]
     steps = [[("SET", k, "v", "PX", "20") for k in keys] + [("SET", "stay", "v", "EX", "100")], 0.6]

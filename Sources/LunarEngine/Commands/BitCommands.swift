@@ -271,7 +271,7 @@ enum BitCommands {
         }
         let dest = ctx.argv[2]
         if maxLen == 0 {
-            if ctx.db.delete(dest) {
+            if ctx.db.deleteIgnoringExpiry(dest) {
                 ctx.db.signalModified(dest)
                 ctx.notify(KeyspaceEvents.generic, "del", dest)
             }

@@ -445,7 +445,7 @@ enum KeyCommands {
                 db.signalModified(store)
                 db.notify(KeyspaceEvents.list, "sortstore", store)
                 db.signalReady(store)
-            } else if db.delete(store) {
+            } else if db.deleteIgnoringExpiry(store) {
                 db.signalModified(store)
                 db.notify(KeyspaceEvents.generic, "del", store)
             }

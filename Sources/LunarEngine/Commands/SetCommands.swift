@@ -420,7 +420,7 @@ enum SetCommands {
             ctx.db.signalModified(dest)
             ctx.notify(KeyspaceEvents.set, ctx.spec.name == "sinterstore" ? "sinterstore"
                        : ctx.spec.name == "sunionstore" ? "sunionstore" : "sdiffstore", dest)
-        } else if ctx.db.delete(dest) {
+        } else if ctx.db.deleteIgnoringExpiry(dest) {
             ctx.db.signalModified(dest)
             ctx.notify(KeyspaceEvents.generic, "del", dest)
         }

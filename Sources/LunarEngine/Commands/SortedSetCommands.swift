@@ -709,7 +709,7 @@ enum SortedSetCommands {
     /// replies with the resulting cardinality.
     static func storeResult(_ ctx: CommandContext, _ dst: Bytes, _ result: ZSetObject, settle: Bool = true) {
         if result.isEmpty {
-            if ctx.db.delete(dst) {
+            if ctx.db.deleteIgnoringExpiry(dst) {
                 ctx.db.signalModified(dst)
                 ctx.notify(KeyspaceEvents.generic, "del", dst)
             }

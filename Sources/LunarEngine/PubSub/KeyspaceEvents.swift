@@ -119,6 +119,16 @@ extension Engine {
 }
 
 extension Database {
+    /// Deletes a key whether or not its TTL has passed, as Redis's dbDelete does where a store
+    /// command with an empty result clears its destination (SINTERSTORE, ZUNIONSTORE, BITOP, SORT
+    /// STORE…): a destination whose time is up but that was not reclaimed yet goes as a "del".
+    @discardableResult
+    public func deleteIgnoringExpiry(_ key: Bytes) -> Bool {
+        guard let s = table.slot(of: key) else { return false }
+        table.remove(slot: s)
+        return true
+    }
+
     /// A read lookup that counts the hit or miss but publishes no keymiss (Redis's OBJECT lookups).
     public func lookupReadNoNotify(_ key: Bytes) -> Value? {
         if let s = slot(key) {
