@@ -2,7 +2,8 @@
 import PackageDescription
 
 // The engine and protocol code is single-owner by design (one engine thread, one event loop per
-// connection), so Swift's dynamic exclusivity checks only cost time there (~7% of a SET in profiles).
+// connection), so Swift's dynamic exclusivity checks only cost time there (~7% of a SET in profiles;
+// LunarScripting too: its Lua state and scratch buffers belong to the engine thread).
 let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 
 let package = Package(
@@ -42,7 +43,8 @@ let package = Package(
         // Lua 5.4 scripting: EVAL/EVALSHA, SCRIPT, FUNCTION, the Lua sandbox and compatibility layer.
         .target(
             name: "LunarScripting",
-            dependencies: ["CLua", "LunarEngine", "LunarRESP", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["CLua", "LunarEngine", "LunarRESP", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: hotPath),
         // RDB persistence: snapshots in Redis 7.0's file format (SAVE, BGSAVE, loading at start-up).
         .target(
             name: "LunarPersistence",
@@ -73,7 +75,9 @@ let package = Package(
         .testTarget(name: "LunarClientTests", dependencies: ["LunarClient", "LunarRESP"],
                     swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "LunarEngineTests", dependencies: ["LunarEngine", "LunarRESP"]),
-        .testTarget(name: "LunarPersistenceTests", dependencies: ["LunarPersistence", "LunarEngine", "LunarRESP"]),
+        .testTarget(
+            name: "LunarPersistenceTests",
+            dependencies: ["LunarPersistence", "LunarEngine", "LunarRESP", .product(name: "Collections", package: "swift-collections")]),
         .testTarget(name: "LunarScriptingTests", dependencies: ["LunarScripting", "LunarEngine", "LunarRESP", "CLua"]),
     ]
 )

@@ -91,6 +91,10 @@ public final class Persistence {
 
     /// Loads the configured file if it exists (start-up). Throws an RDBError for a bad file.
     public func loadAtStartup() throws {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
+            throw RDBError("Can't chdir to '\(directory)': No such file or directory")
+        }
         let p = path
         guard FileManager.default.fileExists(atPath: p) else { return }
         let start = monotonicMillis()
@@ -166,7 +170,8 @@ public final class Persistence {
         if bgsave != nil { return false }
         let started = monotonicMillis()
         lastBgsaveTry = unixMillis() / 1000
-        let bytes = RDBWriter.snapshot(engine, compress: compress, checksum: checksum)
+        let box = SnapshotBox(RDBWriter.snapshotBody(engine, compress: compress))
+        let withChecksum = checksum
         let job = BackgroundSave(dirtyBefore: engine.dirty, started: started)
         bgsave = job
         bgsaveScheduled = false
@@ -176,7 +181,9 @@ public final class Persistence {
         let engine = self.engine
         let lock = fileLock
         let thread = Thread {
-            var err = Persistence.writeFile(bytes, directory: dir, finalName: nil, temp: temp)
+            // The checksum is computed here, off the engine thread.
+            RDBWriter.appendChecksum(&box.bytes, checksum: withChecksum)
+            var err = Persistence.writeFile(box.bytes, directory: dir, finalName: nil, temp: temp)
             if err == nil {
                 lock.lock()
                 if job.cancelled {
@@ -354,4 +361,10 @@ final class BackgroundSave: @unchecked Sendable {
         self.dirtyBefore = dirtyBefore
         self.started = started
     }
+}
+
+/// Hands the serialized bytes to the writer thread without a copy (only that thread touches them).
+final class SnapshotBox: @unchecked Sendable {
+    var bytes: [UInt8]
+    init(_ b: [UInt8]) { bytes = b }
 }

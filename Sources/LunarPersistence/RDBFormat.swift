@@ -179,25 +179,33 @@ public enum LZF {
     }
 
     /// Match-finder state reused across calls: a hash table of positions offset by a running base,
-    /// so no call has to clear it (entries below the current base are stale).
+    /// so no call has to clear it (entries below the current base are stale), and the output buffer.
     public struct Compressor {
         static let hashBits = 14
         var table = [Int](repeating: Int.min / 2, count: 1 << Compressor.hashBits)
         var base = 0
+        /// The last successful compression's output.
+        public private(set) var output: [UInt8] = []
         public init() {}
 
-        /// Compresses `input`; nil when the result would not be smaller (the caller then stores it raw).
-        /// A greedy matcher over a hash of the next three bytes.
-        public mutating func compress(_ input: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        /// Compresses `input` into `output`; false when the result would not be smaller (the caller then
+        /// stores the input raw). A greedy matcher over a hash of the next three bytes that, like LZ4,
+        /// strides faster through data where it keeps finding nothing.
+        public mutating func compressInto(_ input: UnsafeBufferPointer<UInt8>) -> Bool {
             let n = input.count
-            if n < 4 { return nil }
+            if n < 4 { return false }
             let b = base
             base += n + 8192   // positions of this call never look valid to the next one
-            var out = [UInt8]()
-            out.reserveCapacity(n)
+            output.removeAll(keepingCapacity: true)
+            output.reserveCapacity(n)
+            let mask = (1 << Compressor.hashBits) - 1
+            var out = output
+            output = []
+            defer { output = out }
             var litStart = 0
             var i = 0
-            func flushLiterals(upTo end: Int) {
+            var misses = 0
+            @inline(__always) func flushLiterals(_ out: inout [UInt8], upTo end: Int) {
                 var s = litStart
                 while s < end {
                     let run = min(32, end - s)
@@ -206,8 +214,7 @@ public enum LZF {
                     s += run
                 }
             }
-            let mask = (1 << Compressor.hashBits) - 1
-            return table.withUnsafeMutableBufferPointer { table -> [UInt8]? in
+            let ok: Bool = table.withUnsafeMutableBufferPointer { table in
                 while i + 2 < n {
                     let key = Int(input[i]) << 16 | Int(input[i + 1]) << 8 | Int(input[i + 2])
                     let h = ((key &* 2654435761) >> 10) & mask
@@ -218,7 +225,7 @@ public enum LZF {
                         var len = 3
                         let maxLen = min(264, n - i)
                         while len < maxLen && input[cand + len] == input[i + len] { len += 1 }
-                        flushLiterals(upTo: i)
+                        flushLiterals(&out, upTo: i)
                         let off = i - cand - 1
                         let l = len - 2
                         if l < 7 {
@@ -230,14 +237,22 @@ public enum LZF {
                         out.append(UInt8(off & 0xff))
                         i += len
                         litStart = i
-                        if out.count >= n - 1 { return nil }
+                        misses = 0
+                        if out.count >= n - 1 { return false }
                     } else {
-                        i += 1
+                        misses += 1
+                        i += 1 + (misses >> 5)
                     }
                 }
-                flushLiterals(upTo: n)
-                return out.count < n ? out : nil
+                flushLiterals(&out, upTo: n)
+                return out.count < n
             }
+            return ok
+        }
+
+        /// Compresses `input`; nil when the result would not be smaller.
+        public mutating func compress(_ input: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+            compressInto(input) ? output : nil
         }
     }
 

@@ -358,7 +358,7 @@ public struct RDBReader {
     mutating func string() throws -> [UInt8] {
         let (n, encoded) = try lengthOrEncoding()
         if !encoded {
-            guard pos + n <= data.count else { throw short() }
+            guard n <= data.count - pos else { throw short() }
             defer { pos += n }
             return Array(data[pos..<(pos + n)])
         }
@@ -373,7 +373,9 @@ public struct RDBReader {
         case RDB.encLZF:
             let clen = try length()
             let len = try length()
-            guard pos + clen <= data.count else { throw short() }
+            guard clen <= data.count - pos else { throw short() }
+            // LZF expands at most ~132 times (a 2-byte reference yields up to 264 bytes).
+            guard len <= clen * 132 + 32 else { throw RDBError("Invalid LZF compressed string") }
             defer { pos += clen }
             guard let out = LZF.decompress(data[pos..<(pos + clen)], length: len) else {
                 throw RDBError("Invalid LZF compressed string")

@@ -27,6 +27,14 @@ public struct RDBWriter {
     /// `compress: false` is `rdbcompression no`; `checksum: false` writes a zero checksum (`rdbchecksum no`).
     public static func snapshot(_ engine: Engine, extraAux: [(String, String)] = [], compress: Bool = true,
                                 checksum: Bool = true) -> [UInt8] {
+        var bytes = snapshotBody(engine, extraAux: extraAux, compress: compress)
+        appendChecksum(&bytes, checksum: checksum)
+        return bytes
+    }
+
+    /// Everything up to and including the EOF opcode: the part that must be taken on the engine thread.
+    /// `appendChecksum` completes it (BGSAVE does that on its writer thread).
+    public static func snapshotBody(_ engine: Engine, extraAux: [(String, String)] = [], compress: Bool = true) -> [UInt8] {
         var w = RDBWriter(compress: compress, reserve: 1 << 16)
         w.writeHeader(extraAux: extraAux)
         if let provider = RDBWriter.functionLibraries {
@@ -39,8 +47,14 @@ public struct RDBWriter {
         for db in engine.databases where db.count > 0 {
             w.writeDatabase(db, now: now)
         }
-        w.finish(checksum: checksum)
+        w.byte(RDB.opEOF)
         return w.bytes
+    }
+
+    /// Appends the CRC-64 of `bytes` (or zero without `checksum`), little-endian.
+    public static func appendChecksum(_ bytes: inout [UInt8], checksum: Bool = true) {
+        let crc = checksum ? CRC64.checksum(bytes) : 0
+        for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: crc >> (8 * UInt64(i)))) }
     }
 
     /// Set by the server: the source code of every function library (saved as FUNCTION2 records).
@@ -250,11 +264,11 @@ public struct RDBWriter {
             integer(Int64(v))
             return
         }
-        if compress && n > 20, let c = s.withUnsafeBufferPointer({ lzf.compress($0) }) {
+        if compress && n > 20, s.withUnsafeBufferPointer({ lzf.compressInto($0) }) {
             bytes.append(0xC0 | UInt8(RDB.encLZF))
-            length(c.count)
+            length(lzf.output.count)
             length(n)
-            bytes.append(contentsOf: c)
+            bytes.append(contentsOf: lzf.output)
             return
         }
         raw(s)

@@ -27,9 +27,16 @@ public struct ReplyWriter: Sendable {
         buffer.writeStaticString("\r\n")
     }
     @inlinable public mutating func simple(_ s: Bytes) {
-        buffer.writeInteger(UInt8(ascii: "+"))
-        buffer.writeBytes(s.raw)
-        buffer.writeStaticString("\r\n")
+        let n = s.count
+        s.raw.withUnsafeBytes { src in
+            _ = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: n + 3) { p in
+                let b = p.baseAddress!
+                b.storeBytes(of: UInt8(ascii: "+"), as: UInt8.self)
+                if n > 0 { (b + 1).copyMemory(from: src.baseAddress!, byteCount: n) }
+                (b + 1 + n).storeBytes(of: 0x0a0d, toByteOffset: 0, as: UInt16.self)
+                return n + 3
+            }
+        }
     }
 
     /// An error reply. `message` includes its code ("ERR …", "WRONGTYPE …"); newlines are replaced as Redis does.
@@ -41,23 +48,31 @@ public struct ReplyWriter: Sendable {
         buffer.writeStaticString("\r\n")
     }
 
-    @inlinable public mutating func integer(_ v: Int) {
-        buffer.writeInteger(UInt8(ascii: ":"))
-        writeDecimal(v)
-        buffer.writeStaticString("\r\n")
-    }
+    @inlinable public mutating func integer(_ v: Int) { header(UInt8(ascii: ":"), v) }
 
     @inlinable public mutating func bulk(_ b: Bytes) {
-        buffer.writeInteger(UInt8(ascii: "$"))
-        writeDecimal(b.count)
-        buffer.writeStaticString("\r\n")
-        buffer.writeBytes(b.raw)
-        buffer.writeStaticString("\r\n")
+        b.raw.withUnsafeBytes { bulk(raw: $0) }
+    }
+    /// A bulk string from contiguous bytes: header, payload and CRLF in one buffer write.
+    @inlinable public mutating func bulk(raw src: UnsafeRawBufferPointer) {
+        let n = src.count
+        _ = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: n + 25) { p in
+            let b = p.baseAddress!
+            b.storeBytes(of: UInt8(ascii: "$"), as: UInt8.self)
+            var at = 1 + ReplyWriter.putDecimal(n, b + 1)
+            (b + at).storeBytes(of: 0x0a0d, toByteOffset: 0, as: UInt16.self)
+            at += 2
+            if n > 0 { (b + at).copyMemory(from: src.baseAddress!, byteCount: n) }
+            at += n
+            (b + at).storeBytes(of: 0x0a0d, toByteOffset: 0, as: UInt16.self)
+            return at + 2
+        }
     }
     @inlinable public mutating func bulk<C: Collection>(bytes b: C) where C.Element == UInt8 {
-        buffer.writeInteger(UInt8(ascii: "$"))
-        writeDecimal(b.count)
-        buffer.writeStaticString("\r\n")
+        if let done: Void = b.withContiguousStorageIfAvailable({ bulk(raw: UnsafeRawBufferPointer($0)) }) {
+            return done
+        }
+        header(UInt8(ascii: "$"), b.count)
         buffer.writeBytes(b)
         buffer.writeStaticString("\r\n")
     }
@@ -120,10 +135,38 @@ public struct ReplyWriter: Sendable {
         buffer.writeBuffer(&b)
     }
 
+    /// `c`, the decimal `n`, CRLF: one buffer write (each ByteBuffer call has a fixed cost that
+    /// dominates such short writes).
     @inlinable mutating func header(_ c: UInt8, _ n: Int) {
-        buffer.writeInteger(c)
-        writeDecimal(n)
-        buffer.writeStaticString("\r\n")
+        _ = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 23) { p in
+            let b = p.baseAddress!
+            b.storeBytes(of: c, as: UInt8.self)
+            let at = 1 + ReplyWriter.putDecimal(n, b + 1)
+            (b + at).storeBytes(of: 0x0a0d, toByteOffset: 0, as: UInt16.self)
+            return at + 2
+        }
+    }
+
+    /// Writes `v` in decimal at `p` (at most 20 bytes); returns the number of bytes written.
+    @inlinable @inline(__always)
+    static func putDecimal(_ v: Int, _ p: UnsafeMutableRawPointer) -> Int {
+        if v >= 0 && v < 10 {
+            p.storeBytes(of: UInt8(48 + v), as: UInt8.self)
+            return 1
+        }
+        var u = v < 0 ? UInt64(bitPattern: Int64(v)).magnitudeOfNegative : UInt64(v)
+        var digits = 1
+        var t = u
+        while t >= 10 { t /= 10; digits += 1 }
+        let total = digits + (v < 0 ? 1 : 0)
+        var i = total
+        repeat {
+            i -= 1
+            p.storeBytes(of: UInt8(truncatingIfNeeded: 48 + u % 10), toByteOffset: i, as: UInt8.self)
+            u /= 10
+        } while u > 0
+        if v < 0 { p.storeBytes(of: UInt8(ascii: "-"), as: UInt8.self) }
+        return total
     }
 
     /// Writes an integer in decimal without going through String.

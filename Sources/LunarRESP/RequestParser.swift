@@ -1,6 +1,8 @@
 import NIOCore
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// A protocol violation that Redis answers with `-ERR Protocol error: …` and then closes the connection.
@@ -21,8 +23,8 @@ public struct RequestParser: Sendable {
     private var pendingArgs: Int = 0          // arguments still expected in the current multibulk
     private var args: [Bytes] = []
     private var bulkLength: Int = -1           // length of the bulk whose header was read
-    /// The last command name seen: pipelines repeat it, so it is shared instead of allocated again.
-    private var lastName = Bytes()
+    /// The small arguments of the previous command by position (see `readArgs`).
+    private var recent = [Bytes](repeating: Bytes(), count: RequestParser.recentSlots)
 
     public init(maxBulkLength: Int = 512 * 1024 * 1024) { self.maxBulkLength = maxBulkLength }
 
@@ -32,15 +34,17 @@ public struct RequestParser: Sendable {
     /// Parses every complete command in `buffer`, consuming what it parsed.
     /// Commands parsed before a protocol error are returned in `commands` before the error is thrown.
     public mutating func parse(_ buffer: inout ByteBuffer, into commands: inout [[Bytes]]) throws(ProtocolError) {
+        // Pipelines deliver commands by the dozen: start the batch with room for some.
+        if commands.capacity < 16 { commands.reserveCapacity(16) }
         while buffer.readableBytes > 0 {
             if pendingArgs == 0 {
                 let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self)!
                 if first == UInt8(ascii: "*") {
-                    guard let line = Self.readLine(&buffer) else {
+                    guard let count = Self.readNumberLine(&buffer) else {
                         if buffer.readableBytes > Self.inlineMax { throw ProtocolError("too big mbulk count string") }
                         return
                     }
-                    guard let n = parseStrictInt(line.dropFirst()), n <= Int(Int32.max) else {
+                    guard let n = count, n <= Int(Int32.max) else {
                         throw ProtocolError("invalid multibulk length")
                     }
                     if n <= 0 { continue }
@@ -53,55 +57,87 @@ public struct RequestParser: Sendable {
                     continue
                 }
             }
-            // Inside a multibulk: read bulk headers and payloads.
-            while pendingArgs > 0 {
-                if bulkLength < 0 {
-                    guard buffer.readableBytes > 0 else { return }
-                    let c = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self)!
-                    guard let line = Self.readLine(&buffer) else {
-                        if buffer.readableBytes > Self.inlineMax { throw ProtocolError("too big bulk count string") }
-                        if c != UInt8(ascii: "$") { throw ProtocolError("expected '$', got '\(Character(Unicode.Scalar(c)))'") }
-                        return
-                    }
-                    if c != UInt8(ascii: "$") { throw ProtocolError("expected '$', got '\(Character(Unicode.Scalar(c)))'") }
-                    guard let n = parseStrictInt(line.dropFirst()), n >= 0, n <= maxBulkLength else {
-                        throw ProtocolError("invalid bulk length")
-                    }
-                    bulkLength = n
-                }
-                guard buffer.readableBytes >= bulkLength + 2 else { return }
-                if args.isEmpty && bulkLength == lastName.count && bulkLength <= 32 && sameBytes(buffer, lastName) {
-                    buffer.moveReaderIndex(forwardBy: bulkLength + 2)
-                    args.append(lastName)
-                } else {
-                    let arg = Bytes(buffer.readBytes(length: bulkLength)!)
-                    buffer.moveReaderIndex(forwardBy: 2)  // Redis skips the CRLF without checking it
-                    if args.isEmpty && arg.count <= 32 { lastName = arg }
-                    args.append(arg)
-                }
-                bulkLength = -1
-                pendingArgs -= 1
-            }
+            // Inside a multibulk: read bulk headers and payloads, straight from the buffer's bytes.
+            let (consumed, error) = buffer.withUnsafeReadableBytes { p in readArgs(p) }
+            buffer.moveReaderIndex(forwardBy: consumed)
+            if let error { throw error }
+            if pendingArgs > 0 { return }
             commands.append(args)
             args = []
         }
     }
 
-    private func sameBytes(_ buffer: ByteBuffer, _ b: Bytes) -> Bool {
-        buffer.withUnsafeReadableBytes { p in
-            b.raw.withUnsafeBytes { q in memcmp(p.baseAddress!, q.baseAddress!, b.count) == 0 }
+    /// Reads bulk headers and payloads of the current multibulk from `p` until the command is
+    /// complete or the bytes run out. Returns how many bytes it consumed, and the protocol error
+    /// that stopped it, if any.
+    private mutating func readArgs(_ p: UnsafeRawBufferPointer) -> (Int, ProtocolError?) {
+        let count = p.count
+        guard let base = p.baseAddress else { return (0, nil) }
+        var i = 0
+        while pendingArgs > 0 {
+            if bulkLength < 0 {
+                guard i < count else { break }
+                let c = p[i]
+                var cr = -1
+                if let q = memchr(base + i, 13, count - i) { cr = UnsafeRawPointer(q) - base }
+                guard cr >= 0, cr + 1 < count else {
+                    // No complete line yet (the LF after the CR is needed too).
+                    if count - i > Self.inlineMax { return (i, ProtocolError("too big bulk count string")) }
+                    if c != UInt8(ascii: "$") { return (i, ProtocolError("expected '$', got '\(Character(Unicode.Scalar(c)))'")) }
+                    break
+                }
+                if c != UInt8(ascii: "$") { return (i, ProtocolError("expected '$', got '\(Character(Unicode.Scalar(c)))'")) }
+                guard cr > i, let n = parseStrictInt(UnsafeRawBufferPointer(rebasing: p[(i + 1)..<cr])),
+                      n >= 0, n <= maxBulkLength else {
+                    return (i, ProtocolError("invalid bulk length"))
+                }
+                bulkLength = n
+                i = cr + 2
+            }
+            let n = bulkLength
+            guard count - i >= n + 2 else { break }
+            // Small arguments equal to the one at the same position of the previous command (the
+            // command name, option words, a script's sha, repeated values) share its storage
+            // instead of allocating a copy.
+            let k = args.count
+            if k < Self.recentSlots && n <= Self.recentMaxLength {
+                let prev = recent[k]
+                if prev.count == n && prev.raw.withUnsafeBytes({ memcmp($0.baseAddress ?? base, base + i, n) == 0 }) {
+                    args.append(prev)
+                } else {
+                    let arg = Bytes(Array(UnsafeBufferPointer(start: (base + i).assumingMemoryBound(to: UInt8.self), count: n)))
+                    recent[k] = arg
+                    args.append(arg)
+                }
+            } else {
+                // Array(UnsafeBufferPointer<UInt8>) takes the standard library's pre-specialized copy
+                // path; [UInt8](unsafeUninitializedCapacity:) looks up generic metadata on every call.
+                args.append(Bytes(Array(UnsafeBufferPointer(start: (base + i).assumingMemoryBound(to: UInt8.self), count: n))))
+            }
+            i += n + 2  // Redis skips the CRLF after a payload without checking it
+            bulkLength = -1
+            pendingArgs -= 1
         }
+        return (i, nil)
     }
 
-    /// Reads one line ending in CRLF (the CR is what Redis looks for), without the terminator.
-    private static func readLine(_ buffer: inout ByteBuffer) -> [UInt8]? {
-        let view = buffer.readableBytesView
-        guard let cr = view.firstIndex(of: UInt8(ascii: "\r")) else { return nil }
-        guard cr + 1 < view.endIndex else { return nil }  // need the LF too
-        let len = cr - view.startIndex
-        let line = buffer.readBytes(length: len)!
-        buffer.moveReaderIndex(forwardBy: 2)
-        return line
+    static let recentSlots = 4
+    static let recentMaxLength = 48
+
+    /// Reads a `*N` or `$N` line ending in CRLF (the CR is what Redis looks for) and parses N, without
+    /// copying the line: nil when the line is incomplete, .some(nil) when N is not a strict integer.
+    @inline(__always)
+    private static func readNumberLine(_ buffer: inout ByteBuffer) -> Int?? {
+        let found: (Int, Int?)? = buffer.withUnsafeReadableBytes { p in
+            guard let base = p.baseAddress, p.count > 1,
+                  let crp = memchr(base, 13, p.count) else { return nil }
+            let cr = UnsafeRawPointer(crp) - base
+            guard cr + 1 < p.count else { return nil }  // need the LF too
+            return (cr, cr >= 1 ? parseStrictInt(UnsafeRawBufferPointer(rebasing: p[1..<cr])) : nil)
+        }
+        guard let (cr, n) = found else { return nil }
+        buffer.moveReaderIndex(forwardBy: cr + 2)
+        return .some(n)
     }
 
     private func parseInline(_ buffer: inout ByteBuffer) throws(ProtocolError) -> [Bytes]? {

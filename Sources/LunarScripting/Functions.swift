@@ -21,10 +21,17 @@ struct Library {
 
 /// FUNCTION LOAD/… and FCALL: libraries live in their own Lua state.
 final class FunctionRegistry {
-    unowned let engine: Engine
+    /// The engine owns this object and outlives it; unowned(unsafe) skips the runtime check a
+    /// checked unowned reference pays on every access (several per command).
+    unowned(unsafe) let engine: Engine
     let vm: LuaVM
     var libraries: [String: Library] = [:]
-    var functions: [String: LibFunction] = [:]
+    var functions: [String: LibFunction] = [:] {
+        didSet { lastCalled = nil }
+    }
+    /// The function FCALL found last, by the name bytes it was called with (FCALL of the same
+    /// function over and over then skips the lowercase copy, String conversion and dictionary lookup).
+    private var lastCalled: (name: Bytes, function: LibFunction)?
     /// Functions registered by the library currently loading.
     private var pending: [String: LibFunction] = [:]
     private var pendingLibrary = ""
@@ -229,7 +236,14 @@ final class FunctionRegistry {
 
     func fcall(_ ctx: CommandContext, readOnly: Bool) {
         let argv = ctx.argv
-        guard let f = functions[argv[1].lowercased.string] else { ctx.error("ERR Function not found"); return }
+        let f: LibFunction
+        if let last = lastCalled, last.name == argv[1] {
+            f = last.function
+        } else {
+            guard let found = functions[argv[1].lowercased.string] else { ctx.error("ERR Function not found"); return }
+            f = found
+            lastCalled = (argv[1], found)
+        }
         guard let numkeys = parseStrictInt(argv[2].raw) else { ctx.error("ERR Bad number of keys provided"); return }
         if numkeys > argv.count - 3 { ctx.error("ERR Number of keys can't be greater than number of args"); return }
         if numkeys < 0 { ctx.error("ERR Number of keys can't be negative"); return }

@@ -20,7 +20,9 @@ enum RunOutcome {
 /// libraries (another instance). Lives on the engine thread only.
 final class LuaVM {
     let L: LuaState
-    unowned let engine: Engine
+    /// The engine owns this object and outlives it; unowned(unsafe) skips the runtime check a
+    /// checked unowned reference pays on every access (several per command).
+    unowned(unsafe) let engine: Engine
     /// True for the FUNCTION state (redis.register_function exists there).
     let forFunctions: Bool
     private(set) var envRef: Int32 = 0
@@ -43,6 +45,9 @@ final class LuaVM {
     private var busyKind = 1
     var thresholdMs: Int64 = 5000
     private var scratch = ReplyWriter(resp: 2, capacity: 256)
+    /// redis.call's argument array, kept between calls, and the previous call's small arguments.
+    private var callArgv: [Bytes] = []
+    private var recentArgs = [Bytes](repeating: Bytes(), count: 4)
 
     /// Called by redis.register_function while a library loads (set by the function registry).
     var registerFunction: ((LuaState) -> Int32)?
@@ -162,7 +167,7 @@ final class LuaVM {
     func bytes(_ L: LuaState, at i: Int32) -> Bytes {
         var len = 0
         guard let p = clua_tolstring(L, i, &len) else { return Bytes() }
-        return Bytes(UnsafeRawBufferPointer(start: p, count: len))
+        return Bytes(Array(UnsafeBufferPointer(start: UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self), count: len)))
     }
 
     func pushBytes(_ L: LuaState, _ b: Bytes) {
@@ -437,7 +442,7 @@ final class LuaVM {
         if i + 1 >= p.count { return false }
         let line = UnsafeRawBufferPointer(rebasing: p[lineStart..<i])
         i += 2
-        func num() -> Int { parseStrictInt(Array(line)) ?? 0 }
+        func num() -> Int { parseStrictInt(line) ?? 0 }
         func pushLine() { line.withMemoryRebound(to: CChar.self) { _ = lua_pushlstring(L, $0.baseAddress, $0.count) } }
         func body(_ n: Int) -> UnsafeRawBufferPointer? {
             guard n >= 0, i + n + 2 <= p.count else { return nil }
@@ -540,15 +545,36 @@ final class LuaVM {
         let argc = lua_gettop(L)
         if argc == 0 { return fail("ERR Please specify at least one argument for this redis lib call") }
         if loadingLibrary { return fail("ERR redis.call and redis.pcall can not be used while loading a library") }
-        var argv: [Bytes] = []
-        argv.reserveCapacity(Int(argc))
+        // The argument array is reused from call to call (taken out so it is uniquely referenced),
+        // and small arguments equal to the previous call's at the same position share its storage.
+        var argv = callArgv
+        callArgv = []
+        argv.removeAll(keepingCapacity: true)
+        defer {
+            argv.removeAll(keepingCapacity: true)
+            callArgv = argv
+        }
         for i in 1...argc {
             switch lua_type(L, i) {
             case LUA_TSTRING:
-                argv.append(bytes(L, at: i))
+                var len = 0
+                let p = UnsafeRawPointer(clua_tolstring(L, i, &len)!)
+                let k = argv.count
+                if k < recentArgs.count && len <= 48 {
+                    let prev = recentArgs[k]
+                    if prev.count == len && prev.raw.withUnsafeBytes({ memcmp($0.baseAddress ?? p, p, len) == 0 }) {
+                        argv.append(prev)
+                    } else {
+                        let b = Bytes(Array(UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: len)))
+                        recentArgs[k] = b
+                        argv.append(b)
+                    }
+                } else {
+                    argv.append(Bytes(Array(UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: len))))
+                }
             case LUA_TNUMBER:
                 if clua_isinteger(L, i) != 0 {
-                    argv.append(Bytes(String(clua_tointeger(L, i))))
+                    argv.append(StringEncoding.decimal(Int(clua_tointeger(L, i))))
                 } else {
                     argv.append(Bytes(cFormat("%.14g", clua_tonumber(L, i))))
                 }

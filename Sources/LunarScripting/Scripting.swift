@@ -64,6 +64,24 @@ public struct LunarStartupError: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
+/// The script cache's key: a script's SHA1 in lowercase hex. Hashes only its first 16 hex digits
+/// (64 bits of SHA1, which nobody can choose), instead of SipHashing all 40 bytes per EVALSHA.
+struct ScriptKey: Hashable {
+    let sha: Bytes
+    init(_ sha: Bytes) { self.sha = sha }
+    func hash(into h: inout Hasher) {
+        if sha.count >= 16 {
+            sha.raw.withUnsafeBytes {
+                h.combine($0.loadUnaligned(as: UInt64.self))
+                h.combine($0.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+            }
+        } else {
+            h.combine(sha)
+        }
+    }
+    static func == (a: ScriptKey, b: ScriptKey) -> Bool { a.sha == b.sha }
+}
+
 /// A cached EVAL script.
 struct CachedScript {
     var ref: Int32
@@ -95,10 +113,12 @@ struct ScriptFlags: OptionSet {
 /// Everything scripting keeps per engine.
 final class ScriptingState {
     static let key = "scripting"
-    unowned let engine: Engine
+    /// The engine owns this object and outlives it; unowned(unsafe) skips the runtime check a
+    /// checked unowned reference pays on every access (several per command).
+    unowned(unsafe) let engine: Engine
     let vm: LuaVM
     let functions: FunctionRegistry
-    var scripts: [Bytes: CachedScript] = [:]
+    var scripts: [ScriptKey: CachedScript] = [:]
 
     init(engine: Engine) throws {
         self.engine = engine
@@ -119,7 +139,15 @@ final class ScriptingState {
         engine.config.onChange.append(apply)
     }
 
-    static func of(_ engine: Engine) -> ScriptingState { engine.extensions[key] as! ScriptingState }
+    /// The engine's state; the last one found is remembered (EVALSHA/FCALL look it up on every call,
+    /// and a dictionary lookup by String costs more than the rest of a small command's dispatch).
+    static func of(_ engine: Engine) -> ScriptingState {
+        if let c = last, c.engine === engine { return c }
+        let s = engine.extensions[key] as! ScriptingState
+        last = s
+        return s
+    }
+    nonisolated(unsafe) private static weak var last: ScriptingState?
 
     // MARK: EVAL
 
@@ -160,14 +188,14 @@ final class ScriptingState {
     /// Compiles and caches a script; returns its sha or the error reply text.
     func load(_ body: Bytes) -> Result<Bytes, ScriptError> {
         let sha = ScriptingState.shaHex(body)
-        if scripts[sha] != nil { return .success(sha) }
+        if scripts[ScriptKey(sha)] != nil { return .success(sha) }
         switch ScriptingState.parseShebang(body) {
         case let .failure(e): return .failure(e)
         case let .success((flags, code)):
             if let err = vm.compile(code, chunkName: "@user_script") {
                 return .failure(ScriptError("ERR Error compiling script (new function): \(err)"))
             }
-            scripts[sha] = CachedScript(ref: vm.storeRef(), flags: flags, body: body)
+            scripts[ScriptKey(sha)] = CachedScript(ref: vm.storeRef(), flags: flags, body: body)
             return .success(sha)
         }
     }
@@ -187,15 +215,16 @@ final class ScriptingState {
         let script: CachedScript
         let sha: Bytes
         if bySha {
-            var s = argv[1].lowercased
-            if s.count != 40 { s = Bytes() }
-            guard let found = scripts[s] else { ctx.error("NOSCRIPT No matching script. Please use EVAL."); return }
+            // Clients send the sha as SCRIPT LOAD returned it (lowercase): no copy needed then.
+            var s = argv[1]
+            if s.count != 40 { s = Bytes() } else if s.raw.contains(where: { $0 >= 65 && $0 <= 90 }) { s = s.lowercased }
+            guard let found = scripts[ScriptKey(s)] else { ctx.error("NOSCRIPT No matching script. Please use EVAL."); return }
             script = found
             sha = s
         } else {
             switch load(argv[1]) {
             case let .failure(e): ctx.error(e.message); return
-            case let .success(s): sha = s; script = scripts[s]!
+            case let .success(s): sha = s; script = scripts[ScriptKey(s)]!
             }
         }
         if readOnly && !script.flags.contains(.legacy) && !script.flags.contains(.noWrites) {
@@ -284,7 +313,7 @@ public enum ScriptingCommands {
                         complexity: "O(N) with N being the number of scripts to check.", syntax: "sha1 [sha1 ...]") { ctx in
                 let st = ScriptingState.of(ctx.engine)
                 ctx.out.array(ctx.argc - 2)
-                for i in 2..<ctx.argc { ctx.out.integer(st.scripts[ctx.argv[i].lowercased] != nil ? 1 : 0) }
+                for i in 2..<ctx.argc { ctx.out.integer(st.scripts[ScriptKey(ctx.argv[i].lowercased)] != nil ? 1 : 0) }
             },
             CommandSpec("flush", arity: -2, flags: [.noscript], group: .scripting, since: "2.6.0",
                         summary: "Empties the script cache.", complexity: "O(N) with N being the number of scripts in cache",

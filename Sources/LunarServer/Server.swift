@@ -38,11 +38,29 @@ public final class LunarServer: @unchecked Sendable {
         let persistence = Persistence.install(on: engine)
         RDBWriter.functionLibraries = { Scripting.libraryCodes($0) }
         RDBReader.functionLoader = { Scripting.loadLibrary($0, code: $1, keepExisting: $2) }
+        // A replica's full sync gets an RDB snapshot taken on the engine thread: the stream that
+        // follows starts exactly where the snapshot ends.
+        ReplicationMaster.of(engine).snapshot = { e, request in
+            let compress = e.config.bool("rdbcompression"), checksum = e.config.bool("rdbchecksum")
+            guard request.functionsOnly else {
+                return RDBWriter.snapshot(e, extraAux: request.aux, compress: compress, checksum: checksum)
+            }
+            // REPLCONF rdb-filter-only functions (redis-cli --functions-rdb): the libraries, no keys.
+            var w = RDBWriter(compress: compress)
+            w.writeHeader(extraAux: request.aux)
+            for code in Scripting.libraryCodes(e) {
+                w.byte(245)   // RDB_OPCODE_FUNCTION2
+                w.string(code.raw)
+            }
+            w.finish(checksum: checksum)
+            return w.bytes
+        }
         do {
             try persistence.loadAtStartup()
         } catch {
-            logger.warning("\(error)")
-            throw StartupError("Fatal error loading the DB (\(persistence.path)): \(error). Exiting.")
+            let text = "\(error)"
+            if text.hasPrefix("Can't chdir") { throw StartupError(text) }
+            throw StartupError("Fatal error loading the DB (\(persistence.path)): \(text). Exiting.")
         }
         let port = config.int("port")
         engine.serverInfo["tcp_port"] = String(port)
@@ -111,6 +129,27 @@ public final class LunarServer: @unchecked Sendable {
 
     /// SIGINT/SIGTERM: on the engine thread, saves when `save` points are set (as Redis does), then exits.
     /// If that save fails the server keeps running, as Redis does.
+    /// Hands the replicas every byte of the stream before exiting (the kernel delivers what it was
+    /// given even after the process ends), waiting at most `timeoutSeconds`. Only on the engine thread:
+    /// from an I/O thread (SHUTDOWN NOSAVE during a busy script) the replicas' state is off limits.
+    private func flushReplicas(timeoutSeconds: Int) {
+        guard engine.isEngineThread else { return }
+        let pending = ReplicationMaster.of(engine).takeUnsentStream()
+        if pending.isEmpty { return }
+        let done = DispatchSemaphore(value: 0)
+        for (conn, buffer) in pending {
+            guard let channel = (conn as? ChannelConnection)?.channel else { done.signal(); continue }
+            // Writes on a channel complete in order: this one completing means the earlier ones did.
+            channel.writeAndFlush(NIOAny(buffer)).whenComplete { _ in done.signal() }
+        }
+        let deadline = DispatchTime.now() + .seconds(timeoutSeconds)
+        for _ in pending where done.wait(timeout: deadline) == .timedOut {
+            logger.warning("Some replicas did not receive the whole replication stream before shutdown")
+            return
+        }
+        logger.notice("All replicas received the replication stream before shutdown")
+    }
+
     public func shutdownFromSignal() {
         // A script holding the engine past busy-reply-threshold: exit now without saving.
         if engine.busy.load(ordering: .relaxed) != 0 {
@@ -130,6 +169,7 @@ public final class LunarServer: @unchecked Sendable {
     /// Closes listeners and exits the process (SHUTDOWN, SIGTERM).
     public func shutdown(save: Bool) {
         logger.warning("User requested shutdown...")
+        flushReplicas(timeoutSeconds: 10)
         let pidfile = config.string("pidfile")
         if !pidfile.isEmpty { try? FileManager.default.removeItem(atPath: pidfile) }
         let unix = config.string("unixsocket")

@@ -23,6 +23,7 @@ final class PropagationTests: XCTestCase {
     override func setUpWithError() throws {
         let config = ConfigStore()
         _ = config.set("lua-library-dir", "", startup: true)
+        _ = config.set("enable-debug-command", "yes", startup: true)
         let table = CommandTable()
         table.register(ScriptingCommands.specs)
         engine = Engine(config: config, table: table)
@@ -143,8 +144,9 @@ final class PropagationTests: XCTestCase {
 
     func testExpiredKeysTravelAsDelBeforeTheUnit() {
         run("SET", "gone", "v", "PX", "1")
+        // The engine reads the clock as commands end, so the wait happens inside one.
+        run("DEBUG", "SLEEP", "0.005")
         _ = feed.drain()
-        usleep(5_000)
         run("EVAL", "redis.call('get', KEYS[1]); redis.call('set', 'x', '1'); redis.call('set', 'y', '1'); return 1", "1", "gone")
         XCTAssertEqual(feed.drain(), [["0: DEL gone"], ["0: MULTI", "0: set x 1", "0: set y 1", "0: EXEC"]])
     }

@@ -193,6 +193,28 @@ def test_redis_file_loads_in_lunar(workdir):
             lunar.stop()
 
 
+def test_uncompressed_file_without_checksum_loads_in_redis(workdir):
+    lunar = start_lunar("--rdbcompression", "no", "--rdbchecksum", "no", workdir=workdir)
+    ref = None
+    try:
+        fill(lunar.port, seed=4)
+        want = snapshot(lunar.port)
+        redis.Redis(port=lunar.port).save()
+        data = open(os.path.join(workdir, "dump.rdb"), "rb").read()
+        assert data[-8:] == b"\0" * 8          # rdbchecksum no: a zero checksum
+        assert b"a" * 20000 in data              # rdbcompression no: long strings stored as they are
+        refdir = tempfile.mkdtemp(prefix="redis-rdb-")
+        shutil.copy(os.path.join(workdir, "dump.rdb"), os.path.join(refdir, "dump.rdb"))
+        ref = start_redis("--dir", refdir)
+        assert_same(want, snapshot(ref.port))
+        rc = redis.Redis(port=lunar.port)
+        assert rc.config_get("rdb*") == {"rdbcompression": "no", "rdbchecksum": "no"}
+    finally:
+        lunar.stop()
+        if ref:
+            ref.stop()
+
+
 def test_round_trip_through_both_twice(workdir):
     """Lunar saves, Redis loads and saves, Lunar loads again: nothing changes on the way."""
     lunar = start_lunar(workdir=workdir)
@@ -620,3 +642,9 @@ def test_corrupt_file_refuses_to_start(workdir, damage):
         start_lunar(workdir=workdir)
     log = open(os.path.join(workdir, "server.log")).read()
     assert expect in log and "Fatal error loading the DB" in log, log[-600:]
+
+
+def test_missing_dir_refuses_to_start(workdir):
+    with pytest.raises(RuntimeError):
+        start_lunar("--dir", os.path.join(workdir, "nope"), workdir=workdir)
+    assert "Can't chdir to" in open(os.path.join(workdir, "server.log")).read()

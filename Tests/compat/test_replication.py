@@ -23,6 +23,8 @@ from support.servers import start_lunar, start_redis
 FAMILY_DIR = os.path.join(os.path.dirname(__file__), "..", "differential", "families")
 FAMILIES = sorted(m.name for m in pkgutil.iter_modules([FAMILY_DIR]))
 SYNC_TIMEOUT = 30.0
+LIB = ("#!lua name=repl_lib\nredis.register_function{function_name='repl_lib_answer', "
+       "callback=function() return 42 end, flags={'no-writes'}}")
 
 
 # MARK: helpers
@@ -365,6 +367,7 @@ def test_new_replica_full_sync_with_existing_data(master, m):
         if pipe:
             m.pipeline(pipe)
     m.call("SELECT", 0)
+    m.call("FUNCTION", "LOAD", "REPLACE", LIB)
     before = int(info(master.port, "stats")["sync_full"])
     second = start_redis("--replicaof", "127.0.0.1", str(master.port))
     try:
@@ -376,6 +379,11 @@ def test_new_replica_full_sync_with_existing_data(master, m):
         m.call("SELECT", 0)
         wait_synced(master.port, second.port)
         assert assert_same_data(master.port, second.port) == 3 * 1000 - 1 + 1
+        rc = Conn(second.port)
+        try:
+            assert rc.call("FCALL_RO", "repl_lib_answer", 0) == ("int", 42)
+        finally:
+            rc.close()
     finally:
         second.stop()
     m.call("FLUSHALL")
@@ -607,6 +615,9 @@ def test_wait_counts_acknowledging_replicas(master, replica, m):
     assert m.call("WAIT", 2, 300) == ("int", 1)
     assert time.time() - t >= 0.25
     assert m.call("WAIT", 0, 0) == ("int", 1)
+    # Pipelined: each WAIT is answered once the replica has the writes before it.
+    replies = m.pipeline([["SET", "w1", "1"], ["WAIT", 1, 5000], ["INCR", "w2"], ["WAIT", 1, 5000], ["GET", "w2"]])
+    assert replies == [("simple", b"OK"), ("int", 1), ("int", 1), ("int", 1), ("bulk", b"1")]
     # In MULTI WAIT cannot block: it answers at once.
     m.call("MULTI")
     m.call("WAIT", 5, 0)
@@ -727,6 +738,75 @@ def test_redis_cli_replica_mode(master, m):
     i = lines.index('"SET","clikey","v"')
     assert lines[i - 1] == '"SELECT","3"'
     assert lines[i + 1:i + 5] == ['"MULTI"', '"set","c1","1"', '"set","c2","2"', '"EXEC"']
+
+
+def _check_rdb(path):
+    exe = shutil.which("redis-check-rdb")
+    if not exe:
+        pytest.skip("redis-check-rdb not installed")
+    out = subprocess.run([exe, path], capture_output=True, text=True, timeout=30).stdout
+    assert "RDB looks OK" in out, out
+    return out
+
+
+def test_redis_cli_rdb_and_functions_rdb(master, m, tmp_path):
+    cli = shutil.which("redis-cli")
+    if not cli:
+        pytest.skip("redis-cli not installed")
+    m.call("FLUSHALL")
+    m.call("FUNCTION", "LOAD", "REPLACE", LIB)
+    for db in (0, 4):
+        m.call("SELECT", db)
+        m.call("MSET", f"a{db}", "1", f"b{db}", "2", f"c{db}", "3")
+    m.call("SELECT", 0)
+    replicas = replica_count(master.port)
+    full = str(tmp_path / "full.rdb")
+    subprocess.run([cli, "-p", str(master.port), "--rdb", full], check=True, capture_output=True, timeout=30)
+    assert "6 keys read" in _check_rdb(full)
+    funcs = str(tmp_path / "functions.rdb")
+    subprocess.run([cli, "-p", str(master.port), "--functions-rdb", funcs], check=True, capture_output=True,
+                   timeout=30)
+    assert "0 keys read" in _check_rdb(funcs)
+    # The rdb-only connections closed after their snapshot; the replica count is back.
+    wait_replicas(master.port, replicas)
+    # Both files load into a real redis-server.
+    for name, keys in (("full.rdb", 6), ("functions.rdb", 0)):
+        s = start_redis("--dir", str(tmp_path), "--dbfilename", name)
+        try:
+            c = Conn(s.port)
+            try:
+                assert int(c.call("INFO", "keyspace")[1].decode().count("keys=")) == (2 if keys else 0)
+                assert c.call("FCALL", "repl_lib_answer", 0) == ("int", 42)
+            finally:
+                c.close()
+        finally:
+            s.stop()
+    m.call("FLUSHALL")
+
+
+def test_shutdown_hands_replicas_the_whole_stream():
+    """Writes run right before SHUTDOWN reach the replica: the stream is flushed before exiting."""
+    lunar = start_lunar()
+    rep = None
+    try:
+        rep = start_redis("--replicaof", "127.0.0.1", str(lunar.port))
+        wait_link_up(rep.port)
+        c = Conn(lunar.port)
+        cmds = [["SET", f"last{i}", "y" * 20000] for i in range(200)] + [["RPUSH", "tail", "end"]]
+        # One batch: the writes run, then SHUTDOWN exits before their replies are even flushed.
+        c.send_raw(b"".join(Conn.encode(x) for x in cmds) + Conn.encode(["SHUTDOWN", "NOSAVE"]))
+        lunar.proc.wait(20)
+        c.close()
+        rc = Conn(rep.port)
+        try:
+            assert rc.call("DBSIZE") == ("int", 201)
+            assert rc.call("LRANGE", "tail", 0, -1) == ("array", [("bulk", b"end")])
+        finally:
+            rc.close()
+    finally:
+        if rep:
+            rep.stop()
+        lunar.stop()
 
 
 # MARK: against the reference (no replicas attached)

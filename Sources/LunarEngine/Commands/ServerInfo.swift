@@ -401,6 +401,7 @@ enum DebugCommand {
                 ("SET-ACTIVE-EXPIRE <0|1>", "Turns the active expiry cycle off or on (expired keys are still removed when accessed)."),
                 ("OBJECT <key>", "Shows low-level information about the value of <key>."),
                 ("LOG <message>", "Writes <message> to the server log."),
+                ("RELOAD [MERGE] [NOFLUSH] [NOSAVE]", "Saves the RDB file, empties the dataset and loads the file back (NOSAVE: load the existing file; NOFLUSH: keep the current keys; MERGE: the file's keys replace same-named ones)."),
             ])
         case ("sleep", 3):
             let secs = parseDouble(ctx.argv[2]) ?? Double(ctx.argv[2].string.prefix { $0.isNumber || $0 == "." }) ?? 0

@@ -46,6 +46,11 @@ public final class Engine: @unchecked Sendable {
 
     /// Unix ms at the start of the current command; expiry decisions use it (frozen during a script).
     public internal(set) var now: Int64 = unixMillis()
+    /// The last clock reading in µs (`now` is derived from it). Within a batch of commands the reading
+    /// taken when one command ends serves as the start of the next, so a command reads the clock once.
+    private var clockMicros: Int64 = unixMicros()
+    /// True while `clockMicros` was read at the end of the command just run (no wait since).
+    private var clockFresh = false
     public var stats = EngineStats()
     /// Writes since start (INFO's rdb_changes_since_last_save works from it).
     public var dirty = 0
@@ -158,6 +163,9 @@ public final class Engine: @unchecked Sendable {
         t.start()
     }
 
+    /// True when called from the engine thread (which alone may touch clients and data).
+    public var isEngineThread: Bool { Thread.current === thread }
+
     public func stop() {
         enqueue { $0.stopping = true }
     }
@@ -166,6 +174,7 @@ public final class Engine: @unchecked Sendable {
         while !stopping {
             batch = queue.takeAll(timeoutMs: waitBudget())
             batchIndex = 0
+            clockFresh = false
             while batchIndex < batch.count {
                 let w = batch[batchIndex]
                 batchIndex += 1
@@ -179,6 +188,7 @@ public final class Engine: @unchecked Sendable {
                     forget(c)
                 case let .task(f):
                     f()
+                    clockFresh = false
                 case .none:
                     break
                 }
@@ -335,7 +345,9 @@ public final class Engine: @unchecked Sendable {
 
     /// Runs one command from a client: the clock is read, the reply goes to the client's output.
     public func executeTopLevel(_ client: Client, _ argv: [Bytes]) {
-        now = unixMillis()
+        if !clockFresh { clockMicros = unixMicros() }
+        clockFresh = false
+        now = clockMicros / 1000
         client.lastInteraction = now
         let ctx = topContext!
         ctx.client = client
@@ -364,7 +376,18 @@ public final class Engine: @unchecked Sendable {
     /// Runs a command on behalf of a script or EXEC: the reply is written to `out`, blocking commands
     /// answer at once, and the engine clock is not advanced.
     public func executeNested(_ client: Client, _ argv: [Bytes], out: inout ReplyWriter, inScript: Bool) {
-        let ctx = CommandContext(engine: self, client: client)
+        // Contexts are pooled per nesting depth (a script inside EXEC nests twice).
+        let depth = nestedContexts.count
+        let ctx: CommandContext
+        if depth < nestedPool.count {
+            ctx = nestedPool[depth]
+            ctx.client = client
+            ctx.isRetry = false
+            ctx.readyKey = nil
+        } else {
+            ctx = CommandContext(engine: self, client: client)
+            nestedPool.append(ctx)
+        }
         ctx.argv = argv
         ctx.noBlocking = true
         ctx.inScript = inScript
@@ -373,7 +396,10 @@ public final class Engine: @unchecked Sendable {
         dispatch(ctx)
         nestedContexts.removeLast()
         swap(&ctx.out, &out)
+        ctx.argv = []
     }
+    /// Reusable contexts for executeNested, one per nesting depth.
+    private var nestedPool: [CommandContext] = []
 
     /// The context holding a client's reply buffer while one of its commands runs (the buffer is
     /// swapped into the running context), or nil when the client is idle.
@@ -439,7 +465,8 @@ public final class Engine: @unchecked Sendable {
         }
         ctx.spec = spec
         client.lastCommand = spec.fullName
-        let start = unixMicros()
+        // A top-level command starts at the reading executeTopLevel took; a nested one reads the clock.
+        let start = ctx === topContext ? clockMicros : unixMicros()
         // Like Redis, count commands that run (not rejected or queued ones), and a blocked command
         // re-run because its key got data only once.
         if !ctx.isRetry { stats.commandsProcessed &+= 1 }
@@ -452,7 +479,12 @@ public final class Engine: @unchecked Sendable {
         if isPropagating { recordEffects(ctx, changed: dirty != dirtyBefore) }
         // As in Redis, a command that blocks counts one call when it completes (served or timed out).
         if !blockCalled { spec.statCalls &+= 1 }
-        spec.statMicros &+= Int(unixMicros() - start)
+        let end = unixMicros()
+        spec.statMicros &+= Int(end - start)
+        if ctx === topContext {
+            clockMicros = end
+            clockFresh = true
+        }
         // A reply that is an error (not an array holding errors) makes the call a failed one.
         if ctx.out.buffer.writerIndex > replyStart && ctx.out.buffer.getInteger(at: replyStart, as: UInt8.self) == UInt8(ascii: "-") {
             spec.statFailed &+= 1
@@ -518,7 +550,7 @@ public final class Engine: @unchecked Sendable {
             guard let conn = c.connection else { continue }
             let buf = c.output.buffer
             if c.isReplica { stats.totalNetReplOutput &+= buf.readableBytes } else { stats.totalNetOutput &+= buf.readableBytes }
-            c.output.buffer = emptyBuffer
+            c.output.buffer = nextOutputBuffer(after: buf.readableBytes)
             batch.append(OutgoingReplies(connection: conn, buffer: buf, thenClose: c.closeAfterReply))
             if c.closeAfterReply { c.closed = true }
         }
@@ -527,6 +559,15 @@ public final class Engine: @unchecked Sendable {
         if let replySink { replySink(batch) } else { for o in batch { o.connection.send(o.buffer, thenClose: o.thenClose) } }
     }
     private let emptyBuffer = ByteBufferAllocator().buffer(capacity: 0)
+    private let allocator = ByteBufferAllocator()
+
+    /// A fresh reply buffer for a client whose replies were just handed off: sized for as much as
+    /// it sent this round (at least 64 bytes, at most 16 KiB, like Redis's per-client reply buffer),
+    /// so a pipelining client's next round is not built through a chain of reallocations.
+    @inline(__always) private func nextOutputBuffer(after sent: Int) -> ByteBuffer {
+        if sent == 0 { return emptyBuffer }
+        return allocator.buffer(capacity: min(16 << 10, max(64, sent)))
+    }
 
     /// Set by the server: delivers a round's replies (grouped per event loop on its side).
     public var replySink: (@Sendable ([OutgoingReplies]) -> Void)?
@@ -639,7 +680,8 @@ public final class Engine: @unchecked Sendable {
                     // Skip a client that meanwhile got unblocked, or blocked again on other keys.
                     guard let st = c.blocked, st.db == wk.db, st.keys.contains(wk.key) else { continue }
                     if !databases[wk.db].exists(wk.key) { break }
-                    now = unixMillis()
+                    clockMicros = unixMicros()
+                    now = clockMicros / 1000
                     let ctx = topContext!
                     ctx.client = c
                     ctx.argv = st.argv

@@ -121,30 +121,34 @@ public final class ReplicationMaster: PropagationSink {
 
     // MARK: Feeding the stream
 
+    /// Where each unit is encoded (kept between calls so its storage is reused).
+    private var encoder = ReplyWriter(resp: 2, capacity: 1024)
+
     public func propagate(_ ops: [PropagatedOp]) {
         guard backlog != nil, !ops.isEmpty else { return }
-        var w = ReplyWriter(resp: 2, capacity: 64)
+        encoder.buffer.clear()
         for op in ops where op.targets.contains(.replicas) {
             if op.db != streamDB {
-                w.array(2)
-                w.bulk(bytes: "SELECT".utf8)
-                w.bulk(int: op.db)
+                encoder.array(2)
+                encoder.bulk(bytes: "SELECT".utf8)
+                encoder.bulk(int: op.db)
                 streamDB = op.db
             }
-            w.array(op.argv.count)
-            for a in op.argv { w.bulk(a) }
+            encoder.array(op.argv.count)
+            for a in op.argv { encoder.bulk(a) }
         }
-        if w.buffer.readableBytes == 0 { return }
-        feed(w.buffer)
+        if encoder.buffer.readableBytes == 0 { return }
+        feed(encoder.buffer)
+        if encoder.buffer.capacity > 1 << 20 { encoder = ReplyWriter(resp: 2, capacity: 1024) }
         writeOffsets[engine.currentClient.id] = offset
     }
 
     /// A control command (PING, REPLCONF GETACK) in whatever database the stream has selected.
     private func feedControl(_ argv: [String]) {
-        var w = ReplyWriter(resp: 2, capacity: 64)
-        w.array(argv.count)
-        for a in argv { w.bulk(bytes: a.utf8) }
-        feed(w.buffer)
+        encoder.buffer.clear()
+        encoder.array(argv.count)
+        for a in argv { encoder.bulk(bytes: a.utf8) }
+        feed(encoder.buffer)
     }
 
     /// Appends bytes to the stream: the backlog, the offset and every online replica's output.
@@ -335,7 +339,9 @@ public final class ReplicationMaster: PropagationSink {
 
     /// Answers WAITing clients whose replicas have caught up.
     func serveWaiters() {
-        for (id, w) in waiters {
+        for id in Array(waiters.keys) {
+            // Re-read each entry: waking one client runs its queued commands, which may WAIT again.
+            guard let w = waiters[id] else { continue }
             guard !w.client.closed, w.client.blocked?.spec.name == "wait" else {
                 waiters.removeValue(forKey: id)
                 continue
@@ -412,6 +418,17 @@ public final class ReplicationMaster: PropagationSink {
             ctx.out.bulk(r.ip)
             ctx.out.bulk(String(r.listeningPort))
             ctx.out.bulk(String(r.ackOffset))
+        }
+    }
+
+    /// For a shutdown: every online replica's connection with the stream not yet handed to the network
+    /// (possibly empty), which the server writes and waits for before the process exits.
+    public func takeUnsentStream() -> [(ClientConnection, ByteBuffer)] {
+        liveReplicas.compactMap { r in
+            guard let conn = r.client.connection, !r.rdbOnly else { return nil }
+            let b = r.client.output.buffer
+            r.client.output.buffer = ByteBufferAllocator().buffer(capacity: 0)
+            return (conn, b)
         }
     }
 

@@ -28,7 +28,9 @@ public enum StringEncoding {
             digits += 1
         }
         let total = digits + (negative ? 1 : 0)
-        let out = [UInt8](unsafeUninitializedCapacity: total) { buf, count in
+        // Digits go to a stack buffer, then one Array copy (the pre-specialized path; building the
+        // Array with unsafeUninitializedCapacity looks up generic metadata on every call).
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buf in
             var u = magnitude
             var i = total
             repeat {
@@ -37,9 +39,8 @@ public enum StringEncoding {
                 u /= 10
             } while u > 0
             if negative { buf[0] = UInt8(ascii: "-") }
-            count = total
+            return Bytes(Array(UnsafeBufferPointer(rebasing: buf[0..<total])))
         }
-        return Bytes(out)
     }
 
     /// Appends `n` zero bytes (SETBIT, SETRANGE and BITFIELD growing a string) with bulk copies.
