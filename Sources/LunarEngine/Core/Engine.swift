@@ -126,6 +126,9 @@ public final class Engine: @unchecked Sendable {
     /// Where the running script's writes go (`redis.set_repl`); reset for every script.
     public var scriptPropagationTargets: PropagationTargets = .all
 
+    /// Enabled keyspace-notification classes (KeyspaceEvents.swift); 0 while notifications are off.
+    public internal(set) var notifyFlags = 0
+
     /// Whether the active expiry cycle runs (DEBUG SET-ACTIVE-EXPIRE).
     public var activeExpireEnabled = true
     /// Extra work run on every cron tick (stats sampling, script housekeeping…).
@@ -147,6 +150,7 @@ public final class Engine: @unchecked Sendable {
         topContext = CommandContext(engine: self, client: Client(id: 0, connection: nil, now: now))
         protoMaxBulkLen.store(config.int("proto-max-bulk-len"), ordering: .relaxed)
         queryBufferLimit.store(config.int("client-query-buffer-limit"), ordering: .relaxed)
+        installKeyspaceEvents()
         config.onChange.append { [unowned self] name, value in
             switch name {
             case "proto-max-bulk-len": self.protoMaxBulkLen.store(Int(value) ?? 0, ordering: .relaxed)
