@@ -135,7 +135,7 @@ public struct RDBReader {
                     throw RDBError("RDB has duplicated key '\(key.string)' in DB \(db.id)")
                 }
             }
-            let slot = db.add(key, value)
+            let slot = db.add(key, value, notifyNew: false)
             if expire != 0 { db.table.setExpire(slot: slot, expire) }
             stats.keysLoaded += 1
         }

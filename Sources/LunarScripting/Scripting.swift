@@ -241,8 +241,10 @@ final class ScriptingState {
             ctx.error("ERR Can not execute a script with write flag using *_ro command.")
             return
         }
-        // A script declared able to write is refused up front while min-replicas-to-write is unmet.
-        if !script.flags.contains(.legacy) && !script.flags.contains(.noWrites), let deny = ctx.engine.writesNeedReplicasError {
+        // A script declared able to write is refused up front after a failed background save (MISCONF)
+        // or while min-replicas-to-write is unmet (NOREPLICAS), in that order as in Redis.
+        if !script.flags.contains(.legacy) && !script.flags.contains(.noWrites),
+           let deny = ctx.engine.denyWritesError ?? ctx.engine.writesNeedReplicasError {
             ctx.error(deny)
             return
         }

@@ -48,28 +48,19 @@ public final class LunarServer: @unchecked Sendable {
             }
         }
         // A replica's full sync gets an RDB snapshot taken on the engine thread: the stream that
-        // follows starts exactly where the snapshot ends.
+        // follows starts exactly where the snapshot ends. REPLCONF rdb-filter-only functions
+        // (redis-cli --functions-rdb) gets the libraries and no keys.
         ReplicationMaster.of(engine).snapshot = { e, request in
-            let compress = e.config.bool("rdbcompression"), checksum = e.config.bool("rdbchecksum")
-            guard request.functionsOnly else {
-                return RDBWriter.snapshot(e, extraAux: request.aux, compress: compress, checksum: checksum)
-            }
-            // REPLCONF rdb-filter-only functions (redis-cli --functions-rdb): the libraries, no keys.
-            var w = RDBWriter(compress: compress)
-            w.writeHeader(extraAux: request.aux)
-            for code in Scripting.libraryCodes(e) {
-                w.byte(245)   // RDB_OPCODE_FUNCTION2
-                w.string(code.raw)
-            }
-            w.finish(checksum: checksum)
-            return w.bytes
+            let p = Persistence.of(e)
+            return RDBWriter.snapshot(e, extraAux: request.aux, compress: p?.compress ?? true,
+                                      checksum: p?.checksum ?? true, includeKeys: !request.functionsOnly)
         }
         do {
             try persistence.loadAtStartup()
         } catch {
             let text = "\(error)"
             if text.hasPrefix("Can't chdir") { throw StartupError(text) }
-            throw StartupError("Fatal error loading the DB (\(persistence.path)): \(text). Exiting.")
+            throw StartupError("Fatal error loading the DB (\(persistence.path)): \(text)\(text.hasSuffix(".") ? "" : ".") Exiting.")
         }
         let port = config.int("port")
         engine.serverInfo["tcp_port"] = String(port)
@@ -136,8 +127,6 @@ public final class LunarServer: @unchecked Sendable {
         logger.notice("Ready to accept connections")
     }
 
-    /// SIGINT/SIGTERM: on the engine thread, saves when `save` points are set (as Redis does), then exits.
-    /// If that save fails the server keeps running, as Redis does.
     /// Hands the replicas every byte of the stream before exiting (the kernel delivers what it was
     /// given even after the process ends), waiting at most `timeoutSeconds`. Only on the engine thread:
     /// from an I/O thread (SHUTDOWN NOSAVE during a busy script) the replicas' state is off limits.
@@ -159,6 +148,8 @@ public final class LunarServer: @unchecked Sendable {
         logger.notice("All replicas received the replication stream before shutdown")
     }
 
+    /// SIGINT/SIGTERM: on the engine thread, saves when `save` points are set (as Redis does), then exits.
+    /// If that save fails the server keeps running, as Redis does.
     public func shutdownFromSignal() {
         // A script holding the engine past busy-reply-threshold: exit now without saving.
         if engine.busy.load(ordering: .relaxed) != 0 {

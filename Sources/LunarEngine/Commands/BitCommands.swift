@@ -57,6 +57,7 @@ enum BitCommands {
             if on == 1 { s[byte] = mask }
             db.add(key, .string(Bytes(s)))
             db.signalModified(key)
+            db.notify(KeyspaceEvents.string, "setbit", key)
             ctx.out.integer(0)
             return
         }
@@ -74,7 +75,10 @@ enum BitCommands {
             v = .string(s)
             return (was, grew || was != on)
         }
-        if changed { db.signalModified(key) }
+        if changed {
+            db.signalModified(key)
+            db.notify(KeyspaceEvents.string, "setbit", key)
+        }
         ctx.out.integer(old)
     }
 
@@ -267,7 +271,10 @@ enum BitCommands {
         }
         let dest = ctx.argv[2]
         if maxLen == 0 {
-            if ctx.db.delete(dest) { ctx.db.signalModified(dest) }
+            if ctx.db.deleteIgnoringExpiry(dest) {
+                ctx.db.signalModified(dest)
+                ctx.notify(KeyspaceEvents.generic, "del", dest)
+            }
             return ctx.out.integer(0)
         }
         var res = [UInt8](repeating: 0, count: maxLen)
@@ -296,6 +303,7 @@ enum BitCommands {
         }
         ctx.db.set(dest, .string(Bytes(res)))
         ctx.db.signalModified(dest)
+        ctx.notify(KeyspaceEvents.string, "set", dest)
         ctx.out.integer(maxLen)
     }
 
@@ -524,6 +532,9 @@ enum BitCommands {
             }
             v = .string(s)
         }
-        if changes > 0 { db.signalModified(key) }
+        if changes > 0 {
+            db.signalModified(key)
+            db.notify(KeyspaceEvents.string, "setbit", key)
+        }
     }
 }

@@ -34,7 +34,7 @@ enum ConfigCommand {
             if !hasGlob {
                 let name = pattern.string
                 if seen.contains(name) { continue }
-                if let v = config.get(name) {
+                if let v = config.shown(name) {
                     seen.insert(name)
                     pairs.append((name, v))
                 }
@@ -124,11 +124,11 @@ enum ConfigCommand {
             guard let name = config.canonicalName(word) else { out.append(line); continue }
             if written.contains(name) { continue }
             written.insert(name)
-            out.append(directive(name, config.get(name) ?? ""))
+            out.append(directive(name, config.shown(name) ?? ""))
         }
         var appended = false
         for name in config.params.keys.sorted() where !written.contains(name) {
-            guard let p = config.params[name], let v = config.get(name) else { continue }
+            guard let p = config.params[name], let v = config.shown(name) else { continue }
             let def = defaultValue(config, p)
             if v == def { continue }
             if !appended {

@@ -103,6 +103,7 @@ enum HashCommands {
         }
         if created { ctx.db.add(key, .hash(h)) }
         ctx.db.signalModified(key)
+        ctx.notify(KeyspaceEvents.hash, "hset", key)
         if legacy { ctx.ok() } else { ctx.out.integer(added) }
     }
 
@@ -117,6 +118,7 @@ enum HashCommands {
         h.set(ctx.argv[2], ctx.argv[3], maxEntries: lim.hashMaxListpackEntries, maxValue: lim.hashMaxListpackValue)
         if created { ctx.db.add(key, .hash(h)) }
         ctx.db.signalModified(key)
+        ctx.notify(KeyspaceEvents.hash, "hset", key)
         ctx.out.integer(1)
     }
 
@@ -131,14 +133,20 @@ enum HashCommands {
         case let .found(x): h = x
         }
         var removed = 0
+        var deleted = false
         for i in 2..<ctx.argc where h.delete(ctx.argv[i]) {
             removed += 1
             if h.isEmpty {
                 ctx.db.delete(key)
+                deleted = true
                 break
             }
         }
-        if removed > 0 { ctx.db.signalModified(key) }
+        if removed > 0 {
+            ctx.db.signalModified(key)
+            ctx.notify(KeyspaceEvents.hash, "hdel", key)
+            if deleted { ctx.notify(KeyspaceEvents.generic, "del", key) }
+        }
         ctx.out.integer(removed)
     }
 
@@ -163,6 +171,7 @@ enum HashCommands {
         h.set(field, Bytes(String(sum)), maxEntries: lim.hashMaxListpackEntries, maxValue: lim.hashMaxListpackValue)
         if created { ctx.db.add(key, .hash(h)) }
         ctx.db.signalModified(key)
+        ctx.notify(KeyspaceEvents.hash, "hincrby", key)
         ctx.out.integer(sum)
     }
 
@@ -195,6 +204,7 @@ enum HashCommands {
         h.set(field, text, maxEntries: lim.hashMaxListpackEntries, maxValue: lim.hashMaxListpackValue)
         if created { ctx.db.add(key, .hash(h)) }
         ctx.db.signalModified(key)
+        ctx.notify(KeyspaceEvents.hash, "hincrbyfloat", key)
         // The result travels, not the increment: float arithmetic must not differ on a replica.
         ctx.propagateAs([[Bytes("HSET"), key, field, text]])
         ctx.out.bulk(text)

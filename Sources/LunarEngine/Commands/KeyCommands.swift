@@ -77,6 +77,7 @@ enum KeyCommands {
                 guard let e = ctx.db.expireTime(key), e != 0 else { ctx.out.integer(0); return }
                 ctx.db.setExpire(key, at: 0)
                 ctx.db.signalModified(key)
+                ctx.notify(KeyspaceEvents.generic, "persist", key)
                 ctx.out.integer(1)
             },
             CommandSpec("sort", arity: -2, flags: [.write, .denyoom], keys: (1, 1, 1), group: .generic, summary: "Sorts the elements of a list, set or sorted set, optionally by external keys, and returns or stores them.", complexity: "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", syntax: "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC|DESC] [ALPHA] [STORE destination]", acl: ["-keyspace", "set", "sortedset", "list", "dangerous"], handler: { ctx in sort(ctx, readOnly: false) }, getKeys: sortKeys),
@@ -95,6 +96,7 @@ enum KeyCommands {
             let key = ctx.argv[i]
             if db.delete(key) {
                 db.signalModified(key)
+                db.notify(KeyspaceEvents.generic, "del", key)
                 n += 1
             }
         }
@@ -118,6 +120,8 @@ enum KeyCommands {
         db.store(dst, value, expire: expire)
         db.signalModified(src)
         db.signalModified(dst)
+        db.notify(KeyspaceEvents.generic, "rename_from", src)
+        db.notify(KeyspaceEvents.generic, "rename_to", dst)
         db.signalReady(dst)
         if onlyIfAbsent { ctx.out.integer(1) } else { ctx.ok() }
     }
@@ -161,6 +165,7 @@ enum KeyCommands {
         }
         to.store(dst, value.deepCopy(), expire: expire)
         to.signalModified(dst)
+        to.notify(KeyspaceEvents.generic, "copy_to", dst)
         to.signalReady(dst)
         ctx.out.integer(1)
     }
@@ -179,6 +184,8 @@ enum KeyCommands {
         to.store(key, value, expire: expire)
         from.signalModified(key)
         to.signalModified(key)
+        from.notify(KeyspaceEvents.generic, "move_from", key)
+        to.notify(KeyspaceEvents.generic, "move_to", key)
         to.signalReady(key)
         ctx.out.integer(1)
     }
@@ -286,12 +293,15 @@ enum KeyCommands {
             // A time already past deletes the key at once.
             db.delete(key)
             ctx.propagateAs([[Bytes("DEL"), key]])
+            db.signalModified(key)
+            db.notify(KeyspaceEvents.generic, "del", key)
         } else {
             db.setExpire(key, at: when)
             // Every form travels as PEXPIREAT: the same absolute time on a replica.
             ctx.propagateAs([[Bytes("PEXPIREAT"), key, Bytes(String(when))]])
+            db.signalModified(key)
+            db.notify(KeyspaceEvents.generic, "expire", key)
         }
-        db.signalModified(key)
         ctx.out.integer(1)
     }
 
@@ -433,9 +443,11 @@ enum KeyCommands {
             if outputLen > 0 {
                 db.set(store, SortSupport.makeList(items))
                 db.signalModified(store)
+                db.notify(KeyspaceEvents.list, "sortstore", store)
                 db.signalReady(store)
-            } else if db.delete(store) {
+            } else if db.deleteIgnoringExpiry(store) {
                 db.signalModified(store)
+                db.notify(KeyspaceEvents.generic, "del", store)
             }
             ctx.out.integer(outputLen)
         } else {
@@ -460,7 +472,12 @@ extension Database {
     @inline(__always)
     func readSlot(_ key: Bytes) -> Int? {
         let s = slot(key)
-        if s != nil { engine.stats.keyspaceHits &+= 1 } else { engine.stats.keyspaceMisses &+= 1 }
+        if s != nil {
+            engine.stats.keyspaceHits &+= 1
+        } else {
+            engine.stats.keyspaceMisses &+= 1
+            notify(KeyspaceEvents.keyMiss, "keymiss", key)
+        }
         return s
     }
 
@@ -473,6 +490,8 @@ extension Database {
             let s = table.insert(key, value)
             if expire != 0 { table.setExpire(slot: s, expire) }
         }
+        // Redis deletes a replaced key and adds the new one, so this is always a "new" key.
+        notify(KeyspaceEvents.new, "new", key)
     }
 }
 

@@ -130,11 +130,17 @@ enum ListCommands {
         }
     }
 
-    /// Deletes the key if its list became empty; always signals the modification.
-    @inline(__always) static func afterRemoval(_ ctx: CommandContext, _ key: Bytes, _ list: ListObject) {
-        if list.isEmpty { ctx.db.delete(key) }
+    /// Deletes the key if its list became empty; always signals the modification and publishes
+    /// `event`, then "del" when the key went away (Redis's order).
+    @inline(__always) static func afterRemoval(_ ctx: CommandContext, _ key: Bytes, _ list: ListObject, _ event: StaticString) {
+        let empty = list.isEmpty
+        if empty { ctx.db.delete(key) }
         ctx.db.signalModified(key)
+        ctx.notify(KeyspaceEvents.list, event, key)
+        if empty { ctx.notify(KeyspaceEvents.generic, "del", key) }
     }
+
+    @inline(__always) static func popEvent(_ left: Bool) -> StaticString { left ? "lpop" : "rpop" }
 
     /// LEFT or RIGHT (any case): true for left, nil for anything else.
     @inline(__always) static func parseEnd(_ b: Bytes) -> Bool? {
@@ -167,6 +173,7 @@ enum ListCommands {
         }
         ctx.out.integer(list.count)
         ctx.db.signalModified(key)
+        ctx.notify(KeyspaceEvents.list, left ? "lpush" : "rpush", key)
         ctx.db.signalReady(key)
     }
 
@@ -202,7 +209,7 @@ enum ListCommands {
                 ctx.out.array(n)
                 for _ in 0..<n { ctx.out.bulk(list.pop(left: left)!) }
             }
-            afterRemoval(ctx, key, list)
+            afterRemoval(ctx, key, list, popEvent(left))
         }
     }
 
@@ -299,6 +306,7 @@ enum ListCommands {
             if l.set(index, ctx.argv[3]) {
                 ctx.ok()
                 ctx.db.signalModified(key)
+                ctx.notify(KeyspaceEvents.list, "lset", key)
             } else {
                 ctx.error(Err.indexOutOfRange)
             }
@@ -323,6 +331,7 @@ enum ListCommands {
             if l.insert(ctx.argv[4], pivot: ctx.argv[3], after: after) {
                 ctx.out.integer(l.count)
                 ctx.db.signalModified(key)
+                ctx.notify(KeyspaceEvents.list, "linsert", key)
             } else {
                 ctx.out.integer(-1)
             }
@@ -338,7 +347,7 @@ enum ListCommands {
         case let .list(l):
             let n = l.remove(ctx.argv[3], count: count)
             ctx.out.integer(n)
-            if n > 0 { afterRemoval(ctx, key, l) }
+            if n > 0 { afterRemoval(ctx, key, l, "lrem") }
         }
     }
 
@@ -350,7 +359,7 @@ enum ListCommands {
         case .absent: ctx.ok()
         case let .list(l):
             l.trim(start, end)
-            afterRemoval(ctx, key, l)
+            afterRemoval(ctx, key, l, "ltrim")
             ctx.ok()
         }
     }
@@ -376,7 +385,9 @@ enum ListCommands {
             ctx.db.add(dstKey, .list(l))
         }
         ctx.out.bulk(v)
-        afterRemoval(ctx, srcKey, source)
+        // Redis announces the push to the destination before the pop from the source.
+        ctx.notify(KeyspaceEvents.list, toLeft ? "lpush" : "rpush", dstKey)
+        afterRemoval(ctx, srcKey, source, popEvent(fromLeft))
         ctx.db.signalModified(dstKey)
         ctx.db.signalReady(dstKey)
         return true
@@ -454,7 +465,7 @@ enum ListCommands {
         ctx.out.bulk(key)
         ctx.out.array(n)
         for _ in 0..<n { ctx.out.bulk(list.pop(left: left)!) }
-        afterRemoval(ctx, key, list)
+        afterRemoval(ctx, key, list, popEvent(left))
         // LMPOP and BLMPOP travel as the plain pop of the key that was served.
         ctx.propagateAs([[Bytes(left ? "LPOP" : "RPOP"), key, Bytes(String(n))]])
     }
@@ -523,7 +534,7 @@ enum ListCommands {
         ctx.out.array(2)
         ctx.out.bulk(key)
         ctx.out.bulk(list.pop(left: left)!)
-        afterRemoval(ctx, key, list)
+        afterRemoval(ctx, key, list, popEvent(left))
         // Served blocking pops travel as plain pops: a replica must never block.
         ctx.propagateAs([[Bytes(left ? "LPOP" : "RPOP"), key]])
     }

@@ -105,7 +105,10 @@ enum SetCommands {
         let max = EncodingLimits.of(ctx.engine).setMaxIntsetEntries
         var added = 0
         for i in 2..<ctx.argc where set.add(ctx.argv[i], maxIntsetEntries: max) { added += 1 }
-        if added > 0 { ctx.db.signalModified(key) }
+        if added > 0 {
+            ctx.db.signalModified(key)
+            ctx.notify(KeyspaceEvents.set, "sadd", key)
+        }
         ctx.out.integer(added)
     }
 
@@ -120,16 +123,22 @@ enum SetCommands {
         case let .found(s): set = s
         }
         var removed = 0
+        var deleted = false
         for i in 2..<ctx.argc {
             if set.remove(ctx.argv[i]) {
                 removed += 1
                 if set.isEmpty {
                     ctx.db.delete(key)
+                    deleted = true
                     break
                 }
             }
         }
-        if removed > 0 { ctx.db.signalModified(key) }
+        if removed > 0 {
+            ctx.db.signalModified(key)
+            ctx.notify(KeyspaceEvents.set, "srem", key)
+            if deleted { ctx.notify(KeyspaceEvents.generic, "del", key) }
+        }
         ctx.out.integer(removed)
     }
 
@@ -185,8 +194,11 @@ enum SetCommands {
             case .missing: ctx.out.nullBulk()
             case let .found(set):
                 let m = set.popRandom(using: &rng)
-                if set.isEmpty { ctx.db.delete(key) }
+                let empty = set.isEmpty
+                if empty { ctx.db.delete(key) }
                 ctx.db.signalModified(key)
+                ctx.notify(KeyspaceEvents.set, "spop", key)
+                if empty { ctx.notify(KeyspaceEvents.generic, "del", key) }
                 // The member chosen at random travels, so a replica removes the same one.
                 ctx.propagateAs([[Bytes("SREM"), key, m.bytes]])
                 m.write(to: &ctx.out)
@@ -216,6 +228,8 @@ enum SetCommands {
             set.writeMembers(to: &ctx.out)
             ctx.db.delete(key)
             ctx.db.signalModified(key)
+            ctx.notify(KeyspaceEvents.set, "spop", key)
+            ctx.notify(KeyspaceEvents.generic, "del", key)
             ctx.propagateAs([[Bytes("DEL"), key]])
             return
         }
@@ -242,6 +256,7 @@ enum SetCommands {
             ctx.db.set(key, .set(survivors), keepTTL: true)
         }
         ctx.db.signalModified(key)
+        ctx.notify(KeyspaceEvents.set, "spop", key)
         if propagating {
             // In batches, as Redis does, so no single propagated command grows without bound.
             var batches: [[Bytes]] = []
@@ -348,8 +363,11 @@ enum SetCommands {
             ctx.out.integer(0)
             return
         }
-        if src.isEmpty { ctx.db.delete(srcKey) }
+        let srcEmpty = src.isEmpty
+        if srcEmpty { ctx.db.delete(srcKey) }
         ctx.db.signalModified(srcKey)
+        ctx.notify(KeyspaceEvents.set, "srem", srcKey)
+        if srcEmpty { ctx.notify(KeyspaceEvents.generic, "del", srcKey) }
         let target: SetObject
         if let dst {
             target = dst
@@ -357,8 +375,9 @@ enum SetCommands {
             target = SetObject(forFirst: member)
             ctx.db.add(dstKey, .set(target))
         }
-        target.add(member, maxIntsetEntries: EncodingLimits.of(ctx.engine).setMaxIntsetEntries)
+        let added = target.add(member, maxIntsetEntries: EncodingLimits.of(ctx.engine).setMaxIntsetEntries)
         ctx.db.signalModified(dstKey)
+        if added { ctx.notify(KeyspaceEvents.set, "sadd", dstKey) }
         ctx.out.integer(1)
     }
 
@@ -399,14 +418,18 @@ enum SetCommands {
         if result.count > 0 {
             ctx.db.set(dest, .set(result))
             ctx.db.signalModified(dest)
-        } else if ctx.db.delete(dest) {
+            ctx.notify(KeyspaceEvents.set, ctx.spec.name == "sinterstore" ? "sinterstore"
+                       : ctx.spec.name == "sunionstore" ? "sunionstore" : "sdiffstore", dest)
+        } else if ctx.db.deleteIgnoringExpiry(dest) {
             ctx.db.signalModified(dest)
+            ctx.notify(KeyspaceEvents.generic, "del", dest)
         }
         ctx.out.integer(result.count)
     }
 
     static func interGeneric(_ ctx: CommandContext, firstKey: Int, store: Bytes?) {
-        guard let found = collectSets(ctx, firstKey..<ctx.argc, read: store == nil) else { return }
+        // Redis reads the sources with read lookups even when storing (misses count, and notify keymiss).
+        guard let found = collectSets(ctx, firstKey..<ctx.argc, read: true) else { return }
         var sets: [SetObject] = []
         for s in found {
             guard let s else {
@@ -484,7 +507,7 @@ enum SetCommands {
     }
 
     static func unionDiff(_ ctx: CommandContext, firstKey: Int, store: Bytes?, diff: Bool) {
-        guard let sets = collectSets(ctx, firstKey..<ctx.argc, read: store == nil) else { return }
+        guard let sets = collectSets(ctx, firstKey..<ctx.argc, read: true) else { return }
         let max = EncodingLimits.of(ctx.engine).setMaxIntsetEntries
         let result = SetObject()
         if !diff {

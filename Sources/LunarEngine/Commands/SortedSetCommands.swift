@@ -418,10 +418,14 @@ enum SortedSetCommands {
         return (s, e)
     }
 
-    /// Deletes an emptied sorted set key.
+    /// After elements were removed: signals the change, publishes `event`, then "del" if the key went away.
     @inline(__always)
-    static func deleteIfEmpty(_ ctx: CommandContext, _ key: Bytes, _ z: ZSetObject) {
-        if z.isEmpty { ctx.db.delete(key) }
+    static func afterRemoval(_ ctx: CommandContext, _ key: Bytes, _ z: ZSetObject, _ event: StaticString) {
+        let empty = z.isEmpty
+        if empty { ctx.db.delete(key) }
+        ctx.db.signalModified(key)
+        ctx.notify(KeyspaceEvents.zset, event, key)
+        if empty { ctx.notify(KeyspaceEvents.generic, "del", key) }
     }
 
     /// A score argument: `parseDouble`, keeping the sign of a negative zero as strtod does.
@@ -533,7 +537,10 @@ enum SortedSetCommands {
             ctx.db.add(key, .zset(z))
             ctx.db.signalReady(key)
         }
-        if added + updated > 0 { ctx.db.signalModified(key) }
+        if added + updated > 0 {
+            ctx.db.signalModified(key)
+            ctx.notify(KeyspaceEvents.zset, incr ? "zincr" : "zadd", key)
+        }
         if failed {
             ctx.error(errNaN)
             return
@@ -560,10 +567,7 @@ enum SortedSetCommands {
             removed += 1
             if z.isEmpty { break }
         }
-        if removed > 0 {
-            deleteIfEmpty(ctx, key, z)
-            ctx.db.signalModified(key)
-        }
+        if removed > 0 { afterRemoval(ctx, key, z, "zrem") }
         ctx.out.integer(removed)
     }
 
@@ -705,7 +709,10 @@ enum SortedSetCommands {
     /// replies with the resulting cardinality.
     static func storeResult(_ ctx: CommandContext, _ dst: Bytes, _ result: ZSetObject, settle: Bool = true) {
         if result.isEmpty {
-            if ctx.db.delete(dst) { ctx.db.signalModified(dst) }
+            if ctx.db.deleteIgnoringExpiry(dst) {
+                ctx.db.signalModified(dst)
+                ctx.notify(KeyspaceEvents.generic, "del", dst)
+            }
             ctx.out.integer(0)
             return
         }
@@ -715,6 +722,14 @@ enum SortedSetCommands {
         }
         ctx.db.set(dst, .zset(result))
         ctx.db.signalModified(dst)
+        let event: StaticString
+        switch ctx.spec.name {
+        case "zunionstore": event = "zunionstore"
+        case "zinterstore": event = "zinterstore"
+        case "zdiffstore": event = "zdiffstore"
+        default: event = "zrangestore"
+        }
+        ctx.notify(KeyspaceEvents.zset, event, dst)
         ctx.db.signalReady(dst)
         ctx.out.integer(result.count)
     }
@@ -746,8 +761,7 @@ enum SortedSetCommands {
         let nodes = selectRange(z, kind: kind, reverse: false, ranks: ranks, score: scoreRange, lex: lexRange, offset: 0, limit: -1)
         for n in nodes { z.remove(node: n) }
         if !nodes.isEmpty {
-            deleteIfEmpty(ctx, key, z)
-            ctx.db.signalModified(key)
+            afterRemoval(ctx, key, z, kind == .rank ? "zremrangebyrank" : kind == .score ? "zremrangebyscore" : "zremrangebylex")
         }
         ctx.out.integer(nodes.count)
     }
@@ -764,10 +778,7 @@ enum SortedSetCommands {
             res.append((node.member, node.score))
             z.remove(node: node)
         }
-        if !res.isEmpty {
-            deleteIfEmpty(ctx, key, z)
-            ctx.db.signalModified(key)
-        }
+        if !res.isEmpty { afterRemoval(ctx, key, z, max ? "zpopmax" : "zpopmin") }
         return res
     }
 
@@ -1028,7 +1039,8 @@ enum SortedSetCommands {
         src.reserveCapacity(setnum)
         var j = numIdx + 1
         for _ in 0..<setnum {
-            switch store ? ctx.db.lookup(argv[j]) : ctx.db.lookupRead(argv[j]) {
+            // Redis reads the sources with read lookups even when storing (misses count, and notify keymiss).
+            switch ctx.db.lookupRead(argv[j]) {
             case nil: src.append(Source())
             case let .zset(z)?: src.append(Source(zset: z))
             case let .set(s)?:

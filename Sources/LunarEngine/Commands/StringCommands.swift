@@ -21,6 +21,7 @@ enum StringCommands {
                 }
                 ctx.db.add(key, .string(ctx.argv[2]))
                 ctx.db.signalModified(key)
+                ctx.notify(KeyspaceEvents.string, "set", key)
                 ctx.out.integer(1)
             },
             CommandSpec("setex", arity: 4, flags: [.write, .denyoom], keys: (1, 1, 1), group: .string, since: "2.0.0",
@@ -37,6 +38,7 @@ enum StringCommands {
                 guard replyGet(ctx, key) else { return }
                 ctx.db.set(key, .string(ctx.argv[2]))
                 ctx.db.signalModified(key)
+                ctx.notify(KeyspaceEvents.string, "set", key)
             },
             CommandSpec("getdel", arity: 2, flags: [.write, .fast], keys: (1, 1, 1), group: .string, since: "6.2.0",
                         summary: "Returns the string value of a key and deletes the key.", syntax: "key") { ctx in
@@ -47,6 +49,7 @@ enum StringCommands {
                     ctx.out.bulk(s)
                     ctx.db.delete(key)
                     ctx.db.signalModified(key)
+                    ctx.notify(KeyspaceEvents.generic, "del", key)
                 default: ctx.wrongType()
                 }
             },
@@ -74,6 +77,7 @@ enum StringCommands {
                 while i < ctx.argc {
                     ctx.db.set(ctx.argv[i], .string(ctx.argv[i + 1]))
                     ctx.db.signalModified(ctx.argv[i])
+                    ctx.notify(KeyspaceEvents.string, "set", ctx.argv[i])
                     i += 2
                 }
                 ctx.ok()
@@ -94,6 +98,7 @@ enum StringCommands {
                 while i < ctx.argc {
                     ctx.db.set(ctx.argv[i], .string(ctx.argv[i + 1]))
                     ctx.db.signalModified(ctx.argv[i])
+                    ctx.notify(KeyspaceEvents.string, "set", ctx.argv[i])
                     i += 2
                 }
                 ctx.out.integer(1)
@@ -271,6 +276,8 @@ enum StringCommands {
             if !opts.pxat { ctx.propagateAs([[Bytes("SET"), key, ctx.argv[2], Bytes("PXAT"), Bytes(String(when))]]) }
         }
         ctx.db.signalModified(key)
+        ctx.notify(KeyspaceEvents.string, "set", key)
+        if when != nil { ctx.notify(KeyspaceEvents.generic, "expire", key) }
         if !opts.get { ctx.ok() }
     }
 
@@ -280,6 +287,8 @@ enum StringCommands {
         ctx.db.set(key, .string(ctx.argv[3]))
         ctx.db.setExpire(key, at: when)
         ctx.db.signalModified(key)
+        ctx.notify(KeyspaceEvents.string, "set", key)
+        ctx.notify(KeyspaceEvents.generic, "expire", key)
         ctx.propagateAs([[Bytes("SET"), key, ctx.argv[3], Bytes("PXAT"), Bytes(String(when))]])
         ctx.ok()
     }
@@ -295,15 +304,19 @@ enum StringCommands {
             if (o.exat || o.pxat) && when <= ctx.now {
                 ctx.db.delete(key)
                 ctx.propagateAs([[Bytes("DEL"), key]])
+                ctx.db.signalModified(key)
+                ctx.notify(KeyspaceEvents.generic, "del", key)
             } else {
                 ctx.db.setExpire(key, at: when)
                 ctx.propagateAs([[Bytes("PEXPIREAT"), key, Bytes(String(when))]])
+                ctx.db.signalModified(key)
+                ctx.notify(KeyspaceEvents.generic, "expire", key)
             }
-            ctx.db.signalModified(key)
         } else if o.persist {
             if let e = ctx.db.expireTime(key), e != 0 {
                 ctx.db.setExpire(key, at: 0)
                 ctx.db.signalModified(key)
+                ctx.notify(KeyspaceEvents.generic, "persist", key)
                 ctx.propagateAs([[Bytes("PERSIST"), key]])
             }
         }
@@ -326,6 +339,7 @@ enum StringCommands {
         guard let slot = db.slot(key) else {
             db.add(key, .string(piece))
             db.signalModified(key)
+            db.notify(KeyspaceEvents.string, "append", key)
             ctx.out.integer(piece.count)
             return
         }
@@ -344,6 +358,7 @@ enum StringCommands {
             return c
         }
         db.signalModified(key)
+        db.notify(KeyspaceEvents.string, "append", key)
         ctx.out.integer(n)
     }
 
@@ -366,6 +381,7 @@ enum StringCommands {
             db.add(key, .string(text))
         }
         db.signalModified(key)
+        db.notify(KeyspaceEvents.string, "incrby", key)
         ctx.out.integer(sum)
     }
 
@@ -389,6 +405,7 @@ enum StringCommands {
             db.add(key, .string(text))
         }
         db.signalModified(key)
+        db.notify(KeyspaceEvents.string, "incrbyfloat", key)
         // The result travels, not the increment: float arithmetic must not differ on a replica.
         ctx.propagateAs([[Bytes("SET"), key, text, Bytes("KEEPTTL")]])
         ctx.out.bulk(text)
@@ -426,6 +443,7 @@ enum StringCommands {
             s.replaceSubrange(offset..<(offset + piece.count), with: piece.raw)
             db.add(key, .string(Bytes(s)))
             db.signalModified(key)
+            db.notify(KeyspaceEvents.string, "setrange", key)
             ctx.out.integer(s.count)
             return
         }
@@ -447,6 +465,7 @@ enum StringCommands {
             return c
         }
         db.signalModified(key)
+        db.notify(KeyspaceEvents.string, "setrange", key)
         ctx.out.integer(n)
     }
 

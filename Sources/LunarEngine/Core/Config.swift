@@ -10,6 +10,9 @@ public struct ConfigParam {
         case enumeration([String])
         /// Free-form with a custom validator returning an error message (e.g. `save`, `bind`).
         case custom((String) -> String?)
+        /// Stored in a lossless canonical spelling returned by the normalizer (nil: refused with `error`);
+        /// CONFIG GET and REWRITE show `display` of it.
+        case canonical((String) -> String?, display: (String) -> String, error: String)
     }
     public let name: String
     public let aliases: [String]
@@ -55,6 +58,12 @@ public final class ConfigStore: @unchecked Sendable {
         guard let c = canonicalName(name) else { return nil }
         return values[c]
     }
+    /// The value as CONFIG GET shows it (differs from `get` only for display-transformed parameters).
+    public func shown(_ name: String) -> String? {
+        guard let c = canonicalName(name), let v = values[c] else { return nil }
+        if case let .canonical(_, display, _)? = params[c]?.kind { return display(v) }
+        return v
+    }
     public func int(_ name: String) -> Int { Int(get(name) ?? "0") ?? 0 }
     public func bool(_ name: String) -> Bool { get(name) == "yes" }
     public func string(_ name: String) -> String { get(name) ?? "" }
@@ -77,7 +86,7 @@ public final class ConfigStore: @unchecked Sendable {
         for (alias, name) in canonical.sorted(by: { $0.key < $1.key }) {
             if globMatch(pattern.raw, Array(alias.utf8), noCase: true) && !seen.contains(alias) {
                 seen.insert(alias)
-                out.append((alias, values[name]!))
+                out.append((alias, shown(name)!))
             }
         }
         return out
@@ -104,6 +113,8 @@ public final class ConfigStore: @unchecked Sendable {
             return options.contains(l) ? l : nil
         case let .custom(check):
             return check(raw) == nil ? raw : nil
+        case let .canonical(normalizer, _, _):
+            return normalizer(raw)
         }
     }
 
@@ -120,6 +131,7 @@ public final class ConfigStore: @unchecked Sendable {
         case .enumeration: return "argument(s) must be one of the following: " + {
             if case let .enumeration(o) = p.kind { return o.joined(separator: ", ") } else { return "" } }()
         case let .custom(check): return check(raw) ?? "invalid value"
+        case let .canonical(_, _, error): return error
         }
     }
 
@@ -199,7 +211,7 @@ public final class ConfigStore: @unchecked Sendable {
             ConfigParam("protected-mode", .bool, "yes"),
             ConfigParam("slowlog-log-slower-than", .int(min: -1, max: big), "10000"),
             ConfigParam("slowlog-max-len", .int(min: 0, max: big), "128"),
-            ConfigParam("notify-keyspace-events", .string, ""),
+            ConfigParam("notify-keyspace-events", .canonical(KeyspaceEvents.normalize, display: KeyspaceEvents.display, error: KeyspaceEvents.invalidFlagsError), ""),
             ConfigParam("repl-backlog-size", .memory(min: 1, max: big), "1048576"),
             ConfigParam("repl-backlog-ttl", .int(min: 0, max: Int(Int32.max)), "3600"),
             ConfigParam("repl-ping-replica-period", .int(min: 1, max: Int(Int32.max)), "10", aliases: ["repl-ping-slave-period"]),

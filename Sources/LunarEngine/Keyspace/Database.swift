@@ -39,6 +39,7 @@ public final class Database {
             return table.value(at: s)
         }
         engine.stats.keyspaceMisses &+= 1
+        notify(KeyspaceEvents.keyMiss, "keymiss", key)
         return nil
     }
 
@@ -59,14 +60,16 @@ public final class Database {
             if !keepTTL { table.setExpire(slot: s, 0) }
         } else {
             table.insert(key, value)
+            notify(KeyspaceEvents.new, "new", key)
             signalReadyIfBlockable(key, value)
         }
     }
 
-    /// Adds a key that the caller knows is absent.
+    /// Adds a key that the caller knows is absent (a "new" keyspace event unless loading data).
     @discardableResult
-    public func add(_ key: Bytes, _ value: Value) -> Int {
+    public func add(_ key: Bytes, _ value: Value, notifyNew: Bool = true) -> Int {
         let s = table.insert(key, value)
+        if notifyNew { notify(KeyspaceEvents.new, "new", key) }
         signalReadyIfBlockable(key, value)
         return s
     }
@@ -116,6 +119,7 @@ public final class Database {
         let key = table.key(at: s)
         table.remove(slot: s)
         engine.stats.expiredKeys &+= 1
+        notify(KeyspaceEvents.expired, "expired", key)
         engine.keyExpired(db: self, key: key)
         engine.recordExpiredDeletion(db: id, key: key)
     }
