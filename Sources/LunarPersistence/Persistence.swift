@@ -225,6 +225,7 @@ public final class Persistence {
                 lock.unlock()
             }
             let result = err
+            job.finished.signal()
             engine.enqueue { e in Persistence.of(e)?.backgroundSaveDone(job, error: result) }
         }
         thread.name = "lunar-bgsave"
@@ -385,6 +386,8 @@ final class BackgroundSave: @unchecked Sendable {
     let started: Int64
     let tempPath: String
     var cancelled = false
+    /// Signalled by the writer thread when it is done (and has removed its temp file if cancelled).
+    let finished = DispatchSemaphore(value: 0)
     init(dirtyBefore: Int, started: Int64, tempPath: String) {
         self.dirtyBefore = dirtyBefore
         self.started = started

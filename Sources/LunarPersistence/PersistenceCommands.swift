@@ -157,6 +157,12 @@ extension Persistence {
             fileLock.lock()
             job.cancel()
             fileLock.unlock()
+            // The writer may be creating its temp file right now: let it finish (it removes the file
+            // once it sees the cancel), so the process never exits leaving a temp file behind.
+            if job.finished.wait(timeout: .now() + 10) == .timedOut {
+                engine.logger.warning("The background save did not stop in time; removing its temp file")
+            }
+            unlink(job.tempPath)
         }
         if (!savePoints.isEmpty && !nosave) || save {
             engine.logger.notice("Saving the final RDB snapshot before exiting.")
@@ -180,6 +186,12 @@ extension Persistence {
             fileLock.lock()
             job.cancel()
             fileLock.unlock()
+            // The writer may be creating its temp file right now: let it finish (it removes the file
+            // once it sees the cancel), so the process never exits leaving a temp file behind.
+            if job.finished.wait(timeout: .now() + 10) == .timedOut {
+                engine.logger.warning("The background save did not stop in time; removing its temp file")
+            }
+            unlink(job.tempPath)
         }
         if !savePoints.isEmpty {
             saveSync(counted: false)
