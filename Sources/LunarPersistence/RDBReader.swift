@@ -95,8 +95,10 @@ public struct RDBReader {
                 db = engine.databases[id]
                 continue
             case RDB.opResizeDB:
+                let keys = try length()
                 _ = try length()
-                _ = try length()
+                // Only a hint: bounded so a damaged file cannot ask for absurd memory.
+                db.table.reserve(additional: min(keys, data.count / 4))
                 continue
             case RDB.opAux:
                 let k = try string()

@@ -178,6 +178,17 @@ public final class KeyTable {
         buckets[i] = -1
     }
 
+    /// Makes room for `n` more keys at once (RDB loading learns the count from RESIZEDB), so the
+    /// index is not rebuilt again and again while they are inserted.
+    public func reserve(additional n: Int) {
+        let want = count + max(0, n)
+        var size = max(16, buckets.count)
+        while want * 2 > size { size *= 2 }
+        if size > buckets.count { resize(to: size) }
+        keys.reserveCapacity(keys.count + n)
+        values.reserveCapacity(values.count + n)
+    }
+
     private func resize(to n: Int) {
         buckets = [Int32](repeating: -1, count: n)
         let mask = n - 1
