@@ -87,11 +87,13 @@ def used_memory(port):
 
 
 def load_keys(port, count):
-    """Mass-inserts `count` small string keys with redis-cli --pipe."""
+    """Mass-inserts `count` small string keys with redis-cli --pipe. Values differ from one key to
+    the next (x00..x99): Lunar shares the storage of a small argument equal to the previous
+    command's, so one constant value for every key would flatter it."""
     buf = io.BytesIO()
     for i in range(count):
         k = b"key:%012d" % i
-        buf.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$3\r\nxxx\r\n" % (len(k), k))
+        buf.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$3\r\nx%02d\r\n" % (len(k), k, i % 100))
     subprocess.run(["redis-cli", "-p", str(port), "--pipe"], input=buf.getvalue(), capture_output=True, timeout=600)
 
 
@@ -145,7 +147,7 @@ def main():
                 lb = f"{b[1]:.3f}/{b[2]:.3f}" if b else "-"
                 print(f"| {t.upper()} | {p} | {fa} | {fb} | {ratio} | {la} | {lb} |")
         print()
-        print(f"Memory after loading {args.keys:,} keys (`key:NNNNNNNNNNNN` = `xxx`):")
+        print(f"Memory after loading {args.keys:,} keys (`key:NNNNNNNNNNNN` = `x00`..`x99`, a different value than the previous key's):")
         print()
         print("| server | used_memory/key | RSS growth/key |")
         print("|---|---|---|")
