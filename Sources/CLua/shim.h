@@ -111,6 +111,26 @@ static inline void clua_install_hook(lua_State *L, int count) {
     else lua_sethook(L, NULL, 0, 0);
 }
 
+// The Lua debugger (SCRIPT DEBUG): the host sees every new line of the user's script and answers
+// 0 go on, 1 abort the script (an error that pcall cannot keep: it is raised again on every line).
+typedef int (*clua_line_fn)(lua_State *L, int line);
+static clua_line_fn clua_line_callback = NULL;
+static inline void clua_set_line_callback(clua_line_fn f) { clua_line_callback = f; }
+
+static void clua_debug_hook(lua_State *L, lua_Debug *ar) {
+    if (ar->event != LUA_HOOKLINE) { clua_hook(L, ar); return; }
+    if (!clua_line_callback || !lua_getinfo(L, "S", ar) || strcmp(ar->source, "@user_script") != 0) return;
+    if (clua_line_callback(L, ar->currentline) == 1) {
+        lua_newtable(L);
+        lua_pushstring(L, "ERR script aborted for user request");
+        lua_setfield(L, -2, "err");
+        lua_error(L);
+    }
+}
+static inline void clua_install_debug_hook(lua_State *L) {
+    lua_sethook(L, clua_debug_hook, LUA_MASKLINE | LUA_MASKCOUNT, 100000);
+}
+
 // Host functions return n >= 0 results, or -1 after pushing an error value to raise.
 // The raise happens here in C, so no host frame is ever unwound by longjmp.
 static int clua_trampoline(lua_State *L) {

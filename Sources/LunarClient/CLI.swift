@@ -28,6 +28,8 @@ public final class CLI {
     var quietConnectionErrors = false
     /// Interactive callbacks: show a spinner while waiting.
     var spinner: Spinner?
+    /// Lua debugger session state (see Ldb.swift).
+    public var ldb = LdbState()
 
     public init(config: Config) {
         self.config = config
@@ -132,6 +134,7 @@ public final class CLI {
         let isSubscribe = cmd == "subscribe" || cmd == "psubscribe" || cmd == "ssubscribe"
         let isMonitor = cmd == "monitor"
         if cmd == "shutdown" { shutdownSent = true }
+        ldbBeforeSend(argv)
         let encoded = Connection.encode(argv)
         var remaining = repeatN
         while remaining < 0 || remaining > 0 {
@@ -154,7 +157,8 @@ public final class CLI {
                 var streamed: Reply? = nil
                 while true {
                     // Large aggregates stream: each element is printed as soon as it has arrived.
-                    if let (kind, count) = try headerWithSpinner(c) {
+                    // A debugging session prints whole replies (its status lines are coloured, `<endsession>` ends it).
+                    if !ldb.active, let (kind, count) = try headerWithSpinner(c) {
                         for i in 0..<count {
                             if !c.hasPendingInput { Out.flush() }  // about to wait: show what we have
                             let el = try c.readReply()
@@ -267,6 +271,13 @@ public final class CLI {
     }
 
     func printReply(_ r: Reply, raw: Bool) throws {
+        if ldb.active && (raw || formatter.mode == .raw) {
+            var out: [UInt8] = []
+            try formatLdb(r, into: &out)
+            if !raw { out.append(contentsOf: config.replyDelimiter) }
+            Out.write(out)
+            return
+        }
         Out.write(try formatter.format(r, forceRaw: raw))
     }
 
@@ -363,6 +374,11 @@ public final class CLI {
             enableSpinner()
         }
         if let file = config.evalFile {
+            if config.evalLdb {
+                signal(SIGPIPE, SIG_IGN)
+                ldb.active = true
+                return Modes.evalDebug(self, file: file, args: config.command)
+            }
             return Modes.eval(self, file: file, args: config.command)
         }
         return nonInteractive()

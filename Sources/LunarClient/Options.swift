@@ -27,6 +27,8 @@ public struct Config {
     public var verbose = false
 
     public var evalFile: String?
+    public var evalLdb = false           // --ldb / --ldb-sync-mode
+    public var evalLdbSync = false       // --ldb-sync-mode
     public var functionLoadFile: String?
     public var functionReplace = false
     public var functionsMode = false
@@ -112,6 +114,8 @@ public func parseOptions(_ argv: [String], stdoutIsTTY: Bool) -> OptionOutcome {
         case "--pipe": c.pipeMode = true
         case "--pipe-timeout" where !last: c.pipeTimeout = atof(next())
         case "--eval" where !last: c.evalFile = next()
+        case "--ldb": c.evalLdb = true; c.output = .raw
+        case "--ldb-sync-mode": c.evalLdb = true; c.evalLdbSync = true; c.output = .raw
         case "--function-load" where !last: c.functionLoadFile = next()
         case "--replace": c.functionReplace = true
         case "--functions": c.functionsMode = true
@@ -135,6 +139,11 @@ public func parseOptions(_ argv: [String], stdoutIsTTY: Bool) -> OptionOutcome {
             continue
         }
         i += 1
+    }
+    if c.evalLdb && c.evalFile == nil {
+        err("Options --ldb and --ldb-sync-mode require --eval.\n")
+        err("Try \(argv.first ?? "lunar-cli") --help for more information.\n")
+        return .exit(1)
     }
     if c.auth != nil && !c.noAuthWarning {
         err("Warning: Using a password with '-a' or '-u' option on the command line interface may not be safe.\n")
@@ -270,6 +279,10 @@ Usage: lunar-cli [OPTIONS] [cmd [arg [arg ...]]]
   --type <type>      Only list keys of this type with --scan (SCAN ... TYPE).
   --eval <file>      Send an EVAL command using the Lua script at <file>.
                      Errors are reported against <file> and its line numbers.
+  --ldb              Used with --eval enable the Lua debugger.
+  --ldb-sync-mode    Like --ldb but uses the synchronous Lua debugger, in
+                     this mode the server is blocked and script changes are
+                     not rolled back from the server memory.
   --function-load <file> Load the Lua library in <file> with FUNCTION LOAD and
                      print the functions it registered.
   --replace          With --function-load, replace a library of the same name.

@@ -18,6 +18,7 @@ public final class Shell {
 
     var prompt: String {
         if cli.conn == nil { return "not connected> " }
+        if cli.ldb.debuggerPrompt { return "lua debugger> " }
         var p = cli.config.socketPath.map { "lunar \($0)" } ?? formatAddr(cli.config.host, cli.config.port)
         if cli.config.dbnum != 0 { p += "[\(cli.config.dbnum)]" }
         if cli.inMulti { p += "(TX)" }
@@ -32,9 +33,13 @@ public final class Shell {
         if !help.loaded, let c = cli.conn { help.load(from: c) }
     }
 
+    var setUp = false
+
     public func run() -> Int32 {
         let tty = LineEditor.stdinIsTTY
-        if tty {
+        cli.interactive = true
+        if tty && !setUp {
+            setUp = true
             if let env = getenv("LUNARCLI_HISTFILE") {
                 let p = String(cString: env)
                 historyPath = (p.isEmpty || p == "/dev/null") ? nil : p
@@ -83,6 +88,18 @@ public final class Shell {
                     if what == "hints" { hintsEnabled = true } else if what == "nohints" { hintsEnabled = false }
                     continue
                 }
+                if first == "restart" {
+                    // Only meaningful in a --ldb session: start the script over in a new session.
+                    if cli.config.evalFile != nil {
+                        cli.ldb.active = true
+                        cli.setOutput(.raw)
+                        cli.ldb.restartRequested = true
+                        return 0
+                    }
+                    Out.write("Use 'restart' only in Lua debugging mode.\n")
+                    Out.flush()
+                    continue
+                }
                 if first == "clear" && args.count == 1 {
                     Out.write("\u{1b}[H\u{1b}[2J"); Out.flush(); continue
                 }
@@ -94,7 +111,7 @@ public final class Shell {
                     cli.connect(force: true)
                     continue
                 }
-                if first == "help" || first == "?" {
+                if (first == "help" || first == "?") && !cli.ldb.active {  // the debugger has its own help
                     if cli.conn == nil { cli.connect(force: true, quiet: true) }
                     ensureHelp()
                     Out.write(help.help(args.dropFirst().map { $0.string }))
@@ -111,6 +128,7 @@ public final class Shell {
                 let start = monotonicSeconds()
                 interrupted = false
                 execute(cmd, repeat: repeatCount)
+                cli.finishLdbSession()
                 let elapsed = monotonicSeconds() - start
                 if elapsed >= 0.5 && cli.config.output == .standard && !interrupted {
                     Out.write("(\(Modes.fmt2(elapsed))s)\n")

@@ -47,8 +47,8 @@ public final class Persistence {
     }
 
     /// The writer options the configuration asks for (compression on unless `rdbcompression no`).
-    var compress: Bool { engine.config.get("rdbcompression") != "no" }
-    var checksum: Bool { engine.config.get("rdbchecksum") != "no" }
+    public var compress: Bool { engine.config.get("rdbcompression") != "no" }
+    public var checksum: Bool { engine.config.get("rdbchecksum") != "no" }
 
     init(engine: Engine) {
         self.engine = engine
@@ -108,10 +108,8 @@ public final class Persistence {
     @discardableResult
     public func load(path: String, expireBefore: Int64?, allowDuplicates: Bool = false,
                      keepExistingLibraries: Bool = false) throws -> RDBLoadStats {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw RDBError("Fatal error loading the DB: \(String(cString: strerror(errno))). Exiting.")
-        }
-        var reader = RDBReader(data: [UInt8](data), engine: engine, expireBefore: expireBefore)
+        let data = try Persistence.readFile(path)
+        var reader = RDBReader(data: data, engine: engine, expireBefore: expireBefore)
         reader.allowDuplicates = allowDuplicates
         reader.keepExistingLibraries = keepExistingLibraries
         reader.verifyChecksum = checksum
@@ -141,6 +139,33 @@ public final class Persistence {
         }
     }
 
+    /// The whole file, read straight into one array (no intermediate copy).
+    static func readFile(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY)
+        if fd < 0 { throw RDBError("Fatal error loading the DB: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw RDBError("Fatal error loading the DB: \(String(cString: strerror(errno)))") }
+        let size = Int(st.st_size)
+        var failure: Int32 = 0
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buf, count in
+            var off = 0
+            while off < size {
+                let n = read(fd, buf.baseAddress! + off, size - off)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = errno
+                    break
+                }
+                if n == 0 { break }
+                off += n
+            }
+            count = off
+        }
+        if failure != 0 { throw RDBError("Fatal error loading the DB: \(String(cString: strerror(failure)))") }
+        return bytes
+    }
+
     // MARK: Saving
 
     /// SAVE: serializes and writes the file now, on the engine thread. False on failure (logged).
@@ -149,7 +174,7 @@ public final class Persistence {
         let bytes = RDBWriter.snapshot(engine, compress: compress, checksum: checksum)
         fileLock.lock()
         defer { fileLock.unlock() }
-        bgsave?.cancelled = true
+        bgsave?.cancel()
         if let err = Persistence.writeFile(bytes, directory: directory, finalName: path, temp: "temp-\(getpid()).rdb") {
             // As in Redis, a failed SAVE leaves rdb_last_bgsave_status alone.
             engine.logger.warning("\(err)")
@@ -170,9 +195,10 @@ public final class Persistence {
         if bgsave != nil { return false }
         let started = monotonicMillis()
         lastBgsaveTry = unixMillis() / 1000
-        let box = SnapshotBox(RDBWriter.snapshotBody(engine, compress: compress))
+        let plan = RDBWriter.plan(engine, compress: compress)
         let withChecksum = checksum
-        let job = BackgroundSave(dirtyBefore: engine.dirty, started: started)
+        let job = BackgroundSave(dirtyBefore: engine.dirty, started: started,
+                                 tempPath: directory + "/temp-bg-\(getpid()).rdb")
         bgsave = job
         bgsaveScheduled = false
         rdbSaves += 1   // Redis counts a BGSAVE when it starts
@@ -181,9 +207,10 @@ public final class Persistence {
         let engine = self.engine
         let lock = fileLock
         let thread = Thread {
-            // The checksum is computed here, off the engine thread.
-            RDBWriter.appendChecksum(&box.bytes, checksum: withChecksum)
-            var err = Persistence.writeFile(box.bytes, directory: dir, finalName: nil, temp: temp)
+            // Long string values are encoded and the checksum computed here, off the engine thread.
+            var bytes = plan.assemble()
+            RDBWriter.appendChecksum(&bytes, checksum: withChecksum)
+            var err = Persistence.writeFile(bytes, directory: dir, finalName: nil, temp: temp)
             if err == nil {
                 lock.lock()
                 if job.cancelled {
@@ -356,15 +383,18 @@ public final class Persistence {
 final class BackgroundSave: @unchecked Sendable {
     let dirtyBefore: Int
     let started: Int64
+    let tempPath: String
     var cancelled = false
-    init(dirtyBefore: Int, started: Int64) {
+    init(dirtyBefore: Int, started: Int64, tempPath: String) {
         self.dirtyBefore = dirtyBefore
         self.started = started
+        self.tempPath = tempPath
     }
-}
 
-/// Hands the serialized bytes to the writer thread without a copy (only that thread touches them).
-final class SnapshotBox: @unchecked Sendable {
-    var bytes: [UInt8]
-    init(_ b: [UInt8]) { bytes = b }
+    /// Abandons the save (call with the file lock held): the writer will not rename, and its temp
+    /// file goes away now, as Redis removes a killed child's.
+    func cancel() {
+        cancelled = true
+        unlink(tempPath)
+    }
 }

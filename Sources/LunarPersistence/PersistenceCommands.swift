@@ -155,7 +155,7 @@ extension Persistence {
         if let job = bgsave {
             engine.logger.warning("There is a child saving an .rdb. Killing it!")
             fileLock.lock()
-            job.cancelled = true
+            job.cancel()
             fileLock.unlock()
         }
         if (!savePoints.isEmpty && !nosave) || save {
@@ -178,7 +178,7 @@ extension Persistence {
     func afterFlushAll() {
         if let job = bgsave {
             fileLock.lock()
-            job.cancelled = true
+            job.cancel()
             fileLock.unlock()
         }
         if !savePoints.isEmpty {

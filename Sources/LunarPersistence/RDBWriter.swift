@@ -14,6 +14,11 @@ public struct RDBWriter {
     /// LZF-compress strings longer than 20 bytes (Redis's rdbcompression).
     public var compress: Bool
     private var lzf = LZF.Compressor()
+    /// When set, string values longer than 20 bytes are not encoded here: the value (an immutable,
+    /// copy-on-write `Bytes`) is remembered with the offset where it belongs, and `assemble` encodes it
+    /// later, on another thread (BGSAVE keeps LZF and the copying off the engine thread).
+    var deferLongStrings = false
+    private(set) var deferred: [(offset: Int, value: Bytes)] = []
 
     public init(compress: Bool = true, reserve: Int = 0) {
         self.compress = compress
@@ -25,30 +30,71 @@ public struct RDBWriter {
     /// The whole dataset as RDB bytes (header to checksum). Must run on the engine thread.
     /// `extraAux` adds AUX fields after the standard ones (e.g. repl-id / repl-offset for a full sync).
     /// `compress: false` is `rdbcompression no`; `checksum: false` writes a zero checksum (`rdbchecksum no`).
+    /// `includeKeys: false` leaves the databases out (a functions-only file, REPLCONF rdb-filter-only).
     public static func snapshot(_ engine: Engine, extraAux: [(String, String)] = [], compress: Bool = true,
-                                checksum: Bool = true) -> [UInt8] {
-        var bytes = snapshotBody(engine, extraAux: extraAux, compress: compress)
+                                checksum: Bool = true, includeKeys: Bool = true) -> [UInt8] {
+        var bytes = snapshotBody(engine, extraAux: extraAux, compress: compress, includeKeys: includeKeys)
         appendChecksum(&bytes, checksum: checksum)
         return bytes
     }
 
     /// Everything up to and including the EOF opcode: the part that must be taken on the engine thread.
     /// `appendChecksum` completes it (BGSAVE does that on its writer thread).
-    public static func snapshotBody(_ engine: Engine, extraAux: [(String, String)] = [], compress: Bool = true) -> [UInt8] {
+    public static func snapshotBody(_ engine: Engine, extraAux: [(String, String)] = [], compress: Bool = true,
+                                    includeKeys: Bool = true) -> [UInt8] {
         var w = RDBWriter(compress: compress, reserve: 1 << 16)
-        w.writeHeader(extraAux: extraAux)
+        w.writeBody(engine, extraAux: extraAux, includeKeys: includeKeys)
+        return w.bytes
+    }
+
+    mutating func writeBody(_ engine: Engine, extraAux: [(String, String)], includeKeys: Bool) {
+        writeHeader(extraAux: extraAux)
         if let provider = RDBWriter.functionLibraries {
             for code in provider(engine) {
-                w.byte(RDB.opFunction2)
-                w.string(code.raw)
+                byte(RDB.opFunction2)
+                string(code.raw)
             }
         }
         let now = unixMillis()
-        for db in engine.databases where db.count > 0 {
-            w.writeDatabase(db, now: now)
+        for db in engine.databases where includeKeys && db.count > 0 {
+            writeDatabase(db, now: now)
         }
-        w.byte(RDB.opEOF)
-        return w.bytes
+        byte(RDB.opEOF)
+    }
+
+    /// A snapshot taken in two steps: `plan` on the engine thread (everything but the long string
+    /// values, which are only referenced), `assemble` anywhere afterwards.
+    public struct Plan: @unchecked Sendable {
+        let body: [UInt8]
+        let deferred: [(offset: Int, value: Bytes)]
+        let compress: Bool
+
+        /// The complete bytes up to and including EOF (what `snapshotBody` would have produced).
+        public func assemble() -> [UInt8] {
+            if deferred.isEmpty { return body }
+            var total = body.count
+            for d in deferred { total += d.value.count + 9 }
+            var w = RDBWriter(compress: compress, reserve: total)
+            var last = 0
+            body.withUnsafeBufferPointer { p in
+                for d in deferred {
+                    w.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: p[last..<d.offset]))
+                    w.string(d.value.raw)
+                    last = d.offset
+                }
+                w.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: p[last...]))
+            }
+            return w.bytes
+        }
+    }
+
+    /// The engine-thread part of a snapshot (see `Plan`).
+    public static func plan(_ engine: Engine, extraAux: [(String, String)] = [], compress: Bool = true,
+                            includeKeys: Bool = true) -> Plan {
+        var w = RDBWriter(compress: compress, reserve: 1 << 16)
+        w.deferLongStrings = true
+        w.writeBody(engine, extraAux: extraAux, includeKeys: includeKeys)
+        return Plan(body: w.bytes, deferred: w.deferred, compress: compress)
     }
 
     /// Appends the CRC-64 of `bytes` (or zero without `checksum`), little-endian.
@@ -122,7 +168,11 @@ public struct RDBWriter {
     public mutating func writeValue(_ value: Value) {
         switch value {
         case let .string(s):
-            string(s.raw)
+            if deferLongStrings && s.count > 20 {
+                deferred.append((bytes.count, s))
+            } else {
+                string(s.raw)
+            }
         case let .list(l):
             writeQuicklist(l)
         case let .set(set):

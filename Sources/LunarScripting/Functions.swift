@@ -251,6 +251,12 @@ final class FunctionRegistry {
             ctx.error("ERR Can not execute a script with write flag using *_ro command.")
             return
         }
+        // A function able to write is refused up front after a failed background save (MISCONF) or
+        // while min-replicas-to-write is unmet (NOREPLICAS), in that order as in Redis.
+        if !f.flags.contains(.noWrites), let deny = ctx.engine.denyWritesError ?? ctx.engine.writesNeedReplicasError {
+            ctx.error(deny)
+            return
+        }
         running = (f.name, argv, monotonicMillis())
         defer { running = nil }
         let keys = argv[3..<(3 + numkeys)]

@@ -55,6 +55,8 @@ final class LuaVM {
     var loadingLibrary = false
 
     nonisolated(unsafe) static var current: LuaVM?
+    /// The SCRIPT DEBUG session of the running script, if any.
+    var debugger: LuaDebugger?
 
     static let maxNesting = 1000
 
@@ -69,6 +71,7 @@ final class LuaVM {
         luaL_openlibs(L)
         try buildSandbox()
         clua_set_interrupt(luaInterrupt)
+        clua_set_line_callback(luaDebugLine)
         setMemoryLimit(engine.config.int("lua-memory-limit"))
     }
 
@@ -108,6 +111,17 @@ final class LuaVM {
         fn("log", { L in LuaVM.from(L!).log(L!) })
         fn("setresp", { L in LuaVM.from(L!).setresp(L!) })
         fn("set_repl", { L in LuaVM.from(L!).setRepl(L!) })
+        // The debugger's hooks (SCRIPT DEBUG); outside a session they do nothing, as in Redis.
+        fn("debug", { L in
+            LuaVM.from(L!).debugger?.logDebug(L!)
+            return 0
+        })
+        fn("breakpoint", { L in
+            let d = LuaVM.from(L!).debugger
+            d?.breakpointCalled = true
+            lua_pushboolean(L, d == nil ? 0 : 1)
+            return 1
+        })
         fn("acl_check_cmd", { L in LuaVM.from(L!).aclCheck(L!) })
         fn("killed", { L in
             lua_pushboolean(L, LuaVM.from(L!).engine.killRequested.load(ordering: .relaxed) ? 1 : 0)
@@ -255,7 +269,7 @@ final class LuaVM {
         startMs = monotonicMillis()
         let prev = LuaVM.current
         LuaVM.current = self
-        clua_install_hook(L, 100_000)
+        if debugger != nil { clua_install_debug_hook(L) } else { clua_install_hook(L, 100_000) }
         _ = clua_set_enforce(L, 1)
         let status = clua_pcall(L, nargs, 1, errh)
         _ = clua_set_enforce(L, 0)
@@ -302,6 +316,8 @@ final class LuaVM {
         if loadingLibrary {
             return monotonicMillis() - startMs > 500 ? 2 : 0
         }
+        // A debugging session holds the engine on purpose: no BUSY for it.
+        if debugger != nil { return engine.killRequested.load(ordering: .acquiring) ? 1 : 0 }
         if !busyMarked && monotonicMillis() - startMs >= thresholdMs {
             busyMarked = true
             engine.busy.store(busyKind, ordering: .releasing)
@@ -539,6 +555,7 @@ final class LuaVM {
         let saved = clua_set_enforce(L, 0)
         defer { _ = clua_set_enforce(L, saved) }
         func fail(_ msg: String) -> Int32 {
+            debugger?.logCallError(msg)
             pushErrorTable(L, msg)
             return raise ? -1 : 1
         }
@@ -582,6 +599,7 @@ final class LuaVM {
                 return fail("ERR Lua redis lib command arguments must be strings or integers")
             }
         }
+        debugger?.logCommand(argv)
         // A container command (SCRIPT, CONFIG…) with an unknown subcommand counts as unknown, as in Redis.
         guard let spec = engine.table.resolve(argv), spec.subcommands.isEmpty || spec.handler != nil else {
             return fail("ERR Unknown Redis command called from script")
@@ -601,6 +619,7 @@ final class LuaVM {
         scratch.buffer.clear()
         engine.executeNested(luaClient, argv, out: &scratch, inScript: true)
         let buf = scratch.buffer
+        debugger?.logReply(buf)
         var ok = false
         var isError = false
         buf.withUnsafeReadableBytes { p in

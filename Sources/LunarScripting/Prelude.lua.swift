@@ -868,8 +868,8 @@ redis.setresp = H.setresp
 redis.set_repl = H.set_repl
 redis.acl_check_cmd = H.acl_check_cmd
 redis.replicate_commands = function() return true end
-redis.breakpoint = function() return false end
-redis.debug = function() end
+redis.breakpoint = H.breakpoint
+redis.debug = H.debug
 redis.error_reply = function(...)
   local e = ...
   if select("#", ...) ~= 1 or type(e) ~= "string" then

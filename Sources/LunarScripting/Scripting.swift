@@ -119,6 +119,8 @@ final class ScriptingState {
     let vm: LuaVM
     let functions: FunctionRegistry
     var scripts: [ScriptKey: CachedScript] = [:]
+    /// SCRIPT DEBUG YES|SYNC, by client id: the client's next EVAL runs under the debugger.
+    var debugModes: [Int: LuaDebugger.Mode] = [:]
 
     init(engine: Engine) throws {
         self.engine = engine
@@ -208,6 +210,14 @@ final class ScriptingState {
 
     /// EVAL / EVALSHA / EVAL_RO / EVALSHA_RO.
     func eval(_ ctx: CommandContext, bySha: Bool, readOnly: Bool) {
+        if !debugModes.isEmpty, let mode = debugModes[ctx.client.id] {
+            if bySha { ctx.error("ERR Please use EVAL instead of EVALSHA for debugging"); return }
+            if !readOnly && ctx.client.connection != nil && !ctx.noBlocking {
+                debugModes[ctx.client.id] = nil
+                evalWithDebugger(ctx, mode: mode)
+                return
+            }
+        }
         let argv = ctx.argv
         guard let numkeys = parseStrictInt(argv[2].raw) else { ctx.error(Err.notInteger); return }
         if numkeys > argv.count - 3 { ctx.error("ERR Number of keys can't be greater than number of args"); return }
@@ -231,9 +241,44 @@ final class ScriptingState {
             ctx.error("ERR Can not execute a script with write flag using *_ro command.")
             return
         }
+        // A script declared able to write is refused up front after a failed background save (MISCONF)
+        // or while min-replicas-to-write is unmet (NOREPLICAS), in that order as in Redis.
+        if !script.flags.contains(.legacy) && !script.flags.contains(.noWrites),
+           let deny = ctx.engine.denyWritesError ?? ctx.engine.writesNeedReplicasError {
+            ctx.error(deny)
+            return
+        }
         vm.setKeysAndArgs(argv[3..<(3 + numkeys)], argv[(3 + numkeys)...])
         let ro = readOnly || script.flags.contains(.noWrites)
         vm.run(fnRef: script.ref, replyTo: ctx, name: sha.string, readOnly: ro) { 0 }
+    }
+}
+
+extension ScriptingState {
+    /// EVAL after SCRIPT DEBUG YES|SYNC: the script runs under the debugger, which talks to the
+    /// client directly until the script ends; then `<endsession>`, the EVAL reply, and a close.
+    func evalWithDebugger(_ ctx: CommandContext, mode: LuaDebugger.Mode) {
+        let client = ctx.client
+        // Replies produced earlier in this round go out before the debugger's first words.
+        if ctx.out.buffer.readableBytes > 0 {
+            client.connection?.send(ctx.out.buffer, thenClose: false)
+            ctx.out.buffer.clear()
+        }
+        let restore = mode == .rollback ? engine.datasetCheckpoint?() : nil
+        engine.debugChannel.reset()
+        client.debugging.store(true, ordering: .releasing)
+        let debugger = LuaDebugger(vm: vm, client: client, mode: mode, source: ctx.argv[1])
+        vm.debugger = debugger
+        eval(ctx, bySha: false, readOnly: false)
+        vm.debugger = nil
+        client.debugging.store(false, ordering: .releasing)
+        debugger.finish()
+        if let restore {
+            // YES: the session's changes are rolled back, and so never reach replicas.
+            engine.discardPendingEffects()
+            restore()
+        }
+        client.closeAfterReply = true
     }
 }
 
@@ -331,15 +376,32 @@ public enum ScriptingCommands {
                 ctx.error("NOTBUSY No scripts in execution right now.")
             },
             CommandSpec("debug", arity: 3, flags: [.noscript], group: .scripting, since: "3.2.0",
-                        summary: "Sets the debug mode of later scripts (not supported by Lunar).", syntax: "YES|SYNC|NO") { ctx in
-                if ctx.arg(2, is: "no") { ctx.ok() } else { ctx.error("ERR SCRIPT DEBUG is not supported by Lunar") }
+                        summary: "Makes the connection's next EVAL a Lua debugger session (YES: changes rolled back, SYNC: kept).",
+                        syntax: "YES|SYNC|NO") { ctx in
+                // Inside EXEC the command runs nested (noBlocking): refused like inside MULTI.
+                if ctx.client.inMulti || (ctx.noBlocking && !ctx.inScript) {
+                    ctx.error("ERR SCRIPT DEBUG must be called outside a pipeline")
+                    return
+                }
+                let state = ScriptingState.of(ctx.engine)
+                if ctx.arg(2, is: "no") {
+                    state.debugModes[ctx.client.id] = nil
+                } else if ctx.arg(2, is: "yes") {
+                    state.debugModes[ctx.client.id] = .rollback
+                } else if ctx.arg(2, is: "sync") {
+                    state.debugModes[ctx.client.id] = .sync
+                } else {
+                    ctx.error("ERR Use SCRIPT DEBUG YES/SYNC/NO")
+                    return
+                }
+                ctx.ok()
             },
             CommandSpec("help", arity: 2, flags: [.loading, .stale], group: .scripting, since: "5.0.0",
                         summary: "Lists the SCRIPT subcommands.") { ctx in
                 let lines = [
                     "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                     "DEBUG (YES|SYNC|NO)",
-                    "    Set the debug mode for subsequent scripts executed (only NO is supported).",
+                    "    Set the debug mode for subsequent scripts executed.",
                     "EXISTS <sha1> [<sha1> ...]",
                     "    Return information about the existence of the scripts in the script cache.",
                     "FLUSH [ASYNC|SYNC]",

@@ -79,6 +79,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelInactive(context: ChannelHandlerContext) {
         if let client {
+            if client.debugging.load(ordering: .acquiring) { engine.debugChannel.disconnect() }
             batcher.flush()
             engine.disconnect(client)
         }
@@ -132,6 +133,11 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         guard !batch.isEmpty else { return }
         let cmds = batch
         batch = []
+        // A client debugging a script talks to the debugger, which holds the engine thread.
+        if client.debugging.load(ordering: .acquiring) {
+            engine.debugChannel.put(cmds)
+            return
+        }
         if engine.busy.load(ordering: .acquiring) != 0 {
             batcher.flush()
             answerWhileBusy(cmds)

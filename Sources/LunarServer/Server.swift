@@ -38,29 +38,29 @@ public final class LunarServer: @unchecked Sendable {
         let persistence = Persistence.install(on: engine)
         RDBWriter.functionLibraries = { Scripting.libraryCodes($0) }
         RDBReader.functionLoader = { Scripting.loadLibrary($0, code: $1, keepExisting: $2) }
+        // SCRIPT DEBUG YES rolls a session back to an in-memory snapshot (Lunar cannot fork).
+        engine.datasetCheckpoint = { [unowned engine, unowned persistence] in
+            let saved = RDBWriter.snapshot(engine, compress: false, checksum: false)
+            return {
+                do { _ = try persistence.replaceDataset(with: saved) } catch {
+                    engine.logger.error("Could not roll back the debugging session's changes: \(error)")
+                }
+            }
+        }
         // A replica's full sync gets an RDB snapshot taken on the engine thread: the stream that
-        // follows starts exactly where the snapshot ends.
+        // follows starts exactly where the snapshot ends. REPLCONF rdb-filter-only functions
+        // (redis-cli --functions-rdb) gets the libraries and no keys.
         ReplicationMaster.of(engine).snapshot = { e, request in
-            let compress = e.config.bool("rdbcompression"), checksum = e.config.bool("rdbchecksum")
-            guard request.functionsOnly else {
-                return RDBWriter.snapshot(e, extraAux: request.aux, compress: compress, checksum: checksum)
-            }
-            // REPLCONF rdb-filter-only functions (redis-cli --functions-rdb): the libraries, no keys.
-            var w = RDBWriter(compress: compress)
-            w.writeHeader(extraAux: request.aux)
-            for code in Scripting.libraryCodes(e) {
-                w.byte(245)   // RDB_OPCODE_FUNCTION2
-                w.string(code.raw)
-            }
-            w.finish(checksum: checksum)
-            return w.bytes
+            let p = Persistence.of(e)
+            return RDBWriter.snapshot(e, extraAux: request.aux, compress: p?.compress ?? true,
+                                      checksum: p?.checksum ?? true, includeKeys: !request.functionsOnly)
         }
         do {
             try persistence.loadAtStartup()
         } catch {
             let text = "\(error)"
             if text.hasPrefix("Can't chdir") { throw StartupError(text) }
-            throw StartupError("Fatal error loading the DB (\(persistence.path)): \(text). Exiting.")
+            throw StartupError("Fatal error loading the DB (\(persistence.path)): \(text)\(text.hasSuffix(".") ? "" : ".") Exiting.")
         }
         let port = config.int("port")
         engine.serverInfo["tcp_port"] = String(port)
@@ -127,8 +127,6 @@ public final class LunarServer: @unchecked Sendable {
         logger.notice("Ready to accept connections")
     }
 
-    /// SIGINT/SIGTERM: on the engine thread, saves when `save` points are set (as Redis does), then exits.
-    /// If that save fails the server keeps running, as Redis does.
     /// Hands the replicas every byte of the stream before exiting (the kernel delivers what it was
     /// given even after the process ends), waiting at most `timeoutSeconds`. Only on the engine thread:
     /// from an I/O thread (SHUTDOWN NOSAVE during a busy script) the replicas' state is off limits.
@@ -150,6 +148,8 @@ public final class LunarServer: @unchecked Sendable {
         logger.notice("All replicas received the replication stream before shutdown")
     }
 
+    /// SIGINT/SIGTERM: on the engine thread, saves when `save` points are set (as Redis does), then exits.
+    /// If that save fails the server keeps running, as Redis does.
     public func shutdownFromSignal() {
         // A script holding the engine past busy-reply-threshold: exit now without saving.
         if engine.busy.load(ordering: .relaxed) != 0 {

@@ -102,3 +102,49 @@ final class KeyTableRandomizedTests: XCTestCase {
         }
     }
 }
+
+final class KeyHashTests: XCTestCase {
+    /// Keys of every length the hash reads differently (0–3, 4–7, 8–16, longer), and keys that differ
+    /// in one byte only, all stay distinct and findable.
+    func testKeysOfEveryLengthAndOneByteApart() {
+        let t = KeyTable()
+        var keys: [Bytes] = []
+        for n in 0...70 {
+            let base = [UInt8](repeating: UInt8(ascii: "k"), count: n)
+            keys.append(Bytes(base))
+            for i in Swift.stride(from: 0, to: n, by: max(1, n / 5)) {
+                var k = base
+                k[i] = UInt8(ascii: "j")
+                keys.append(Bytes(k))
+            }
+        }
+        keys.append(contentsOf: (0..<2000).map { Bytes("key:\(String(repeating: "0", count: 8))\($0)") })
+        for (i, k) in keys.enumerated() {
+            XCTAssertNil(t.slot(of: k), "\(k) before insert")
+            t.insert(k, .string(Bytes("\(i)")))
+        }
+        XCTAssertEqual(t.count, keys.count)
+        for (i, k) in keys.enumerated() {
+            guard let s = t.slot(of: k), case let .string(v)? = t.value(at: s) else { return XCTFail("missing \(k)") }
+            XCTAssertEqual(v, Bytes("\(i)"))
+            XCTAssertEqual(t.key(at: s), k)
+        }
+        XCTAssertNil(t.slot(of: Bytes("not there")))
+    }
+
+    /// The pipelining prefetch steps are hints: any position, stale or out of range, is harmless.
+    func testPrefetchStepsAcceptAnyPosition() {
+        let t = KeyTable()
+        XCTAssertEqual(t.prefetchBucket(Bytes("a")), -1)
+        for i in 0..<100 { t.insert(Bytes("k\(i)"), .string(Bytes("v"))) }
+        let b = t.prefetchBucket(Bytes("k5"))
+        XCTAssertGreaterThanOrEqual(b, 0)
+        let s = t.prefetchSlot(bucket: b)
+        t.prefetchKey(slot: s)
+        for bad in [-1, -100, 1 << 30] {
+            XCTAssertEqual(t.prefetchSlot(bucket: bad), -1)
+            t.prefetchKey(slot: bad)
+        }
+        XCTAssertNotNil(t.slot(of: Bytes("k5")))
+    }
+}

@@ -45,6 +45,30 @@ final class RequestParserTests: XCTestCase {
         XCTAssertThrowsError(try parse([String(repeating: "a", count: 70000)])) { XCTAssertEqual(($0 as! ProtocolError).message, "too big inline request") }
     }
 
+    /// Small arguments equal to the previous command's at the same position share storage; what
+    /// the parser returns must still be exactly what was sent, however the bytes arrive.
+    func testRepeatedArgumentsAcrossCommands() throws {
+        let cmds = [["SET", "k1", "xxx"], ["SET", "k2", "xxx"], ["SET", "k2", "yyy"], ["GET", "k2"],
+                    ["SET", "k1", ""], ["SET", "", "xxx"], ["set", "k1", "xxx", "EX", "10"], ["SET", "k1", "xxx"],
+                    [String(repeating: "a", count: 60), "k1"], [String(repeating: "a", count: 60), "k1"]]
+        let whole = cmds.map { c in "*\(c.count)\r\n" + c.map { "$\($0.utf8.count)\r\n\($0)\r\n" }.joined() }.joined()
+        XCTAssertEqual(try parse([whole]), cmds)
+        for cut in stride(from: 1, to: whole.count, by: 3) {
+            let a = String(whole.prefix(cut)), b = String(whole.dropFirst(cut))
+            XCTAssertEqual(try parse([a, b]), cmds, "cut at \(cut)")
+        }
+        // Shared storage keeps value semantics: changing one parsed argument changes no other.
+        var p = RequestParser()
+        var buf = ByteBuffer()
+        buf.writeString("*2\r\n$3\r\nGET\r\n$1\r\na\r\n*2\r\n$3\r\nGET\r\n$1\r\na\r\n")
+        var out: [[Bytes]] = []
+        try p.parse(&buf, into: &out)
+        out[0][1].append(UInt8(ascii: "z"))
+        buf.writeString("*2\r\n$3\r\nGET\r\n$1\r\na\r\n")
+        try p.parse(&buf, into: &out)
+        XCTAssertEqual(out.map { $0.map(\.string) }, [["GET", "az"], ["GET", "a"], ["GET", "a"]])
+    }
+
     func testStrictInt() {
         XCTAssertEqual(parseStrictInt(Array("123".utf8)), 123)
         XCTAssertEqual(parseStrictInt(Array("-9223372036854775808".utf8)), Int.min)
@@ -69,6 +93,20 @@ final class ReplyWriterTests: XCTestCase {
         XCTAssertEqual(text { $0.error("ERR bad\r\nthing") }, "-ERR bad  thing\r\n")
         XCTAssertEqual(text { $0.nullBulk() }, "$-1\r\n")
         XCTAssertEqual(text({ $0.nullBulk() }, resp: 3), "_\r\n")
+    }
+
+    func testEncodersWriteWholeReplies() {
+        for v in [0, 7, 9, 10, 99, 100, 12345, -1, -10, Int.max] {
+            XCTAssertEqual(text { $0.integer(v) }, ":\(v)\r\n")
+            XCTAssertEqual(text { $0.array(max(0, v)) }, "*\(max(0, v))\r\n")
+        }
+        XCTAssertEqual(text { $0.bulk(Bytes()) }, "$0\r\n\r\n")
+        XCTAssertEqual(text { $0.bulk(Bytes(String(repeating: "v", count: 300))) }, "$300\r\n" + String(repeating: "v", count: 300) + "\r\n")
+        XCTAssertEqual(text { $0.bulk(bytes: Array("abc".utf8)[1...]) }, "$2\r\nbc\r\n")
+        XCTAssertEqual(text { $0.bulk(bytes: Array("abc".utf8).reversed()) }, "$3\r\ncba\r\n")
+        XCTAssertEqual(text { $0.simple(Bytes("OK")) }, "+OK\r\n")
+        XCTAssertEqual(text { $0.simple(Bytes()) }, "+\r\n")
+        XCTAssertEqual(text { w in w.integer(1); w.bulk(Bytes("x")); w.integer(2) }, ":1\r\n$1\r\nx\r\n:2\r\n")
     }
 
     func testResp3Degradation() {

@@ -401,6 +401,9 @@ def test_save_errors_and_misconf_match_redis(workdir):
     ref = start_redis("--dir", rd)
     try:
         a, b = Conn(lunar.port), Conn(ref.port)
+        lib = ("#!lua name=misconf\nredis.register_function('w', function() return redis.call('set', 'a', '1') end)\n"
+               "redis.register_function{function_name='r', callback=function() return 1 end, flags={'no-writes'}}")
+        same_replies((a, b), ["FUNCTION", "LOAD", lib])
         shutil.rmtree(ld)
         shutil.rmtree(rd)
         same_replies((a, b), ["SET", "k", "v"], ["SAVE"])
@@ -414,7 +417,14 @@ def test_save_errors_and_misconf_match_redis(workdir):
                      ["MULTI"], ["GET", "a"], ["EXEC"], ["INCR", "n"], ["DEL", "a"],
                      ["CONFIG", "SET", "stop-writes-on-bgsave-error", "no"], ["SET", "a", "4"], ["PING"],
                      ["CONFIG", "SET", "stop-writes-on-bgsave-error", "yes"], ["SET", "a", "5"],
-                     ["CONFIG", "SET", "save", ""], ["SET", "a", "6"], ["GET", "a"])
+                     ["EVAL", "return redis.call('set', 'a', '1')", "0"],
+                     ["EVAL", "return redis.pcall('set', 'a', '1')", "0"],
+                     ["EVAL", "return redis.call('get', 'a')", "0"],
+                     ["EVAL", "#!lua\nreturn redis.call('get', 'a')", "0"],
+                     ["EVAL", "#!lua flags=no-writes\nreturn redis.call('get', 'a')", "0"],
+                     ["FCALL", "w", "0"], ["FCALL", "r", "0"], ["FCALL_RO", "r", "0"],
+                     ["FUNCTION", "LOAD", "REPLACE", lib],
+                     ["CONFIG", "SET", "save", ""], ["SET", "a", "6"], ["GET", "a"], ["FCALL", "w", "0"])
         # SHUTDOWN SAVE refuses to exit when the save fails, FORCE exits anyway.
         assert a.call("SHUTDOWN", "SAVE") == ("err", b"ERR Errors trying to SHUTDOWN. Check logs.")
         assert lunar.alive()
@@ -479,6 +489,7 @@ def test_save_points_trigger_bgsave(workdir):
         assert info(lunar.port)["rdb_saves"] == 0      # one change: below the threshold
         c.set("two", 2)
         assert wait_for(lambda: info(lunar.port)["rdb_saves"] == 1, timeout=5)
+        assert wait_for(lambda: info(lunar.port)["rdb_bgsave_in_progress"] == 0)
         assert info(lunar.port)["rdb_changes_since_last_save"] == 0
         assert "2 changes in 1 seconds. Saving..." in lunar.log_text()
         # CONFIG SET save "" turns it off.
@@ -574,6 +585,28 @@ def test_plain_shutdown_and_sigterm_save_with_save_points(workdir):
             assert redis.Redis(port=lunar.port).get("k") == how.encode()
         finally:
             lunar.stop()
+
+
+def test_shutdown_save_during_bgsave_keeps_the_newer_data(workdir):
+    lunar = start_lunar(workdir=workdir)
+    try:
+        fill(lunar.port, seed=8)
+        c = Conn(lunar.port)
+        c.call("SET", "marker", "1")
+        # BGSAVE takes the dataset with marker=1; SHUTDOWN SAVE abandons it and saves marker=2.
+        c.send_raw(Conn.encode(["BGSAVE"]) + Conn.encode(["SET", "marker", "2"]) + Conn.encode(["SHUTDOWN", "SAVE"]))
+        lunar.proc.wait(20)
+        assert lunar.proc.returncode == 0
+        c.close()
+    finally:
+        lunar.stop()
+    time.sleep(0.5)
+    assert not [f for f in os.listdir(workdir) if f.startswith("temp-")]
+    lunar = start_lunar(workdir=workdir)
+    try:
+        assert redis.Redis(port=lunar.port).get("marker") == b"2"
+    finally:
+        lunar.stop()
 
 
 def test_without_save_points_nothing_is_written(workdir):

@@ -389,6 +389,53 @@ def test_new_replica_full_sync_with_existing_data(master, m):
     m.call("FLUSHALL")
 
 
+def test_sync_while_writes_flow(master, replica, m):
+    """A full sync and a partial resync in the middle of a steady write load lose nothing."""
+    import threading
+    m.call("FLUSHALL")
+    stop = threading.Event()
+    errors = []
+
+    def writer(n):
+        c = Conn(master.port)
+        try:
+            i = 0
+            while not stop.is_set() and i < 200000:
+                c.pipeline([["INCR", f"ctr{n}"], ["RPUSH", f"log{n}", str(i)], ["SET", f"k{n}:{i % 50}", str(i), "PX", "1000000"],
+                            ["SELECT", str(n % 3)], ["HINCRBY", "h", f"f{n}", "1"], ["SELECT", "0"]])
+                i += 1
+        except Exception as e:   # reported below
+            errors.append(e)
+        finally:
+            c.close()
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    second = None
+    try:
+        time.sleep(0.3)
+        second = start_redis("--replicaof", "127.0.0.1", str(master.port))
+        wait_link_up(second.port)
+        time.sleep(0.3)
+        before = int(info(master.port, "stats")["sync_partial_ok"])
+        m.call("CLIENT", "KILL", "TYPE", "replica")
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    try:
+        assert not errors, errors
+        wait_synced(master.port, replica.port)
+        wait_synced(master.port, second.port)
+        assert int(info(master.port, "stats")["sync_partial_ok"]) == before + 2
+        n = assert_same_data(master.port, second.port)
+        assert n == assert_same_data(master.port, replica.port) and n > 100
+    finally:
+        second.stop()
+        m.call("FLUSHALL")
+
+
 # MARK: what the stream holds
 
 @pytest.fixture
@@ -680,8 +727,10 @@ def test_role_and_info_with_replica(master, replica, m):
 
 def test_client_list_marks_replicas(master, replica, m):
     wait_replicas(master.port, 1)
-    lines = m.call("CLIENT", "LIST", "TYPE", "replica")[1].decode().strip().splitlines()
-    assert len(lines) == 1 and " flags=S " in lines[0] and " cmd=replconf " in lines[0]
+    # After its first REPLCONF ACK (sent every second) the replica's last command is replconf.
+    lines = wait_until(lambda: [l for l in m.call("CLIENT", "LIST", "TYPE", "replica")[1].decode().strip().splitlines()
+                                if " cmd=replconf " in l], "the replica to ACK", timeout=5)
+    assert len(lines) == 1 and " flags=S " in lines[0]
     normal = m.call("CLIENT", "LIST", "TYPE", "normal")[1].decode().strip().splitlines()
     assert all(" flags=S " not in l for l in normal)
     clients = m.call("INFO", "clients")[1].decode()
@@ -799,7 +848,8 @@ def test_shutdown_hands_replicas_the_whole_stream():
         c.close()
         rc = Conn(rep.port)
         try:
-            assert rc.call("DBSIZE") == ("int", 201)
+            # The replica may still be applying what it received when Lunar exited.
+            wait_until(lambda: rc.call("DBSIZE") == ("int", 201), "the replica to have every key", timeout=10)
             assert rc.call("LRANGE", "tail", 0, -1) == ("array", [("bulk", b"end")])
         finally:
             rc.close()
@@ -856,6 +906,61 @@ def test_replication_commands_match_redis_without_replicas(lunar_server, redis_s
     finally:
         a.close()
         b.close()
+
+
+def test_min_replicas_to_write_matches_redis_without_replicas(lunar_server, redis_server):
+    a, b = Conn(lunar_server.port), Conn(redis_server.port)
+    lib = ("#!lua name=minrep\n"
+           "redis.register_function('minrep_w', function(keys) return redis.call('set', keys[1], 'f') end)\n"
+           "redis.register_function{function_name='minrep_r', callback=function(keys) "
+           "return redis.call('get', keys[1]) end, flags={'no-writes'}}")
+    try:
+        for c in (a, b):
+            c.call("FLUSHALL")
+            c.call("FUNCTION", "LOAD", "REPLACE", lib)
+        cases = [
+            ["CONFIG", "SET", "min-replicas-to-write", "1"],
+            ["SET", "a", "1"], ["GET", "a"], ["PING"], ["INCR", "n"], ["DEL", "a"],
+            ["MULTI"], ["SET", "a", "2"], ["GET", "a"], ["EXEC"],
+            ["MULTI"], ["GET", "a"], ["EXEC"],
+            ["EVAL", "return redis.call('set', KEYS[1], '1')", "1", "a"],
+            ["EVAL", "return redis.call('get', KEYS[1])", "1", "a"],
+            ["EVAL", "#!lua\nreturn redis.call('get', KEYS[1])", "1", "a"],
+            ["EVAL", "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])", "1", "a"],
+            ["FCALL", "minrep_w", "1", "a"], ["FCALL", "minrep_r", "1", "a"], ["FCALL_RO", "minrep_r", "1", "a"],
+            ["CONFIG", "SET", "min-replicas-max-lag", "0"], ["SET", "a", "3"],
+            ["CONFIG", "SET", "min-replicas-max-lag", "10"], ["SET", "a", "4"],
+            ["CONFIG", "SET", "min-replicas-to-write", "0"], ["SET", "a", "5"], ["GET", "a"],
+        ]
+        for cmd in cases:
+            x, y = a.call(*cmd), b.call(*cmd)
+            assert x == y, f"{cmd!r}: lunar {x!r} != redis {y!r}"
+        a.call("CONFIG", "SET", "min-replicas-to-write", "1")
+        b.call("CONFIG", "SET", "min-replicas-to-write", "1")
+        # The old names are aliases (Redis lists them in hash-table order: compare as pairs).
+        x, y = a.call("CONFIG", "GET", "min-slaves-*")[1], b.call("CONFIG", "GET", "min-slaves-*")[1]
+        assert sorted(zip(x[::2], x[1::2])) == sorted(zip(y[::2], y[1::2]))
+        assert info(lunar_server.port)["min_slaves_good_slaves"] == info(redis_server.port)["min_slaves_good_slaves"] == "0"
+    finally:
+        for c in (a, b):
+            c.call("CONFIG", "SET", "min-replicas-to-write", "0")
+            c.call("CONFIG", "SET", "min-replicas-max-lag", "10")
+            c.call("FUNCTION", "DELETE", "minrep")
+            c.close()
+    assert "min_slaves_good_slaves" not in info(lunar_server.port)
+
+
+def test_min_replicas_to_write_counts_the_real_replica(master, replica, m):
+    wait_replicas(master.port, 1)
+    try:
+        assert m.call("CONFIG", "SET", "min-replicas-to-write", "1") == ("simple", b"OK")
+        assert m.call("SET", "minrep", "1") == ("simple", b"OK")
+        assert info(master.port)["min_slaves_good_slaves"] == "1"
+        m.call("CONFIG", "SET", "min-replicas-to-write", "2")
+        assert m.call("SET", "minrep", "2") == ("err", b"NOREPLICAS Not enough good replicas to write.")
+    finally:
+        m.call("CONFIG", "SET", "min-replicas-to-write", "0")
+    assert m.call("SET", "minrep", "3") == ("simple", b"OK")
 
 
 def test_info_replication_fields_match_redis_without_replicas(lunar_server, redis_server):

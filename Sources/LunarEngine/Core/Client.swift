@@ -63,6 +63,9 @@ public final class Client: @unchecked Sendable {
     /// A replica attached by SYNC/PSYNC: it gets the replication stream and no replies (flag S).
     public internal(set) var isReplica = false
 
+    /// True while this client debugs a script (SCRIPT DEBUG): its input goes to `Engine.debugChannel`.
+    public let debugging = ManagedAtomic<Bool>(false)
+
     /// Commands handed to the engine and not yet run; the I/O side stops reading while it is high.
     public let inFlight = ManagedAtomic<Int>(0)
 

@@ -216,6 +216,8 @@ public final class ConfigStore: @unchecked Sendable {
             ConfigParam("repl-backlog-ttl", .int(min: 0, max: Int(Int32.max)), "3600"),
             ConfigParam("repl-ping-replica-period", .int(min: 1, max: Int(Int32.max)), "10", aliases: ["repl-ping-slave-period"]),
             ConfigParam("repl-timeout", .int(min: 1, max: Int(Int32.max)), "60"),
+            ConfigParam("min-replicas-to-write", .int(min: 0, max: Int(Int32.max)), "0", aliases: ["min-slaves-to-write"]),
+            ConfigParam("min-replicas-max-lag", .int(min: 0, max: Int(Int32.max)), "10", aliases: ["min-slaves-max-lag"]),
         ]
     }
 }

@@ -46,17 +46,26 @@ public final class Engine: @unchecked Sendable {
 
     /// Unix ms at the start of the current command; expiry decisions use it (frozen during a script).
     public internal(set) var now: Int64 = unixMillis()
-    /// The last clock reading in µs (`now` is derived from it). Within a batch of commands the reading
-    /// taken when one command ends serves as the start of the next, so a command reads the clock once.
+    /// The last clock reading in µs (`now` is derived from it). Within one client's batch of commands
+    /// the reading taken when a command ends serves as the start of the next, so a command reads the
+    /// clock once.
     private var clockMicros: Int64 = unixMicros()
-    /// True while `clockMicros` was read at the end of the command just run (no wait since).
+    /// Set by `process` between two commands of a batch when the first one read the clock as it
+    /// ended; any other caller of executeTopLevel gets a fresh reading.
     private var clockFresh = false
+    /// Set by dispatch when a top-level command read the clock as it ended.
+    private var clockReadAtEnd = false
     public var stats = EngineStats()
     /// Writes since start (INFO's rdb_changes_since_last_save works from it).
     public var dirty = 0
 
     // MARK: State shared with the I/O threads (atomics only)
 
+    /// Input of the client debugging a script, while its session holds the engine thread.
+    public let debugChannel = DebugChannel()
+    /// Takes a snapshot of the whole dataset and returns what puts it back (the persistence module
+    /// provides it; SCRIPT DEBUG YES rolls a session's changes back with it).
+    public var datasetCheckpoint: (() -> (() -> Void))?
     /// Non-zero while a script or function has run past busy-reply-threshold: 1 script, 2 function.
     public let busy = ManagedAtomic<Int>(0)
     /// Set by SCRIPT KILL / FUNCTION KILL from an I/O thread; the running script polls it.
@@ -174,7 +183,6 @@ public final class Engine: @unchecked Sendable {
         while !stopping {
             batch = queue.takeAll(timeoutMs: waitBudget())
             batchIndex = 0
-            clockFresh = false
             while batchIndex < batch.count {
                 let w = batch[batchIndex]
                 batchIndex += 1
@@ -188,7 +196,6 @@ public final class Engine: @unchecked Sendable {
                     forget(c)
                 case let .task(f):
                     f()
-                    clockFresh = false
                 case .none:
                     break
                 }
@@ -307,10 +314,28 @@ public final class Engine: @unchecked Sendable {
             client.pending.append(contentsOf: commands)
             return
         }
+        // Pipelines: the key lookups of the next commands are started early (see KeyTable's prefetching).
+        // The key position is taken from the first command (pipelines mostly repeat one command; a
+        // wrong guess only wastes a prefetch), and the table from the client's current database.
+        let n = commands.count
+        var nextSlot = -1, nextBucket = -1
+        let k = n >= 3 ? prefetchKeyIndex(commands[0]) : 0
+        let table = databases[client.db].table
+        if k > 0 {
+            let b1 = commands[1].count > k ? table.prefetchBucket(commands[1][k]) : -1
+            nextBucket = commands[2].count > k ? table.prefetchBucket(commands[2][k]) : -1
+            nextSlot = table.prefetchSlot(bucket: b1)
+        }
         var i = 0
-        while i < commands.count {
+        while i < n {
+            if k > 0 {
+                table.prefetchKey(slot: nextSlot)
+                nextSlot = table.prefetchSlot(bucket: nextBucket)
+                nextBucket = i + 3 < n && commands[i + 3].count > k ? table.prefetchBucket(commands[i + 3][k]) : -1
+            }
             stats.totalNetInput &+= requestSize(commands[i])
             executeTopLevel(client, commands[i])
+            clockFresh = clockReadAtEnd
             i += 1
             if client.blocked != nil {
                 if i < commands.count { client.pending.append(contentsOf: commands[i...]) }
@@ -318,7 +343,17 @@ public final class Engine: @unchecked Sendable {
             }
             if client.closeAfterReply { break }
         }
+        clockFresh = false
         markFlush(client)
+    }
+
+    /// Where a command's first key is, for prefetching: its first key position, the one after the
+    /// key count for EVAL/EVALSHA/FCALL (movable keys), 0 for none.
+    private func prefetchKeyIndex(_ argv: [Bytes]) -> Int {
+        guard argv.count >= 2, let spec = table.lookup(argv[0]) else { return 0 }
+        if spec.firstKey > 0 { return spec.firstKey }
+        if spec.group == .scripting && spec.getKeys != nil { return 3 }
+        return 0
     }
 
     /// Size of a command as a RESP multibulk request (what INFO's total_net_input_bytes counts).
@@ -347,6 +382,7 @@ public final class Engine: @unchecked Sendable {
     public func executeTopLevel(_ client: Client, _ argv: [Bytes]) {
         if !clockFresh { clockMicros = unixMicros() }
         clockFresh = false
+        clockReadAtEnd = false
         now = clockMicros / 1000
         client.lastInteraction = now
         let ctx = topContext!
@@ -440,7 +476,14 @@ public final class Engine: @unchecked Sendable {
             rejectCommand(ctx, "ERR wrong number of arguments for '\(spec.fullName)' command", spec: spec)
             return
         }
-        if let deny = denyWritesError, ctx === topContext, writeDeniable(spec, client) {
+        if let deny = denyWritesError,
+           ctx === topContext ? writeDeniable(spec, client) : (ctx.inScript && spec.isWrite) {
+            rejectCommand(ctx, deny, spec: spec)
+            return
+        }
+        if let deny = writesNeedReplicasError,
+           ctx === topContext ? spec.name != "ping" && writeDeniable(spec, client) : ctx.inScript && spec.isWrite {
+            // A script's write fails at its redis.call, as in Redis.
             rejectCommand(ctx, deny, spec: spec)
             return
         }
@@ -483,7 +526,7 @@ public final class Engine: @unchecked Sendable {
         spec.statMicros &+= Int(end - start)
         if ctx === topContext {
             clockMicros = end
-            clockFresh = true
+            clockReadAtEnd = true
         }
         // A reply that is an error (not an array holding errors) makes the call a failed one.
         if ctx.out.buffer.writerIndex > replyStart && ctx.out.buffer.getInteger(at: replyStart, as: UInt8.self) == UInt8(ascii: "-") {
@@ -495,8 +538,12 @@ public final class Engine: @unchecked Sendable {
     /// Set by the persistence module while writes must be refused (Redis's MISCONF after a failed
     /// background save with `stop-writes-on-bgsave-error yes`); nil otherwise.
     public var denyWritesError: String?
+    /// Set by replication while fewer good replicas than min-replicas-to-write are connected: writes
+    /// (and EXEC of queued writes) are refused with it (NOREPLICAS).
+    public var writesNeedReplicasError: String?
 
-    /// Commands MISCONF refuses, as Redis: writes, PING, and EXEC of a transaction holding a write.
+    /// Commands MISCONF refuses, as Redis: writes, PING, and EXEC of a transaction holding a write
+    /// (inside scripts: writes only; scripts that may write are refused before they start).
     private func writeDeniable(_ spec: CommandSpec, _ client: Client) -> Bool {
         if spec.isWrite || spec.name == "ping" { return true }
         if spec.name == "exec" && client.inMulti {

@@ -71,6 +71,12 @@ extension Engine {
         }
     }
 
+    /// Forgets the effects recorded for the running unit (a debugger session rolled back with YES).
+    public func discardPendingEffects() {
+        pendingOps.removeAll()
+        pendingExpired.removeAll()
+    }
+
     /// A key deleted because it expired: propagated as DEL before the current unit's own effects.
     func recordExpiredDeletion(db: Int, key: Bytes) {
         guard isPropagating else { return }

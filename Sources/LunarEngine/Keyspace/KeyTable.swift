@@ -1,3 +1,4 @@
+import CJemalloc
 import LunarRESP
 
 /// The dictionary of one database: key → value, plus expiry times.
@@ -48,6 +49,49 @@ public final class KeyTable {
             if s < 0 { return nil }
             if keys[Int(s)] == key { return Int(s) }
             i = (i + 1) & mask
+        }
+    }
+
+    // MARK: Prefetching (pipelines)
+
+    /// Lookups of a pipeline's next commands can be started early: three steps, one command apart,
+    /// bring the key's bucket, then its slot entries, then the key's bytes into the cache while the
+    /// commands before it run, so the lookup itself no longer waits on memory. Every step is a hint:
+    /// stale or out-of-range positions (the table may change in between) are ignored.
+
+    /// Step 1: the bucket `key` hashes to (prefetched), or -1.
+    @inline(__always) public func prefetchBucket(_ key: Bytes) -> Int {
+        let n = buckets.count
+        if n == 0 { return -1 }
+        let i = Self.hash(key) & (n - 1)
+        buckets.withUnsafeBufferPointer { lunar_prefetch($0.baseAddress! + i) }
+        return i
+    }
+
+    /// Step 2: reads the bucket and prefetches the slot's key and value entries; returns the slot or -1.
+    @inline(__always) public func prefetchSlot(bucket i: Int) -> Int {
+        guard i >= 0, i < buckets.count else { return -1 }
+        let s = Int(buckets[i])
+        guard s >= 0, s < keys.count else { return -1 }
+        keys.withUnsafeBufferPointer { lunar_prefetch($0.baseAddress! + s) }
+        values.withUnsafeBufferPointer { lunar_prefetch($0.baseAddress! + s) }
+        return s
+    }
+
+    /// Step 3: prefetches the key's bytes and the head of the value's object (their addresses are
+    /// read as plain words, without retaining or touching what they point to).
+    @inline(__always) public func prefetchKey(slot s: Int) {
+        guard s >= 0, s < keys.count, MemoryLayout<Bytes>.size == MemoryLayout<UInt>.size else { return }
+        keys.withUnsafeBufferPointer { kp in
+            let bits = UnsafeRawPointer(kp.baseAddress! + s).load(as: UInt.self)
+            if let storage = UnsafeRawPointer(bitPattern: bits) {
+                lunar_prefetch(storage + 16)   // element count
+                lunar_prefetch(storage + 32)   // first bytes
+            }
+        }
+        values.withUnsafeBufferPointer { vp in
+            let bits = UnsafeRawPointer(vp.baseAddress! + s).load(as: UInt.self)
+            if let object = UnsafeRawPointer(bitPattern: bits) { lunar_prefetch(object) }
         }
     }
 

@@ -52,8 +52,7 @@ enum ReplicationCommands {
                 }
                 m.peer(ctx.client).announcedIP = value.string
             } else if ctx.arg(j, is: "capa") {
-                // Capabilities this master does not know are ignored.
-                if value.equalsIgnoringCase("eof") { m.peer(ctx.client).capaEOF = true }
+                // Only psync2 changes what this master sends; others (eof…) are accepted and ignored.
                 if value.equalsIgnoringCase("psync2") { m.peer(ctx.client).capaPsync2 = true }
             } else if ctx.arg(j, is: "ack") {
                 // Only from an attached replica; silently ignored otherwise, and never answered.

@@ -3,23 +3,20 @@ import NIOCore
 
 /// A connection that attached as a replica (SYNC/PSYNC), or is preparing to with REPLCONF.
 final class Replica {
-    enum State: String {
-        case online
-    }
-
     let client: Client
     /// REPLCONF listening-port / ip-address: where the replica says it can be reached.
     var listeningPort = 0
     var announcedIP: String?
-    /// REPLCONF capa: it understands `$EOF:` transfers (eof) and `+CONTINUE <replid>` (psync2).
-    var capaEOF = false
+    /// REPLCONF capa psync2: it understands `+CONTINUE <replid>`. (Lunar always sends the snapshot
+    /// with a length prefix, so `capa eof` changes nothing.)
     var capaPsync2 = false
     /// REPLCONF rdb-only 1: it wants the snapshot and no stream (redis-cli --rdb).
     var rdbOnly = false
     /// REPLCONF rdb-filter-only functions: the snapshot should hold the functions only.
     var functionsOnly = false
+    /// Attached (SYNC/PSYNC done): the snapshot or backlog is queued and the stream follows, so it
+    /// is online at once (INFO's state).
     var attached = false
-    var state = State.online
     /// The offset the replica reported with REPLCONF ACK, and when (Unix seconds).
     var ackOffset: Int64 = 0
     var ackTime: Int64 = 0
@@ -90,15 +87,18 @@ public final class ReplicationMaster: PropagationSink {
         self.engine = engine
     }
 
-    /// The engine's replication state, created (and hooked into the propagation feed and cron) on first use.
+    /// The engine's replication state, created (with its cron hook) on first use; it joins the
+    /// propagation feed when the first replica attaches.
     public static func of(_ engine: Engine) -> ReplicationMaster {
         if let m = engine.extensions[key] as? ReplicationMaster { return m }
         let m = ReplicationMaster(engine: engine)
         engine.extensions[key] = m
         engine.cronHooks.append { e in ReplicationMaster.of(e).cron() }
         engine.config.onChange.append { [unowned m] name, value in
-            if name == "repl-backlog-size", let n = engine.config.parseMemory(value) { m.backlogSizeChanged(n) }
+            if name == "repl-backlog-size", let n = m.engine.config.parseMemory(value) { m.backlogSizeChanged(n) }
+            if name == "min-replicas-to-write" || name == "min-replicas-max-lag" { m.refreshGoodReplicas() }
         }
+        m.refreshGoodReplicas()
         m.backlogSizeChanged(engine.config.int("repl-backlog-size"))
         return m
     }
@@ -178,12 +178,12 @@ public final class ReplicationMaster: PropagationSink {
         if replicas.contains(where: { $0.client.closed }) {
             replicas.removeAll { $0.client.closed }
             if replicas.isEmpty { noReplicasSince = unixMillis() / 1000 }
+            refreshGoodReplicas()
         }
         if peers.count > replicas.count, peers.values.contains(where: { $0.client.closed }) {
             peers = peers.filter { !$0.value.client.closed }
         }
         if !waiters.isEmpty { waiters = waiters.filter { !$0.value.client.closed } }
-        if writeOffsets.count > 64 { writeOffsets = writeOffsets.filter { engine.clients[$0.key] != nil } }
     }
 
     var liveReplicas: [Replica] {
@@ -194,12 +194,28 @@ public final class ReplicationMaster: PropagationSink {
     /// Makes the connection a replica: it stops getting replies and starts getting the stream.
     private func attach(_ r: Replica) {
         r.attached = true
-        r.state = .online
         r.ackTime = unixMillis() / 1000
         r.client.isReplica = true
         r.client.replyOff = true
         r.client.replySkipNext = false
         replicas.append(r)
+        refreshGoodReplicas()
+    }
+
+    // MARK: min-replicas-to-write
+
+    /// Online replicas whose last ACK is at most min-replicas-max-lag seconds old.
+    private(set) var goodReplicas = 0
+
+    /// Recounts the good replicas and tells the engine whether writes must be refused (NOREPLICAS).
+    /// Run on every cron tick and when replicas come or go, as Redis does.
+    func refreshGoodReplicas() {
+        let maxLag = Int64(engine.config.int("min-replicas-max-lag"))
+        let nowSec = unixMillis() / 1000
+        goodReplicas = replicas.filter { $0.live && !$0.rdbOnly && nowSec - $0.ackTime <= maxLag }.count
+        let need = engine.config.int("min-replicas-to-write")
+        let refuse = need > 0 && maxLag > 0 && goodReplicas < need
+        engine.writesNeedReplicasError = refuse ? "NOREPLICAS Not enough good replicas to write." : nil
     }
 
     /// SYNC / PSYNC replid offset.
@@ -295,7 +311,7 @@ public final class ReplicationMaster: PropagationSink {
 
     /// Replicas whose acknowledged offset reached `off`.
     func acks(reaching off: Int64) -> Int {
-        liveReplicas.filter { $0.state == .online && !$0.rdbOnly && $0.ackOffset >= off }.count
+        liveReplicas.filter { !$0.rdbOnly && $0.ackOffset >= off }.count
     }
 
     func wait(_ ctx: CommandContext) {
@@ -356,6 +372,9 @@ public final class ReplicationMaster: PropagationSink {
 
     func cron() {
         prune()
+        refreshGoodReplicas()
+        // Forget the write offsets of clients that are gone.
+        if writeOffsets.count > 64 { writeOffsets = writeOffsets.filter { engine.clients[$0.key] != nil } }
         let nowMs = monotonicMillis()
         let nowSec = unixMillis() / 1000
         // Keep the link alive: replicas drop a master that stays silent past their repl-timeout.
@@ -388,9 +407,12 @@ public final class ReplicationMaster: PropagationSink {
     func infoLines() -> [String] {
         let live = liveReplicas
         var lines = ["role:master", "connected_slaves:\(live.count)"]
+        if engine.config.int("min-replicas-to-write") > 0 && engine.config.int("min-replicas-max-lag") > 0 {
+            lines.append("min_slaves_good_slaves:\(goodReplicas)")
+        }
         let nowSec = unixMillis() / 1000
         for (i, r) in live.enumerated() {
-            lines.append("slave\(i):ip=\(r.ip),port=\(r.listeningPort),state=\(r.state.rawValue),offset=\(r.ackOffset),lag=\(max(0, nowSec - r.ackTime))")
+            lines.append("slave\(i):ip=\(r.ip),port=\(r.listeningPort),state=online,offset=\(r.ackOffset),lag=\(max(0, nowSec - r.ackTime))")
         }
         lines += [
             "master_failover_state:no-failover",
@@ -408,7 +430,7 @@ public final class ReplicationMaster: PropagationSink {
 
     /// ROLE: ["master", offset, [[ip, port, acked offset]…]] for the online replicas.
     func role(_ ctx: CommandContext) {
-        let online = liveReplicas.filter { $0.state == .online }
+        let online = liveReplicas
         ctx.out.array(3)
         ctx.out.bulk("master")
         ctx.out.integer(Int(offset))
