@@ -103,8 +103,8 @@ enum HashCommands {
         }
         if created { ctx.db.add(key, .hash(h)) }
         ctx.db.signalModified(key)
-        ctx.notify(KeyspaceEvents.hash, "hset", key)
         if legacy { ctx.ok() } else { ctx.out.integer(added) }
+        ctx.notify(KeyspaceEvents.hash, "hset", key)
     }
 
     static func hsetnx(_ ctx: CommandContext) {
@@ -118,8 +118,8 @@ enum HashCommands {
         h.set(ctx.argv[2], ctx.argv[3], maxEntries: lim.hashMaxListpackEntries, maxValue: lim.hashMaxListpackValue)
         if created { ctx.db.add(key, .hash(h)) }
         ctx.db.signalModified(key)
-        ctx.notify(KeyspaceEvents.hash, "hset", key)
         ctx.out.integer(1)
+        ctx.notify(KeyspaceEvents.hash, "hset", key)
     }
 
     static func hdel(_ ctx: CommandContext) {
@@ -171,8 +171,8 @@ enum HashCommands {
         h.set(field, Bytes(String(sum)), maxEntries: lim.hashMaxListpackEntries, maxValue: lim.hashMaxListpackValue)
         if created { ctx.db.add(key, .hash(h)) }
         ctx.db.signalModified(key)
-        ctx.notify(KeyspaceEvents.hash, "hincrby", key)
         ctx.out.integer(sum)
+        ctx.notify(KeyspaceEvents.hash, "hincrby", key)
     }
 
     static func hincrbyfloat(_ ctx: CommandContext) {
@@ -204,10 +204,10 @@ enum HashCommands {
         h.set(field, text, maxEntries: lim.hashMaxListpackEntries, maxValue: lim.hashMaxListpackValue)
         if created { ctx.db.add(key, .hash(h)) }
         ctx.db.signalModified(key)
-        ctx.notify(KeyspaceEvents.hash, "hincrbyfloat", key)
         // The result travels, not the increment: float arithmetic must not differ on a replica.
         ctx.propagateAs([[Bytes("HSET"), key, field, text]])
         ctx.out.bulk(text)
+        ctx.notify(KeyspaceEvents.hash, "hincrbyfloat", key)
     }
 
     // MARK: Reads

@@ -300,7 +300,10 @@ enum KeyCommands {
             // Every form travels as PEXPIREAT: the same absolute time on a replica.
             ctx.propagateAs([[Bytes("PEXPIREAT"), key, Bytes(String(when))]])
             db.signalModified(key)
+            // As Redis: the reply first, then the event.
+            ctx.out.integer(1)
             db.notify(KeyspaceEvents.generic, "expire", key)
+            return
         }
         ctx.out.integer(1)
     }

@@ -329,9 +329,9 @@ enum ListCommands {
         case .absent: ctx.out.integer(0)
         case let .list(l):
             if l.insert(ctx.argv[4], pivot: ctx.argv[3], after: after) {
-                ctx.out.integer(l.count)
                 ctx.db.signalModified(key)
                 ctx.notify(KeyspaceEvents.list, "linsert", key)
+                ctx.out.integer(l.count)
             } else {
                 ctx.out.integer(-1)
             }
@@ -346,8 +346,8 @@ enum ListCommands {
         case .absent: ctx.out.integer(0)
         case let .list(l):
             let n = l.remove(ctx.argv[3], count: count)
-            ctx.out.integer(n)
             if n > 0 { afterRemoval(ctx, key, l, "lrem") }
+            ctx.out.integer(n)
         }
     }
 
@@ -384,9 +384,9 @@ enum ListCommands {
             l.push(v, left: toLeft)
             ctx.db.add(dstKey, .list(l))
         }
-        ctx.out.bulk(v)
-        // Redis announces the push to the destination before the pop from the source.
+        // Redis announces the push to the destination, replies, then announces the pop from the source.
         ctx.notify(KeyspaceEvents.list, toLeft ? "lpush" : "rpush", dstKey)
+        ctx.out.bulk(v)
         afterRemoval(ctx, srcKey, source, popEvent(fromLeft))
         ctx.db.signalModified(dstKey)
         ctx.db.signalReady(dstKey)

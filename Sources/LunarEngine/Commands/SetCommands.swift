@@ -197,11 +197,12 @@ enum SetCommands {
                 let empty = set.isEmpty
                 if empty { ctx.db.delete(key) }
                 ctx.db.signalModified(key)
-                ctx.notify(KeyspaceEvents.set, "spop", key)
-                if empty { ctx.notify(KeyspaceEvents.generic, "del", key) }
                 // The member chosen at random travels, so a replica removes the same one.
                 ctx.propagateAs([[Bytes("SREM"), key, m.bytes]])
+                // As Redis: the pop event, the reply, then "del".
+                ctx.notify(KeyspaceEvents.set, "spop", key)
                 m.write(to: &ctx.out)
+                if empty { ctx.notify(KeyspaceEvents.generic, "del", key) }
             }
             return
         }
@@ -222,13 +223,14 @@ enum SetCommands {
             return
         }
         let size = set.count
+        // Redis announces the pop before it replies.
+        ctx.notify(KeyspaceEvents.set, "spop", key)
         if count >= size {
             // Everything goes: answer the whole set in its own order and delete the key.
             ctx.out.set(size)
             set.writeMembers(to: &ctx.out)
             ctx.db.delete(key)
             ctx.db.signalModified(key)
-            ctx.notify(KeyspaceEvents.set, "spop", key)
             ctx.notify(KeyspaceEvents.generic, "del", key)
             ctx.propagateAs([[Bytes("DEL"), key]])
             return
@@ -256,7 +258,6 @@ enum SetCommands {
             ctx.db.set(key, .set(survivors), keepTTL: true)
         }
         ctx.db.signalModified(key)
-        ctx.notify(KeyspaceEvents.set, "spop", key)
         if propagating {
             // In batches, as Redis does, so no single propagated command grows without bound.
             var batches: [[Bytes]] = []
@@ -418,13 +419,16 @@ enum SetCommands {
         if result.count > 0 {
             ctx.db.set(dest, .set(result))
             ctx.db.signalModified(dest)
+            // As Redis: the reply first, then the event.
+            ctx.out.integer(result.count)
             ctx.notify(KeyspaceEvents.set, ctx.spec.name == "sinterstore" ? "sinterstore"
                        : ctx.spec.name == "sunionstore" ? "sunionstore" : "sdiffstore", dest)
-        } else if ctx.db.deleteIgnoringExpiry(dest) {
-            ctx.db.signalModified(dest)
-            ctx.notify(KeyspaceEvents.generic, "del", dest)
+        } else {
+            let deleted = ctx.db.deleteIgnoringExpiry(dest)
+            if deleted { ctx.db.signalModified(dest) }
+            ctx.out.integer(0)
+            if deleted { ctx.notify(KeyspaceEvents.generic, "del", dest) }
         }
-        ctx.out.integer(result.count)
     }
 
     static func interGeneric(_ ctx: CommandContext, firstKey: Int, store: Bytes?) {
@@ -433,8 +437,16 @@ enum SetCommands {
         var sets: [SetObject] = []
         for s in found {
             guard let s else {
-                // An empty set makes the intersection empty.
-                if let store { storeResult(ctx, store, SetObject()) } else { ctx.out.set(0) }
+                // An empty set makes the intersection empty (Redis announces the deletion, then replies).
+                if let store {
+                    if ctx.db.deleteIgnoringExpiry(store) {
+                        ctx.db.signalModified(store)
+                        ctx.notify(KeyspaceEvents.generic, "del", store)
+                    }
+                    ctx.out.integer(0)
+                } else {
+                    ctx.out.set(0)
+                }
                 return
             }
             sets.append(s)

@@ -537,19 +537,16 @@ enum SortedSetCommands {
             ctx.db.add(key, .zset(z))
             ctx.db.signalReady(key)
         }
-        if added + updated > 0 {
-            ctx.db.signalModified(key)
-            ctx.notify(KeyspaceEvents.zset, incr ? "zincr" : "zadd", key)
-        }
+        if added + updated > 0 { ctx.db.signalModified(key) }
         if failed {
             ctx.error(errNaN)
-            return
-        }
-        if incr {
+        } else if incr {
             if processed > 0 { writeScore(&ctx.out, resultScore) } else { ctx.out.nullBulk() }
         } else {
             ctx.out.integer(ch ? added + updated : added)
         }
+        // As Redis: the reply first, then the event.
+        if added + updated > 0 { ctx.notify(KeyspaceEvents.zset, incr ? "zincr" : "zadd", key) }
     }
 
     // MARK: ZREM, ZRANK
@@ -709,11 +706,10 @@ enum SortedSetCommands {
     /// replies with the resulting cardinality.
     static func storeResult(_ ctx: CommandContext, _ dst: Bytes, _ result: ZSetObject, settle: Bool = true) {
         if result.isEmpty {
-            if ctx.db.deleteIgnoringExpiry(dst) {
-                ctx.db.signalModified(dst)
-                ctx.notify(KeyspaceEvents.generic, "del", dst)
-            }
+            let deleted = ctx.db.deleteIgnoringExpiry(dst)
+            if deleted { ctx.db.signalModified(dst) }
             ctx.out.integer(0)
+            if deleted { ctx.notify(KeyspaceEvents.generic, "del", dst) }
             return
         }
         if settle {
@@ -722,6 +718,9 @@ enum SortedSetCommands {
         }
         ctx.db.set(dst, .zset(result))
         ctx.db.signalModified(dst)
+        ctx.db.signalReady(dst)
+        // As Redis: the reply first, then the event.
+        ctx.out.integer(result.count)
         let event: StaticString
         switch ctx.spec.name {
         case "zunionstore": event = "zunionstore"
@@ -730,8 +729,6 @@ enum SortedSetCommands {
         default: event = "zrangestore"
         }
         ctx.notify(KeyspaceEvents.zset, event, dst)
-        ctx.db.signalReady(dst)
-        ctx.out.integer(result.count)
     }
 
     // MARK: ZREMRANGEBY*
@@ -768,7 +765,9 @@ enum SortedSetCommands {
 
     // MARK: Pops
 
-    /// Pops up to `count` elements from one end of `z` (the key is deleted when emptied).
+    /// Pops up to `count` elements from one end of `z` (the key is deleted when emptied). The caller
+    /// announces the pop with `announcePop` where Redis does: after the reply's array header, before
+    /// the elements (a RESP3 client subscribed to its own events sees the push inside the reply).
     static func popNodes(_ ctx: CommandContext, _ key: Bytes, _ z: ZSetObject, max: Bool, count: Int) -> [(Bytes, Double)] {
         var res: [(Bytes, Double)] = []
         let n = Swift.min(count, z.count)
@@ -778,8 +777,23 @@ enum SortedSetCommands {
             res.append((node.member, node.score))
             z.remove(node: node)
         }
-        if !res.isEmpty { afterRemoval(ctx, key, z, max ? "zpopmax" : "zpopmin") }
+        if !res.isEmpty {
+            if z.isEmpty { ctx.db.delete(key) }
+            ctx.db.signalModified(key)
+        }
         return res
+    }
+
+    /// The keyspace events of a pop: `zpopmin`/`zpopmax` (call after the reply's header), then
+    /// `del` when the key went away (call after the elements).
+    @inline(__always)
+    static func announcePop(_ ctx: CommandContext, _ key: Bytes, max: Bool) {
+        ctx.notify(KeyspaceEvents.zset, max ? "zpopmax" : "zpopmin", key)
+    }
+
+    @inline(__always)
+    static func announceEmptied(_ ctx: CommandContext, _ key: Bytes, _ z: ZSetObject) {
+        if z.isEmpty { ctx.notify(KeyspaceEvents.generic, "del", key) }
     }
 
     static func zpop(_ ctx: CommandContext, max: Bool) {
@@ -805,12 +819,15 @@ enum SortedSetCommands {
         let popped = popNodes(ctx, key, z, max: max, count: count < 0 ? 1 : count)
         if count < 0 {
             ctx.out.array(2)
+            announcePop(ctx, key, max: max)
             ctx.out.bulk(popped[0].0)
             writeScore(&ctx.out, popped[0].1)
         } else {
             writeElementsHeader(&ctx.out, popped.count, withScores: true)
+            if !popped.isEmpty { announcePop(ctx, key, max: max) }
             for (m, s) in popped { writeElement(&ctx.out, m, s, withScores: true) }
         }
+        announceEmptied(ctx, key, z)
     }
 
     static func bzpop(_ ctx: CommandContext, max: Bool) {
@@ -826,8 +843,10 @@ enum SortedSetCommands {
                 ctx.propagateAs([[Bytes(max ? "ZPOPMAX" : "ZPOPMIN"), key]])
                 ctx.out.array(3)
                 ctx.out.bulk(key)
+                announcePop(ctx, key, max: max)
                 ctx.out.bulk(popped[0].0)
                 writeScore(&ctx.out, popped[0].1)
+                announceEmptied(ctx, key, z)
                 return
             default:
                 // A blocked client is only served by sorted sets; other types leave it waiting.
@@ -896,11 +915,13 @@ enum SortedSetCommands {
                 ctx.out.array(2)
                 ctx.out.bulk(key)
                 ctx.out.array(popped.count)
+                announcePop(ctx, key, max: max)
                 for (m, s) in popped {
                     ctx.out.array(2)
                     ctx.out.bulk(m)
                     writeScore(&ctx.out, s)
                 }
+                announceEmptied(ctx, key, z)
                 return
             default:
                 if blocking && ctx.isRetry { continue }
