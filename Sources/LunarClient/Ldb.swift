@@ -163,14 +163,7 @@ extension Modes {
                 // Its reply does not matter: a refusal shows up as the EVAL's reply.
                 _ = try? c.call(["SCRIPT", "DEBUG", cli.config.evalLdbSync ? "sync" : "yes"])
             }
-            var keys: [Bytes] = []
-            var argv: [Bytes] = []
-            var gotComma = false
-            for a in args {
-                if !gotComma && a == "," { gotComma = true; continue }
-                if gotComma { argv.append(Bytes(a)) } else { keys.append(Bytes(a)) }
-            }
-            let cmd: [Bytes] = ["EVAL", Bytes(script), Bytes(String(keys.count))] + keys + argv
+            let cmd = Modes.evalCommand(script: script, args: args)
             let debugging = cli.ldb.active
             let ok = cli.issueCommand(cmd, repeat: 1)
             guard debugging else { return ok ? 0 : 1 }

@@ -55,11 +55,8 @@ public enum Modes {
         Out.err("  --> \(file):\(n)\n   | \(text)\n")
     }
 
-    public static func eval(_ cli: CLI, file: String, args: [String]) -> Int32 {
-        guard let script = readFile(file) else {
-            Out.err("Can't open file '\(file)': \(String(cString: strerror(errno)))\n")
-            return 1
-        }
+    /// `EVAL script numkeys keys… args…` from --eval's arguments: keys before the comma, ARGV after.
+    static func evalCommand(script: [UInt8], args: [String]) -> [Bytes] {
         var keys: [Bytes] = []
         var argv: [Bytes] = []
         var gotComma = false
@@ -67,7 +64,15 @@ public enum Modes {
             if !gotComma && a == "," { gotComma = true; continue }
             if gotComma { argv.append(Bytes(a)) } else { keys.append(Bytes(a)) }
         }
-        let cmd: [Bytes] = ["EVAL", Bytes(script), Bytes(String(keys.count))] + keys + argv
+        return ["EVAL", Bytes(script), Bytes(String(keys.count))] + keys + argv
+    }
+
+    public static func eval(_ cli: CLI, file: String, args: [String]) -> Int32 {
+        guard let script = readFile(file) else {
+            Out.err("Can't open file '\(file)': \(String(cString: strerror(errno)))\n")
+            return 1
+        }
+        let cmd = evalCommand(script: script, args: args)
         guard let c = cli.conn else { return 1 }
         do {
             let reply = mapReplyErrors(try cli.readWithSpinner(sendingFirst: cmd, c), file: file)

@@ -152,17 +152,9 @@ extension Persistence {
     /// saved when `save` points exist (unless NOSAVE) or SAVE was given. False if saving failed
     /// without FORCE: the server must keep running.
     public func prepareForShutdown(save: Bool, nosave: Bool, force: Bool) -> Bool {
-        if let job = bgsave {
+        if bgsave != nil {
             engine.logger.warning("There is a child saving an .rdb. Killing it!")
-            fileLock.lock()
-            job.cancel()
-            fileLock.unlock()
-            // The writer may be creating its temp file right now: let it finish (it removes the file
-            // once it sees the cancel), so the process never exits leaving a temp file behind.
-            if job.finished.wait(timeout: .now() + 10) == .timedOut {
-                engine.logger.warning("The background save did not stop in time; removing its temp file")
-            }
-            unlink(job.tempPath)
+            abandonBackgroundSave()
         }
         if (!savePoints.isEmpty && !nosave) || save {
             engine.logger.notice("Saving the final RDB snapshot before exiting.")
@@ -179,20 +171,23 @@ extension Persistence {
         return true
     }
 
+    /// Cancels a running BGSAVE and waits (bounded) for its writer, which may be creating its temp file
+    /// right now: it removes the file once it sees the cancel, so none is left behind.
+    func abandonBackgroundSave() {
+        guard let job = bgsave else { return }
+        fileLock.lock()
+        job.cancel()
+        fileLock.unlock()
+        if job.finished.wait(timeout: .now() + 10) == .timedOut {
+            engine.logger.warning("The background save did not stop in time; removing its temp file")
+        }
+        unlink(job.tempPath)
+    }
+
     /// FLUSHALL: a running BGSAVE is abandoned, and with `save` points the (now empty) dataset is saved
     /// (not counted in rdb_saves, as in Redis 7.0).
     func afterFlushAll() {
-        if let job = bgsave {
-            fileLock.lock()
-            job.cancel()
-            fileLock.unlock()
-            // The writer may be creating its temp file right now: let it finish (it removes the file
-            // once it sees the cancel), so the process never exits leaving a temp file behind.
-            if job.finished.wait(timeout: .now() + 10) == .timedOut {
-                engine.logger.warning("The background save did not stop in time; removing its temp file")
-            }
-            unlink(job.tempPath)
-        }
+        abandonBackgroundSave()
         if !savePoints.isEmpty {
             saveSync(counted: false)
         }

@@ -310,7 +310,7 @@ public struct RDBWriter {
     public mutating func string(_ s: [UInt8]) {
         let n = s.count
         if n > 0 && n <= 11, let v = parseStrictInt(s), v >= Int(Int32.min), v <= Int(Int32.max),
-           canonicalDecimal(s, v) {
+           Listpack.canonical(s, v) {
             integer(Int64(v))
             return
         }
@@ -328,22 +328,6 @@ public struct RDBWriter {
     public mutating func raw(_ s: [UInt8]) {
         length(s.count)
         bytes.append(contentsOf: s)
-    }
-
-    /// True if `s` is exactly how `v` prints (no sign or zero quirks), so it round-trips as an integer.
-    private func canonicalDecimal(_ s: [UInt8], _ v: Int) -> Bool {
-        var u = v < 0 ? v.magnitude : UInt(v)
-        var i = s.count - 1
-        repeat {
-            guard i >= 0, s[i] == UInt8(ascii: "0") + UInt8(u % 10) else { return false }
-            u /= 10
-            i -= 1
-        } while u > 0
-        if v < 0 {
-            guard i == 0, s[0] == UInt8(ascii: "-") else { return false }
-            return true
-        }
-        return i == -1
     }
 }
 
@@ -430,6 +414,7 @@ struct Listpack {
         return bytes
     }
 
+    /// True if `s` is exactly how `v` prints (no sign or zero quirks), so it round-trips as an integer.
     static func canonical(_ s: [UInt8], _ v: Int) -> Bool {
         var u = v < 0 ? v.magnitude : UInt(v)
         var i = s.count - 1
