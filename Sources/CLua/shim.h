@@ -62,6 +62,7 @@ static inline lua_State *clua_newstate_limited(void) {
     if (!st) return NULL;
     lua_State *L = lua_newstate(clua_limited_alloc, st);
     if (!L) { free(st); return NULL; }
+    lua_gc(L, LUA_GCGEN, 0, 0);
     return L;
 }
 static inline clua_alloc_state *clua_allocstate(lua_State *L) {

@@ -35,8 +35,9 @@ final class FunctionRegistry {
     /// Functions registered by the library currently loading.
     private var pending: [String: LibFunction] = [:]
     private var pendingLibrary = ""
-    /// The function FCALL is running (name, command, start), for FUNCTION STATS during a busy run.
-    private(set) var running: (name: String, argv: [Bytes], start: Int64)?
+    /// The function FCALL is running (name, command), for FUNCTION STATS during a busy run; its
+    /// start time is the Lua state's.
+    private(set) var running: (name: String, argv: [Bytes])?
 
     /// FUNCTION STATS. While an EVAL script holds the server, Redis answers BUSY instead.
     func writeStats(_ out: inout ReplyWriter, busyKind: Int) {
@@ -54,7 +55,7 @@ final class FunctionRegistry {
             out.array(r.argv.count)
             for a in r.argv { out.bulk(a) }
             out.bulk("duration_ms")
-            out.integer(Int(monotonicMillis() - r.start))
+            out.integer(Int(monotonicMillis() - vm.startMs))
         } else {
             out.nullBulk()
         }
@@ -159,8 +160,8 @@ final class FunctionRegistry {
 
     /// redis.register_function(name, callback) or redis.register_function{function_name=…, callback=…, flags=…, description=…}.
     private func registerFunction(_ L: LuaState) -> Int32 {
-        let saved = clua_set_enforce(L, 0)
-        defer { _ = clua_set_enforce(L, saved) }
+        let saved = vm.enforceMemoryLimit(false)
+        defer { vm.enforceMemoryLimit(saved) }
         let argc = lua_gettop(L)
         var name: String?
         var flags: ScriptFlags = []
@@ -257,7 +258,7 @@ final class FunctionRegistry {
             ctx.error(deny)
             return
         }
-        running = (f.name, argv, monotonicMillis())
+        running = (f.name, argv)
         defer { running = nil }
         let keys = argv[3..<(3 + numkeys)]
         let args = argv[(3 + numkeys)...]

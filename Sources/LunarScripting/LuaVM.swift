@@ -39,7 +39,7 @@ final class LuaVM {
     var readOnly = false
     /// Running a script right now (SCRIPT KILL / busy bookkeeping).
     private(set) var running = false
-    private var startMs: Int64 = 0
+    private(set) var startMs: Int64 = 0
     private var busyMarked = false
     /// 1 for scripts, 2 for functions (engine.busy values).
     private var busyKind = 1
@@ -60,9 +60,14 @@ final class LuaVM {
 
     static let maxNesting = 1000
 
+    /// The allocator's bookkeeping (bytes used, cap, whether the cap applies now), reached directly:
+    /// every run and every redis.call switches the cap off and on.
+    let allocState: UnsafeMutablePointer<clua_alloc_state>
+
     init(engine: Engine, forFunctions: Bool) throws {
         guard let L = clua_newstate_limited() else { throw StartupError("cannot create the Lua state") }
         self.L = L
+        allocState = clua_allocstate(L)
         self.engine = engine
         self.forFunctions = forFunctions
         self.busyKind = forFunctions ? 2 : 1
@@ -85,9 +90,17 @@ final class LuaVM {
     private(set) var memoryLimit = 0
     func setMemoryLimit(_ bytes: Int) {
         memoryLimit = max(0, bytes)
-        clua_set_memlimit(L, memoryLimit)
+        allocState.pointee.limit = memoryLimit
     }
-    var memoryUsed: Int { Int(clua_memused(L)) }
+    var memoryUsed: Int { allocState.pointee.used }
+
+    /// Turns the memory cap on or off; returns whether it was on.
+    @inline(__always) @discardableResult
+    func enforceMemoryLimit(_ on: Bool) -> Bool {
+        let was = allocState.pointee.enforce != 0
+        allocState.pointee.enforce = on ? 1 : 0
+        return was
+    }
 
     // MARK: Sandbox setup
 
@@ -270,9 +283,9 @@ final class LuaVM {
         let prev = LuaVM.current
         LuaVM.current = self
         if debugger != nil { clua_install_debug_hook(L) } else { clua_install_hook(L, 100_000) }
-        _ = clua_set_enforce(L, 1)
+        enforceMemoryLimit(true)
         let status = clua_pcall(L, nargs, 1, errh)
-        _ = clua_set_enforce(L, 0)
+        enforceMemoryLimit(false)
         clua_install_hook(L, 0)
         LuaVM.current = prev
         running = false
@@ -552,8 +565,8 @@ final class LuaVM {
 
     /// redis.call / redis.pcall.
     func redisCall(_ L: LuaState, raise: Bool) -> Int32 {
-        let saved = clua_set_enforce(L, 0)
-        defer { _ = clua_set_enforce(L, saved) }
+        let saved = enforceMemoryLimit(false)
+        defer { enforceMemoryLimit(saved) }
         func fail(_ msg: String) -> Int32 {
             debugger?.logCallError(msg)
             pushErrorTable(L, msg)
@@ -617,7 +630,7 @@ final class LuaVM {
         luaClient.resp = resp
         scratch.resp = resp
         scratch.buffer.clear()
-        engine.executeNested(luaClient, argv, out: &scratch, inScript: true)
+        engine.executeNested(luaClient, argv, out: &scratch, inScript: true, resolved: spec)
         let buf = scratch.buffer
         debugger?.logReply(buf)
         var ok = false
@@ -730,9 +743,9 @@ final class LuaVM {
         let prev = LuaVM.current
         LuaVM.current = self
         clua_install_hook(L, 100_000)
-        _ = clua_set_enforce(L, 1)
+        enforceMemoryLimit(true)
         let st = clua_pcall(L, nargs, nresults, fnIndex)
-        _ = clua_set_enforce(L, 0)
+        enforceMemoryLimit(false)
         clua_install_hook(L, 0)
         LuaVM.current = prev
         running = false

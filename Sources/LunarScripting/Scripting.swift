@@ -15,6 +15,7 @@ public enum Scripting {
     public static func install(on engine: Engine) throws {
         let state = try ScriptingState(engine: engine)
         engine.extensions[ScriptingState.key] = state
+        engine.scriptingState = state
         engine.busyCommandHandler = { [unowned state] client, argv in
             guard argv.count == 2, argv[0].equalsIgnoringCase("function"), argv[1].equalsIgnoringCase("stats") else { return false }
             state.functions.writeStats(&client.output, busyKind: state.engine.busy.load(ordering: .relaxed))
@@ -119,6 +120,9 @@ final class ScriptingState {
     let vm: LuaVM
     let functions: FunctionRegistry
     var scripts: [ScriptKey: CachedScript] = [:]
+    /// The script EVALSHA ran last: applications mostly call the same few scripts, and one 40-byte
+    /// comparison is cheaper than hashing the digest (cleared with the cache by SCRIPT FLUSH).
+    private var lastCalled: (sha: Bytes, script: CachedScript)?
     /// SCRIPT DEBUG YES|SYNC, by client id: the client's next EVAL runs under the debugger.
     var debugModes: [Int: LuaDebugger.Mode] = [:]
 
@@ -141,15 +145,10 @@ final class ScriptingState {
         engine.config.onChange.append(apply)
     }
 
-    /// The engine's state; the last one found is remembered (EVALSHA/FCALL look it up on every call,
-    /// and a dictionary lookup by String costs more than the rest of a small command's dispatch).
-    static func of(_ engine: Engine) -> ScriptingState {
-        if let c = last, c.engine === engine { return c }
-        let s = engine.extensions[key] as! ScriptingState
-        last = s
-        return s
+    /// The engine's scripting state (set at installation, before any command runs).
+    @inline(__always) static func of(_ engine: Engine) -> ScriptingState {
+        unsafeDowncast(engine.scriptingState.unsafelyUnwrapped, to: ScriptingState.self)
     }
-    nonisolated(unsafe) private static weak var last: ScriptingState?
 
     // MARK: EVAL
 
@@ -205,6 +204,7 @@ final class ScriptingState {
     func flushScripts() {
         for s in scripts.values { vm.releaseRef(s.ref) }
         scripts = [:]
+        lastCalled = nil
         _ = clua_gc_collect(vm.L)
     }
 
@@ -228,8 +228,13 @@ final class ScriptingState {
             // Clients send the sha as SCRIPT LOAD returned it (lowercase): no copy needed then.
             var s = argv[1]
             if s.count != 40 { s = Bytes() } else if s.raw.contains(where: { $0 >= 65 && $0 <= 90 }) { s = s.lowercased }
-            guard let found = scripts[ScriptKey(s)] else { ctx.error("NOSCRIPT No matching script. Please use EVAL."); return }
-            script = found
+            if let last = lastCalled, last.sha == s {
+                script = last.script
+            } else {
+                guard let found = scripts[ScriptKey(s)] else { ctx.error("NOSCRIPT No matching script. Please use EVAL."); return }
+                script = found
+                lastCalled = (s, found)
+            }
             sha = s
         } else {
             switch load(argv[1]) {

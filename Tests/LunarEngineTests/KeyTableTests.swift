@@ -132,19 +132,48 @@ final class KeyHashTests: XCTestCase {
         XCTAssertNil(t.slot(of: Bytes("not there")))
     }
 
-    /// The pipelining prefetch steps are hints: any position, stale or out of range, is harmless.
+    /// The pipelining prefetch steps are hints: any position, stale or out of range, is harmless;
+    /// for a present key they lead to its slot.
     func testPrefetchStepsAcceptAnyPosition() {
         let t = KeyTable()
         XCTAssertEqual(t.prefetchBucket(Bytes("a")), -1)
         for i in 0..<100 { t.insert(Bytes("k\(i)"), .string(Bytes("v"))) }
-        let b = t.prefetchBucket(Bytes("k5"))
-        XCTAssertGreaterThanOrEqual(b, 0)
-        let s = t.prefetchSlot(bucket: b)
-        t.prefetchKey(slot: s)
-        for bad in [-1, -100, 1 << 30] {
-            XCTAssertEqual(t.prefetchSlot(bucket: bad), -1)
+        for i in 0..<100 {
+            let h = t.prefetchBucket(Bytes("k\(i)"))
+            let s = t.prefetchSlot(hash: h)
+            XCTAssertEqual(s, t.slot(of: Bytes("k\(i)")), "k\(i)")
+            t.prefetchKey(slot: s)
+        }
+        for bad in [-1, -100, 1 << 30, Int.min, Int.max] {
+            _ = t.prefetchSlot(hash: bad)
             t.prefetchKey(slot: bad)
         }
         XCTAssertNotNil(t.slot(of: Bytes("k5")))
+    }
+
+    /// Slot numbers outgrow the bits a bucket gives them (2^16, then 2^17): the index is re-tagged
+    /// and every key stays findable, through removals, reuse of free slots and `reserve`.
+    func testTagsAcrossSlotWidthChanges() {
+        let t = KeyTable()
+        let n = 140_000
+        for i in 0..<n { t.insert(Bytes("key:\(i)"), .string(Bytes("\(i)"))) }
+        XCTAssertGreaterThan(t.slotBits, KeyTable.minSlotBits)
+        for i in Swift.stride(from: 0, to: n, by: 3) { t.remove(slot: t.slot(of: Bytes("key:\(i)"))!) }
+        for i in Swift.stride(from: 0, to: n, by: 6) { t.insert(Bytes("key:\(i)"), .string(Bytes("again"))) }
+        t.reserve(additional: 300_000)
+        for i in n..<(n + 10_000) { t.insert(Bytes("key:\(i)"), .string(Bytes("\(i)"))) }
+        for i in 0..<(n + 10_000) {
+            let present = i >= n || i % 3 != 0 || i % 6 == 0
+            guard let s = t.slot(of: Bytes("key:\(i)")) else {
+                XCTAssertFalse(present, "key:\(i) missing")
+                continue
+            }
+            XCTAssertTrue(present, "key:\(i) should be gone")
+            XCTAssertEqual(t.key(at: s), Bytes("key:\(i)"))
+            let expected = i < n && i % 6 == 0 ? Bytes("again") : Bytes("\(i)")
+            guard case let .string(v)? = t.value(at: s) else { return XCTFail("no value") }
+            XCTAssertEqual(v, expected)
+        }
+        XCTAssertNil(t.slot(of: Bytes("key:\(n + 10_000)")))
     }
 }

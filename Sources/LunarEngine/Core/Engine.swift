@@ -137,6 +137,9 @@ public final class Engine: @unchecked Sendable {
     public var shutdownHandler: (@Sendable (_ save: Bool) -> Void)?
     /// Objects that extensions hang on the engine (the scripting module's Lua state).
     public var extensions: [String: AnyObject] = [:]
+    /// The scripting module's state, also kept out of `extensions`: EVALSHA and FCALL reach it on
+    /// every call, and a String-keyed dictionary lookup costs as much as a small command.
+    public var scriptingState: AnyObject?
     /// Listening port and similar facts the INFO command reports.
     public var serverInfo: [String: String] = [:]
     public let runID: String = (0..<40).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
@@ -318,20 +321,20 @@ public final class Engine: @unchecked Sendable {
         // The key position is taken from the first command (pipelines mostly repeat one command; a
         // wrong guess only wastes a prefetch), and the table from the client's current database.
         let n = commands.count
-        var nextSlot = -1, nextBucket = -1
+        var nextSlot = -1, nextHash = -1
         let k = n >= 3 ? prefetchKeyIndex(commands[0]) : 0
         let table = databases[client.db].table
         if k > 0 {
-            let b1 = commands[1].count > k ? table.prefetchBucket(commands[1][k]) : -1
-            nextBucket = commands[2].count > k ? table.prefetchBucket(commands[2][k]) : -1
-            nextSlot = table.prefetchSlot(bucket: b1)
+            let h1 = commands[1].count > k ? table.prefetchBucket(commands[1][k]) : -1
+            nextHash = commands[2].count > k ? table.prefetchBucket(commands[2][k]) : -1
+            nextSlot = table.prefetchSlot(hash: h1)
         }
         var i = 0
         while i < n {
             if k > 0 {
                 table.prefetchKey(slot: nextSlot)
-                nextSlot = table.prefetchSlot(bucket: nextBucket)
-                nextBucket = i + 3 < n && commands[i + 3].count > k ? table.prefetchBucket(commands[i + 3][k]) : -1
+                nextSlot = table.prefetchSlot(hash: nextHash)
+                nextHash = i + 3 < n && commands[i + 3].count > k ? table.prefetchBucket(commands[i + 3][k]) : -1
             }
             stats.totalNetInput &+= requestSize(commands[i])
             executeTopLevel(client, commands[i])
@@ -411,7 +414,9 @@ public final class Engine: @unchecked Sendable {
 
     /// Runs a command on behalf of a script or EXEC: the reply is written to `out`, blocking commands
     /// answer at once, and the engine clock is not advanced.
-    public func executeNested(_ client: Client, _ argv: [Bytes], out: inout ReplyWriter, inScript: Bool) {
+    /// `resolved` is the command's spec when the caller has looked it up already (redis.call).
+    public func executeNested(_ client: Client, _ argv: [Bytes], out: inout ReplyWriter, inScript: Bool,
+                              resolved: CommandSpec? = nil) {
         // Contexts are pooled per nesting depth (a script inside EXEC nests twice).
         let depth = nestedContexts.count
         let ctx: CommandContext
@@ -429,7 +434,7 @@ public final class Engine: @unchecked Sendable {
         ctx.inScript = inScript
         swap(&ctx.out, &out)
         nestedContexts.append(ctx)
-        dispatch(ctx)
+        dispatch(ctx, resolved: resolved)
         nestedContexts.removeLast()
         swap(&ctx.out, &out)
         ctx.argv = []
@@ -449,10 +454,11 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Looks the command up, checks arity and MULTI state, and runs its handler.
-    public func dispatch(_ ctx: CommandContext) {
+    /// `resolved`, when given, is what `table.resolve(argv)` returns.
+    public func dispatch(_ ctx: CommandContext, resolved: CommandSpec? = nil) {
         let argv = ctx.argv
         let client = ctx.client
-        guard var spec = table.lookup(argv[0]) else {
+        guard var spec = resolved ?? table.lookup(argv[0]) else {
             var args = ""
             var i = 1
             while i < argv.count && args.utf8.count < 128 {

@@ -10,9 +10,16 @@ import LunarRESP
 /// - O(1) random sampling for RANDOMKEY and the active expiry cycle;
 /// - compact storage: per key one 4-byte bucket at load ≤ 1/2, a key reference and a value
 ///   reference; expiry times only for keys that have one (a side table, as Redis keeps `expires`).
+///
+/// A bucket's spare high bits carry a tag taken from the key's hash, so a probe that meets another
+/// key's bucket almost never has to read that key (a cache miss) to see it is not the one.
 public final class KeyTable {
-    /// Open-addressing index (linear probing); each bucket holds a slot number, or -1.
+    /// Open-addressing index (linear probing); each bucket holds `tag << slotBits | slot`, or -1.
     var buckets: [Int32] = []
+    /// Bits of a bucket that hold the slot number (slot numbers stay below `1 << slotBits`); the
+    /// other 31 - slotBits bits hold the tag. Grows with the slot arrays, which re-tags the index.
+    private(set) var slotBits = KeyTable.minSlotBits
+    static let minSlotBits = 16
     var keys: [Bytes] = []
     var values: [Value?] = []
     /// One bit per slot: does the key have an expiry?
@@ -38,16 +45,33 @@ public final class KeyTable {
         key.raw.withUnsafeBytes { KeyHash.hash($0) }
     }
 
+    /// The tag of a hash: its top bits (the bucket position comes from the low bits).
+    @inline(__always) private func tag(_ h: Int) -> Int32 {
+        Int32(truncatingIfNeeded: UInt64(bitPattern: Int64(h)) >> UInt64(33 + slotBits))
+    }
+    @inline(__always) private func entry(slot s: Int, hash h: Int) -> Int32 {
+        tag(h) << Int32(slotBits) | Int32(s)
+    }
+    @inline(__always) private func slot(ofEntry b: Int32) -> Int {
+        Int(b & ((1 << Int32(slotBits)) - 1))
+    }
+
     // MARK: Lookup
 
     public func slot(of key: Bytes) -> Int? {
         if count == 0 { return nil }
         let mask = buckets.count - 1
-        var i = Self.hash(key) & mask
+        let h = Self.hash(key)
+        let t = tag(h)
+        let bits = Int32(slotBits)
+        var i = h & mask
         while true {
-            let s = buckets[i]
-            if s < 0 { return nil }
-            if keys[Int(s)] == key { return Int(s) }
+            let b = buckets[i]
+            if b < 0 { return nil }
+            if b >> bits == t {
+                let s = slot(ofEntry: b)
+                if keys[s] == key { return s }
+            }
             i = (i + 1) & mask
         }
     }
@@ -59,20 +83,33 @@ public final class KeyTable {
     /// commands before it run, so the lookup itself no longer waits on memory. Every step is a hint:
     /// stale or out-of-range positions (the table may change in between) are ignored.
 
-    /// Step 1: the bucket `key` hashes to (prefetched), or -1.
+    /// Step 1: prefetches the bucket `key` hashes to; returns the hash (-1: nothing to look up).
     @inline(__always) public func prefetchBucket(_ key: Bytes) -> Int {
         let n = buckets.count
         if n == 0 { return -1 }
-        let i = Self.hash(key) & (n - 1)
-        buckets.withUnsafeBufferPointer { lunar_prefetch($0.baseAddress! + i) }
-        return i
+        let h = Self.hash(key)
+        buckets.withUnsafeBufferPointer { lunar_prefetch($0.baseAddress! + (h & (n - 1))) }
+        return h
     }
 
-    /// Step 2: reads the bucket and prefetches the slot's key and value entries; returns the slot or -1.
-    @inline(__always) public func prefetchSlot(bucket i: Int) -> Int {
-        guard i >= 0, i < buckets.count else { return -1 }
-        let s = Int(buckets[i])
-        guard s >= 0, s < keys.count else { return -1 }
+    /// Step 2: finds the first bucket from the hash's with a matching tag (a few probes at most) and
+    /// prefetches that slot's key and value entries; returns the slot or -1.
+    @inline(__always) public func prefetchSlot(hash h: Int) -> Int {
+        let n = buckets.count
+        guard h != -1, n > 0 else { return -1 }
+        let t = tag(h)
+        let mask = n - 1
+        var i = h & mask
+        var b: Int32 = -1
+        for _ in 0..<4 {
+            let e = buckets[i]
+            if e < 0 { break }
+            if e >> Int32(slotBits) == t { b = e; break }
+            i = (i + 1) & mask
+        }
+        guard b >= 0 else { return -1 }
+        let s = slot(ofEntry: b)
+        guard s < keys.count else { return -1 }
         keys.withUnsafeBufferPointer { lunar_prefetch($0.baseAddress! + s) }
         values.withUnsafeBufferPointer { lunar_prefetch($0.baseAddress! + s) }
         return s
@@ -117,14 +154,20 @@ public final class KeyTable {
             values[s] = value
         } else {
             s = keys.count
+            if s >= 1 << slotBits {
+                // One more bit for slot numbers, one less for tags: every bucket is re-tagged.
+                slotBits += 1
+                resize(to: buckets.count)
+            }
             keys.append(key)
             values.append(value)
             if s >> 6 >= expireBits.count { expireBits.append(0) }
         }
         let mask = buckets.count - 1
-        var i = Self.hash(key) & mask
+        let h = Self.hash(key)
+        var i = h & mask
         while buckets[i] >= 0 { i = (i + 1) & mask }
-        buckets[i] = Int32(s)
+        buckets[i] = entry(slot: s, hash: h)
         count += 1
         return s
     }
@@ -161,13 +204,13 @@ public final class KeyTable {
     private func removeFromIndex(slot s: Int) {
         let mask = buckets.count - 1
         var i = Self.hash(keys[s]) & mask
-        while Int(buckets[i]) != s { i = (i + 1) & mask }
+        while buckets[i] < 0 || slot(ofEntry: buckets[i]) != s { i = (i + 1) & mask }
         var j = i
         while true {
             j = (j + 1) & mask
             let t = buckets[j]
             if t < 0 { break }
-            let home = Self.hash(keys[Int(t)]) & mask
+            let home = Self.hash(keys[slot(ofEntry: t)]) & mask
             // Move t back into the hole at i unless its home lies cyclically in (i, j].
             let inRange = i <= j ? (home > i && home <= j) : (home > i || home <= j)
             if !inRange {
@@ -184,7 +227,12 @@ public final class KeyTable {
         let want = count + max(0, n)
         var size = max(16, buckets.count)
         while want * 2 > size { size *= 2 }
-        if size > buckets.count { resize(to: size) }
+        var bits = slotBits
+        while keys.count + max(0, n) > 1 << bits { bits += 1 }
+        if size > buckets.count || bits != slotBits {
+            slotBits = bits
+            resize(to: size)
+        }
         keys.reserveCapacity(keys.count + n)
         values.reserveCapacity(values.count + n)
     }
@@ -193,9 +241,10 @@ public final class KeyTable {
         buckets = [Int32](repeating: -1, count: n)
         let mask = n - 1
         for s in 0..<keys.count where values[s] != nil {
-            var i = Self.hash(keys[s]) & mask
+            let h = Self.hash(keys[s])
+            var i = h & mask
             while buckets[i] >= 0 { i = (i + 1) & mask }
-            buckets[i] = Int32(s)
+            buckets[i] = entry(slot: s, hash: h)
         }
     }
 
@@ -223,6 +272,7 @@ public final class KeyTable {
 
     public func removeAll() {
         buckets = []
+        slotBits = KeyTable.minSlotBits
         keys = []
         values = []
         expireBits = []

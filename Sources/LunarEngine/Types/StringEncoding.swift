@@ -19,6 +19,16 @@ public enum StringEncoding {
 
     /// The decimal text of an integer, built without going through String.
     public static func decimal(_ v: Int) -> Bytes {
+        if UInt(bitPattern: v) < UInt(sharedIntegerCount) { return sharedIntegers[v] }
+        return formatDecimal(v)
+    }
+
+    /// Like Redis's shared integer objects: the text of 0..<10000 is built once, and every counter
+    /// value or reply in that range shares it (INCR then neither allocates nor frees).
+    public static let sharedIntegerCount = 10_000
+    private static let sharedIntegers: [Bytes] = (0..<sharedIntegerCount).map { formatDecimal($0) }
+
+    private static func formatDecimal(_ v: Int) -> Bytes {
         let negative = v < 0
         let magnitude = negative ? UInt64(bitPattern: Int64(v)).magnitudeOfNegativeValue : UInt64(v)
         var digits = 1
