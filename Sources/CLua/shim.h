@@ -30,7 +30,14 @@ static inline const char *clua_tolstring(lua_State *L, int i, size_t *len) { ret
 static inline int clua_isinteger(lua_State *L, int i) { return lua_isinteger(L, i); }
 static inline void clua_pushglobaltable(lua_State *L) { lua_pushglobaltable(L); }
 
-static inline int clua_gc_collect(lua_State *L) { return lua_gc(L, LUA_GCCOLLECT, 0); }
+// Script states run in generational mode (most garbage is a call's KEYS/ARGV and arguments, which die
+// young). A full collection is done by leaving and re-entering that mode: entering it collects fully
+// and sets the next collection's threshold afresh (Lua 5.4.4 can leave it wrong after LUA_GCCOLLECT).
+static inline int clua_gc_collect(lua_State *L) {
+    lua_gc(L, LUA_GCINC, 0, 0, 0);
+    lua_gc(L, LUA_GCGEN, 0, 0);
+    return 0;
+}
 static inline int clua_gc_countkb(lua_State *L) { return lua_gc(L, LUA_GCCOUNT, 0); }
 static inline int clua_gc_step(lua_State *L, int kb) { return lua_gc(L, LUA_GCSTEP, kb); }
 // ---- Lunar helpers: memory-capped allocator, interrupt hook, error-raising trampoline ----
@@ -62,7 +69,7 @@ static inline lua_State *clua_newstate_limited(void) {
     if (!st) return NULL;
     lua_State *L = lua_newstate(clua_limited_alloc, st);
     if (!L) { free(st); return NULL; }
-    lua_gc(L, LUA_GCGEN, 0, 0);
+    lua_gc(L, LUA_GCGEN, 0, 0);   // see clua_gc_collect
     return L;
 }
 static inline clua_alloc_state *clua_allocstate(lua_State *L) {

@@ -3,32 +3,44 @@ import LunarRESP
 
 /// The dictionary of one database: key → value, plus expiry times.
 ///
-/// Entries live in slot arrays that never move a live entry; an open-addressing hash index of
-/// 4-byte slot numbers maps keys to slots. That gives:
+/// Entries (a key and its value, side by side) live in slots that never move a live entry; an
+/// open-addressing hash index of 4-byte slot numbers maps keys to slots. That gives:
 /// - SCAN a stable cursor (a slot number): a key present for the whole iteration is always returned,
 ///   whatever is added or removed meanwhile;
 /// - O(1) random sampling for RANDOMKEY and the active expiry cycle;
-/// - compact storage: per key one 4-byte bucket at load ≤ 1/2, a key reference and a value
-///   reference; expiry times only for keys that have one (a side table, as Redis keeps `expires`).
+/// - compact storage: per key one 4-byte bucket at load ≤ 1/2 and a 16-byte entry (key and value
+///   references); expiry times only for keys that have one (a side table, as Redis keeps `expires`).
 ///
 /// A bucket's spare high bits carry a tag taken from the key's hash, so a probe that meets another
 /// key's bucket almost never has to read that key (a cache miss) to see it is not the one.
+///
+/// The index, the entries and the expiry bits are manually managed memory rather than Swift arrays:
+/// every command looks keys up, and reading an array stored in a class retains and releases its
+/// buffer around each access (atomic operations that cost more than the probe itself).
 public final class KeyTable {
+    struct Entry {
+        var key: Bytes
+        var value: Value?
+    }
+
     /// Open-addressing index (linear probing); each bucket holds `tag << slotBits | slot`, or -1.
-    var buckets: [Int32] = []
+    private var buckets: UnsafeMutablePointer<Int32>
+    private var bucketCount = 0
+    /// Slots 0..<slotCount are initialized; a free slot holds an empty key and no value.
+    private var entries: UnsafeMutablePointer<Entry>
+    public private(set) var slotCount = 0
+    private var capacity = 0
+    /// One bit per slot (capacity / 64 words, rounded up): does the key have an expiry?
+    private var expireBits: UnsafeMutablePointer<UInt64>
     /// Bits of a bucket that hold the slot number (slot numbers stay below `1 << slotBits`); the
-    /// other 31 - slotBits bits hold the tag. Grows with the slot arrays, which re-tags the index.
+    /// other 31 - slotBits bits hold the tag. Grows with the slots, which re-tags the index.
     private(set) var slotBits = KeyTable.minSlotBits
     static let minSlotBits = 16
-    var keys: [Bytes] = []
-    var values: [Value?] = []
-    /// One bit per slot: does the key have an expiry?
-    var expireBits: [UInt64] = []
     /// Expiry (absolute Unix ms) and position in `volatileSlots`, for keys with an expiry only.
-    var expireInfo: [Int32: ExpireEntry] = [:]
+    private var expireInfo: [Int32: ExpireEntry] = [:]
     /// The slots whose key has an expiry, for sampling by the active expiry cycle.
-    var volatileSlots: [Int32] = []
-    var freeSlots: [Int32] = []
+    private var volatileSlots: [Int32] = []
+    private var freeSlots: [Int32] = []
     public private(set) var count = 0
 
     struct ExpireEntry {
@@ -36,10 +48,20 @@ public final class KeyTable {
         var pos: Int32
     }
 
-    public init() {}
+    public init() {
+        buckets = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+        entries = UnsafeMutablePointer<Entry>.allocate(capacity: 1)
+        expireBits = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+    }
+
+    deinit {
+        entries.deinitialize(count: slotCount)
+        entries.deallocate()
+        buckets.deallocate()
+        expireBits.deallocate()
+    }
 
     public var volatileCount: Int { volatileSlots.count }
-    public var slotCount: Int { keys.count }
 
     @inline(__always) private static func hash(_ key: Bytes) -> Int {
         key.raw.withUnsafeBytes { KeyHash.hash($0) }
@@ -49,10 +71,10 @@ public final class KeyTable {
     @inline(__always) private func tag(_ h: Int) -> Int32 {
         Int32(truncatingIfNeeded: UInt64(bitPattern: Int64(h)) >> UInt64(33 + slotBits))
     }
-    @inline(__always) private func entry(slot s: Int, hash h: Int) -> Int32 {
+    @inline(__always) private func bucketEntry(slot s: Int, hash h: Int) -> Int32 {
         tag(h) << Int32(slotBits) | Int32(s)
     }
-    @inline(__always) private func slot(ofEntry b: Int32) -> Int {
+    @inline(__always) private func slot(ofBucket b: Int32) -> Int {
         Int(b & ((1 << Int32(slotBits)) - 1))
     }
 
@@ -60,7 +82,7 @@ public final class KeyTable {
 
     public func slot(of key: Bytes) -> Int? {
         if count == 0 { return nil }
-        let mask = buckets.count - 1
+        let mask = bucketCount - 1
         let h = Self.hash(key)
         let t = tag(h)
         let bits = Int32(slotBits)
@@ -69,8 +91,8 @@ public final class KeyTable {
             let b = buckets[i]
             if b < 0 { return nil }
             if b >> bits == t {
-                let s = slot(ofEntry: b)
-                if keys[s] == key { return s }
+                let s = slot(ofBucket: b)
+                if entries[s].key == key { return s }
             }
             i = (i + 1) & mask
         }
@@ -79,26 +101,24 @@ public final class KeyTable {
     // MARK: Prefetching (pipelines)
 
     /// Lookups of a pipeline's next commands can be started early: three steps, one command apart,
-    /// bring the key's bucket, then its slot entries, then the key's bytes into the cache while the
+    /// bring the key's bucket, then its entry, then the key's bytes into the cache while the
     /// commands before it run, so the lookup itself no longer waits on memory. Every step is a hint:
     /// stale or out-of-range positions (the table may change in between) are ignored.
 
     /// Step 1: prefetches the bucket `key` hashes to; returns the hash (-1: nothing to look up).
     @inline(__always) public func prefetchBucket(_ key: Bytes) -> Int {
-        let n = buckets.count
-        if n == 0 { return -1 }
+        if bucketCount == 0 { return -1 }
         let h = Self.hash(key)
-        buckets.withUnsafeBufferPointer { lunar_prefetch($0.baseAddress! + (h & (n - 1))) }
+        lunar_prefetch(buckets + (h & (bucketCount - 1)))
         return h
     }
 
     /// Step 2: finds the first bucket from the hash's with a matching tag (a few probes at most) and
-    /// prefetches that slot's key and value entries; returns the slot or -1.
+    /// prefetches that slot's entry; returns the slot or -1.
     @inline(__always) public func prefetchSlot(hash h: Int) -> Int {
-        let n = buckets.count
-        guard h != -1, n > 0 else { return -1 }
+        guard h != -1, bucketCount > 0 else { return -1 }
         let t = tag(h)
-        let mask = n - 1
+        let mask = bucketCount - 1
         var i = h & mask
         var b: Int32 = -1
         for _ in 0..<4 {
@@ -108,35 +128,39 @@ public final class KeyTable {
             i = (i + 1) & mask
         }
         guard b >= 0 else { return -1 }
-        let s = slot(ofEntry: b)
-        guard s < keys.count else { return -1 }
-        keys.withUnsafeBufferPointer { lunar_prefetch($0.baseAddress! + s) }
-        values.withUnsafeBufferPointer { lunar_prefetch($0.baseAddress! + s) }
+        let s = slot(ofBucket: b)
+        guard s < slotCount else { return -1 }
+        lunar_prefetch(entries + s)
         return s
     }
 
     /// Step 3: prefetches the key's bytes and the head of the value's object (their addresses are
     /// read as plain words, without retaining or touching what they point to).
     @inline(__always) public func prefetchKey(slot s: Int) {
-        guard s >= 0, s < keys.count, MemoryLayout<Bytes>.size == MemoryLayout<UInt>.size else { return }
-        keys.withUnsafeBufferPointer { kp in
-            let bits = UnsafeRawPointer(kp.baseAddress! + s).load(as: UInt.self)
-            if let storage = UnsafeRawPointer(bitPattern: bits) {
-                lunar_prefetch(storage + 16)   // element count
-                lunar_prefetch(storage + 32)   // first bytes
-            }
+        guard s >= 0, s < slotCount, MemoryLayout<Bytes>.size == MemoryLayout<UInt>.size,
+              MemoryLayout<Entry>.stride == 2 * MemoryLayout<UInt>.size else { return }
+        let words = UnsafeRawPointer(entries + s)
+        if let storage = UnsafeRawPointer(bitPattern: words.load(as: UInt.self)) {
+            lunar_prefetch(storage + 16)   // element count
+            lunar_prefetch(storage + 32)   // first bytes
         }
-        values.withUnsafeBufferPointer { vp in
-            let bits = UnsafeRawPointer(vp.baseAddress! + s).load(as: UInt.self)
-            if let object = UnsafeRawPointer(bitPattern: bits) { lunar_prefetch(object) }
+        if let object = UnsafeRawPointer(bitPattern: words.load(fromByteOffset: 8, as: UInt.self)) {
+            lunar_prefetch(object)
         }
     }
 
-    public func key(at slot: Int) -> Bytes { keys[slot] }
-    public func value(at slot: Int) -> Value? { values[slot] }
+    @inline(__always) public func key(at slot: Int) -> Bytes {
+        precondition(slot >= 0 && slot < slotCount)
+        return entries[slot].key
+    }
+    @inline(__always) public func value(at slot: Int) -> Value? {
+        precondition(slot >= 0 && slot < slotCount)
+        return entries[slot].value
+    }
 
     /// Absolute expiry of the slot's key in Unix ms, 0 when it has none.
     @inline(__always) public func expire(at slot: Int) -> Int64 {
+        precondition(slot >= 0 && slot < slotCount)
         if expireBits[slot >> 6] & (1 << UInt64(slot & 63)) == 0 { return 0 }
         return expireInfo[Int32(slot)]!.at
     }
@@ -146,71 +170,72 @@ public final class KeyTable {
     /// Inserts a new key (which must be absent) and returns its slot.
     @discardableResult
     public func insert(_ key: Bytes, _ value: Value) -> Int {
-        if (count + 1) * 2 > buckets.count { resize(to: max(16, buckets.count * 2)) }
+        if (count + 1) * 2 > bucketCount { resize(to: max(16, bucketCount * 2)) }
         let s: Int
         if let f = freeSlots.popLast() {
             s = Int(f)
-            keys[s] = key
-            values[s] = value
+            entries[s] = Entry(key: key, value: value)
         } else {
-            s = keys.count
+            s = slotCount
             if s >= 1 << slotBits {
                 // One more bit for slot numbers, one less for tags: every bucket is re-tagged.
                 slotBits += 1
-                resize(to: buckets.count)
+                resize(to: bucketCount)
             }
-            keys.append(key)
-            values.append(value)
-            if s >> 6 >= expireBits.count { expireBits.append(0) }
+            if s == capacity { grow(to: max(16, capacity * 2)) }
+            (entries + s).initialize(to: Entry(key: key, value: value))
+            slotCount += 1
         }
-        let mask = buckets.count - 1
+        let mask = bucketCount - 1
         let h = Self.hash(key)
         var i = h & mask
         while buckets[i] >= 0 { i = (i + 1) & mask }
-        buckets[i] = entry(slot: s, hash: h)
+        buckets[i] = bucketEntry(slot: s, hash: h)
         count += 1
         return s
     }
 
     public func replaceValue(at slot: Int, with value: Value) {
-        values[slot] = value
+        precondition(slot >= 0 && slot < slotCount)
+        entries[slot].value = value
     }
 
     /// Mutates a value in place; the slot's own reference is released during the call so a
     /// string is not copied on write.
     public func withValue<R>(at slot: Int, _ body: (inout Value) throws -> R) rethrows -> R {
-        var v = values[slot].unsafelyUnwrapped
-        values[slot] = nil
-        defer { values[slot] = v }
+        precondition(slot >= 0 && slot < slotCount)
+        var v = entries[slot].value.unsafelyUnwrapped
+        entries[slot].value = nil
+        defer { entries[slot].value = v }
         return try body(&v)
     }
 
     public func remove(slot s: Int) {
+        precondition(s >= 0 && s < slotCount)
         setExpire(slot: s, 0)
         removeFromIndex(slot: s)
-        keys[s] = Bytes()
-        values[s] = nil
+        entries[s] = Entry(key: Bytes(), value: nil)
         count -= 1
         if count == 0 {
-            // Start over when empty so the slot arrays don't keep their peak size forever.
+            // Start over when empty so the slots don't keep their peak size forever.
             removeAll()
         } else {
             freeSlots.append(Int32(s))
-            if buckets.count > 64 && count * 8 < buckets.count { resize(to: buckets.count / 2) }
+            if bucketCount > 64 && count * 8 < bucketCount { resize(to: bucketCount / 2) }
         }
     }
 
     /// Deletes the slot's bucket with backward-shift deletion (no tombstones, probes stay short).
     private func removeFromIndex(slot s: Int) {
-        let mask = buckets.count - 1
-        var i = Self.hash(keys[s]) & mask
-        while buckets[i] < 0 || slot(ofEntry: buckets[i]) != s { i = (i + 1) & mask }
+        let mask = bucketCount - 1
+        var i = Self.hash(entries[s].key) & mask
+        while buckets[i] < 0 || slot(ofBucket: buckets[i]) != s { i = (i + 1) & mask }
         var j = i
         while true {
             j = (j + 1) & mask
             let t = buckets[j]
             if t < 0 { break }
-            let home = Self.hash(keys[slot(ofEntry: t)]) & mask
+            let home = Self.hash(entries[slot(ofBucket: t)].key) & mask
             // Move t back into the hole at i unless its home lies cyclically in (i, j].
             let inRange = i <= j ? (home > i && home <= j) : (home > i || home <= j)
             if !inRange {
@@ -224,31 +249,50 @@ public final class KeyTable {
     /// Makes room for `n` more keys at once (RDB loading learns the count from RESIZEDB), so the
     /// index is not rebuilt again and again while they are inserted.
     public func reserve(additional n: Int) {
-        let want = count + max(0, n)
-        var size = max(16, buckets.count)
+        let n = max(0, n)
+        let want = count + n
+        var size = max(16, bucketCount)
         while want * 2 > size { size *= 2 }
         var bits = slotBits
-        while keys.count + max(0, n) > 1 << bits { bits += 1 }
-        if size > buckets.count || bits != slotBits {
+        while slotCount + n > 1 << bits { bits += 1 }
+        if size > bucketCount || bits != slotBits {
             slotBits = bits
             resize(to: size)
         }
-        keys.reserveCapacity(keys.count + n)
-        values.reserveCapacity(values.count + n)
+        if slotCount + n > capacity { grow(to: slotCount + n) }
+    }
+
+    /// Moves the entries to room for `n` slots (n > capacity); new expiry words start clear.
+    private func grow(to n: Int) {
+        let e = UnsafeMutablePointer<Entry>.allocate(capacity: n)
+        e.moveInitialize(from: entries, count: slotCount)
+        entries.deallocate()
+        entries = e
+        let oldWords = (capacity + 63) >> 6, words = (n + 63) >> 6
+        let x = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, words))
+        x.initialize(from: expireBits, count: oldWords)
+        (x + oldWords).initialize(repeating: 0, count: words - oldWords)
+        expireBits.deallocate()
+        expireBits = x
+        capacity = n
     }
 
     private func resize(to n: Int) {
-        buckets = [Int32](repeating: -1, count: n)
+        buckets.deallocate()
+        buckets = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, n))
+        buckets.initialize(repeating: -1, count: n)
+        bucketCount = n
         let mask = n - 1
-        for s in 0..<keys.count where values[s] != nil {
-            let h = Self.hash(keys[s])
+        for s in 0..<slotCount where entries[s].value != nil {
+            let h = Self.hash(entries[s].key)
             var i = h & mask
             while buckets[i] >= 0 { i = (i + 1) & mask }
-            buckets[i] = entry(slot: s, hash: h)
+            buckets[i] = bucketEntry(slot: s, hash: h)
         }
     }
 
     public func setExpire(slot s: Int, _ at: Int64) {
+        precondition(s >= 0 && s < slotCount)
         let word = s >> 6, bit: UInt64 = 1 << UInt64(s & 63)
         let had = expireBits[word] & bit != 0
         if at != 0 {
@@ -271,11 +315,17 @@ public final class KeyTable {
     }
 
     public func removeAll() {
-        buckets = []
+        entries.deinitialize(count: slotCount)
+        entries.deallocate()
+        entries = UnsafeMutablePointer<Entry>.allocate(capacity: 1)
+        expireBits.deallocate()
+        expireBits = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+        buckets.deallocate()
+        buckets = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+        bucketCount = 0
+        slotCount = 0
+        capacity = 0
         slotBits = KeyTable.minSlotBits
-        keys = []
-        values = []
-        expireBits = []
         expireInfo = [:]
         volatileSlots = []
         freeSlots = []
@@ -288,14 +338,14 @@ public final class KeyTable {
     public func randomSlot<G: RandomNumberGenerator>(using g: inout G) -> Int? {
         if count == 0 { return nil }
         for _ in 0..<64 {
-            let s = Int.random(in: 0..<keys.count, using: &g)
-            if values[s] != nil { return s }
+            let s = Int.random(in: 0..<slotCount, using: &g)
+            if entries[s].value != nil { return s }
         }
         // Sparse table: walk from a random start.
-        let start = Int.random(in: 0..<keys.count, using: &g)
-        for i in 0..<keys.count {
-            let s = (start + i) % keys.count
-            if values[s] != nil { return s }
+        let start = Int.random(in: 0..<slotCount, using: &g)
+        for i in 0..<slotCount {
+            let s = (start + i) % slotCount
+            if entries[s].value != nil { return s }
         }
         return nil
     }
@@ -308,18 +358,23 @@ public final class KeyTable {
 
     /// Live slots in [from, from+count), for SCAN. Returns the next cursor (0 when done).
     public func scanSlots(from: Int, count: Int, _ visit: (Int) -> Void) -> Int {
-        var s = from
-        let end = min(keys.count, from + max(1, count))
+        var s = max(0, from)
+        let end = min(slotCount, s + max(1, count))
         while s < end {
-            if values[s] != nil { visit(s) }
+            if entries[s].value != nil { visit(s) }
             s += 1
         }
-        return s >= keys.count ? 0 : s
+        return s >= slotCount ? 0 : s
     }
 
-    /// Every live slot, in slot order.
+    /// Every live slot, in slot order (the slots that existed when the walk began).
     public func forEachSlot(_ visit: (Int) throws -> Void) rethrows {
-        for s in 0..<keys.count where values[s] != nil { try visit(s) }
+        let end = slotCount
+        var s = 0
+        while s < end && s < slotCount {
+            if entries[s].value != nil { try visit(s) }
+            s += 1
+        }
     }
 }
 
