@@ -64,10 +64,10 @@ public final class Client: @unchecked Sendable {
     public internal(set) var isReplica = false
 
     /// True while this client debugs a script (SCRIPT DEBUG): its input goes to `Engine.debugChannel`.
-    public let debugging = ManagedAtomic<Bool>(false)
+    public let debugging = UnsafeAtomic<Bool>.create(false)
 
     /// Commands handed to the engine and not yet run; the I/O side stops reading while it is high.
-    public let inFlight = ManagedAtomic<Int>(0)
+    public let inFlight = UnsafeAtomic<Int>.create(0)
 
     /// Replies produced by the engine and not yet handed to the connection.
     public var output: ReplyWriter
@@ -91,6 +91,11 @@ public final class Client: @unchecked Sendable {
 
     /// True for the engine's own clients (Lua's redis.call, the startup loader).
     public var isInternal: Bool { connection == nil }
+
+    deinit {
+        debugging.destroy()
+        inFlight.destroy()
+    }
 
     public init(id: Int, connection: ClientConnection?, remoteAddress: String = "", localAddress: String = "", now: Int64) {
         self.id = id

@@ -28,7 +28,9 @@ public final class CommandContext {
     public unowned(unsafe) let engine: Engine
     public var client: Client
     public var argv: [Bytes] = []
-    public var spec: CommandSpec!
+    /// The running command's spec. Specs live as long as the command table (built at startup and
+    /// never shrunk), so the context need not own it: no retain/release per command.
+    public unowned(unsafe) var spec: CommandSpec!
     /// Where the reply goes (the client's output, or a scratch writer for EXEC and scripts).
     public var out: ReplyWriter
     /// True inside MULTI/EXEC or a script: blocking commands must answer at once instead of blocking.

@@ -66,16 +66,18 @@ public final class Engine: @unchecked Sendable {
     /// Takes a snapshot of the whole dataset and returns what puts it back (the persistence module
     /// provides it; SCRIPT DEBUG YES rolls a session's changes back with it).
     public var datasetCheckpoint: (() -> (() -> Void))?
+    // UnsafeAtomic rather than ManagedAtomic: a ManagedAtomic access costs a retain, a call and a
+    // release (several per script run); these are plain loads and stores. Freed in deinit.
     /// Non-zero while a script or function has run past busy-reply-threshold: 1 script, 2 function.
-    public let busy = ManagedAtomic<Int>(0)
+    public let busy = UnsafeAtomic<Int>.create(0)
     /// Set by SCRIPT KILL / FUNCTION KILL from an I/O thread; the running script polls it.
-    public let killRequested = ManagedAtomic<Bool>(false)
+    public let killRequested = UnsafeAtomic<Bool>.create(false)
     /// True once the running script has written (it can then no longer be killed).
-    public let scriptHasWritten = ManagedAtomic<Bool>(false)
-    public let protoMaxBulkLen = ManagedAtomic<Int>(512 * 1024 * 1024)
-    public let queryBufferLimit = ManagedAtomic<Int>(1024 * 1024 * 1024)
-    public let connectedClients = ManagedAtomic<Int>(0)
-    private let nextClientID = ManagedAtomic<Int>(1)
+    public let scriptHasWritten = UnsafeAtomic<Bool>.create(false)
+    public let protoMaxBulkLen = UnsafeAtomic<Int>.create(512 * 1024 * 1024)
+    public let queryBufferLimit = UnsafeAtomic<Int>.create(1024 * 1024 * 1024)
+    public let connectedClients = UnsafeAtomic<Int>.create(0)
+    private let nextClientID = UnsafeAtomic<Int>.create(1)
 
     // MARK: Engine-thread state
 
@@ -115,9 +117,10 @@ public final class Engine: @unchecked Sendable {
     /// Channels, patterns and their subscribers.
     public private(set) lazy var pubsub = PubSub(engine: self)
     /// The client whose top-level command is running (its reply buffer is then the context's).
-    public private(set) var executingClient: Client?
-    /// Contexts of the commands EXEC and scripts are running, innermost last.
-    private var nestedContexts: [CommandContext] = []
+    /// Not owning: it is set only while the client's command runs (the caller holds the client).
+    public private(set) unowned(unsafe) var executingClient: Client?
+    /// How many nested contexts are running: nestedPool[0..<nestedDepth], innermost last.
+    private var nestedDepth = 0
 
     // Propagation (see Propagation.swift): consumers, and the effects of the unit being run.
     public internal(set) var propagationSinks: [PropagationSink] = []
@@ -143,6 +146,16 @@ public final class Engine: @unchecked Sendable {
     /// Listening port and similar facts the INFO command reports.
     public var serverInfo: [String: String] = [:]
     public let runID: String = (0..<40).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
+
+    deinit {
+        busy.destroy()
+        killRequested.destroy()
+        scriptHasWritten.destroy()
+        protoMaxBulkLen.destroy()
+        queryBufferLimit.destroy()
+        connectedClients.destroy()
+        nextClientID.destroy()
+    }
 
     public init(config: ConfigStore = ConfigStore(), table: CommandTable = CommandTable(), logger: Logger = Logger(label: "lunar.engine")) {
         self.config = config
@@ -418,7 +431,7 @@ public final class Engine: @unchecked Sendable {
     public func executeNested(_ client: Client, _ argv: [Bytes], out: inout ReplyWriter, inScript: Bool,
                               resolved: CommandSpec? = nil) {
         // Contexts are pooled per nesting depth (a script inside EXEC nests twice).
-        let depth = nestedContexts.count
+        let depth = nestedDepth
         let ctx: CommandContext
         if depth < nestedPool.count {
             ctx = nestedPool[depth]
@@ -433,9 +446,9 @@ public final class Engine: @unchecked Sendable {
         ctx.noBlocking = true
         ctx.inScript = inScript
         swap(&ctx.out, &out)
-        nestedContexts.append(ctx)
+        nestedDepth += 1
         dispatch(ctx, resolved: resolved)
-        nestedContexts.removeLast()
+        nestedDepth -= 1
         swap(&ctx.out, &out)
         ctx.argv = []
     }
@@ -445,9 +458,9 @@ public final class Engine: @unchecked Sendable {
     /// The context holding a client's reply buffer while one of its commands runs (the buffer is
     /// swapped into the running context), or nil when the client is idle.
     public func replyContext(of c: Client) -> CommandContext? {
-        var i = nestedContexts.count - 1
+        var i = nestedDepth - 1
         while i >= 0 {
-            if nestedContexts[i].client === c { return nestedContexts[i] }
+            if nestedPool[i].client === c { return nestedPool[i] }
             i -= 1
         }
         return c === executingClient ? topContext : nil
