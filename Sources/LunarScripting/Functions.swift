@@ -35,9 +35,10 @@ final class FunctionRegistry {
     /// Functions registered by the library currently loading.
     private var pending: [String: LibFunction] = [:]
     private var pendingLibrary = ""
-    /// The function FCALL is running (name, command), for FUNCTION STATS during a busy run; its
-    /// start time is the Lua state's.
-    private(set) var running: (name: String, argv: [Bytes])?
+    /// The FCALL running now, for FUNCTION STATS during a busy run: its context (alive while it
+    /// runs, so not owned: no retain per call) and function; its start time is the Lua state's.
+    private unowned(unsafe) var runningContext: CommandContext?
+    private var runningRef: Int32 = 0
 
     /// FUNCTION STATS. While an EVAL script holds the server, Redis answers BUSY instead.
     func writeStats(_ out: inout ReplyWriter, busyKind: Int) {
@@ -47,13 +48,13 @@ final class FunctionRegistry {
         }
         out.map(2)
         out.bulk("running_script")
-        if let r = running {
+        if let ctx = runningContext {
             out.map(3)
             out.bulk("name")
-            out.bulk(r.name)
+            out.bulk(functions.values.first { $0.ref == runningRef }?.name ?? "")
             out.bulk("command")
-            out.array(r.argv.count)
-            for a in r.argv { out.bulk(a) }
+            out.array(ctx.argv.count)
+            for a in ctx.argv { out.bulk(a) }
             out.bulk("duration_ms")
             out.integer(Int(monotonicMillis() - vm.startMs))
         } else {
@@ -258,8 +259,9 @@ final class FunctionRegistry {
             ctx.error(deny)
             return
         }
-        running = (f.name, argv)
-        defer { running = nil }
+        runningContext = ctx
+        runningRef = f.ref
+        defer { runningContext = nil }
         let keys = argv[3..<(3 + numkeys)]
         let args = argv[(3 + numkeys)...]
         vm.run(fnRef: f.ref, replyTo: ctx, name: f.name,
