@@ -31,7 +31,13 @@ final class FunctionRegistry {
     }
     /// The function FCALL found last, by the name bytes it was called with (FCALL of the same
     /// function over and over then skips the lowercase copy, String conversion and dictionary lookup).
-    private var lastCalled: (name: Bytes, function: LibFunction)?
+    private var lastCalled: LibFunction? {
+        didSet { lastName = nil }
+    }
+    /// The name bytes of the last FCALL and its function's parts: reading them copies no strings.
+    private var lastName: Bytes?
+    private var lastRef: Int32 = 0
+    private var lastFlags: ScriptFlags = []
     /// Functions registered by the library currently loading.
     private var pending: [String: LibFunction] = [:]
     private var pendingLibrary = ""
@@ -238,34 +244,34 @@ final class FunctionRegistry {
 
     func fcall(_ ctx: CommandContext, readOnly: Bool) {
         let argv = ctx.argv
-        let f: LibFunction
-        if let last = lastCalled, last.name == argv[1] {
-            f = last.function
-        } else {
+        if lastName != argv[1] {
             guard let found = functions[argv[1].lowercased.string] else { ctx.error("ERR Function not found"); return }
-            f = found
-            lastCalled = (argv[1], found)
+            lastCalled = found
+            lastName = argv[1]
+            lastRef = found.ref
+            lastFlags = found.flags
         }
+        let ref = lastRef, flags = lastFlags
         guard let numkeys = parseStrictInt(argv[2].raw) else { ctx.error("ERR Bad number of keys provided"); return }
         if numkeys > argv.count - 3 { ctx.error("ERR Number of keys can't be greater than number of args"); return }
         if numkeys < 0 { ctx.error("ERR Number of keys can't be negative"); return }
-        if readOnly && !f.flags.contains(.noWrites) {
+        if readOnly && !flags.contains(.noWrites) {
             ctx.error("ERR Can not execute a script with write flag using *_ro command.")
             return
         }
         // A function able to write is refused up front after a failed background save (MISCONF) or
         // while min-replicas-to-write is unmet (NOREPLICAS), in that order as in Redis.
-        if !f.flags.contains(.noWrites), let deny = ctx.engine.denyWritesError ?? ctx.engine.writesNeedReplicasError {
+        if !flags.contains(.noWrites), let deny = ctx.engine.denyWritesError ?? ctx.engine.writesNeedReplicasError {
             ctx.error(deny)
             return
         }
         runningContext = ctx
-        runningRef = f.ref
+        runningRef = ref
         defer { runningContext = nil }
         let keys = argv[3..<(3 + numkeys)]
         let args = argv[(3 + numkeys)...]
-        vm.run(fnRef: f.ref, replyTo: ctx, name: f.name,
-               readOnly: readOnly || f.flags.contains(.noWrites)) {
+        vm.run(fnRef: ref, replyTo: ctx, name: lastCalled?.name ?? "",
+               readOnly: readOnly || flags.contains(.noWrites)) {
             vm.pushArray(keys)
             vm.pushArray(args)
             return 2

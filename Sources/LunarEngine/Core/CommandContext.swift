@@ -26,7 +26,9 @@ public final class CommandContext {
     /// The engine owns this object and outlives it; unowned(unsafe) skips the runtime check a
     /// checked unowned reference pays on every access (several per command).
     public unowned(unsafe) let engine: Engine
-    public var client: Client
+    /// The client the command runs for. Not owned (no retain/release on every read): whoever runs
+    /// the command holds the client meanwhile, and the engine points idle contexts at its idle client.
+    public unowned(unsafe) var client: Client
     public var argv: [Bytes] = []
     /// The running command's spec. Specs live as long as the command table (built at startup and
     /// never shrunk), so the context need not own it: no retain/release per command.

@@ -96,7 +96,10 @@ public final class Engine: @unchecked Sendable {
     private var toFlush: [Client] = []
     private var flushMarked = Set<Int>()
     private var topContext: CommandContext!
-    /// The client whose top-level command runs (or ran last): replication notes its write offset for WAIT.
+    /// What idle contexts point at (contexts do not own their client; see CommandContext.client).
+    private let idleClient = Client(id: 0, connection: nil, now: 0)
+    /// The client whose top-level command runs (the idle client between commands): replication
+    /// notes its write offset for WAIT.
     var currentClient: Client { topContext.client }
     private var thread: Thread?
     private var stopping = false
@@ -163,7 +166,7 @@ public final class Engine: @unchecked Sendable {
         self.logger = logger
         let n = max(1, config.int("databases"))
         databases = (0..<n).map { Database(id: $0, engine: self) }
-        topContext = CommandContext(engine: self, client: Client(id: 0, connection: nil, now: now))
+        topContext = CommandContext(engine: self, client: idleClient)
         protoMaxBulkLen.store(config.int("proto-max-bulk-len"), ordering: .relaxed)
         queryBufferLimit.store(config.int("client-query-buffer-limit"), ordering: .relaxed)
         installKeyspaceEvents()
@@ -422,6 +425,7 @@ public final class Engine: @unchecked Sendable {
         executingClient = nil
         swap(&ctx.out, &client.output)
         flushPropagation()
+        ctx.client = idleClient
         if !readyKeys.isEmpty { serveReadyKeys() }
     }
 
@@ -451,6 +455,7 @@ public final class Engine: @unchecked Sendable {
         nestedDepth -= 1
         swap(&ctx.out, &out)
         ctx.argv = []
+        ctx.client = idleClient
     }
     /// Reusable contexts for executeNested, one per nesting depth.
     private var nestedPool: [CommandContext] = []
@@ -761,6 +766,7 @@ public final class Engine: @unchecked Sendable {
                     c.db = st.db
                     dispatch(ctx)
                     flushPropagation()
+                    ctx.client = idleClient
                     ctx.readyKey = nil
                     c.db = prevDB
                     swap(&ctx.out, &c.output)
