@@ -43,6 +43,7 @@ static inline int clua_gc_step(lua_State *L, int kb) { return lua_gc(L, LUA_GCST
 // ---- Lunar helpers: memory-capped allocator, interrupt hook, error-raising trampoline ----
 #include <stdlib.h>
 #include <string.h>
+#include <jemalloc/jemalloc.h>
 
 typedef struct {
     size_t used;      // bytes currently allocated by this state
@@ -50,16 +51,18 @@ typedef struct {
     int enforce;      // the cap applies only while Lua code runs, never inside host callbacks
 } clua_alloc_state;
 
+// jemalloc is the process's allocator (see CJemalloc). Lua always says how big a block is, so frees
+// go through sdallocx (no size lookup), and new blocks through malloc rather than realloc(NULL, n).
 static void *clua_limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     clua_alloc_state *st = (clua_alloc_state *)ud;
     size_t old = ptr ? osize : 0;
     if (nsize == 0) {
-        free(ptr);
+        if (ptr) sdallocx(ptr, osize, 0);
         st->used -= old;
         return NULL;
     }
     if (st->enforce && st->limit && nsize > old && st->used - old + nsize > st->limit) return NULL;
-    void *np = realloc(ptr, nsize);
+    void *np = ptr ? realloc(ptr, nsize) : malloc(nsize);
     if (np) st->used = st->used - old + nsize;
     return np;
 }

@@ -169,7 +169,16 @@ final class LuaVM {
         loadedRef = ref("loaded")
         redisRef = ref("redis")
         loadRedisRef = ref("loadredis")
+        lua_pushstring(L, "KEYS")
+        keysNameRef = luaL_ref(L, clua_registryindex())
+        lua_pushstring(L, "ARGV")
+        argvNameRef = luaL_ref(L, clua_registryindex())
     }
+
+    /// The strings "KEYS" and "ARGV", kept in the registry: pushing them from there skips hashing and
+    /// interning them again on every EVAL.
+    private var keysNameRef: Int32 = 0
+    private var argvNameRef: Int32 = 0
 
     private var redisRef: Int32 = 0
     private var loadRedisRef: Int32 = 0
@@ -242,10 +251,10 @@ final class LuaVM {
     /// Sets KEYS and ARGV in the script globals (raw writes: the sandbox refuses script writes).
     func setKeysAndArgs(_ keys: ArraySlice<Bytes>, _ args: ArraySlice<Bytes>) {
         lua_rawgeti(L, clua_registryindex(), lua_Integer(gRef))
-        lua_pushstring(L, "KEYS")
+        lua_rawgeti(L, clua_registryindex(), lua_Integer(keysNameRef))
         pushArray(keys)
         lua_rawset(L, -3)
-        lua_pushstring(L, "ARGV")
+        lua_rawgeti(L, clua_registryindex(), lua_Integer(argvNameRef))
         pushArray(args)
         lua_rawset(L, -3)
         clua_pop(L, 1)

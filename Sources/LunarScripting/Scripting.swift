@@ -122,7 +122,10 @@ final class ScriptingState {
     var scripts: [ScriptKey: CachedScript] = [:]
     /// The script EVALSHA ran last: applications mostly call the same few scripts, and one 40-byte
     /// comparison is cheaper than hashing the digest (cleared with the cache by SCRIPT FLUSH).
-    private var lastCalled: (sha: Bytes, script: CachedScript)?
+    private var lastGiven: Bytes?
+    private var lastSha = Bytes()
+    private var lastRef: Int32 = 0
+    private var lastFlags: ScriptFlags = []
     /// SCRIPT DEBUG YES|SYNC, by client id: the client's next EVAL runs under the debugger.
     var debugModes: [Int: LuaDebugger.Mode] = [:]
 
@@ -204,7 +207,7 @@ final class ScriptingState {
     func flushScripts() {
         for s in scripts.values { vm.releaseRef(s.ref) }
         scripts = [:]
-        lastCalled = nil
+        lastGiven = nil
         _ = clua_gc_collect(vm.L)
     }
 
@@ -222,40 +225,53 @@ final class ScriptingState {
         guard let numkeys = parseStrictInt(argv[2].raw) else { ctx.error(Err.notInteger); return }
         if numkeys > argv.count - 3 { ctx.error("ERR Number of keys can't be greater than number of args"); return }
         if numkeys < 0 { ctx.error("ERR Number of keys can't be negative"); return }
-        let script: CachedScript
+        let ref: Int32
+        let flags: ScriptFlags
         let sha: Bytes
         if bySha {
-            // Clients send the sha as SCRIPT LOAD returned it (lowercase): no copy needed then.
-            var s = argv[1]
-            if s.count != 40 { s = Bytes() } else if s.raw.contains(where: { $0 >= 65 && $0 <= 90 }) { s = s.lowercased }
-            if let last = lastCalled, last.sha == s {
-                script = last.script
+            let given = argv[1]
+            if lastGiven == given {
+                // The digest EVALSHA ran last, byte for byte.
+                ref = lastRef
+                flags = lastFlags
+                sha = lastSha
             } else {
+                // Clients send the sha as SCRIPT LOAD returned it (lowercase): no copy needed then.
+                var s = given
+                if s.count != 40 { s = Bytes() } else if s.raw.contains(where: { $0 >= 65 && $0 <= 90 }) { s = s.lowercased }
                 guard let found = scripts[ScriptKey(s)] else { ctx.error("NOSCRIPT No matching script. Please use EVAL."); return }
-                script = found
-                lastCalled = (s, found)
+                ref = found.ref
+                flags = found.flags
+                sha = s
+                lastGiven = given
+                lastSha = s
+                lastRef = ref
+                lastFlags = flags
             }
-            sha = s
         } else {
             switch load(argv[1]) {
             case let .failure(e): ctx.error(e.message); return
-            case let .success(s): sha = s; script = scripts[ScriptKey(s)]!
+            case let .success(s):
+                sha = s
+                let script = scripts[ScriptKey(s)]!
+                ref = script.ref
+                flags = script.flags
             }
         }
-        if readOnly && !script.flags.contains(.legacy) && !script.flags.contains(.noWrites) {
+        if readOnly && !flags.contains(.legacy) && !flags.contains(.noWrites) {
             ctx.error("ERR Can not execute a script with write flag using *_ro command.")
             return
         }
         // A script declared able to write is refused up front after a failed background save (MISCONF)
         // or while min-replicas-to-write is unmet (NOREPLICAS), in that order as in Redis.
-        if !script.flags.contains(.legacy) && !script.flags.contains(.noWrites),
+        if !flags.contains(.legacy) && !flags.contains(.noWrites),
            let deny = ctx.engine.denyWritesError ?? ctx.engine.writesNeedReplicasError {
             ctx.error(deny)
             return
         }
         vm.setKeysAndArgs(argv[3..<(3 + numkeys)], argv[(3 + numkeys)...])
-        let ro = readOnly || script.flags.contains(.noWrites)
-        vm.run(fnRef: script.ref, replyTo: ctx, name: sha.string, readOnly: ro) { 0 }
+        let ro = readOnly || flags.contains(.noWrites)
+        vm.run(fnRef: ref, replyTo: ctx, name: sha.string, readOnly: ro) { 0 }
     }
 }
 
