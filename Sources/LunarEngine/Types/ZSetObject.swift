@@ -1,30 +1,67 @@
 import LunarRESP
 
+/// The fixed part of a skip list node.
+public struct ZSkipNodeHead {
+    var member: Bytes
+    var score: Double
+    unowned(unsafe) var backward: ZSkipNode?
+    /// Position in the owner's slot array (the stable cursor of ZSCAN).
+    var slot: Int32
+    var height: Int32
+}
+
+/// One level of a node: the next node at that level and how many level-0 steps the link jumps over
+/// (rank distance to `forward`). Links do not own: the set's dictionary and slot array own the nodes.
+public struct ZSkipLevel {
+    /// The link itself; searches follow it without reference counting (see ZSetObject.skipInsert).
+    var next: Unmanaged<ZSkipNode>?
+    var span: Int
+    var forward: ZSkipNode? {
+        @inline(__always) get { next?.takeUnretainedValue() }
+        @inline(__always) set { next = newValue.map { Unmanaged.passUnretained($0) } }
+    }
+    init(forward: ZSkipNode?, span: Int) {
+        next = forward.map { Unmanaged.passUnretained($0) }
+        self.span = span
+    }
+}
+
 /// One element of a sorted set's skip list. The member never changes; the score changes only
 /// through `ZSetObject`, which keeps the list ordered.
-public final class ZSkipNode {
-    struct Level {
-        var forward: ZSkipNode?
-        /// How many level-0 steps this link jumps over (rank distance to `forward`).
-        var span: Int
+///
+/// The levels are allocated in the node itself (a ManagedBuffer's tail), as Redis lays its nodes
+/// out: a step along the list touches one block of memory, not a node and then its level array.
+public final class ZSkipNode: ManagedBuffer<ZSkipNodeHead, ZSkipLevel> {
+    static func make(member: Bytes, score: Double, height: Int) -> ZSkipNode {
+        let buffer = ZSkipNode.create(minimumCapacity: height) { _ in
+            ZSkipNodeHead(member: member, score: score, backward: nil, slot: -1, height: Int32(height))
+        }
+        let node = unsafeDowncast(buffer, to: ZSkipNode.self)
+        node.levels.initialize(repeating: ZSkipLevel(forward: nil, span: 0), count: height)
+        return node
     }
-    public let member: Bytes
-    public internal(set) var score: Double
-    unowned(unsafe) var backward: ZSkipNode?
-    var levels: [Level]
-    /// Position in the owner's slot array (the stable cursor of ZSCAN).
-    var slot: Int32 = -1
 
-    init(member: Bytes, score: Double, height: Int) {
-        self.member = member
-        self.score = score
-        self.levels = [Level](repeating: Level(forward: nil, span: 0), count: height)
+    public var member: Bytes { header.member }
+    public internal(set) var score: Double {
+        @inline(__always) get { header.score }
+        @inline(__always) set { header.score = newValue }
     }
+    var backward: ZSkipNode? {
+        @inline(__always) get { header.backward }
+        @inline(__always) set { header.backward = newValue }
+    }
+    var slot: Int32 {
+        @inline(__always) get { header.slot }
+        @inline(__always) set { header.slot = newValue }
+    }
+    @inline(__always) var height: Int { Int(header.height) }
+    /// The node's levels (`height` of them), right after its header.
+    @inline(__always) var levels: UnsafeMutablePointer<ZSkipLevel> { withUnsafeMutablePointerToElements { $0 } }
 
     /// The next element in ascending order.
     @inline(__always) public var next: ZSkipNode? { levels[0].forward }
     /// The previous element in ascending order.
-    @inline(__always) public var previous: ZSkipNode? { backward }
+    @inline(__always) public var previous: ZSkipNode? { header.backward }
 }
 
 /// A score interval for ZRANGEBYSCORE and friends; `minExclusive`/`maxExclusive` come from a `(` prefix.
@@ -91,7 +128,7 @@ public final class ZSetObject {
     static let maxHeight = 32
 
     private var dict: [Bytes: ZSkipNode] = [:]
-    private let header = ZSkipNode(member: Bytes(), score: 0, height: ZSetObject.maxHeight)
+    private let header = ZSkipNode.make(member: Bytes(), score: 0, height: ZSetObject.maxHeight)
     private unowned(unsafe) var tailNode: ZSkipNode?
     private var height = 1
     /// Elements in the skip list (equals the dictionary's count except in the middle of a move).
@@ -101,29 +138,28 @@ public final class ZSetObject {
     private var freeSlots: [Int32] = []
     private var rng = ZRandom(seed: 0)
     // Scratch for insert/delete, kept to avoid an allocation per operation.
-    private var update: [ZSkipNode]
-    private var rankScratch: [Int]
+    private struct NodeRef { unowned(unsafe) var node: ZSkipNode }
+    private let update: UnsafeMutablePointer<NodeRef>
+    private let rankScratch: UnsafeMutablePointer<Int>
 
     /// True while Redis would still hold this set as a listpack.
     public private(set) var isCompact = true
 
     public init() {
-        update = [ZSkipNode](repeating: header, count: ZSetObject.maxHeight)
-        rankScratch = [Int](repeating: 0, count: ZSetObject.maxHeight)
+        update = UnsafeMutablePointer<NodeRef>.allocate(capacity: ZSetObject.maxHeight)
+        rankScratch = UnsafeMutablePointer<Int>.allocate(capacity: ZSetObject.maxHeight)
+        rankScratch.initialize(repeating: 0, count: ZSetObject.maxHeight)
         rng = ZRandom(seed: UInt64(UInt(bitPattern: ObjectIdentifier(self).hashValue)) &+ ZRandom.counter())
+        update.initialize(repeating: NodeRef(node: header), count: ZSetObject.maxHeight)
     }
 
     /// A uniform random integer in 0..<n from this set's own generator.
     @inline(__always) public func randomIndex(_ n: Int) -> Int { Int.random(in: 0..<n, using: &rng) }
 
     deinit {
-        // Unlink iteratively so a long chain is not released recursively.
-        var x = header.levels[0].forward
-        for i in 0..<header.levels.count { header.levels[i].forward = nil }
-        while let n = x {
-            x = n.levels[0].forward
-            for i in 0..<n.levels.count { n.levels[i].forward = nil }
-        }
+        // The nodes go with `dict` and `slots` (links do not own, so nothing is released recursively).
+        update.deallocate()
+        rankScratch.deallocate()
     }
 
     public var count: Int { dict.count }
@@ -255,17 +291,18 @@ public final class ZSetObject {
     public func rank(_ node: ZSkipNode) -> Int {
         let score = node.score
         let member = node.member
+        let target = Unmanaged.passUnretained(node).toOpaque()
         var r = 0
-        var x = header
+        var x = Unmanaged.passUnretained(header)
         var i = height - 1
         while i >= 0 {
-            while let f = x.levels[i].forward,
-                f.score < score || (f.score == score && Bytes.compare(f.member, member) <= 0)
-            {
-                r += x.levels[i].span
+            while true {
+                let lv = Self.levels(x) + i
+                guard let f = lv.pointee.next, Self.precedes(f, score, member, orEqual: true) else { break }
+                r += lv.pointee.span
                 x = f
             }
-            if x === node { return r - 1 }
+            if x.toOpaque() == target { return r - 1 }
             i -= 1
         }
         return r - 1
@@ -437,61 +474,78 @@ public final class ZSetObject {
         return h
     }
 
+    /// Whether a search for (score, member) goes past node `f`.
+    @inline(__always) private static func precedes(_ f: Unmanaged<ZSkipNode>, _ score: Double, _ member: Bytes,
+                                                   orEqual: Bool = false) -> Bool {
+        f._withUnsafeGuaranteedRef { n in
+            let s = n.score
+            if s != score { return s < score }
+            let c = Bytes.compare(n.member, member)
+            return orEqual ? c <= 0 : c < 0
+        }
+    }
+    @inline(__always) private static func levels(_ x: Unmanaged<ZSkipNode>) -> UnsafeMutablePointer<ZSkipLevel> {
+        x._withUnsafeGuaranteedRef { $0.levels }
+    }
+
+    // The searches below walk the list through unmanaged references: the nodes are owned by `dict`
+    // and `slots` throughout, and a retain/release per step would cost more than the step itself.
+
     private func skipInsert(_ member: Bytes, _ score: Double) -> ZSkipNode {
-        var x = header
+        var x = Unmanaged.passUnretained(header)
         var i = height - 1
         while i >= 0 {
             rankScratch[i] = i == height - 1 ? 0 : rankScratch[i + 1]
-            while let f = x.levels[i].forward,
-                f.score < score || (f.score == score && Bytes.compare(f.member, member) < 0)
-            {
-                rankScratch[i] += x.levels[i].span
+            while true {
+                let lv = Self.levels(x) + i
+                guard let f = lv.pointee.next, Self.precedes(f, score, member) else { break }
+                rankScratch[i] += lv.pointee.span
                 x = f
             }
-            update[i] = x
+            update[i].node = x.takeUnretainedValue()
             i -= 1
         }
         let h = randomHeight()
         if h > height {
             for j in height..<h {
                 rankScratch[j] = 0
-                update[j] = header
+                update[j].node = header
                 header.levels[j].span = length
             }
             height = h
         }
-        let node = ZSkipNode(member: member, score: score, height: h)
+        let node = ZSkipNode.make(member: member, score: score, height: h)
         for j in 0..<h {
-            let u = update[j]
+            let u = update[j].node
             node.levels[j].forward = u.levels[j].forward
             u.levels[j].forward = node
             node.levels[j].span = u.levels[j].span - (rankScratch[0] - rankScratch[j])
             u.levels[j].span = rankScratch[0] - rankScratch[j] + 1
         }
         if h < height {
-            for j in h..<height { update[j].levels[j].span += 1 }
+            for j in h..<height { update[j].node.levels[j].span += 1 }
         }
-        node.backward = update[0] === header ? nil : update[0]
+        node.backward = update[0].node === header ? nil : update[0].node
         if let f = node.levels[0].forward { f.backward = node } else { tailNode = node }
         length += 1
         return node
     }
 
     private func skipDelete(_ score: Double, _ member: Bytes) {
-        var x = header
+        var x = Unmanaged.passUnretained(header)
         var i = height - 1
         while i >= 0 {
-            while let f = x.levels[i].forward,
-                f.score < score || (f.score == score && Bytes.compare(f.member, member) < 0)
-            {
+            while true {
+                let lv = Self.levels(x) + i
+                guard let f = lv.pointee.next, Self.precedes(f, score, member) else { break }
                 x = f
             }
-            update[i] = x
+            update[i].node = x.takeUnretainedValue()
             i -= 1
         }
-        guard let node = x.levels[0].forward, node.score == score, node.member == member else { return }
+        guard let node = Self.levels(x)[0].forward, node.score == score, node.member == member else { return }
         for j in 0..<height {
-            let u = update[j]
+            let u = update[j].node
             if u.levels[j].forward === node {
                 u.levels[j].span += node.levels[j].span - 1
                 u.levels[j].forward = node.levels[j].forward
@@ -502,7 +556,7 @@ public final class ZSetObject {
         if let f = node.levels[0].forward { f.backward = node.backward } else { tailNode = node.backward }
         while height > 1 && header.levels[height - 1].forward == nil { height -= 1 }
         length -= 1
-        for j in 0..<height { update[j] = header }
+        for j in 0..<height { update[j].node = header }
     }
 }
 
