@@ -105,6 +105,8 @@ def main():
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--keys", type=int, default=1_000_000)
     ap.add_argument("--tests", default=",".join(TESTS))
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs per test and server, interleaved Lunar/Redis; the median is reported")
     args = ap.parse_args()
     args.lunar = os.path.abspath(args.lunar)
     tests = args.tests.split(",")
@@ -115,29 +117,44 @@ def main():
         for kind, exe in (("lunar", args.lunar), ("redis", args.redis)):
             port = free_port()
             servers[kind] = (start(kind, exe, port, 0, wd), port)
-        results = {}
+        # Scripting rows: a one-redis.call script by EVALSHA, and the same as a function by FCALL.
+        extras = {}
         for kind, (_, port) in servers.items():
-            for p in (1, 16):
-                n = args.n if p == 1 else args.n * 5
-                results[(kind, p)] = bench(port, 1, tests, p, n, args.clients)
-                # Scripting rows: a one-redis.call script by EVALSHA, and the same as a function by FCALL.
-                sha = cli(port, "script", "load", "return redis.call('incr', KEYS[1])")
-                cli(port, "function", "load", "replace",
-                    "#!lua name=benchlib\nredis.register_function('bincr', function(keys, args) return redis.call('incr', keys[1]) end)")
-                for name, cmd in (("evalsha", ["evalsha", sha, "1", "counter:__rand_int__"]),
-                                  ("fcall", ["fcall", "bincr", "1", "counter:__rand_int__"])):
-                    r = bench(port, 1, tests, p, n, args.clients, extra=cmd)
-                    if r:
-                        results[(kind, p)][name] = list(r.values())[0]
+            sha = cli(port, "script", "load", "return redis.call('incr', KEYS[1])")
+            cli(port, "function", "load", "replace",
+                "#!lua name=benchlib\nredis.register_function('bincr', function(keys, args) return redis.call('incr', keys[1]) end)")
+            extras[kind] = {"evalsha": ["evalsha", sha, "1", "counter:__rand_int__"],
+                            "fcall": ["fcall", "bincr", "1", "counter:__rand_int__"]}
+        # Every test runs `repeat` times on each server, the servers taking turns (the first one
+        # alternating), so a burst of noise on the machine does not land on one server only; the
+        # median run is reported.
+        runs = {}
+        for p in (1, 16):
+            n = args.n if p == 1 else args.n * 5
+            for t in tests + ["evalsha", "fcall"]:
+                for r in range(max(1, args.repeat)):
+                    order = list(servers.items()) if r % 2 == 0 else list(reversed(servers.items()))
+                    for kind, (_, port) in order:
+                        if t in extras[kind]:
+                            res = bench(port, 1, tests, p, n, args.clients, extra=extras[kind][t])
+                        else:
+                            res = bench(port, 1, [t], p, n, args.clients)
+                        if res:
+                            runs.setdefault((kind, p, t), []).append(list(res.values())[0])
+        results = {}
+        for (kind, p, t), rs in runs.items():
+            rs.sort(key=lambda x: x[0])
+            results.setdefault((kind, p), {})[t] = rs[len(rs) // 2]
         print(f"# Lunar vs Redis {cli(servers['redis'][1], 'info', 'server').split('redis_version:')[1].split()[0]}, "
-              f"{args.clients} clients, server on core 0, redis-benchmark on core 1, {time.strftime('%Y-%m-%d')}")
+              f"{args.clients} clients, server on core 0, redis-benchmark on core 1, "
+              f"median of {max(1, args.repeat)} interleaved runs, {time.strftime('%Y-%m-%d')}")
         print()
         print("| test | pipeline | Lunar req/s | Redis req/s | ratio | Lunar p50/p99 ms | Redis p50/p99 ms |")
         print("|---|---|---|---|---|---|---|")
         for p in (1, 16):
             for t in tests + ["evalsha", "fcall"]:
-                a = results[("lunar", p)].get(t)
-                b = results[("redis", p)].get(t)
+                a = results.get(("lunar", p), {}).get(t)
+                b = results.get(("redis", p), {}).get(t)
                 if not a and not b:
                     continue
                 ratio = f"{a[0] / b[0]:.2f}" if a and b and b[0] else "n/a"
