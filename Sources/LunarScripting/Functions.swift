@@ -27,24 +27,22 @@ final class FunctionRegistry {
     let vm: LuaVM
     var libraries: [String: Library] = [:]
     var functions: [String: LibFunction] = [:] {
-        didSet { lastCalled = nil }
-    }
-    /// The function FCALL found last, by the name bytes it was called with (FCALL of the same
-    /// function over and over then skips the lowercase copy, String conversion and dictionary lookup).
-    private var lastCalled: LibFunction? {
         didSet { lastName = nil }
     }
-    /// The name bytes of the last FCALL and its function's parts: reading them copies no strings.
+    /// The function FCALL found last, by the name bytes it was called with (FCALL of the same
+    /// function over and over then skips the lowercase copy, String conversion and dictionary
+    /// lookup), kept by parts: reading them copies no strings.
     private var lastName: Bytes?
     private var lastRef: Int32 = 0
     private var lastFlags: ScriptFlags = []
+    private var lastFunctionName = ""
     /// Functions registered by the library currently loading.
     private var pending: [String: LibFunction] = [:]
     private var pendingLibrary = ""
     /// The FCALL running now, for FUNCTION STATS during a busy run: its context (alive while it
-    /// runs, so not owned: no retain per call) and function; its start time is the Lua state's.
+    /// runs, so not owned: no retain per call); its function is the last one called, its start
+    /// time the Lua state's.
     private unowned(unsafe) var runningContext: CommandContext?
-    private var runningRef: Int32 = 0
 
     /// FUNCTION STATS. While an EVAL script holds the server, Redis answers BUSY instead.
     func writeStats(_ out: inout ReplyWriter, busyKind: Int) {
@@ -57,7 +55,7 @@ final class FunctionRegistry {
         if let ctx = runningContext {
             out.map(3)
             out.bulk("name")
-            out.bulk(functions.values.first { $0.ref == runningRef }?.name ?? "")
+            out.bulk(lastFunctionName)
             out.bulk("command")
             out.array(ctx.argv.count)
             for a in ctx.argv { out.bulk(a) }
@@ -246,8 +244,8 @@ final class FunctionRegistry {
         let argv = ctx.argv
         if lastName != argv[1] {
             guard let found = functions[argv[1].lowercased.string] else { ctx.error("ERR Function not found"); return }
-            lastCalled = found
             lastName = argv[1]
+            lastFunctionName = found.name
             lastRef = found.ref
             lastFlags = found.flags
         }
@@ -266,11 +264,10 @@ final class FunctionRegistry {
             return
         }
         runningContext = ctx
-        runningRef = ref
         defer { runningContext = nil }
         let keys = argv[3..<(3 + numkeys)]
         let args = argv[(3 + numkeys)...]
-        vm.run(fnRef: ref, replyTo: ctx, name: lastCalled?.name ?? "",
+        vm.run(fnRef: ref, replyTo: ctx, name: lastFunctionName,
                readOnly: readOnly || flags.contains(.noWrites)) {
             vm.pushArray(keys)
             vm.pushArray(args)

@@ -203,12 +203,16 @@ public final class Engine: @unchecked Sendable {
             batch = queue.takeAll(timeoutMs: waitBudget())
             batchIndex = 0
             // The first keys of the next clients' commands are prefetched while the current client's
-            // run (the same three steps as within a pipeline, see `process`): without pipelining,
-            // a round holds one command from each of many clients.
-            var ahead = BatchPrefetch()
-            if batch.count >= 2 { ahead.start(self, batch) }
+            // commands run (the same three steps as within a pipeline, see `process`): without
+            // pipelining, a round holds one command from each of many clients.
+            var ahead = KeyPrefetcher()
+            let prefetching = batch.count >= 2
+            if prefetching {
+                pushFirstKey(&ahead, 1)
+                pushFirstKey(&ahead, 2)
+            }
             while batchIndex < batch.count {
-                if batch.count >= 2 { ahead.step(self, batch, at: batchIndex) }
+                if prefetching { pushFirstKey(&ahead, batchIndex + 3) }
                 let w = batch[batchIndex]
                 batchIndex += 1
                 switch w {
@@ -232,35 +236,39 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    /// The three prefetch steps across a round's work items: item i+3's bucket, item i+2's entry and
-    /// item i+1's key bytes are requested before item i runs.
-    private struct BatchPrefetch {
-        var slotTable: KeyTable?
-        var slot = -1
-        var hashTable: KeyTable?
-        var hash = -1
+    /// Starts key lookups early, three steps apart (see KeyTable's prefetching): each `push` of the
+    /// key of the item three places ahead prefetches its bucket, the entry of the key pushed before it
+    /// and the bytes of the key pushed before that. Used along a pipeline's commands and along a
+    /// round's clients.
+    struct KeyPrefetcher {
+        private var slotTable: KeyTable?
+        private var slot = -1
+        private var hashTable: KeyTable?
+        private var hash = -1
 
-        /// The table and hash of a work item's first key (prefetching its bucket), if it has one.
-        private static func bucket(_ e: Engine, _ w: Work) -> (KeyTable, Int)? {
-            guard case let .commands(c, cmds) = w, let argv = cmds.first else { return nil }
-            let k = e.prefetchKeyIndex(argv)
-            guard k > 0, argv.count > k, c.db < e.databases.count else { return nil }
-            let t = e.databases[c.db].table
-            return (t, t.prefetchBucket(argv[k]))
-        }
-
-        mutating func start(_ e: Engine, _ batch: [Work]) {
-            if let (t, h) = Self.bucket(e, batch[1]) { slotTable = t; slot = t.prefetchSlot(hash: h) }
-            if batch.count > 2, let (t, h) = Self.bucket(e, batch[2]) { hashTable = t; hash = h }
-        }
-
-        mutating func step(_ e: Engine, _ batch: [Work], at i: Int) {
+        /// `key` in `table`, or nothing (the step of an item without a key).
+        @inline(__always) mutating func push(_ table: KeyTable?, _ key: Bytes?) {
             slotTable?.prefetchKey(slot: slot)
             slotTable = hashTable
             slot = hashTable?.prefetchSlot(hash: hash) ?? -1
-            hashTable = nil
-            if i + 3 < batch.count, let (t, h) = Self.bucket(e, batch[i + 3]) { hashTable = t; hash = h }
+            if let table, let key {
+                hashTable = table
+                hash = table.prefetchBucket(key)
+            } else {
+                hashTable = nil
+            }
         }
+    }
+
+    /// A round's work item's first key and its table, for prefetching.
+    private func firstKey(_ w: Work) -> (KeyTable, Bytes)? {
+        guard case let .commands(c, cmds) = w, let argv = cmds.first else { return nil }
+        let k = prefetchKeyIndex(argv)
+        guard k > 0, argv.count > k, c.db < databases.count else { return nil }
+        return (databases[c.db].table, argv[k])
+    }
+    @inline(__always) private func pushFirstKey(_ pf: inout KeyPrefetcher, _ i: Int) {
+        if i < batch.count, let (t, key) = firstKey(batch[i]) { pf.push(t, key) } else { pf.push(nil, nil) }
     }
 
     /// How long the engine may sleep: until the next cron tick or the nearest blocked deadline.
@@ -374,21 +382,17 @@ public final class Engine: @unchecked Sendable {
         // The key position is taken from the first command (pipelines mostly repeat one command; a
         // wrong guess only wastes a prefetch), and the table from the client's current database.
         let n = commands.count
-        var nextSlot = -1, nextHash = -1
         let k = n >= 3 ? prefetchKeyIndex(commands[0]) : 0
         let table = databases[client.db].table
+        var ahead = KeyPrefetcher()
+        @inline(__always) func key(_ j: Int) -> Bytes? { j < n && commands[j].count > k ? commands[j][k] : nil }
         if k > 0 {
-            let h1 = commands[1].count > k ? table.prefetchBucket(commands[1][k]) : -1
-            nextHash = commands[2].count > k ? table.prefetchBucket(commands[2][k]) : -1
-            nextSlot = table.prefetchSlot(hash: h1)
+            ahead.push(table, key(1))
+            ahead.push(table, key(2))
         }
         var i = 0
         while i < n {
-            if k > 0 {
-                table.prefetchKey(slot: nextSlot)
-                nextSlot = table.prefetchSlot(hash: nextHash)
-                nextHash = i + 3 < n && commands[i + 3].count > k ? table.prefetchBucket(commands[i + 3][k]) : -1
-            }
+            if k > 0 { ahead.push(table, key(i + 3)) }
             stats.totalNetInput &+= requestSize(commands[i])
             executeTopLevel(client, commands[i])
             clockFresh = clockReadAtEnd
