@@ -32,14 +32,15 @@ public final class Database {
         return s
     }
 
-    /// The value of a live key (counts a keyspace hit or miss, as Redis's read lookups do).
-    public func lookupRead(_ key: Bytes) -> Value? {
+    /// The value of a live key (counts a keyspace hit or miss, as Redis's read lookups do). A miss
+    /// publishes a keymiss event unless `notifyMiss` is false (Redis's OBJECT lookups).
+    public func lookupRead(_ key: Bytes, notifyMiss: Bool = true) -> Value? {
         if let s = slot(key) {
             engine.stats.keyspaceHits &+= 1
             return table.value(at: s)
         }
         engine.stats.keyspaceMisses &+= 1
-        notify(KeyspaceEvents.keyMiss, "keymiss", key)
+        if notifyMiss { notify(KeyspaceEvents.keyMiss, "keymiss", key) }
         return nil
     }
 

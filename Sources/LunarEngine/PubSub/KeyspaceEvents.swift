@@ -129,15 +129,6 @@ extension Database {
         return true
     }
 
-    /// A read lookup that counts the hit or miss but publishes no keymiss (Redis's OBJECT lookups).
-    public func lookupReadNoNotify(_ key: Bytes) -> Value? {
-        if let s = slot(key) {
-            engine.stats.keyspaceHits &+= 1
-            return table.value(at: s)
-        }
-        engine.stats.keyspaceMisses &+= 1
-        return nil
-    }
 
     /// Publishes a keyspace event about `key` in this database (see `KeyspaceEvents`).
     @inline(__always)
