@@ -6,9 +6,14 @@ import NIOCore
 /// The engine's view of one connection: sends hop onto the connection's event loop.
 final class ChannelConnection: ClientConnection, @unchecked Sendable {
     let channel: Channel
+    /// The position of the channel's event loop in the group (the server groups replies by it).
+    let loopIndex: Int
     /// The handler, to resume reading once the engine has caught up (event-loop confined).
     weak var handler: ConnectionHandler?
-    init(channel: Channel) { self.channel = channel }
+    init(channel: Channel, loopIndex: Int) {
+        self.channel = channel
+        self.loopIndex = loopIndex
+    }
 
     func send(_ buffer: ByteBuffer, thenClose: Bool) {
         channel.eventLoop.execute { self.write(buffer, thenClose: thenClose) }
@@ -16,10 +21,14 @@ final class ChannelConnection: ClientConnection, @unchecked Sendable {
 
     /// Writes on the channel's event loop.
     func write(_ buffer: ByteBuffer, thenClose: Bool) {
+        let handler = self.handler
         handler?.resumeIfCaughtUp()
         if buffer.readableBytes > 0 {
             if thenClose {
                 channel.writeAndFlush(NIOAny(buffer)).whenComplete { [channel] _ in channel.close(promise: nil) }
+            } else if let context = handler?.context {
+                // From the handler's place in the pipeline: one step shorter than the channel's path.
+                context.writeAndFlush(NIOAny(buffer), promise: nil)
             } else {
                 channel.writeAndFlush(NIOAny(buffer), promise: nil)
             }
@@ -51,7 +60,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     private var client: Client!
     private var failed = false
     private var paused = false
-    private var context: ChannelHandlerContext?
+    /// Set while the channel is active (event-loop confined).
+    private(set) var context: ChannelHandlerContext?
 
     /// Backpressure: a client whose commands pile up faster than the engine runs them stops being
     /// read until the engine catches up, so a flood cannot grow queues without bound.
@@ -67,7 +77,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     func channelActive(context: ChannelHandlerContext) {
         let ch = context.channel
         self.context = context
-        let conn = ChannelConnection(channel: ch)
+        let conn = ChannelConnection(channel: ch, loopIndex: batcher.index)
         conn.handler = self
         client = Client(
             id: engine.newClientID(), connection: conn,
@@ -110,7 +120,10 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         }
         if let c = cumulation {
             if c.readableBytes == 0 {
-                cumulation!.clear()
+                // Let go of the read buffer rather than clearing it: it is shared with NIO's receive
+                // buffer pool, so clearing it would copy it (a 16 KiB allocation per read) and keep
+                // the pool from reusing it.
+                cumulation = nil
             } else if c.readerIndex > 65536 {
                 cumulation!.discardReadBytes()   // keep only the unparsed tail
             }

@@ -10,12 +10,15 @@ import NIOCore
 /// matters most when the server shares one core with its I/O thread.
 final class LoopBatcher: @unchecked Sendable {
     private let loop: EventLoop
+    /// The loop's position in the event loop group (ChannelConnection.loopIndex).
+    let index: Int
     private let engine: Engine
     private var pending: [(Client, [[Bytes]])] = []
     private var scheduled = false
 
-    init(loop: EventLoop, engine: Engine) {
+    init(loop: EventLoop, index: Int, engine: Engine) {
         self.loop = loop
+        self.index = index
         self.engine = engine
     }
 

@@ -65,8 +65,9 @@ public final class LunarServer: @unchecked Sendable {
         let port = config.int("port")
         engine.serverInfo["tcp_port"] = String(port)
         let engine = self.engine
+        // Per event loop: its command batcher, and its number (connections carry it for the replies).
         var batchers: [ObjectIdentifier: LoopBatcher] = [:]
-        for loop in group.makeIterator() { batchers[ObjectIdentifier(loop)] = LoopBatcher(loop: loop, engine: engine) }
+        for (i, loop) in group.makeIterator().enumerated() { batchers[ObjectIdentifier(loop)] = LoopBatcher(loop: loop, index: i, engine: engine) }
         let loopBatchers = batchers
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: Int32(config.int("tcp-backlog")))
@@ -109,18 +110,22 @@ public final class LunarServer: @unchecked Sendable {
             }
         }
         engine.shutdownHandler = { [weak self] save in self?.shutdown(save: save) }
-        // One hop per event loop per engine round, carrying every connection's replies.
+        // One hop per event loop per engine round, carrying every connection's replies. Every
+        // connection is a ChannelConnection, numbered by its event loop (no per-round dictionary
+        // or dynamic casts: this runs once per round on the engine thread).
+        let loops = Array(group.makeIterator())
         engine.replySink = { batch in
-            var byLoop: [ObjectIdentifier: (EventLoop, [OutgoingReplies])] = [:]
-            for o in batch {
-                guard let c = o.connection as? ChannelConnection else { continue }
-                let loop = c.channel.eventLoop
-                byLoop[ObjectIdentifier(loop), default: (loop, [])].1.append(o)
+            @inline(__always) func channelConnection(_ o: OutgoingReplies) -> ChannelConnection {
+                unsafeDowncast(o.connection as AnyObject, to: ChannelConnection.self)
             }
-            for (_, (loop, items)) in byLoop {
-                loop.execute {
-                    for o in items { (o.connection as! ChannelConnection).write(o.buffer, thenClose: o.thenClose) }
-                }
+            if loops.count == 1 {
+                loops[0].execute { for o in batch { channelConnection(o).write(o.buffer, thenClose: o.thenClose) } }
+                return
+            }
+            var byLoop = [[OutgoingReplies]](repeating: [], count: loops.count)
+            for o in batch { byLoop[channelConnection(o).loopIndex].append(o) }
+            for (i, items) in byLoop.enumerated() where !items.isEmpty {
+                loops[i].execute { for o in items { channelConnection(o).write(o.buffer, thenClose: o.thenClose) } }
             }
         }
         engine.start()

@@ -73,6 +73,8 @@ public final class Client: @unchecked Sendable {
     public var output: ReplyWriter
     public var closeAfterReply = false
     public var closed = false
+    /// In the engine's list of clients whose replies go out at the end of the round.
+    var flushQueued = false
 
     // MULTI/EXEC
     public var inMulti = false

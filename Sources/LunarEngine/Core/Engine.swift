@@ -93,8 +93,8 @@ public final class Engine: @unchecked Sendable {
     private var batch: [Work] = []
     private var batchIndex = 0
     public private(set) var clients: [Int: Client] = [:]
+    /// Clients with replies to hand off at the end of the round (each once: `Client.flushQueued`).
     private var toFlush: [Client] = []
-    private var flushMarked = Set<Int>()
     private var topContext: CommandContext!
     /// What idle contexts point at (contexts do not own their client; see CommandContext.client).
     private let idleClient = Client(id: 0, connection: nil, now: 0)
@@ -648,7 +648,10 @@ public final class Engine: @unchecked Sendable {
 
     func markFlush(_ c: Client) {
         if c.output.buffer.readableBytes > 0 || c.closeAfterReply {
-            if flushMarked.insert(c.id).inserted { toFlush.append(c) }
+            if !c.flushQueued {
+                c.flushQueued = true
+                toFlush.append(c)
+            }
         }
     }
 
@@ -658,7 +661,9 @@ public final class Engine: @unchecked Sendable {
         if toFlush.isEmpty { return }
         var batch: [OutgoingReplies] = []
         batch.reserveCapacity(toFlush.count)
-        for c in toFlush where !c.closed {
+        for c in toFlush {
+            c.flushQueued = false
+            if c.closed { continue }
             guard let conn = c.connection else { continue }
             let buf = c.output.buffer
             if c.isReplica { stats.totalNetReplOutput &+= buf.readableBytes } else { stats.totalNetOutput &+= buf.readableBytes }
@@ -667,7 +672,6 @@ public final class Engine: @unchecked Sendable {
             if c.closeAfterReply { c.closed = true }
         }
         toFlush.removeAll(keepingCapacity: true)
-        flushMarked.removeAll(keepingCapacity: true)
         if let replySink { replySink(batch) } else { for o in batch { o.connection.send(o.buffer, thenClose: o.thenClose) } }
     }
     private let emptyBuffer = ByteBufferAllocator().buffer(capacity: 0)
