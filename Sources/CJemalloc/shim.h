@@ -39,6 +39,17 @@ static inline void cjemalloc_tune(void) {
     bool on = true;
     mallctl("background_thread", NULL, NULL, &on, sizeof(on));
 }
+/// The CPU's time-stamp counter (x86-64), or 0 where there is none. Read in user space without a
+/// system call; see Clock.swift for when Lunar trusts it.
+static inline uint64_t lunar_cpu_ticks(void) {
+#if defined(__x86_64__)
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+#else
+    return 0;
+#endif
+}
 /// Asks the CPU to start loading the cache line at `p` (a hint: never faults, whatever `p` is).
 static inline void lunar_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
 #endif

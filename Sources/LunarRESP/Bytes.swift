@@ -50,7 +50,19 @@ public struct Bytes: Hashable, Sendable, Comparable, RandomAccessCollection, Mut
         let n = a.raw.count
         if n != b.raw.count { return false }
         if n == 0 { return true }
-        return a.raw.withUnsafeBytes { pa in b.raw.withUnsafeBytes { pb in memcmp(pa.baseAddress!, pb.baseAddress!, n) == 0 } }
+        return a.raw.withUnsafeBytes { pa in
+            b.raw.withUnsafeBytes { pb in
+                // The request parser shares the storage of repeated arguments: same bytes, no compare.
+                pa.baseAddress == pb.baseAddress || memcmp(pa.baseAddress!, pb.baseAddress!, n) == 0
+            }
+        }
+    }
+    /// True when both hold the very same (non-empty) storage, which implies equal contents: a cheap
+    /// test for "the same argument as before" when the request parser shared it (see RequestParser).
+    @inlinable public func sharesStorage(with other: Bytes) -> Bool {
+        raw.withUnsafeBufferPointer { a in
+            other.raw.withUnsafeBufferPointer { b in a.count > 0 && a.baseAddress == b.baseAddress && a.count == b.count }
+        }
     }
     /// Lexicographic, unsigned byte order (memcmp), shorter prefix first: Redis's order for members and sorting.
     @inlinable public static func < (a: Bytes, b: Bytes) -> Bool { compare(a, b) < 0 }

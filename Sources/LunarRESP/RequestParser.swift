@@ -78,6 +78,16 @@ public struct RequestParser: Sendable {
             if bulkLength < 0 {
                 guard i < count else { break }
                 let c = p[i]
+                // The usual header, `$` and plain digits up to a CR with its LF already here, is read
+                // in one pass; anything else takes the general path below (errors, partial lines).
+                if c == UInt8(ascii: "$"), let (n, cr) = Self.plainNumber(base, from: i + 1, count: count),
+                   n <= maxBulkLength {
+                    bulkLength = n
+                    i = cr + 2
+                }
+            }
+            if bulkLength < 0 {
+                let c = p[i]
                 var cr = -1
                 if let q = memchr(base + i, 13, count - i) { cr = UnsafeRawPointer(q) - base }
                 guard cr >= 0, cr + 1 < count else {
@@ -129,8 +139,9 @@ public struct RequestParser: Sendable {
     @inline(__always)
     private static func readNumberLine(_ buffer: inout ByteBuffer) -> Int?? {
         let found: (Int, Int?)? = buffer.withUnsafeReadableBytes { p in
-            guard let base = p.baseAddress, p.count > 1,
-                  let crp = memchr(base, 13, p.count) else { return nil }
+            guard let base = p.baseAddress, p.count > 1 else { return nil }
+            if let (n, cr) = plainNumber(base, from: 1, count: p.count) { return (cr, n) }
+            guard let crp = memchr(base, 13, p.count) else { return nil }
             let cr = UnsafeRawPointer(crp) - base
             guard cr + 1 < p.count else { return nil }  // need the LF too
             return (cr, cr >= 1 ? parseStrictInt(UnsafeRawBufferPointer(rebasing: p[1..<cr])) : nil)
@@ -138,6 +149,24 @@ public struct RequestParser: Sendable {
         guard let (cr, n) = found else { return nil }
         buffer.moveReaderIndex(forwardBy: cr + 2)
         return .some(n)
+    }
+
+    /// `p[from...]` as plain decimal digits (not starting with 0, at most 18 of them) followed by a CR
+    /// that has one more byte after it: the number and the CR's index, or nil for anything else (a
+    /// sign, a zero, a partial line…), which the callers then parse the general way.
+    @inline(__always)
+    static func plainNumber(_ p: UnsafeRawPointer, from: Int, count: Int) -> (Int, Int)? {
+        var j = from
+        var v = 0
+        while j < count {
+            let c = p.load(fromByteOffset: j, as: UInt8.self)
+            if c == 13 { break }
+            guard c >= 48 && c <= 57, j - from < 18, c != 48 || j > from else { return nil }
+            v = v &* 10 &+ Int(c &- 48)
+            j += 1
+        }
+        guard j > from, j + 1 < count else { return nil }
+        return (v, j)
     }
 
     private func parseInline(_ buffer: inout ByteBuffer) throws(ProtocolError) -> [Bytes]? {

@@ -45,6 +45,25 @@ final class RequestParserTests: XCTestCase {
         XCTAssertThrowsError(try parse([String(repeating: "a", count: 70000)])) { XCTAssertEqual(($0 as! ProtocolError).message, "too big inline request") }
     }
 
+    /// Count and length lines are read in one pass when they are plain digits; every other spelling
+    /// (zero, leading zeros, signs, spaces, 19+ digits, a CR without its LF yet) takes the general
+    /// path and must be accepted or refused exactly as before.
+    func testNumberLinesOutsideThePlainDigitsPath() throws {
+        XCTAssertEqual(try parse(["*1\r\n$0\r\n\r\n"]), [[""]])
+        XCTAssertEqual(try parse(["*2\r\n$10\r\n0123456789\r\n$1\r\nx\r\n"]), [["0123456789", "x"]])
+        XCTAssertEqual(try parse(["*1\r", "\n$3\r", "\nGET\r\n"]), [["GET"]])
+        XCTAssertEqual(try parse(["*1\r\n$1", "2\r\nhello world!\r\n"]), [["hello world!"]])
+        for bad in ["$01\r\n", "$+1\r\n", "$ 1\r\n", "$1 \r\n", "$\r\n", "$-0\r\n", "$1234567890123456789\r\n",
+                    "$99999999999999999999\r\n"] {
+            XCTAssertThrowsError(try parse(["*1\r\n" + bad]), bad) { XCTAssertEqual(($0 as! ProtocolError).message, "invalid bulk length") }
+        }
+        for bad in ["*01\r\n", "*+1\r\n", "* 1\r\n", "*1x\r\n", "*99999999999999999999\r\n"] {
+            XCTAssertThrowsError(try parse([bad]), bad) { XCTAssertEqual(($0 as! ProtocolError).message, "invalid multibulk length") }
+        }
+        // 18 digits still go the fast way; the bulk length limit applies to them too.
+        XCTAssertThrowsError(try parse(["*1\r\n$123456789012345678\r\n"])) { XCTAssertEqual(($0 as! ProtocolError).message, "invalid bulk length") }
+    }
+
     /// Small arguments equal to the previous command's at the same position share storage; what
     /// the parser returns must still be exactly what was sent, however the bytes arrive.
     func testRepeatedArgumentsAcrossCommands() throws {

@@ -208,19 +208,21 @@ public final class Engine: @unchecked Sendable {
             var ahead = KeyPrefetcher()
             let prefetching = batch.count >= 2
             if prefetching {
+                aheadSpecs[0] = nil
                 pushFirstKey(&ahead, 1)
                 pushFirstKey(&ahead, 2)
             }
             while batchIndex < batch.count {
                 if prefetching { pushFirstKey(&ahead, batchIndex + 3) }
-                let w = batch[batchIndex]
+                let i = batchIndex
+                let w = batch[i]
                 batchIndex += 1
                 switch w {
                 case let .connect(c):
                     clients[c.id] = c
                     stats.connectionsReceived += 1
                 case let .commands(c, cmds):
-                    process(c, cmds)
+                    process(c, cmds, firstSpec: prefetching ? aheadSpecs[i & 3] : nil)
                 case let .disconnect(c):
                     forget(c)
                 case let .task(f):
@@ -260,16 +262,22 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    /// A round's work item's first key and its table, for prefetching.
-    private func firstKey(_ w: Work) -> (KeyTable, Bytes)? {
-        guard case let .commands(c, cmds) = w, let argv = cmds.first else { return nil }
-        let k = prefetchKeyIndex(argv)
-        guard k > 0, argv.count > k, c.db < databases.count else { return nil }
-        return (databases[c.db].table, argv[k])
-    }
+    /// Prefetches the first key of the round's item `i` (see KeyPrefetcher) and keeps the spec of its
+    /// first command in `aheadSpecs`, so that command is not looked up a second time when it runs.
     @inline(__always) private func pushFirstKey(_ pf: inout KeyPrefetcher, _ i: Int) {
-        if i < batch.count, let (t, key) = firstKey(batch[i]) { pf.push(t, key) } else { pf.push(nil, nil) }
+        guard i < batch.count, case let .commands(c, cmds) = batch[i], let argv = cmds.first,
+              let spec = table.lookup(argv[0]) else {
+            aheadSpecs[i & 3] = nil
+            pf.push(nil, nil)
+            return
+        }
+        aheadSpecs[i & 3] = spec
+        let k = prefetchKeyIndex(spec)
+        if k > 0, argv.count > k, c.db < databases.count { pf.push(databases[c.db].table, argv[k]) } else { pf.push(nil, nil) }
     }
+    /// The looked-up specs of the first commands of the round's items i+1…i+3 (slot i & 3; the
+    /// prefetcher runs three items ahead). Cleared when a busy script rewrites the queued items.
+    private var aheadSpecs = [CommandSpec?](repeating: nil, count: 4)
 
     /// How long the engine may sleep: until the next cron tick or the nearest blocked deadline.
     private func waitBudget() -> Int {
@@ -327,6 +335,8 @@ public final class Engine: @unchecked Sendable {
         let kind = busy.load(ordering: .acquiring)
         if kind == 0 { return }
         // Commands of the batch being run that come after the script, then newly queued ones.
+        // Their first commands may change: the specs looked up ahead no longer apply.
+        for j in 0..<aheadSpecs.count { aheadSpecs[j] = nil }
         var i = batchIndex
         while i < batch.count {
             batch[i] = answerWhileBusy(batch[i], kind: kind)
@@ -371,7 +381,8 @@ public final class Engine: @unchecked Sendable {
 
     // MARK: Command processing
 
-    private func process(_ client: Client, _ commands: [[Bytes]]) {
+    /// `firstSpec`, when given, is the looked-up spec of the first command's name.
+    private func process(_ client: Client, _ commands: [[Bytes]], firstSpec: CommandSpec? = nil) {
         defer { client.inFlight.wrappingDecrement(by: commands.count, ordering: .relaxed) }
         if client.closed { return }
         if client.blocked != nil || !client.pending.isEmpty {
@@ -383,6 +394,7 @@ public final class Engine: @unchecked Sendable {
         // wrong guess only wastes a prefetch), and the table from the client's current database.
         let n = commands.count
         let k = n >= 3 ? prefetchKeyIndex(commands[0]) : 0
+        var spec = firstSpec
         let table = databases[client.db].table
         var ahead = KeyPrefetcher()
         @inline(__always) func key(_ j: Int) -> Bytes? { j < n && commands[j].count > k ? commands[j][k] : nil }
@@ -394,7 +406,8 @@ public final class Engine: @unchecked Sendable {
         while i < n {
             if k > 0 { ahead.push(table, key(i + 3)) }
             stats.totalNetInput &+= requestSize(commands[i])
-            executeTopLevel(client, commands[i])
+            executeTopLevel(client, commands[i], resolved: spec)
+            spec = nil
             clockFresh = clockReadAtEnd
             i += 1
             if client.blocked != nil {
@@ -410,7 +423,10 @@ public final class Engine: @unchecked Sendable {
     /// Where a command's first key is, for prefetching: its first key position, the one after the
     /// key count for EVAL/EVALSHA/FCALL (movable keys), 0 for none.
     private func prefetchKeyIndex(_ argv: [Bytes]) -> Int {
-        guard argv.count >= 2, let spec = table.lookup(argv[0]) else { return 0 }
+        guard argv.count >= 2, let spec = lookupCommand(argv[0]) else { return 0 }
+        return prefetchKeyIndex(spec)
+    }
+    @inline(__always) private func prefetchKeyIndex(_ spec: CommandSpec) -> Int {
         if spec.firstKey > 0 { return spec.firstKey }
         if spec.group == .scripting && spec.getKeys != nil { return 3 }
         return 0
@@ -439,7 +455,8 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Runs one command from a client: the clock is read, the reply goes to the client's output.
-    public func executeTopLevel(_ client: Client, _ argv: [Bytes]) {
+    /// `resolved`: the command's looked-up spec when the caller has it (see `dispatch`).
+    public func executeTopLevel(_ client: Client, _ argv: [Bytes], resolved: CommandSpec? = nil) {
         if !clockFresh { clockMicros = unixMicros() }
         clockFresh = false
         clockReadAtEnd = false
@@ -458,10 +475,10 @@ public final class Engine: @unchecked Sendable {
             let mark = ctx.out.buffer.writerIndex
             let skipping = client.replySkipNext
             client.replySkipNext = false
-            dispatch(ctx)
+            dispatch(ctx, resolved: resolved)
             if client.replyOff || skipping { ctx.out.buffer.moveWriterIndex(to: mark) }
         } else {
-            dispatch(ctx)
+            dispatch(ctx, resolved: resolved)
         }
         executingClient = nil
         swap(&ctx.out, &client.output)
@@ -517,7 +534,7 @@ public final class Engine: @unchecked Sendable {
     public func dispatch(_ ctx: CommandContext, resolved: CommandSpec? = nil) {
         let argv = ctx.argv
         let client = ctx.client
-        guard var spec = resolved ?? table.lookup(argv[0]) else {
+        guard var spec = resolved ?? lookupCommand(argv[0]) else {
             var args = ""
             var i = 1
             while i < argv.count && args.utf8.count < 128 {
@@ -573,8 +590,9 @@ public final class Engine: @unchecked Sendable {
         }
         ctx.spec = spec
         client.lastCommand = spec.fullName
-        // A top-level command starts at the reading executeTopLevel took; a nested one reads the clock.
-        let start = ctx === topContext ? clockMicros : unixMicros()
+        // A top-level command starts at the reading executeTopLevel took (wall clock: it is also the
+        // engine's `now`); a nested one is timed by the monotonic clock, which is cheaper to read.
+        let start = ctx === topContext ? clockMicros : monotonicMicros()
         // Like Redis, count commands that run (not rejected or queued ones), and a blocked command
         // re-run because its key got data only once.
         if !ctx.isRetry { stats.commandsProcessed &+= 1 }
@@ -587,11 +605,13 @@ public final class Engine: @unchecked Sendable {
         if isPropagating { recordEffects(ctx, changed: dirty != dirtyBefore) }
         // As in Redis, a command that blocks counts one call when it completes (served or timed out).
         if !blockCalled { spec.statCalls &+= 1 }
-        let end = unixMicros()
-        spec.statMicros &+= Int(end - start)
         if ctx === topContext {
+            let end = unixMicros()
+            spec.statMicros &+= Int(end - start)
             clockMicros = end
             clockReadAtEnd = true
+        } else {
+            spec.statMicros &+= Int(monotonicMicros() - start)
         }
         // A reply that is an error (not an array holding errors) makes the call a failed one.
         if ctx.out.buffer.writerIndex > replyStart && ctx.out.buffer.getInteger(at: replyStart, as: UInt8.self) == UInt8(ascii: "-") {
@@ -599,6 +619,18 @@ public final class Engine: @unchecked Sendable {
             countError(ctx.out.buffer, at: replyStart)
         }
     }
+
+    /// The command table's answer for a name, remembered for the last name looked up: a pipeline's
+    /// commands mostly repeat one name, and the request parser hands them the same storage for it.
+    @inline(__always) private func lookupCommand(_ name: Bytes) -> CommandSpec? {
+        if name.sharesStorage(with: lastLookupName) { return lastLookupSpec }
+        let spec = table.lookup(name)
+        lastLookupName = name
+        lastLookupSpec = spec
+        return spec
+    }
+    private var lastLookupName = Bytes()
+    private var lastLookupSpec: CommandSpec?
 
     /// Set by the persistence module while writes must be refused (Redis's MISCONF after a failed
     /// background save with `stop-writes-on-bgsave-error yes`); nil otherwise.
