@@ -249,15 +249,63 @@ final class LuaVM {
     // MARK: Running
 
     /// Sets KEYS and ARGV in the script globals (raw writes: the sandbox refuses script writes).
+    ///
+    /// The two tables are reused from call to call rather than created anew (creating and later
+    /// collecting them was a tenth of an EVALSHA). A script cannot tell: nothing it can write outlives
+    /// its call in this state (globals and library tables are read-only, no modules are loaded here),
+    /// so no reference to an earlier call's KEYS can exist, and a table the script changed beyond its
+    /// elements (a metatable, other keys) is dropped for a fresh one.
     func setKeysAndArgs(_ keys: ArraySlice<Bytes>, _ args: ArraySlice<Bytes>) {
+        fillGlobalArray(keys, nameRef: keysNameRef, tableRef: &keysTableRef, count: &keysTableCount)
+        fillGlobalArray(args, nameRef: argvNameRef, tableRef: &argvTableRef, count: &argvTableCount)
+    }
+    private var keysTableRef: Int32 = LUA_NOREF
+    private var keysTableCount = 0
+    private var argvTableRef: Int32 = LUA_NOREF
+    private var argvTableCount = 0
+
+    private func fillGlobalArray(_ items: ArraySlice<Bytes>, nameRef: Int32, tableRef: inout Int32, count: inout Int) {
+        let n = items.count
+        if tableRef != LUA_NOREF {
+            lua_rawgeti(L, clua_registryindex(), lua_Integer(tableRef))
+            var clean = lua_getmetatable(L, -1) == 0
+            if !clean { clua_pop(L, 1) }
+            if clean {
+                var i: lua_Integer = 1
+                for b in items {
+                    pushBytes(L, b)
+                    lua_rawseti(L, -2, i)
+                    i += 1
+                }
+                while Int(i) <= count {
+                    lua_pushnil(L)
+                    lua_rawseti(L, -2, i)
+                    i += 1
+                }
+                // Nothing may follow element n (the key n exists: it was just set).
+                if n > 0 { lua_pushinteger(L, lua_Integer(n)) } else { lua_pushnil(L) }
+                if lua_next(L, -2) != 0 {
+                    clua_pop(L, 2)
+                    clean = false
+                }
+            }
+            clua_pop(L, 1)
+            if clean {
+                count = n
+                return
+            }
+            luaL_unref(L, clua_registryindex(), tableRef)
+            tableRef = LUA_NOREF
+        }
+        // A new table, made the global and kept for the next calls.
         lua_rawgeti(L, clua_registryindex(), lua_Integer(gRef))
-        lua_rawgeti(L, clua_registryindex(), lua_Integer(keysNameRef))
-        pushArray(keys)
-        lua_rawset(L, -3)
-        lua_rawgeti(L, clua_registryindex(), lua_Integer(argvNameRef))
-        pushArray(args)
+        lua_rawgeti(L, clua_registryindex(), lua_Integer(nameRef))
+        pushArray(items)
+        lua_pushvalue(L, -1)
+        tableRef = luaL_ref(L, clua_registryindex())
         lua_rawset(L, -3)
         clua_pop(L, 1)
+        count = n
     }
 
     func pushArray(_ items: ArraySlice<Bytes>) {

@@ -228,6 +228,26 @@ def test_globals_are_not_shared_between_scripts(both):
     same(both, "EVAL", "return KEYS[1]", "0")
 
 
+def test_keys_and_argv_are_fresh_every_call(both):
+    # Lunar reuses the KEYS/ARGV tables between calls: whatever a script did to them must not show in
+    # the next call (elements past the new count, other keys, a metatable, table.insert, nil-ed slots).
+    seen = "return {#KEYS, #ARGV, tostring(KEYS[1]), tostring(KEYS[2]), tostring(KEYS[3]), tostring(ARGV[1]), " \
+           "tostring(ARGV[2]), tostring(rawget(KEYS, 'foo')), tostring(ARGV.bar), tostring(getmetatable(KEYS)), " \
+           "tostring(getmetatable(ARGV)), tostring(KEYS[9]), tostring(next(ARGV, #ARGV > 0 and #ARGV or nil))}"
+    same(both, "EVAL", seen, "3", "a", "b", "c", "x", "y")
+    same(both, "EVAL", "KEYS[9] = 'late' KEYS.foo = 1 ARGV.bar = 2 return 1", "2", "a", "b", "x")
+    same(both, "EVAL", seen, "2", "k1", "k2", "v1")
+    same(both, "EVAL", "setmetatable(KEYS, {__index = function() return 'meta' end}) "
+                       "setmetatable(ARGV, {__len = function() return 99 end}) return KEYS[7]", "1", "a")
+    same(both, "EVAL", seen, "1", "k1")
+    same(both, "EVAL", "table.insert(KEYS, 'z') table.insert(ARGV, 'w') KEYS[1] = nil return #KEYS", "2", "a", "b", "c")
+    same(both, "EVAL", seen, "0")
+    same(both, "EVAL", seen, "3", "p", "q", "r", "s")
+    same(both, "EVAL", "KEYS[2] = nil ARGV[1] = false return 1", "3", "a", "b", "c", "d")
+    same(both, "EVAL", seen, "3", "a", "b", "c", "d")
+    same(both, "EVAL", seen, "1", "a")
+
+
 def test_resp3_conversion_of_call_replies(both):
     # setresp(3) changes how redis.call replies reach Lua; the client stays on RESP2.
     same(both, "EVAL", "redis.setresp(3) return redis.call('get', 'nokey') == nil", "0")
