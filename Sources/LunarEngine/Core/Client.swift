@@ -75,6 +75,9 @@ public final class Client: @unchecked Sendable {
     public var closed = false
     /// In the engine's list of clients whose replies go out at the end of the round.
     var flushQueued = false
+    /// The reply buffer handed to the network side the round before last: reused (cleared) for the
+    /// next round's replies once the network side has written and dropped it (see Engine.flush).
+    var spareOutput: ByteBuffer?
 
     // MULTI/EXEC
     public var inMulti = false

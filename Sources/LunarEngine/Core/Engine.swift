@@ -699,7 +699,18 @@ public final class Engine: @unchecked Sendable {
             guard let conn = c.connection else { continue }
             let buf = c.output.buffer
             if c.isReplica { stats.totalNetReplOutput &+= buf.readableBytes } else { stats.totalNetOutput &+= buf.readableBytes }
-            c.output.buffer = nextOutputBuffer(after: buf.readableBytes)
+            // Two buffers take turns: the one sent the round before last has usually been written
+            // and dropped by the network side by now, so clearing it costs no allocation (if it is
+            // still held, clearing allocates, as a new buffer would). Big buffers are not kept.
+            var spare: ByteBuffer? = nil
+            swap(&spare, &c.spareOutput)   // taken out, so that it can be uniquely referenced
+            if spare != nil, spare!.capacity >= buf.readableBytes, spare!.capacity <= Self.keptOutputCapacity {
+                spare!.clear()
+                c.output.buffer = spare!
+            } else {
+                c.output.buffer = nextOutputBuffer(after: buf.readableBytes)
+            }
+            c.spareOutput = buf.capacity <= Self.keptOutputCapacity ? buf : nil
             batch.append(OutgoingReplies(connection: conn, buffer: buf, thenClose: c.closeAfterReply))
             if c.closeAfterReply { c.closed = true }
         }
@@ -707,6 +718,8 @@ public final class Engine: @unchecked Sendable {
         if let replySink { replySink(batch) } else { for o in batch { o.connection.send(o.buffer, thenClose: o.thenClose) } }
     }
     private let emptyBuffer = ByteBufferAllocator().buffer(capacity: 0)
+    /// Reply buffers up to this size are kept for reuse (Redis keeps a 16 KiB reply buffer per client).
+    static let keptOutputCapacity = 16 << 10
     private let allocator = ByteBufferAllocator()
 
     /// A fresh reply buffer for a client whose replies were just handed off: sized for as much as
