@@ -144,19 +144,28 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     private func submitBatch() {
         guard !batch.isEmpty else { return }
-        let cmds = batch
-        batch = []
         // A client debugging a script talks to the debugger, which holds the engine thread.
         if client.debugging.load(ordering: .acquiring) {
-            engine.debugChannel.put(cmds)
+            engine.debugChannel.put(batch)
+            batch = []
             return
         }
         if engine.busy.load(ordering: .acquiring) != 0 {
             batcher.flush()
+            let cmds = batch
+            batch = []
             answerWhileBusy(cmds)
             return
         }
-        batcher.add(client, cmds)
+        if batch.count == 1 {
+            // The common case without pipelining: the command goes alone, and this connection's
+            // batch array stays here for the next read (no array allocated and freed per request).
+            batcher.add(.one(client, batch[0]))
+            batch.removeAll(keepingCapacity: true)
+        } else {
+            batcher.add(.many(client, batch))
+            batch = []
+        }
         if !paused, let context, client.inFlight.load(ordering: .relaxed) > Self.pauseAbove {
             paused = true
             context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
@@ -191,7 +200,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             }
         }
         if out.buffer.readableBytes > 0 { client.connection?.send(out.buffer, thenClose: false) }
-        if !forward.isEmpty { batcher.add(client, forward) }
+        if !forward.isEmpty { batcher.add(.many(client, forward)) }
     }
 
     /// Stops reading; the engine answers the commands before the bad one, then the error, then closes.

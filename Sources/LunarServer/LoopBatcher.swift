@@ -13,7 +13,7 @@ final class LoopBatcher: @unchecked Sendable {
     /// The loop's position in the event loop group (ChannelConnection.loopIndex).
     let index: Int
     private let engine: Engine
-    private var pending: [(Client, [[Bytes]])] = []
+    private var pending: [Engine.Submission] = []
     private var scheduled = false
 
     init(loop: EventLoop, index: Int, engine: Engine) {
@@ -23,8 +23,8 @@ final class LoopBatcher: @unchecked Sendable {
     }
 
     /// Adds a client's commands (on the event loop); they are submitted when the tick's reads are done.
-    func add(_ client: Client, _ commands: [[Bytes]]) {
-        pending.append((client, commands))
+    func add(_ submission: Engine.Submission) {
+        pending.append(submission)
         if !scheduled {
             scheduled = true
             loop.execute { self.flush() }

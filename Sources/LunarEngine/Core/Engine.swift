@@ -84,6 +84,8 @@ public final class Engine: @unchecked Sendable {
     enum Work {
         case connect(Client)
         case commands(Client, [[Bytes]])
+        /// A single command: what a client that does not pipeline sends (no array around it).
+        case command(Client, [Bytes])
         case disconnect(Client)
         case task(() -> Void)
         case none
@@ -223,6 +225,8 @@ public final class Engine: @unchecked Sendable {
                     stats.connectionsReceived += 1
                 case let .commands(c, cmds):
                     process(c, cmds, firstSpec: prefetching ? aheadSpecs[i & 3] : nil)
+                case let .command(c, argv):
+                    processOne(c, argv, firstSpec: prefetching ? aheadSpecs[i & 3] : nil)
                 case let .disconnect(c):
                     forget(c)
                 case let .task(f):
@@ -265,8 +269,15 @@ public final class Engine: @unchecked Sendable {
     /// Prefetches the first key of the round's item `i` (see KeyPrefetcher) and keeps the spec of its
     /// first command in `aheadSpecs`, so that command is not looked up a second time when it runs.
     @inline(__always) private func pushFirstKey(_ pf: inout KeyPrefetcher, _ i: Int) {
-        guard i < batch.count, case let .commands(c, cmds) = batch[i], let argv = cmds.first,
-              let spec = table.lookup(argv[0]) else {
+        var item: (Client, [Bytes])?
+        if i < batch.count {
+            switch batch[i] {
+            case let .command(c, argv): item = (c, argv)
+            case let .commands(c, cmds) where !cmds.isEmpty: item = (c, cmds[0])
+            default: break
+            }
+        }
+        guard let (c, argv) = item, let spec = table.lookup(argv[0]) else {
             aheadSpecs[i & 3] = nil
             pf.push(nil, nil)
             return
@@ -303,10 +314,23 @@ public final class Engine: @unchecked Sendable {
         client.inFlight.wrappingIncrement(by: commands.count, ordering: .relaxed)
         queue.put(.commands(client, commands))
     }
+    /// What an I/O thread hands over for one connection: the commands parsed from one read.
+    public enum Submission {
+        case one(Client, [Bytes])
+        case many(Client, [[Bytes]])
+    }
     /// Submits the batches of several clients at once (one queue operation for a whole event-loop tick).
-    public func submit(batches: [(Client, [[Bytes]])]) {
-        for (c, cmds) in batches { c.inFlight.wrappingIncrement(by: cmds.count, ordering: .relaxed) }
-        queue.put(contentsOf: batches.map { .commands($0.0, $0.1) })
+    public func submit(batches: [Submission]) {
+        queue.put(contentsOf: batches.map { s -> Work in
+            switch s {
+            case let .one(c, argv):
+                c.inFlight.wrappingIncrement(ordering: .relaxed)
+                return .command(c, argv)
+            case let .many(c, cmds):
+                c.inFlight.wrappingIncrement(by: cmds.count, ordering: .relaxed)
+                return .commands(c, cmds)
+            }
+        })
     }
     public func disconnect(_ client: Client) {
         connectedClients.wrappingDecrement(ordering: .relaxed)
@@ -350,6 +374,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     private func answerWhileBusy(_ w: Work, kind: Int) -> Work {
+        if case let .command(c, argv) = w { return answerWhileBusy(.commands(c, [argv]), kind: kind) }
         guard case let .commands(c, cmds) = w, !c.closed else { return w }
         var i = 0
         while i < cmds.count {
@@ -416,6 +441,20 @@ public final class Engine: @unchecked Sendable {
             }
             if client.closeAfterReply { break }
         }
+        clockFresh = false
+        markFlush(client)
+    }
+
+    /// `process` for a single command (no pipeline to prefetch along).
+    private func processOne(_ client: Client, _ argv: [Bytes], firstSpec: CommandSpec?) {
+        defer { client.inFlight.wrappingDecrement(ordering: .relaxed) }
+        if client.closed { return }
+        if client.blocked != nil || !client.pending.isEmpty {
+            client.pending.append(argv)
+            return
+        }
+        stats.totalNetInput &+= requestSize(argv)
+        executeTopLevel(client, argv, resolved: firstSpec)
         clockFresh = false
         markFlush(client)
     }
