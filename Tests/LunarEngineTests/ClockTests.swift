@@ -1,3 +1,4 @@
+import Foundation
 import LunarEngine
 import XCTest
 
@@ -26,5 +27,16 @@ final class ClockTests: XCTestCase {
         let drift = abs((m1 - m0) - (s1 - s0))
         XCTAssertLessThan(drift, 5_000, "monotonic clock drifted \(drift) µs over 200 ms (CPU counter: \(MonotonicClock.usesCPUCounter))")
         XCTAssertEqual(Double(monotonicMillis()), Double(monotonicMicros() / 1000), accuracy: 2)
+    }
+
+    /// Where the kernel keeps time with the time-stamp counter, so does Lunar.
+    func testUsesTheCPUCounterWhereTheKernelDoes() throws {
+        #if arch(x86_64) && os(Linux)
+        let source = (try? String(contentsOfFile: "/sys/devices/system/clocksource/clocksource0/current_clocksource", encoding: .utf8)) ?? ""
+        guard source.hasPrefix("tsc") else { throw XCTSkip("the kernel's clock source is \(source)") }
+        XCTAssertTrue(MonotonicClock.usesCPUCounter)
+        #else
+        throw XCTSkip("x86-64 Linux only")
+        #endif
     }
 }

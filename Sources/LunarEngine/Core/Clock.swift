@@ -76,6 +76,7 @@ public enum MonotonicClock {
         defer { fclose(f) }
         var buf = [CChar](repeating: 0, count: 64)
         guard fgets(&buf, 64, f) != nil else { return "" }
-        return String(cString: buf).split(whereSeparator: { $0 == "\n" || $0 == " " }).first.map(String.init) ?? ""
+        let line = String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return line.split(whereSeparator: { $0 == "\n" || $0 == " " }).first.map(String.init) ?? ""
     }
 }
