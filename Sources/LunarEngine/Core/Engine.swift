@@ -401,6 +401,8 @@ public final class Engine: @unchecked Sendable {
             i += 1
         }
         markFlush(c)
+        // The answered commands will not reach `process`, which counts the rest out of `inFlight`.
+        c.inFlight.wrappingDecrement(by: i, ordering: .relaxed)
         return i < cmds.count ? .commands(c, Array(cmds[i...])) : .none
     }
 
