@@ -310,10 +310,6 @@ public final class Engine: @unchecked Sendable {
         connectedClients.wrappingIncrement(ordering: .relaxed)
         queue.put(.connect(client))
     }
-    public func submit(_ client: Client, _ commands: [[Bytes]]) {
-        client.inFlight.wrappingIncrement(by: commands.count, ordering: .relaxed)
-        queue.put(.commands(client, commands))
-    }
     /// What an I/O thread hands over for one connection: the commands parsed from one read.
     public enum Submission {
         case one(Client, [Bytes])
