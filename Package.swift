@@ -79,5 +79,8 @@ let package = Package(
             name: "LunarPersistenceTests",
             dependencies: ["LunarPersistence", "LunarEngine", "LunarRESP", .product(name: "Collections", package: "swift-collections")]),
         .testTarget(name: "LunarScriptingTests", dependencies: ["LunarScripting", "LunarEngine", "LunarRESP", "CLua"]),
+        .testTarget(
+            name: "LunarServerTests",
+            dependencies: ["LunarServer", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
     ]
 )

@@ -2,6 +2,9 @@ import Atomics
 import LunarEngine
 import LunarRESP
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The engine's view of one connection: sends hop onto the connection's event loop.
 final class ChannelConnection: ClientConnection, @unchecked Sendable {
@@ -10,9 +13,15 @@ final class ChannelConnection: ClientConnection, @unchecked Sendable {
     let loopIndex: Int
     /// The handler, to resume reading once the engine has caught up (event-loop confined).
     weak var handler: ConnectionHandler?
-    init(channel: Channel, loopIndex: Int) {
+    /// The TCP socket's descriptor, when replies may be written to it directly (see `write`).
+    private let fd: CInt?
+    /// Replies handed to NIO and not written yet (event-loop confined): while there are any, later
+    /// replies queue behind them in NIO so that the client receives everything in order.
+    private var queuedInNIO = 0
+    init(channel: Channel, loopIndex: Int, fd: CInt?) {
         self.channel = channel
         self.loopIndex = loopIndex
+        self.fd = fd
     }
 
     func send(_ buffer: ByteBuffer, thenClose: Bool) {
@@ -20,15 +29,33 @@ final class ChannelConnection: ClientConnection, @unchecked Sendable {
     }
 
     /// Writes on the channel's event loop.
+    ///
+    /// While the channel is open and NIO holds none of this connection's earlier replies, the reply
+    /// goes straight to the socket with one `send` (SocketDescriptor: NIO's own write path costs
+    /// more than the rest of a request's I/O work). Whatever the socket does not take at once (a
+    /// full send buffer, an error) is handed to NIO, which waits for writability, or closes the
+    /// channel on the error as before; later replies follow it through NIO until it is written.
+    /// The descriptor cannot have been closed and reused here: NIO closes it on this event loop
+    /// and the handler's context is cleared (channelInactive) before any other task runs.
     func write(_ buffer: ByteBuffer, thenClose: Bool) {
         let handler = self.handler
         handler?.resumeIfCaughtUp()
         if buffer.readableBytes > 0 {
             if thenClose {
+                queuedInNIO += 1
                 channel.writeAndFlush(NIOAny(buffer)).whenComplete { [channel] _ in channel.close(promise: nil) }
             } else if let context = handler?.context {
+                var rest = buffer
+                if let fd, queuedInNIO == 0 {
+                    let sent = buffer.withUnsafeReadableBytes { Glibc.send(fd, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL)) }
+                    if sent == buffer.readableBytes { return }
+                    if sent > 0 { rest.moveReaderIndex(forwardBy: sent) }
+                }
+                queuedInNIO += 1
+                let written = context.eventLoop.makePromise(of: Void.self)
+                written.futureResult.whenComplete { _ in self.queuedInNIO -= 1 }
                 // From the handler's place in the pipeline: one step shorter than the channel's path.
-                context.writeAndFlush(NIOAny(buffer), promise: nil)
+                context.writeAndFlush(NIOAny(rest), promise: written)
             } else {
                 channel.writeAndFlush(NIOAny(buffer), promise: nil)
             }
@@ -77,7 +104,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     func channelActive(context: ChannelHandlerContext) {
         let ch = context.channel
         self.context = context
-        let conn = ChannelConnection(channel: ch, loopIndex: batcher.index)
+        let conn = ChannelConnection(channel: ch, loopIndex: batcher.index, fd: SocketDescriptor.of(ch))
         conn.handler = self
         client = Client(
             id: engine.newClientID(), connection: conn,

@@ -1,4 +1,5 @@
 """Connection commands: HELLO (RESP3), AUTH, RESET, CLIENT …, against redis-server 7.0."""
+import socket
 import time
 
 import pytest
@@ -310,3 +311,29 @@ def test_client_reply_modes(pair):
             ["CLIENT", "REPLY", "ON"], ["GET", "a"], ["CLIENT", "REPLY", "OFF"], ["CLIENT", "REPLY", "SKIP"],
             ["GET", "a"], ["CLIENT", "REPLY", "ON"], ["GET", "a"], ["CLIENT", "REPLY", "SKIP"], ["GET", "nope"]]
     assert _raw_until_pong(a, cmds) == _raw_until_pong(b, cmds)
+
+
+def test_replies_stay_in_order_when_the_socket_is_full(lunar_server):
+    """Replies go straight to the socket until it is full; the rest waits in NIO, and every later
+    reply queues behind it there until it is written. A slow reader must still get every byte in order."""
+    big = bytes(range(256)) * (12 * 4096)  # 12 MiB, far more than a socket buffer holds
+    setup = Conn(lunar_server.port)
+    assert setup.call("SET", "big", big) == ("simple", b"OK")
+    setup.close()
+    c = Conn(lunar_server.port)
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)  # no autotuning: the reply cannot fit
+    expected = []
+    for round_ in range(2):
+        c.send_raw(Conn.encode(["GET", "big"]))
+        expected.append(("bulk", big))
+        time.sleep(0.2)  # the big reply is now stuck: nothing is read
+        for i in range(30):  # each in its own engine round, while NIO still holds the big reply
+            c.send_raw(Conn.encode(["ECHO", f"r{round_}-{i}"]))
+            expected.append(("bulk", f"r{round_}-{i}".encode()))
+            time.sleep(0.005)
+        for want in expected:
+            assert c.read() == want
+        expected = []
+        # Once NIO has written everything, replies take the direct path again.
+        assert c.call("PING") == ("simple", b"PONG")
+    c.close()
