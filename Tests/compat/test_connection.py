@@ -337,3 +337,61 @@ def test_replies_stay_in_order_when_the_socket_is_full(lunar_server):
         # Once NIO has written everything, replies take the direct path again.
         assert c.call("PING") == ("simple", b"PONG")
     c.close()
+
+
+def test_mixed_reply_sizes_with_slow_readers_keep_order(lunar_server):
+    """Several clients at once, each pipelining a random mix of small and multi-megabyte replies
+    and reading at its own pace (some with a small receive window), so that replies alternate
+    between the direct path and NIO's queue: every reply must arrive whole and in order."""
+    import random
+    import threading
+
+    errors = []
+
+    def client(seed):
+        rnd = random.Random(seed)
+        c = Conn(lunar_server.port)
+        try:
+            if seed % 2:
+                c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
+            key = f"order:{seed}"
+            c.call("DEL", key)
+            value = None
+            for _ in range(6):
+                batch, expected = [], []
+                for _ in range(rnd.randint(1, 12)):
+                    op = rnd.random()
+                    if op < 0.25:
+                        size = rnd.choice([0, 1, 100, 20000, 1 << 20, 3 << 20])
+                        value = bytes([rnd.randrange(256)]) * size
+                        batch.append(["SET", key, value])
+                        expected.append(("simple", b"OK"))
+                    elif op < 0.6:
+                        batch.append(["GET", key])
+                        expected.append(("nullbulk",) if value is None else ("bulk", value))
+                    else:
+                        word = f"{seed}-{rnd.randrange(10**6)}"
+                        batch.append(["ECHO", word])
+                        expected.append(("bulk", word.encode()))
+                for cmd in batch:  # one write per command: they reach the engine in several rounds
+                    c.send_raw(Conn.encode(cmd))
+                    if rnd.random() < 0.2:
+                        time.sleep(0.002)
+                time.sleep(rnd.choice([0, 0, 0.05]))  # sometimes let the replies pile up unread
+                for want in expected:
+                    got = c.read()
+                    if got != want:
+                        errors.append((seed, str(got)[:60], str(want)[:60]))
+                        return
+        except Exception as e:  # reported below: a thread's exception would otherwise vanish
+            errors.append((seed, repr(e)))
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=client, args=(s,)) for s in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
