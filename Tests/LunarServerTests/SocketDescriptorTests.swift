@@ -34,21 +34,11 @@ final class SocketDescriptorTests: XCTestCase {
         return (try found.futureResult.wait(), client)
     }
 
-    private func tcpConnect(_ address: SocketAddress) throws -> CInt {
+    /// A plain blocking client socket connected to `address` (the SocketAddress's own sockaddr).
+    private func connect(_ address: SocketAddress) throws -> CInt {
         let fd = socket(address.protocol.rawValue, CInt(SOCK_STREAM.rawValue), 0)
         XCTAssertGreaterThanOrEqual(fd, 0)
-        let rc: CInt
-        switch address {
-        case let .v4(a):
-            var sa = a.address
-            rc = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        case let .v6(a):
-            var sa = a.address
-            rc = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
-        default:
-            rc = -1
-        }
-        XCTAssertEqual(rc, 0)
+        XCTAssertEqual(address.withSockAddr { Glibc.connect(fd, $0, socklen_t($1)) }, 0)
         return fd
     }
 
@@ -67,7 +57,7 @@ final class SocketDescriptorTests: XCTestCase {
         defer { try? group.syncShutdownGracefully() }
         // Several connections: each must get its own descriptor, not a neighbour's.
         for _ in 0..<3 {
-            let (fd, client) = try accept(group, bind: { try $0.bind(host: "127.0.0.1", port: 0).wait() }, connect: tcpConnect)
+            let (fd, client) = try accept(group, bind: { try $0.bind(host: "127.0.0.1", port: 0).wait() }, connect: connect)
             assertIsTheConnection(fd, client: client)
             close(client)
         }
@@ -81,7 +71,7 @@ final class SocketDescriptorTests: XCTestCase {
             throw XCTSkip("no IPv6 loopback here")
         }
         try listener.close().wait()
-        let (fd, client) = try accept(group, bind: { try $0.bind(host: "::1", port: 0).wait() }, connect: tcpConnect)
+        let (fd, client) = try accept(group, bind: { try $0.bind(host: "::1", port: 0).wait() }, connect: connect)
         assertIsTheConnection(fd, client: client)
         close(client)
     }
@@ -92,17 +82,7 @@ final class SocketDescriptorTests: XCTestCase {
         let path = NSTemporaryDirectory() + "lunar-sd-\(getpid()).sock"
         unlink(path)
         defer { unlink(path) }
-        let (fd, client) = try accept(group, bind: { try $0.bind(unixDomainSocketPath: path).wait() }) { _ in
-            let fd = socket(AF_UNIX, CInt(SOCK_STREAM.rawValue), 0)
-            var sa = sockaddr_un()
-            sa.sun_family = sa_family_t(AF_UNIX)
-            withUnsafeMutableBytes(of: &sa.sun_path) { p in
-                for (i, b) in path.utf8.enumerated() { p[i] = b }
-            }
-            let rc = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
-            XCTAssertEqual(rc, 0)
-            return fd
-        }
+        let (fd, client) = try accept(group, bind: { try $0.bind(unixDomainSocketPath: path).wait() }, connect: connect)
         XCTAssertNil(fd)
         close(client)
     }
