@@ -2,11 +2,11 @@
 """Benchmark driver for scripts/bench: runs redis-benchmark against Lunar and redis-server 7.0."""
 import argparse
 import csv
-import statistics
 import io
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
