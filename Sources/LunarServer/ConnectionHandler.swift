@@ -11,8 +11,10 @@ final class ChannelConnection: ClientConnection, @unchecked Sendable {
     let channel: Channel
     /// The position of the channel's event loop in the group (the server groups replies by it).
     let loopIndex: Int
-    /// The handler, to resume reading once the engine has caught up (event-loop confined).
-    weak var handler: ConnectionHandler?
+    /// The handler, to resume reading once the engine has caught up (event-loop confined). A strong
+    /// reference, cleared when the channel goes inactive: a weak one would give the handler a side
+    /// table, and every retain and release NIO makes of it per read would take the slow path.
+    var handler: ConnectionHandler?
     /// The TCP socket's descriptor, when replies may be written to it directly (see `write`).
     private let fd: CInt?
     /// Replies handed to NIO and not written yet (event-loop confined): while there are any, later
@@ -85,6 +87,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     private var cumulation: ByteBuffer?
     private var batch: [[Bytes]] = []
     private var client: Client!
+    private var connection: ChannelConnection?
     private var failed = false
     private var paused = false
     /// Set while the channel is active (event-loop confined).
@@ -106,6 +109,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         self.context = context
         let conn = ChannelConnection(channel: ch, loopIndex: batcher.index, fd: SocketDescriptor.of(ch))
         conn.handler = self
+        connection = conn
         client = Client(
             id: engine.newClientID(), connection: conn,
             remoteAddress: Self.describe(ch.remoteAddress), localAddress: Self.describe(ch.localAddress),
@@ -119,6 +123,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             if client.debugging.load(ordering: .acquiring) { engine.debugChannel.disconnect() }
             batcher.flush()
             engine.disconnect(client)
+            connection?.handler = nil
         }
         self.context = nil
         context.fireChannelInactive()
