@@ -217,7 +217,7 @@ public final class Engine: @unchecked Sendable {
             while batchIndex < batch.count {
                 if prefetching { pushFirstKey(&ahead, batchIndex + 3) }
                 let i = batchIndex
-                let w = batch[i]
+                let w = takeItem(i)
                 batchIndex += 1
                 switch w {
                 case let .connect(c):
@@ -239,6 +239,18 @@ public final class Engine: @unchecked Sendable {
             if hasBlocked { expireBlocked() }
             if monotonicMillis() >= nextCron { cron() }
             flush()
+        }
+    }
+
+    /// Moves item `i` out of the round, leaving `.none` in its place: the item's client and
+    /// arguments change hands without the retain and release a copy would cost, and they are freed
+    /// when the item has run rather than when the round's array is cleared.
+    @inline(__always) private func takeItem(_ i: Int) -> Work {
+        batch.withUnsafeMutableBufferPointer { p in
+            let slot = p.baseAddress! + i
+            let w = slot.move()
+            slot.initialize(to: .none)
+            return w
         }
     }
 
@@ -269,22 +281,27 @@ public final class Engine: @unchecked Sendable {
     /// Prefetches the first key of the round's item `i` (see KeyPrefetcher) and keeps the spec of its
     /// first command in `aheadSpecs`, so that command is not looked up a second time when it runs.
     @inline(__always) private func pushFirstKey(_ pf: inout KeyPrefetcher, _ i: Int) {
-        var item: (Client, [Bytes])?
+        // The item is read in place (no copy of its client and arguments: that retain and release
+        // cost as much as the prefetch).
         if i < batch.count {
-            switch batch[i] {
-            case let .command(c, argv): item = (c, argv)
-            case let .commands(c, cmds) where !cmds.isEmpty: item = (c, cmds[0])
-            default: break
+            let pushed = batch.withUnsafeBufferPointer { p -> Bool in
+                switch p[i] {
+                case let .command(c, argv): return pushFirstKey(&pf, i, db: c.db, argv)
+                case let .commands(c, cmds) where !cmds.isEmpty: return pushFirstKey(&pf, i, db: c.db, cmds[0])
+                default: return false
+                }
             }
+            if pushed { return }
         }
-        guard let (c, argv) = item, let spec = table.lookup(argv[0]) else {
-            aheadSpecs[i & 3] = nil
-            pf.push(nil, nil)
-            return
-        }
+        aheadSpecs[i & 3] = nil
+        pf.push(nil, nil)
+    }
+    @inline(__always) private func pushFirstKey(_ pf: inout KeyPrefetcher, _ i: Int, db: Int, _ argv: [Bytes]) -> Bool {
+        guard let spec = table.lookup(argv[0]) else { return false }
         aheadSpecs[i & 3] = spec
         let k = prefetchKeyIndex(spec)
-        if k > 0, argv.count > k, c.db < databases.count { pf.push(databases[c.db].table, argv[k]) } else { pf.push(nil, nil) }
+        if k > 0, argv.count > k, db < databases.count { pf.push(databases[db].table, argv[k]) } else { pf.push(nil, nil) }
+        return true
     }
     /// The looked-up specs of the first commands of the round's items i+1…i+3 (slot i & 3; the
     /// prefetcher runs three items ahead). Cleared when a busy script rewrites the queued items.
