@@ -4,6 +4,7 @@
 // for millions of small keys, faster small allocations, and exact allocation statistics for INFO.
 #include <jemalloc/jemalloc.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdbool.h>
 
@@ -31,9 +32,26 @@ static inline size_t cjemalloc_resident(void) {
 /// Returns freed pages to the system after 1 s instead of jemalloc's default 10 s, so RSS follows
 /// the data set closely after bulk deletes or the growth of large tables.
 static inline void cjemalloc_tune(void) {
-    ssize_t ms = 1000;
-    mallctl("arenas.dirty_decay_ms", NULL, NULL, &ms, sizeof(ms));
-    mallctl("arena.4096.dirty_decay_ms", NULL, NULL, &ms, sizeof(ms));
+    ssize_t dirty = 1000;
+    // Pages past their dirty decay go straight back to the kernel (MADV_DONTNEED): with a muzzy
+    // stage (MADV_FREE) they would still count in RSS until memory pressure or that stage's end.
+    ssize_t muzzy = 0;
+    // The defaults of arenas created from now on...
+    mallctl("arenas.dirty_decay_ms", NULL, NULL, &dirty, sizeof(dirty));
+    mallctl("arenas.muzzy_decay_ms", NULL, NULL, &muzzy, sizeof(muzzy));
+    // ...and each arena that exists already (arena.<i> takes one arena at a time: the "all arenas"
+    // index is refused for these settings). Arenas not created yet answer an error, ignored.
+    unsigned narenas = 0;
+    size_t sz = sizeof(narenas);
+    if (mallctl("arenas.narenas", &narenas, &sz, NULL, 0) == 0) {
+        for (unsigned i = 0; i < narenas; i++) {
+            char name[64];
+            snprintf(name, sizeof(name), "arena.%u.dirty_decay_ms", i);
+            mallctl(name, NULL, NULL, &dirty, sizeof(dirty));
+            snprintf(name, sizeof(name), "arena.%u.muzzy_decay_ms", i);
+            mallctl(name, NULL, NULL, &muzzy, sizeof(muzzy));
+        }
+    }
     // Without a background thread jemalloc purges only while allocating, so an idle server would
     // keep freed pages resident indefinitely.
     bool on = true;
