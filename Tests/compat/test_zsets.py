@@ -312,6 +312,45 @@ def test_blocking_in_multi_answers_at_once(both):
 
 # ---------------------------------------------------------------- random members
 
+def test_score_updates_that_move_members_keep_order_and_ranks(r, rr):
+    """Thousands of ZADD/ZINCRBY updates on a 2,000-member set, most of them moving the member to
+    another place in the skip list (the node is unlinked and linked again): after every batch the
+    whole order, every rank from both ends and score-range counts agree with Redis."""
+    import random
+    rng = random.Random(7)
+    members = [f"m{i}" for i in range(2000)]
+    initial = {m: rng.randint(0, 1000) for m in members}
+    for c in (r, rr):
+        c.zadd("big", initial)
+    for batch in range(6):
+        ops = [(rng.choice(("zadd", "zincrby", "zadd-gt", "zadd-xx")), rng.choice(members),
+                rng.choice((rng.randint(-50, 1050), rng.random() * 1000, 0, 500)))
+               for _ in range(1500)]
+        for c in (r, rr):
+            p = c.pipeline(transaction=False)
+            for op, m, sc in ops:
+                if op == "zadd":
+                    p.zadd("big", {m: sc})
+                elif op == "zincrby":
+                    p.zincrby("big", sc / 7, m)
+                elif op == "zadd-gt":
+                    p.zadd("big", {m: sc}, gt=True)
+                else:
+                    p.zadd("big", {m: sc}, xx=True, ch=True)
+            assert p.execute() is not None
+        assert r.zrange("big", 0, -1, withscores=True) == rr.zrange("big", 0, -1, withscores=True)
+        probe = rng.sample(members, 200)
+        pa, pb = r.pipeline(transaction=False), rr.pipeline(transaction=False)
+        for c in (pa, pb):
+            for m in probe:
+                c.zrank("big", m)
+                c.zrevrank("big", m)
+            for lo in range(-100, 1100, 150):
+                c.zcount("big", lo, lo + 200)
+                c.zrangebyscore("big", lo, "+inf", start=3, num=5)
+        assert pa.execute() == pb.execute()
+
+
 def test_zrandmember(both, r, rr):
     seed(both)
     same(both,

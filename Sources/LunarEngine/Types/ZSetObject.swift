@@ -239,13 +239,11 @@ public final class ZSetObject {
             node.score = score
             return
         }
+        // The node moves: unlinked and linked again at its new place, with its height (as Redis's
+        // zslUpdateScore does). Its dictionary entry and slot stay as they are.
         let member = node.member
-        let slot = node.slot
         skipDelete(node.score, member)
-        let n = skipInsert(member, score)
-        n.slot = slot
-        slots[Int(slot)] = n
-        dict[member] = n
+        skipInsert(member, score, reusing: node)
     }
 
     /// Removes a member; returns false if it was absent.
@@ -491,7 +489,9 @@ public final class ZSetObject {
     // The searches below walk the list through unmanaged references: the nodes are owned by `dict`
     // and `slots` throughout, and a retain/release per step would cost more than the step itself.
 
-    private func skipInsert(_ member: Bytes, _ score: Double) -> ZSkipNode {
+    /// Links a new node for `member`, or `reusing` (a node just unlinked by skipDelete, given its new score).
+    @discardableResult
+    private func skipInsert(_ member: Bytes, _ score: Double, reusing old: ZSkipNode? = nil) -> ZSkipNode {
         var x = Unmanaged.passUnretained(header)
         var i = height - 1
         while i >= 0 {
@@ -505,7 +505,7 @@ public final class ZSetObject {
             update[i].node = x.takeUnretainedValue()
             i -= 1
         }
-        let h = randomHeight()
+        let h = old?.height ?? randomHeight()
         if h > height {
             for j in height..<h {
                 rankScratch[j] = 0
@@ -514,7 +514,13 @@ public final class ZSetObject {
             }
             height = h
         }
-        let node = ZSkipNode.make(member: member, score: score, height: h)
+        let node: ZSkipNode
+        if let old {
+            old.score = score
+            node = old
+        } else {
+            node = ZSkipNode.make(member: member, score: score, height: h)
+        }
         for j in 0..<h {
             let u = update[j].node
             node.levels[j].forward = u.levels[j].forward
