@@ -201,26 +201,14 @@ enum SortedSetCommands {
         }
     }
 
-    /// zset-max-listpack-entries / zset-max-listpack-value, cached per engine and refreshed on CONFIG SET.
-    final class Limits {
-        var entries = 128
-        var value = 64
+    /// zset-max-listpack-entries / zset-max-listpack-value (EncodingLimits: read once, refreshed on CONFIG SET).
+    struct Limits {
+        var entries: Int
+        var value: Int
     }
-    static func limits(_ ctx: CommandContext) -> Limits {
-        let engine = ctx.engine
-        if let l = engine.extensions["zset.limits"] as? Limits { return l }
-        let l = Limits()
-        l.entries = engine.config.int("zset-max-listpack-entries")
-        l.value = engine.config.int("zset-max-listpack-value")
-        engine.config.onChange.append { [weak l, unowned engine] name, _ in
-            guard let l else { return }
-            if name == "zset-max-listpack-entries" || name == "zset-max-listpack-value" {
-                l.entries = engine.config.int("zset-max-listpack-entries")
-                l.value = engine.config.int("zset-max-listpack-value")
-            }
-        }
-        engine.extensions["zset.limits"] = l
-        return l
+    @inline(__always) static func limits(_ ctx: CommandContext) -> Limits {
+        let l = EncodingLimits.of(ctx.engine)
+        return Limits(entries: l.zsetMaxListpackEntries, value: l.zsetMaxListpackValue)
     }
 
     /// The only place this family reads a plain set (the set family owns SetObject's representation).

@@ -162,10 +162,14 @@ public final class Engine: @unchecked Sendable {
         nextClientID.destroy()
     }
 
+    /// Encoding thresholds of sets, hashes and sorted sets, kept current with the config.
+    let encodingLimits: EncodingLimits
+
     public init(config: ConfigStore = ConfigStore(), table: CommandTable = CommandTable(), logger: Logger = Logger(label: "lunar.engine")) {
         self.config = config
         self.table = table
         self.logger = logger
+        encodingLimits = EncodingLimits(config: config)
         let n = max(1, config.int("databases"))
         databases = (0..<n).map { Database(id: $0, engine: self) }
         topContext = CommandContext(engine: self, client: idleClient)

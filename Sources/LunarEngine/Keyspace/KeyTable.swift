@@ -64,7 +64,7 @@ public final class KeyTable {
     public var volatileCount: Int { volatileSlots.count }
 
     @inline(__always) private static func hash(_ key: Bytes) -> Int {
-        key.raw.withUnsafeBytes { KeyHash.hash($0) }
+        key.raw.withUnsafeBytes { BytesHash.hash($0) }
     }
 
     /// The tag of a hash: its top bits (the bucket position comes from the low bits).
@@ -375,50 +375,5 @@ public final class KeyTable {
             if entries[s].value != nil { try visit(s) }
             s += 1
         }
-    }
-}
-
-/// The key hash of the key tables: a seeded multiply-and-fold hash that reads 8 bytes at a time.
-///
-/// Much cheaper than the standard library's SipHash for the short keys typical of a keyspace, and
-/// still keyed by a random per-process seed, so which keys collide cannot be predicted from outside
-/// (the hash-flooding defence Redis gets from its seeded SipHash).
-enum KeyHash {
-    static let seed: (UInt64, UInt64) = {
-        var g = SystemRandomNumberGenerator()
-        return (g.next() | 1, g.next())
-    }()
-
-    /// 64x64 -> 128-bit multiply, high and low halves folded together.
-    @inline(__always) static func fold(_ a: UInt64, _ b: UInt64) -> UInt64 {
-        let r = a.multipliedFullWidth(by: b)
-        return r.high ^ r.low
-    }
-
-    @inline(__always) static func hash(_ p: UnsafeRawBufferPointer) -> Int {
-        let n = p.count
-        let (k0, k1) = seed
-        var a: UInt64 = 0
-        var b: UInt64 = 0
-        var acc = k1
-        if n >= 8 {
-            // 16-byte blocks, then the last 16 bytes (overlapping what came before when n < 16 + 16·k).
-            var off = 0
-            while n - off > 16 {
-                let x = p.loadUnaligned(fromByteOffset: off, as: UInt64.self)
-                let y = p.loadUnaligned(fromByteOffset: off + 8, as: UInt64.self)
-                acc = fold(x ^ 0x9e37_79b9_7f4a_7c15 ^ k0, y ^ acc)
-                off += 16
-            }
-            a = p.loadUnaligned(fromByteOffset: n >= 16 ? n - 16 : 0, as: UInt64.self)
-            b = p.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
-        } else if n >= 4 {
-            a = UInt64(p.loadUnaligned(fromByteOffset: 0, as: UInt32.self))
-            b = UInt64(p.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self))
-        } else if n > 0 {
-            a = UInt64(p[0]) << 16 | UInt64(p[n >> 1]) << 8 | UInt64(p[n - 1])
-        }
-        let h = fold(a ^ k0, b ^ acc ^ 0xd6e8_feb8_6659_fd93)
-        return Int(truncatingIfNeeded: fold(h ^ UInt64(n), 0xa076_1d64_78bd_642f ^ k0))
     }
 }

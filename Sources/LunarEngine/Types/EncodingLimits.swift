@@ -1,40 +1,36 @@
 import LunarRESP
 
-/// The encoding thresholds of sets and hashes, read from the config once and refreshed when CONFIG SET
-/// changes them, so hot commands don't parse config strings on every call.
-/// Only touched on the engine thread.
+/// The encoding thresholds of sets, hashes and sorted sets, read from the config once and refreshed
+/// when CONFIG SET changes them, so hot commands don't parse config strings on every call.
+/// One per engine (`Engine.encodingLimits`); only touched on the engine thread.
 final class EncodingLimits {
     var setMaxIntsetEntries = 512
     var hashMaxListpackEntries = 512
     var hashMaxListpackValue = 64
-    weak var config: ConfigStore?
+    var zsetMaxListpackEntries = 128
+    var zsetMaxListpackValue = 64
 
-    nonisolated(unsafe) private static var current = EncodingLimits()
+    init(config: ConfigStore) {
+        load(config)
+        // The config owns this closure and is the only caller, so it is alive whenever the closure
+        // runs (unowned(unsafe): no weak reference, whose side table would slow every retain of it).
+        config.onChange.append { [self, unowned(unsafe) config] name, _ in
+            if name.hasPrefix("set-max-intset") || name.hasPrefix("hash-max-listpack") || name.hasPrefix("zset-max-listpack") {
+                self.load(config)
+            }
+        }
+    }
 
     private func load(_ c: ConfigStore) {
         setMaxIntsetEntries = c.int("set-max-intset-entries")
         hashMaxListpackEntries = c.int("hash-max-listpack-entries")
         hashMaxListpackValue = c.int("hash-max-listpack-value")
+        zsetMaxListpackEntries = c.int("zset-max-listpack-entries")
+        zsetMaxListpackValue = c.int("zset-max-listpack-value")
     }
 
     /// The limits of `engine`'s configuration.
-    @inline(__always) static func of(_ engine: Engine) -> EncodingLimits {
-        let c = current
-        if c.config === engine.config { return c }
-        return attach(engine.config)
-    }
-
-    private static func attach(_ config: ConfigStore) -> EncodingLimits {
-        let l = EncodingLimits()
-        l.config = config
-        l.load(config)
-        config.onChange.append { [weak l, weak config] name, _ in
-            guard let l, let config else { return }
-            if name.hasPrefix("set-max-intset") || name.hasPrefix("hash-max-listpack") { l.load(config) }
-        }
-        current = l
-        return l
-    }
+    @inline(__always) static func of(_ engine: Engine) -> EncodingLimits { engine.encodingLimits }
 }
 
 /// A fast pseudo-random generator (xoshiro256**) for SPOP, SRANDMEMBER and HRANDFIELD sampling,
