@@ -72,6 +72,21 @@ def test_zincrby(both):
          ("ZINCRBY", "z", "0.1", "dec"), ("ZINCRBY", "z", "0.2", "dec"), ("ZRANGE", "z", "0", "-1", "WITHSCORES"))
 
 
+def test_plain_decimal_scores(both):
+    """Integer scores take a fast path (leading zeros and a minus sign included); the scores, their
+    order, RESP3 doubles and the errors for what is not a number stay strtod's."""
+    same(both,
+         ("ZADD", "p", "000000012345", "a", "-0007", "b", "-000", "c", "000", "d", "0", "e"),
+         ("ZADD", "p", "123456789012345678", "f", "-987654321098765432", "g", "9007199254740993", "h"),
+         ("ZADD", "p", "99999999999999999999", "i", "+12", "j", "1e3", "k", "-", "x"),
+         ("ZADD", "p", "12a", "x"), ("ZADD", "p", "--1", "x"), ("ZADD", "p", "-", "x"), ("ZADD", "p", "1 ", "x"),
+         ("ZINCRBY", "p", "0001", "a"), ("ZINCRBY", "p", "-0", "c"),
+         ("ZRANGE", "p", "0", "-1", "WITHSCORES"), ("ZSCORE", "p", "c"), ("ZSCORE", "p", "h"),
+         ("ZRANGEBYSCORE", "p", "-000", "0012345", "WITHSCORES"),
+         ("HSET", "hf", "f", "1"), ("HINCRBYFLOAT", "hf", "f", "0010"), ("SET", "sf", "5"),
+         ("INCRBYFLOAT", "sf", "-0005"), ("INCRBYFLOAT", "sf", "000"))
+
+
 # ---------------------------------------------------------------- reads
 
 def test_zrem_zcard_zscore_zmscore_zrank(both):

@@ -147,12 +147,30 @@ public final class CommandContext {
 }
 
 /// Parses a double the way Redis does: the whole string must be consumed by strtod, no leading space, not NaN.
+@inline(__always) private func plainDecimal(_ b: Bytes) -> Double? {
+    b.raw.withUnsafeBufferPointer { p -> Double? in
+        let negative = p[0] == UInt8(ascii: "-")
+        var i = negative ? 1 : 0
+        if i == p.count || p.count - i > 18 { return nil }
+        var v: UInt64 = 0
+        while i < p.count {
+            let d = p[i] &- 48
+            if d > 9 { return nil }
+            v = v &* 10 &+ UInt64(d)
+            i += 1
+        }
+        return negative ? -Double(v) : Double(v)
+    }
+}
+
 public func parseDouble(_ b: Bytes) -> Double? {
     let n = b.count
     if n == 0 || n > 5000 { return nil }
     if b[0] == 32 || (b[0] >= 9 && b[0] <= 13) { return nil }
-    // Fast path for plain integers.
-    if n < 16, let i = parseStrictInt(b.raw) { return Double(i) }
+    // Fast path for plain integers, leading zeros and a minus sign allowed (redis-benchmark's random
+    // scores are zero-padded): up to 18 digits fit a UInt64, and converting that to Double rounds
+    // to nearest as strtod does, so the result is the same.
+    if n <= 19, let d = plainDecimal(b) { return d }
     var buf = b.raw
     buf.append(0)
     return buf.withUnsafeBufferPointer { p -> Double? in
