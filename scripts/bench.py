@@ -80,6 +80,18 @@ def rss_bytes(pid):
     return 0
 
 
+def settle(pid, limit=15.0):
+    """Waits until the process's RSS changes by less than 0.5% over one second (at most `limit` s)."""
+    deadline = time.time() + limit
+    last = rss_bytes(pid)
+    while time.time() < deadline:
+        time.sleep(1.0)
+        now = rss_bytes(pid)
+        if abs(now - last) <= last * 0.005:
+            return
+        last = now
+
+
 def used_memory(port):
     for line in cli(port, "info", "memory").splitlines():
         if line.startswith("used_memory:"):
@@ -186,10 +198,13 @@ def main():
         mem = {}
         for kind, (proc, port) in servers.items():
             cli(port, "flushall")
-            time.sleep(0.3)
+            # Both readings wait for the allocator to settle (freed pages returned to the kernel):
+            # a base taken while the benchmark's data is still being released would make the growth
+            # look smaller than it is, one taken after loading would count the grown tables' old arrays.
+            settle(proc.pid)
             base_rss, base_used = rss_bytes(proc.pid), used_memory(port)
             load_keys(port, args.keys)
-            time.sleep(2.5)   # let both allocators settle (freed pages of grown tables returned)
+            settle(proc.pid)
             dbsize = int(cli(port, "dbsize") or 0)
             du = (used_memory(port) - base_used) / max(1, dbsize)
             dr = (rss_bytes(proc.pid) - base_rss) / max(1, dbsize)
