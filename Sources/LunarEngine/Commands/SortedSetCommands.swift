@@ -201,16 +201,6 @@ enum SortedSetCommands {
         }
     }
 
-    /// zset-max-listpack-entries / zset-max-listpack-value (EncodingLimits: read once, refreshed on CONFIG SET).
-    struct Limits {
-        var entries: Int
-        var value: Int
-    }
-    @inline(__always) static func limits(_ ctx: CommandContext) -> Limits {
-        let l = EncodingLimits.of(ctx.engine)
-        return Limits(entries: l.zsetMaxListpackEntries, value: l.zsetMaxListpackValue)
-    }
-
     /// The only place this family reads a plain set (the set family owns SetObject's representation).
     static func plainSetMembers(_ s: SetObject) -> [Bytes] { Array(s.members) }
 
@@ -487,7 +477,7 @@ enum SortedSetCommands {
             ctx.wrongType()
             return
         }
-        let lim = limits(ctx)
+        let lim = EncodingLimits.of(ctx.engine)
         var added = 0, updated = 0, processed = 0
         var resultScore = 0.0
         var failed = false
@@ -514,7 +504,7 @@ enum SortedSetCommands {
                 }
             } else {
                 if xx { continue }
-                z.prepareInsert(maxEntries: lim.entries, maxValue: lim.value, memberLength: member.count)
+                z.prepareInsert(maxEntries: lim.zsetMaxListpackEntries, maxValue: lim.zsetMaxListpackValue, memberLength: member.count)
                 z.insert(member, score: score)
                 added += 1
                 processed += 1
@@ -673,12 +663,12 @@ enum SortedSetCommands {
             // Built as Redis builds it: a listpack unless a rank range is known to be too long,
             // converted on the way when an addition exceeds the limits.
             let result = ZSetObject()
-            let lim = limits(ctx)
-            if k == .rank, let z, let (s, e) = clampRanks(ranks.0, ranks.1, count: z.count), e - s + 1 > lim.entries {
+            let lim = EncodingLimits.of(ctx.engine)
+            if k == .rank, let z, let (s, e) = clampRanks(ranks.0, ranks.1, count: z.count), e - s + 1 > lim.zsetMaxListpackEntries {
                 result.beginBuilding()
             }
             for n in nodes {
-                result.prepareInsert(maxEntries: lim.entries, maxValue: lim.value, memberLength: n.member.count)
+                result.prepareInsert(maxEntries: lim.zsetMaxListpackEntries, maxValue: lim.zsetMaxListpackValue, memberLength: n.member.count)
                 result.insert(n.member, score: n.score)
             }
             storeResult(ctx, argv[1], result, settle: false)
@@ -701,8 +691,8 @@ enum SortedSetCommands {
             return
         }
         if settle {
-            let lim = limits(ctx)
-            result.settleEncoding(maxEntries: lim.entries, maxValue: lim.value)
+            let lim = EncodingLimits.of(ctx.engine)
+            result.settleEncoding(maxEntries: lim.zsetMaxListpackEntries, maxValue: lim.zsetMaxListpackValue)
         }
         ctx.db.set(dst, .zset(result))
         ctx.db.signalModified(dst)
