@@ -103,8 +103,8 @@ final class KeyTableRandomizedTests: XCTestCase {
     }
 }
 
-final class KeyHashTests: XCTestCase {
-    /// Keys of every length the hash reads differently (0–3, 4–7, 8–16, longer), and keys that differ
+final class KeyTableHashTests: XCTestCase {
+    /// Keys of every length BytesHash reads differently (0–3, 4–7, 8–16, longer), and keys that differ
     /// in one byte only, all stay distinct and findable.
     func testKeysOfEveryLengthAndOneByteApart() {
         let t = KeyTable()
