@@ -19,6 +19,18 @@ static inline size_t cjemalloc_allocated(void) {
     return allocated;
 }
 
+/// The calling thread's running totals of bytes allocated and freed (jemalloc's thread.allocatedp
+/// and thread.deallocatedp): plain counters the thread updates on every malloc and free, which
+/// another thread may read at any time for an up-to-date estimate without refreshing the stats.
+static inline bool cjemalloc_thread_counters(uint64_t **allocated, uint64_t **deallocated) {
+    size_t sz = sizeof(uint64_t *);
+    if (mallctl("thread.allocatedp", allocated, &sz, NULL, 0) != 0) return false;
+    sz = sizeof(uint64_t *);
+    return mallctl("thread.deallocatedp", deallocated, &sz, NULL, 0) == 0;
+}
+/// A relaxed atomic read of a counter another thread writes.
+static inline uint64_t cjemalloc_read_counter(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+
 /// Bytes in pages jemalloc holds active (stats.resident), a proxy for RSS attributable to the heap.
 static inline size_t cjemalloc_resident(void) {
     uint64_t epoch = 1;

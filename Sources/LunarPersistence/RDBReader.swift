@@ -69,6 +69,9 @@ public struct RDBReader {
         pos = 9
         var db = engine.databases[0]
         var expireAt: Int64 = 0
+        // The access clock facts recorded before the next key (Redis's IDLE and FREQ opcodes).
+        var idleSeconds: Int? = nil
+        var frequency: Int? = nil
         while true {
             let type = try u8()
             switch type {
@@ -79,10 +82,10 @@ public struct RDBReader {
                 expireAt = Int64(bitPattern: try le64())
                 continue
             case RDB.opFreq:
-                _ = try u8()
+                frequency = Int(try u8())
                 continue
             case RDB.opIdle:
-                _ = try length()
+                idleSeconds = try length()
                 continue
             case RDB.opEOF:
                 try verifyChecksum(version: version)
@@ -125,6 +128,9 @@ public struct RDBReader {
             let value = try readValue(type: type)
             let expire = expireAt
             expireAt = 0
+            let clock = (idleSeconds != nil || frequency != nil) ? engine.clockFromRDB(idleSeconds: idleSeconds, frequency: frequency) : nil
+            idleSeconds = nil
+            frequency = nil
             guard let value else { continue }   // an empty aggregate: skipped, as Redis does
             if expire != 0, let cutoff = expireBefore, expire < cutoff {
                 stats.keysExpired += 1
@@ -139,6 +145,7 @@ public struct RDBReader {
             }
             let slot = db.add(key, value, notifyNew: false)
             if expire != 0 { db.table.setExpire(slot: slot, expire) }
+            if let clock { db.table.setClock(at: slot, clock) }
             stats.keysLoaded += 1
         }
     }

@@ -137,15 +137,27 @@ public struct RDBWriter {
             let expire = table.expire(at: s)
             // A key whose time has passed is not saved (it is logically gone already).
             if expire != 0 && expire < now { return }
-            writeEntry(key: table.key(at: s), value: value, expireAt: expire)
+            let access = db.engine.rdbAccessInfo(table.clock(at: s))
+            writeEntry(key: table.key(at: s), value: value, expireAt: expire,
+                       idleSeconds: access.idleSeconds, frequency: access.frequency)
         }
     }
 
-    /// One key: optional EXPIRETIME_MS, the type byte, the key and the value.
-    public mutating func writeEntry(key: Bytes, value: Value, expireAt: Int64) {
+    /// One key: optional EXPIRETIME_MS, IDLE (LRU policies) or FREQ (LFU policies), the type byte,
+    /// the key and the value.
+    public mutating func writeEntry(key: Bytes, value: Value, expireAt: Int64,
+                                    idleSeconds: Int? = nil, frequency: Int? = nil) {
         if expireAt != 0 {
             byte(RDB.opExpireTimeMS)
             le64(UInt64(bitPattern: expireAt))
+        }
+        if let idleSeconds {
+            byte(RDB.opIdle)
+            length(idleSeconds)
+        }
+        if let frequency {
+            byte(RDB.opFreq)
+            byte(UInt8(min(255, max(0, frequency))))
         }
         byte(RDBWriter.typeByte(of: value))
         string(key.raw)

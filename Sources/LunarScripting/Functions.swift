@@ -268,7 +268,7 @@ final class FunctionRegistry {
         let keys = argv[3..<(3 + numkeys)]
         let args = argv[(3 + numkeys)...]
         vm.run(fnRef: ref, replyTo: ctx, name: lastFunctionName,
-               readOnly: readOnly || flags.contains(.noWrites)) {
+               readOnly: readOnly || flags.contains(.noWrites), allowOOM: flags.contains(.allowOOM)) {
             vm.pushArray(keys)
             vm.pushArray(args)
             return 2

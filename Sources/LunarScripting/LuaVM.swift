@@ -37,6 +37,8 @@ final class LuaVM {
     let luaClient: Client
     /// Refuse write commands (EVAL_RO, FCALL_RO, no-writes flag).
     var readOnly = false
+    /// The running script or function declared allow-oom.
+    var allowOOM = false
     /// Running a script right now (SCRIPT KILL / busy bookkeeping).
     private(set) var running = false
     private(set) var startMs: Int64 = 0
@@ -323,7 +325,7 @@ final class LuaVM {
     /// The reply buffer is only touched at the end: while the script runs, a message it publishes to
     /// its own caller goes into that buffer, ahead of the reply (as in Redis).
     func run(fnRef: Int32, replyTo ctx: CommandContext, name: @autoclosure () -> String, readOnly: Bool,
-             pushArgs: () -> Int32) {
+             allowOOM: Bool = false, pushArgs: () -> Int32) {
         let caller = ctx.client
         let top = lua_gettop(L)
         lua_rawgeti(L, clua_registryindex(), lua_Integer(errhRef))
@@ -334,6 +336,7 @@ final class LuaVM {
         luaClient.resp = 2
         resp = 2
         self.readOnly = readOnly
+        self.allowOOM = allowOOM
         running = true
         busyMarked = false
         startMs = monotonicMillis()
@@ -680,10 +683,15 @@ final class LuaVM {
         if spec.flags.contains(.noscript) || spec.parent?.flags.contains(.noscript) == true {
             return fail("ERR This Redis command is not allowed from script")
         }
-        if spec.isWrite || spec.parent?.isWrite == true {
-            if readOnly { return fail("ERR Write commands are not allowed from read-only scripts.") }
-            engine.scriptHasWritten.store(true, ordering: .releasing)
+        let writes = spec.isWrite || spec.parent?.isWrite == true
+        if writes && readOnly { return fail("ERR Write commands are not allowed from read-only scripts.") }
+        // Over maxmemory with nothing to evict when the script started, a denyoom command is
+        // refused until the script has written (after that it cannot stop halfway), as in Redis.
+        if !allowOOM && engine.scriptStartedOutOfMemory && !engine.scriptHasWritten.load(ordering: .relaxed),
+           spec.flags.contains(.denyoom) || spec.parent?.flags.contains(.denyoom) == true {
+            return fail(Err.oom)
         }
+        if writes { engine.scriptHasWritten.store(true, ordering: .releasing) }
         luaClient.resp = resp
         scratch.resp = resp
         scratch.buffer.clear()

@@ -16,6 +16,7 @@ public enum Scripting {
         let state = try ScriptingState(engine: engine)
         engine.extensions[ScriptingState.key] = state
         engine.scriptingState = state
+        engine.scriptDeniesOOM = { [unowned state] argv in state.deniesOOM(argv) }
         engine.busyCommandHandler = { [unowned state] client, argv in
             guard argv.count == 2, argv[0].equalsIgnoringCase("function"), argv[1].equalsIgnoringCase("stats") else { return false }
             state.functions.writeStats(&client.output, busyKind: state.engine.busy.load(ordering: .relaxed))
@@ -271,7 +272,27 @@ final class ScriptingState {
         }
         vm.setKeysAndArgs(argv[3..<(3 + numkeys)], argv[(3 + numkeys)...])
         let ro = readOnly || flags.contains(.noWrites)
-        vm.run(fnRef: ref, replyTo: ctx, name: sha.string, readOnly: ro) { 0 }
+        vm.run(fnRef: ref, replyTo: ctx, name: sha.string, readOnly: ro, allowOOM: flags.contains(.allowOOM)) { 0 }
+    }
+
+    /// Whether maxmemory refuses this EVAL/EVALSHA/FCALL (or _RO) up front: a script with a shebang
+    /// or a function that declares neither allow-oom nor no-writes (Redis's scriptFlagsToCmdFlags).
+    /// nil for a script without a shebang, an unknown sha or function: the command's own flags apply.
+    func deniesOOM(_ argv: [Bytes]) -> Bool? {
+        guard argv.count >= 2 else { return nil }
+        let flags: ScriptFlags
+        if argv[0].count >= 5 && argv[0][0] | 0x20 == UInt8(ascii: "f") {
+            guard let f = functions.functions[argv[1].lowercased.string] else { return nil }
+            flags = f.flags
+        } else if argv[0].count >= 7 && argv[0][4] | 0x20 == UInt8(ascii: "s") {
+            guard argv[1].count == 40, let s = scripts[ScriptKey(argv[1].lowercased)] else { return nil }
+            flags = s.flags
+        } else {
+            guard case let .success((f, _)) = ScriptingState.parseShebang(argv[1]) else { return nil }
+            flags = f
+        }
+        if flags.contains(.legacy) { return nil }
+        return !flags.contains(.allowOOM) && !flags.contains(.noWrites)
     }
 }
 

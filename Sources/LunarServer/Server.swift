@@ -69,6 +69,8 @@ public final class LunarServer: @unchecked Sendable {
         var batchers: [ObjectIdentifier: LoopBatcher] = [:]
         for (i, loop) in group.makeIterator().enumerated() { batchers[ObjectIdentifier(loop)] = LoopBatcher(loop: loop, index: i, engine: engine) }
         let loopBatchers = batchers
+        // The event loops allocate every parsed request: maxmemory's gauge follows their counters.
+        for loop in group.makeIterator() { loop.execute { MemoryGauge.shared.registerCurrentThread() } }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: Int32(config.int("tcp-backlog")))
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)

@@ -681,3 +681,60 @@ def test_missing_dir_refuses_to_start(workdir):
     with pytest.raises(RuntimeError):
         start_lunar("--dir", os.path.join(workdir, "nope"), workdir=workdir)
     assert "Can't chdir to" in open(os.path.join(workdir, "server.log")).read()
+
+
+# MARK: Access clocks in RDB files (IDLE under LRU policies, FREQ under LFU ones)
+
+@pytest.mark.parametrize("policy", ["allkeys-lru", "allkeys-lfu"])
+def test_access_clocks_survive_a_file_in_both_directions(workdir, policy):
+    """Keys' idle times (LRU) or access counters (LFU) written by one server come back in the other:
+    Lunar -> Redis -> Lunar, compared with what the first server reported before saving."""
+    lfu = policy.endswith("lfu")
+    extra = ["--maxmemory-policy", policy, "--lfu-log-factor", "0"]
+    first = start_lunar(*extra, workdir=workdir)
+    servers = [first]
+    try:
+        c = redis.Redis(port=first.port)
+        for i in range(20):
+            c.set(f"k{i}", i)
+        for i in range(10):
+            for _ in range(i * 3):
+                c.get(f"k{i}")       # k0..k9: 0, 3, 6 … 27 more accesses (LFU counts them)
+        if not lfu:
+            time.sleep(2.2)           # idle times of at least 2 s, then k0..k4 used again
+            for i in range(5):
+                c.get(f"k{i}")
+
+        def clocks(port):
+            r = redis.Redis(port=port)
+            sub = "freq" if lfu else "idletime"
+            return {f"k{i}": r.object(sub, f"k{i}") for i in range(20)}
+
+        want = clocks(first.port)
+        assert c.save() is True
+        first.stop()
+        refdir = tempfile.mkdtemp(prefix="redis-rdb-")
+        shutil.copy(os.path.join(workdir, "dump.rdb"), os.path.join(refdir, "dump.rdb"))
+        ref = start_redis("--dir", refdir, *extra)
+        servers.append(ref)
+        got = clocks(ref.port)
+        if lfu:
+            assert got == want
+        else:
+            # Idle seconds may have grown by a second or two while the files moved.
+            assert all(want[k] <= got[k] <= want[k] + 2 for k in want), (want, got)
+            assert all(got[f"k{i}"] <= 2 for i in range(5)) and all(got[f"k{i}"] >= 2 for i in range(5, 20))
+        r = redis.Redis(port=ref.port)
+        assert r.save() is True
+        back = tempfile.mkdtemp(prefix="lunar-rdb-")
+        shutil.copy(os.path.join(refdir, "dump.rdb"), os.path.join(back, "dump.rdb"))
+        again = start_lunar(*extra, workdir=back)
+        servers.append(again)
+        final = clocks(again.port)
+        if lfu:
+            assert final == want
+        else:
+            assert all(want[k] <= final[k] <= want[k] + 3 for k in want), (want, final)
+    finally:
+        for s in servers:
+            s.stop()

@@ -15,7 +15,7 @@ enum KeyCommands {
             CommandSpec("unlink", arity: -2, flags: [.write, .fast], keys: (1, -1, 1), group: .generic, since: "4.0.0", summary: "Deletes the given keys, reclaiming memory out of the command path; returns how many existed.", complexity: "O(1) for each key removed regardless of its size; the memory is then reclaimed in O(N).", syntax: "key [key ...]", handler: deleteKeys),
             CommandSpec("exists", arity: -2, flags: [.readonly, .fast], keys: (1, -1, 1), group: .generic, summary: "Counts how many of the given keys exist (a key named twice counts twice).", complexity: "O(N) where N is the number of keys to check.", syntax: "key [key ...]") { ctx in
                 var n = 0
-                for i in 1..<ctx.argc where ctx.db.readSlot(ctx.argv[i]) != nil { n += 1 }
+                for i in 1..<ctx.argc where ctx.db.readSlot(ctx.argv[i], touch: false) != nil { n += 1 }
                 ctx.out.integer(n)
             },
             CommandSpec("touch", arity: -2, flags: [.readonly, .fast], keys: (1, -1, 1), group: .generic, since: "3.2.1", summary: "Marks the given keys as recently used and returns how many of them exist.", complexity: "O(N) where N is the number of keys that will be touched.", syntax: "key [key ...]") { ctx in
@@ -24,7 +24,7 @@ enum KeyCommands {
                 ctx.out.integer(n)
             },
             CommandSpec("type", arity: 2, flags: [.readonly, .fast], keys: (1, 1, 1), group: .generic, summary: "Names the type of the value stored at a key, or none.", syntax: "key") { ctx in
-                if let v = ctx.db.lookupRead(ctx.argv[1]) { ctx.out.simple(v.typeName) } else { ctx.out.simple("none") }
+                if let v = ctx.db.lookupRead(ctx.argv[1], touch: false) { ctx.out.simple(v.typeName) } else { ctx.out.simple("none") }
             },
             CommandSpec("rename", arity: 3, flags: [.write], keys: (1, 2, 1), group: .generic, summary: "Gives a key a new name, replacing any key already under that name.", complexity: "O(1)", syntax: "key newkey") { ctx in
                 rename(ctx, onlyIfAbsent: false)
@@ -313,7 +313,7 @@ enum KeyCommands {
     }
 
     static func ttl(_ ctx: CommandContext, ms: Bool, absolute: Bool) {
-        guard let s = ctx.db.readSlot(ctx.argv[1]) else { ctx.out.integer(-2); return }
+        guard let s = ctx.db.readSlot(ctx.argv[1], touch: false) else { ctx.out.integer(-2); return }
         let e = ctx.db.table.expire(at: s)
         if e == 0 { ctx.out.integer(-1); return }
         var t = absolute ? e : e - ctx.now
@@ -473,8 +473,8 @@ enum KeyCommands {
 extension Database {
     /// The slot of a live key, counting a keyspace hit or miss (for read commands that need the slot).
     @inline(__always)
-    func readSlot(_ key: Bytes) -> Int? {
-        let s = slot(key)
+    func readSlot(_ key: Bytes, touch: Bool = true) -> Int? {
+        let s = slot(key, touch: touch)
         if s != nil {
             engine.stats.keyspaceHits &+= 1
         } else {
@@ -490,7 +490,7 @@ extension Database {
             table.replaceValue(at: s, with: value)
             table.setExpire(slot: s, expire)
         } else {
-            let s = table.insert(key, value)
+            let s = table.insert(key, value, clock: engine.newKeyClock())
             if expire != 0 { table.setExpire(slot: s, expire) }
         }
         // Redis deletes a replaced key and adds the new one, so this is always a "new" key.

@@ -135,33 +135,35 @@ enum ServerCommands {
                 ConnectionCommands.help(ctx, "OBJECT", [
                     ("ENCODING <key>", "Returns the internal representation of the value stored at <key>."),
                     ("FREQ <key>", "Returns the logarithmic access frequency counter of <key> (LFU policies only)."),
-                    ("IDLETIME <key>", "Returns the seconds since <key> was last accessed (Lunar does not track it: 0)."),
+                    ("IDLETIME <key>", "Returns the seconds since <key> was last accessed."),
                     ("REFCOUNT <key>", "Returns the number of references to the value of <key>."),
                 ])
             },
             CommandSpec("encoding", arity: 3, flags: ro, keys: (2, 2, 1), group: .generic, since: "2.2.3", summary: "Returns the internal representation of a key's value.", syntax: "key") { ctx in
-                guard let v = ctx.db.lookupRead(ctx.argv[2], notifyMiss: false) else { ctx.out.nullBulk(); return }
+                guard let v = ctx.db.lookupRead(ctx.argv[2], notifyMiss: false, touch: false) else { ctx.out.nullBulk(); return }
                 ctx.out.bulk(encoding(of: v))
             },
             CommandSpec("refcount", arity: 3, flags: ro, keys: (2, 2, 1), group: .generic, since: "2.2.3", summary: "Returns the number of references to a key's value (values are never shared in Lunar: 1).", syntax: "key") { ctx in
-                guard ctx.db.lookupRead(ctx.argv[2], notifyMiss: false) != nil else { ctx.out.nullBulk(); return }
+                guard ctx.db.lookupRead(ctx.argv[2], notifyMiss: false, touch: false) != nil else { ctx.out.nullBulk(); return }
                 ctx.out.integer(1)
             },
-            CommandSpec("idletime", arity: 3, flags: ro, keys: (2, 2, 1), group: .generic, since: "2.2.3", summary: "Returns the seconds since a key was last accessed (not tracked by Lunar: 0).", syntax: "key") { ctx in
-                guard ctx.db.lookupRead(ctx.argv[2], notifyMiss: false) != nil else { ctx.out.nullBulk(); return }
-                if ctx.engine.config.string("maxmemory-policy").hasSuffix("lfu") {
+            CommandSpec("idletime", arity: 3, flags: ro, keys: (2, 2, 1), group: .generic, since: "2.2.3", summary: "Returns the seconds since a key was last accessed.", syntax: "key") { ctx in
+                guard ctx.db.lookupRead(ctx.argv[2], notifyMiss: false, touch: false) != nil,
+                      let s = ctx.db.table.slot(of: ctx.argv[2]) else { ctx.out.nullBulk(); return }
+                if ctx.engine.lfuMode {
                     ctx.error("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
                     return
                 }
-                ctx.out.integer(0)
+                ctx.out.integer(ctx.engine.idleMillis(ctx.db.table.clock(at: s)) / 1000)
             },
-            CommandSpec("freq", arity: 3, flags: ro, keys: (2, 2, 1), group: .generic, since: "4.0.0", summary: "Returns the logarithmic access frequency of a key (not tracked by Lunar: 0).", syntax: "key") { ctx in
-                guard ctx.db.lookupRead(ctx.argv[2], notifyMiss: false) != nil else { ctx.out.nullBulk(); return }
-                if !ctx.engine.config.string("maxmemory-policy").hasSuffix("lfu") {
+            CommandSpec("freq", arity: 3, flags: ro, keys: (2, 2, 1), group: .generic, since: "4.0.0", summary: "Returns the logarithmic access frequency of a key.", syntax: "key") { ctx in
+                guard ctx.db.lookupRead(ctx.argv[2], notifyMiss: false, touch: false) != nil,
+                      let s = ctx.db.table.slot(of: ctx.argv[2]) else { ctx.out.nullBulk(); return }
+                if !ctx.engine.lfuMode {
                     ctx.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
                     return
                 }
-                ctx.out.integer(0)
+                ctx.out.integer(ctx.engine.lfuCounter(ctx.db.table.clock(at: s)))
             },
         ]
     }

@@ -299,7 +299,7 @@ enum MemoryCommand {
                         return
                     }
                 }
-                guard let v = ctx.db.lookup(ctx.argv[2]) else { ctx.out.nullBulk(); return }
+                guard let s = ctx.db.slot(ctx.argv[2], touch: false), let v = ctx.db.table.value(at: s) else { ctx.out.nullBulk(); return }
                 ctx.out.integer(MemoryProbe.usage(key: ctx.argv[2], value: v, samples: samples))
             },
             CommandSpec("doctor", arity: 2, group: .server, since: "4.0.0", summary: "Reports memory problems, if any.") { ctx in
@@ -411,11 +411,12 @@ enum DebugCommand {
             ctx.engine.activeExpireEnabled = (parseStrictInt(ctx.argv[2].raw) ?? 0) != 0
             ctx.ok()
         case ("object", 3):
-            guard let v = ctx.db.lookup(ctx.argv[2]) else { ctx.error(Err.noSuchKey); return }
+            guard let s = ctx.db.slot(ctx.argv[2], touch: false), let v = ctx.db.table.value(at: s) else { ctx.error(Err.noSuchKey); return }
+            let clock = ctx.db.table.clock(at: s)
             var extra = ""
             if case let .list(l) = v { extra = " ql_nodes:\(max(1, (l.count + 127) / 128)) ql_avg_node:\(String(format: "%.2f", l.count == 0 ? 0 : Double(l.count) / Double(max(1, (l.count + 127) / 128)))) ql_listpack_max:-2 ql_compressed:0 ql_uncompressed_size:\(l.items.reduce(0) { $0 + $1.count + 2 })" }
             let size = MemoryProbe.usage(key: ctx.argv[2], value: v, samples: 0)
-            ctx.out.simple("Value at:0x0 refcount:1 encoding:\(ServerCommands.encoding(of: v)) serializedlength:\(size) lru:0 lru_seconds_idle:0\(extra)")
+            ctx.out.simple("Value at:0x0 refcount:1 encoding:\(ServerCommands.encoding(of: v)) serializedlength:\(size) lru:\(clock) lru_seconds_idle:\(ctx.engine.lfuMode ? 0 : ctx.engine.idleMillis(clock) / 1000)\(extra)")
         case ("log", 3):
             ctx.engine.logger.warning("DEBUG LOG: \(ctx.argv[2].string)")
             ctx.ok()

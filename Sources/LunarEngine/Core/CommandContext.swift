@@ -10,6 +10,7 @@ public enum Err {
     public static let wrongType = "WRONGTYPE Operation against a key holding the wrong kind of value"
     public static let syntax = "ERR syntax error"
     public static let notInteger = "ERR value is not an integer or out of range"
+    public static let oom = "OOM command not allowed when used memory > 'maxmemory'."
     public static let notFloat = "ERR value is not a valid float"
     public static let indexOutOfRange = "ERR index out of range"
     public static let noSuchKey = "ERR no such key"

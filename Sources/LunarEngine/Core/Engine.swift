@@ -164,6 +164,10 @@ public final class Engine: @unchecked Sendable {
 
     /// Encoding thresholds of sets, hashes and sorted sets, kept current with the config.
     let encodingLimits: EncodingLimits
+    /// maxmemory and eviction (Eviction.swift), kept current with the config.
+    let eviction = Eviction()
+    /// Keys' access clocks are in the LFU form (an LFU maxmemory-policy), else the LRU form.
+    public private(set) var lfuMode = false
 
     public init(config: ConfigStore = ConfigStore(), table: CommandTable = CommandTable(), logger: Logger = Logger(label: "lunar.engine")) {
         self.config = config
@@ -176,10 +180,17 @@ public final class Engine: @unchecked Sendable {
         protoMaxBulkLen.store(config.int("proto-max-bulk-len"), ordering: .relaxed)
         queryBufferLimit.store(config.int("client-query-buffer-limit"), ordering: .relaxed)
         installKeyspaceEvents()
+        eviction.load(config)
+        lfuMode = eviction.policy.usesLFU
         config.onChange.append { [unowned self] name, value in
             switch name {
             case "proto-max-bulk-len": self.protoMaxBulkLen.store(Int(value) ?? 0, ordering: .relaxed)
             case "client-query-buffer-limit": self.queryBufferLimit.store(Int(value) ?? 0, ordering: .relaxed)
+            case "maxmemory", "maxmemory-policy", "maxmemory-samples", "maxmemory-eviction-tenacity",
+                 "lfu-log-factor", "lfu-decay-time", "lazyfree-lazy-eviction":
+                self.eviction.load(self.config)
+                self.lfuMode = self.eviction.policy.usesLFU
+                if name == "maxmemory" { MemoryGauge.shared.refresh() }
             default: break
             }
         }
@@ -205,6 +216,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     private func run() {
+        MemoryGauge.shared.registerCurrentThread()
         while !stopping {
             batch = queue.takeAll(timeoutMs: waitBudget())
             batchIndex = 0
@@ -616,6 +628,10 @@ public final class Engine: @unchecked Sendable {
             rejectCommand(ctx, "ERR wrong number of arguments for '\(spec.fullName)' command", spec: spec)
             return
         }
+        if eviction.maxmemory > 0 && ctx === topContext && rejectForMaxmemory(denyoom: deniesOOM(spec, argv, client)) {
+            rejectCommand(ctx, Err.oom, spec: spec)
+            return
+        }
         if let deny = denyWritesError,
            ctx === topContext ? writeDeniable(spec, client) : (ctx.inScript && spec.isWrite) {
             rejectCommand(ctx, deny, spec: spec)
@@ -677,6 +693,29 @@ public final class Engine: @unchecked Sendable {
             countError(ctx.out.buffer, at: replyStart)
         }
     }
+
+    /// Whether maxmemory refuses `spec` when nothing can be evicted (see Eviction): a denyoom
+    /// command, a script or function that may grow memory, EXEC of a transaction holding one, and
+    /// inside MULTI anything but EXEC, DISCARD, QUIT and RESET (queuing takes memory too).
+    private func deniesOOM(_ spec: CommandSpec, _ argv: [Bytes], _ client: Client) -> Bool {
+        let top = spec.parent ?? spec
+        if client.inMulti {
+            if top.name != "exec" { return !["discard", "quit", "reset"].contains(top.name) }
+            return client.queued.contains { q in
+                guard let s = table.resolve(q) else { return false }
+                return commandDeniesOOM(s, q)
+            }
+        }
+        return commandDeniesOOM(spec, argv)
+    }
+    private func commandDeniesOOM(_ spec: CommandSpec, _ argv: [Bytes]) -> Bool {
+        if spec.group == .scripting, spec.getKeys != nil, let flagged = scriptDeniesOOM?(argv) { return flagged }
+        return spec.flags.contains(.denyoom) || spec.parent?.flags.contains(.denyoom) == true
+    }
+    /// Set by the scripting module: for EVAL/EVALSHA/FCALL (and their _RO forms), whether the
+    /// script's or function's declared flags make it denyoom (neither allow-oom nor no-writes);
+    /// nil for a script without a shebang or one not found, which count as the command's own flags.
+    public var scriptDeniesOOM: (([Bytes]) -> Bool?)?
 
     /// The command table's answer for a name, remembered for the last name looked up: a pipeline's
     /// commands mostly repeat one name, and the request parser hands them the same storage for it.
@@ -956,6 +995,7 @@ public final class Engine: @unchecked Sendable {
         nextCron = monotonicMillis() + Int64(1000 / hz)
         now = unixMillis()
         if activeExpireEnabled { activeExpireCycle(budgetMs: 25) }
+        maxmemoryCron()
         flushPropagation()
         for h in cronHooks { h(self) }
         flushPropagation()

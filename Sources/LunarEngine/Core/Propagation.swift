@@ -83,6 +83,13 @@ extension Engine {
         pendingExpired.append(PropagatedOp(db: db, argv: [Bytes("DEL"), key]))
     }
 
+    /// An evicted key is propagated as DEL (UNLINK with lazyfree-lazy-eviction), ahead of the
+    /// command whose check evicted it, as expired keys are.
+    func recordEviction(db: Int, key: Bytes, lazy: Bool) {
+        guard isPropagating else { return }
+        pendingExpired.append(PropagatedOp(db: db, argv: [Bytes(lazy ? "UNLINK" : "DEL"), key]))
+    }
+
     /// Hands the recorded effects of the unit that just ended to every sink.
     @inline(__always) func flushPropagation() {
         if pendingExpired.isEmpty && pendingOps.isEmpty { return }

@@ -10,7 +10,7 @@ public final class Database {
     public var table = KeyTable()
     /// The engine owns this object and outlives it; unowned(unsafe) skips the runtime check a
     /// checked unowned reference pays on every access (several per command).
-    unowned(unsafe) let engine: Engine
+    public unowned(unsafe) let engine: Engine
 
     init(id: Int, engine: Engine) {
         self.id = id
@@ -21,21 +21,25 @@ public final class Database {
 
     // MARK: Lookup
 
-    /// The slot of a live key, deleting it first if it has expired.
-    public func slot(_ key: Bytes) -> Int? {
+    /// The slot of a live key, deleting it first if it has expired. The lookup counts as a use of
+    /// the key (its access clock moves, see AccessClock) unless `touch` is false, as for Redis's
+    /// LOOKUP_NOTOUCH readers: TYPE, EXISTS, the TTL family, OBJECT, MEMORY USAGE.
+    @inline(__always)
+    public func slot(_ key: Bytes, touch: Bool = true) -> Int? {
         guard let s = table.slot(of: key) else { return nil }
         let e = table.expire(at: s)
         if e != 0 && e < engine.now {
             expireSlot(s)
             return nil
         }
+        if touch { table.setClock(at: s, engine.touchedClock(table.clock(at: s))) }
         return s
     }
 
     /// The value of a live key (counts a keyspace hit or miss, as Redis's read lookups do). A miss
     /// publishes a keymiss event unless `notifyMiss` is false (Redis's OBJECT lookups).
-    public func lookupRead(_ key: Bytes, notifyMiss: Bool = true) -> Value? {
-        if let s = slot(key) {
+    public func lookupRead(_ key: Bytes, notifyMiss: Bool = true, touch: Bool = true) -> Value? {
+        if let s = slot(key, touch: touch) {
             engine.stats.keyspaceHits &+= 1
             return table.value(at: s)
         }
@@ -60,7 +64,7 @@ public final class Database {
             table.replaceValue(at: s, with: value)
             if !keepTTL { table.setExpire(slot: s, 0) }
         } else {
-            table.insert(key, value)
+            table.insert(key, value, clock: engine.newKeyClock())
             notify(KeyspaceEvents.new, "new", key)
             signalReadyIfBlockable(key, value)
         }
@@ -69,7 +73,7 @@ public final class Database {
     /// Adds a key that the caller knows is absent (a "new" keyspace event unless loading data).
     @discardableResult
     public func add(_ key: Bytes, _ value: Value, notifyNew: Bool = true) -> Int {
-        let s = table.insert(key, value)
+        let s = table.insert(key, value, clock: engine.newKeyClock())
         if notifyNew { notify(KeyspaceEvents.new, "new", key) }
         signalReadyIfBlockable(key, value)
         return s

@@ -32,6 +32,9 @@ public final class KeyTable {
     private var capacity = 0
     /// One bit per slot (capacity / 64 words, rounded up): does the key have an expiry?
     private var expireBits: UnsafeMutablePointer<UInt64>
+    /// One word per slot (capacity): the key's access clock, what eviction and OBJECT IDLETIME/FREQ
+    /// read (see AccessClock). Beside the entries rather than in them: the entries stay 16 bytes.
+    private var clocks: UnsafeMutablePointer<UInt32>
     /// Bits of a bucket that hold the slot number (slot numbers stay below `1 << slotBits`); the
     /// other 31 - slotBits bits hold the tag. Grows with the slots, which re-tags the index.
     private(set) var slotBits = KeyTable.minSlotBits
@@ -52,6 +55,7 @@ public final class KeyTable {
         buckets = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
         entries = UnsafeMutablePointer<Entry>.allocate(capacity: 1)
         expireBits = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+        clocks = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
     }
 
     deinit {
@@ -59,6 +63,7 @@ public final class KeyTable {
         entries.deallocate()
         buckets.deallocate()
         expireBits.deallocate()
+        clocks.deallocate()
     }
 
     public var volatileCount: Int { volatileSlots.count }
@@ -158,6 +163,16 @@ public final class KeyTable {
         return entries[slot].value
     }
 
+    /// The slot's access clock (AccessClock: LRU seconds or LFU minutes and counter).
+    @inline(__always) public func clock(at slot: Int) -> UInt32 {
+        precondition(slot >= 0 && slot < slotCount)
+        return clocks[slot]
+    }
+    @inline(__always) public func setClock(at slot: Int, _ c: UInt32) {
+        precondition(slot >= 0 && slot < slotCount)
+        clocks[slot] = c
+    }
+
     /// Absolute expiry of the slot's key in Unix ms, 0 when it has none.
     @inline(__always) public func expire(at slot: Int) -> Int64 {
         precondition(slot >= 0 && slot < slotCount)
@@ -167,9 +182,9 @@ public final class KeyTable {
 
     // MARK: Updates
 
-    /// Inserts a new key (which must be absent) and returns its slot.
+    /// Inserts a new key (which must be absent) with its access clock and returns its slot.
     @discardableResult
-    public func insert(_ key: Bytes, _ value: Value) -> Int {
+    public func insert(_ key: Bytes, _ value: Value, clock: UInt32 = 0) -> Int {
         if (count + 1) * 2 > bucketCount { resize(to: max(16, bucketCount * 2)) }
         let s: Int
         if let f = freeSlots.popLast() {
@@ -191,6 +206,7 @@ public final class KeyTable {
         var i = h & mask
         while buckets[i] >= 0 { i = (i + 1) & mask }
         buckets[i] = bucketEntry(slot: s, hash: h)
+        clocks[s] = clock
         count += 1
         return s
     }
@@ -274,6 +290,10 @@ public final class KeyTable {
         (x + oldWords).initialize(repeating: 0, count: words - oldWords)
         expireBits.deallocate()
         expireBits = x
+        let c = UnsafeMutablePointer<UInt32>.allocate(capacity: n)
+        c.initialize(from: clocks, count: slotCount)
+        clocks.deallocate()
+        clocks = c
         capacity = n
     }
 
@@ -320,6 +340,8 @@ public final class KeyTable {
         entries = UnsafeMutablePointer<Entry>.allocate(capacity: 1)
         expireBits.deallocate()
         expireBits = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+        clocks.deallocate()
+        clocks = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
         buckets.deallocate()
         buckets = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
         bucketCount = 0
