@@ -190,7 +190,15 @@ public final class Engine: @unchecked Sendable {
                  "lfu-log-factor", "lfu-decay-time", "lazyfree-lazy-eviction":
                 self.eviction.load(self.config)
                 self.lfuMode = self.eviction.policy.usesLFU
-                if name == "maxmemory" { MemoryGauge.shared.refresh() }
+                if name == "maxmemory" && self.eviction.maxmemory > 0 {
+                    // As Redis's CONFIG SET maxmemory: a limit below the usage evicts right away.
+                    MemoryGauge.shared.refresh()
+                    let used = MemoryGauge.shared.used()
+                    if used > self.eviction.maxmemory {
+                        self.logger.warning("WARNING: the new maxmemory value set via CONFIG SET (\(self.eviction.maxmemory)) is smaller than the current memory usage (\(used)). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.")
+                    }
+                    if self.isEngineThread { _ = self.performEvictions() }
+                }
             default: break
             }
         }
