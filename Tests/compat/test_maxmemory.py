@@ -277,6 +277,26 @@ def test_noeviction_oom(spawn, kind):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_eviction_exceeded_time(spawn, kind):
+    """INFO stats: current_eviction_exceeded_time runs while memory stays over the limit after
+    eviction, and total_eviction_exceeded_time keeps it once memory fits again."""
+    _, c = spawn(kind)
+    st = info(c, "stats")
+    assert (st["total_eviction_exceeded_time"], st["current_eviction_exceeded_time"]) == ("0", "0")
+    _, limit, _ = fill_until_oom(c)
+    time.sleep(0.4)
+    st = info(c, "stats")
+    current, total = int(st["current_eviction_exceeded_time"]), int(st["total_eviction_exceeded_time"])
+    assert 350 <= current < 10_000 and total >= current, st
+    assert c.call("CONFIG", "SET", "maxmemory", str(limit)) == ("simple", b"OK")
+    assert c.call("FLUSHALL") == ("simple", b"OK")
+    assert c.call("SET", "a", "b") == ("simple", b"OK")
+    st = info(c, "stats")
+    assert st["current_eviction_exceeded_time"] == "0", st
+    assert int(st["total_eviction_exceeded_time"]) >= current, st
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_maxmemory_zero_disables_enforcement(spawn, kind):
     _, c = spawn(kind)
     fill_until_oom(c)

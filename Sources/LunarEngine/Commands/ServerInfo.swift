@@ -226,6 +226,8 @@ enum ServerInfo {
             "expired_stale_perc:\(String(format: "%.2f", s.expiredStalePerc))",
             "evicted_keys:\(s.evictedKeys)",
             "evicted_clients:0",
+            "total_eviction_exceeded_time:\(e.evictionExceededMillis.total)",
+            "current_eviction_exceeded_time:\(e.evictionExceededMillis.current)",
             "keyspace_hits:\(s.keyspaceHits)",
             "keyspace_misses:\(s.keyspaceMisses)",
             "pubsub_channels:\(e.pubsub.channelCount)",

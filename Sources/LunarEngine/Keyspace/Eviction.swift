@@ -47,6 +47,21 @@ final class Eviction {
     var oomAtCommandStart = false
     /// Eviction stopped at its time budget with memory still over the limit: cron goes on with it.
     var unfinished = false
+    /// Since when (monotonic µs) memory has stayed over the limit after eviction (0: it is not),
+    /// and the time it was so before: INFO's total/current_eviction_exceeded_time.
+    var exceededSince: Int64 = 0
+    var exceededMicros: Int64 = 0
+
+    func noteResult(_ r: Result) {
+        if r == .ok {
+            if exceededSince != 0 {
+                exceededMicros += monotonicMicros() - exceededSince
+                exceededSince = 0
+            }
+        } else if exceededSince == 0 {
+            exceededSince = monotonicMicros()
+        }
+    }
     /// The best candidates so far, ascending by score (the last one is evicted first).
     var pool: [(score: UInt64, db: Int, key: Bytes)] = []
     static let poolSize = 16
@@ -162,6 +177,19 @@ extension Engine {
     /// Frees memory down to maxmemory if it is over (see Eviction). `.fail` when it is over and
     /// nothing can be evicted; `.running` when the time budget ran out first.
     func performEvictions() -> Eviction.Result {
+        let r = evictToLimit()
+        eviction.noteResult(r)
+        return r
+    }
+
+    /// INFO stats: how long memory stayed over maxmemory after eviction, in all and right now (ms).
+    public var evictionExceededMillis: (total: Int64, current: Int64) {
+        let ev = eviction
+        let current = ev.exceededSince == 0 ? 0 : monotonicMicros() - ev.exceededSince
+        return ((ev.exceededMicros + current) / 1000, current / 1000)
+    }
+
+    private func evictToLimit() -> Eviction.Result {
         let ev = eviction
         guard ev.maxmemory > 0 else { return .ok }
         var used = MemoryGauge.shared.used()
