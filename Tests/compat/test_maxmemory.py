@@ -154,10 +154,16 @@ def test_object_idletime(spawn, kind):
         assert idle[0] == "int" and idle[1] >= 2, (k, idle)
     # Commands that look at a key without "using" it leave its access time alone.
     for cmd in (["TYPE", "k1"], ["EXISTS", "k1"], ["TTL", "k1"], ["PTTL", "k1"], ["EXPIRETIME", "k1"],
-                ["OBJECT", "ENCODING", "k1"], ["OBJECT", "REFCOUNT", "k1"], ["OBJECT", "IDLETIME", "k1"]):
+                ["OBJECT", "ENCODING", "k1"], ["OBJECT", "REFCOUNT", "k1"], ["OBJECT", "IDLETIME", "k1"],
+                ["SCAN", "0", "COUNT", "100"], ["SCAN", "0", "TYPE", "string"], ["RANDOMKEY"], ["KEYS", "*"],
+                ["MEMORY", "USAGE", "k1"], ["DEBUG", "OBJECT", "k1"]):
         assert c.call(*cmd)[0] != "err", cmd
-    idle = c.call("OBJECT", "IDLETIME", "k1")
-    assert idle[0] == "int" and idle[1] >= 2, idle
+    for k in ("k1", "k2", "k3", "k4"):
+        idle = c.call("OBJECT", "IDLETIME", k)
+        assert idle[0] == "int" and idle[1] >= 2, (k, idle)
+    # DEBUG OBJECT reports the same idle time.
+    debug = c.call("DEBUG", "OBJECT", "k1")[1].decode()
+    assert int(debug.split("lru_seconds_idle:")[1].split()[0]) >= 2, debug
     # Reading, TOUCH and overwriting do.
     assert c.call("GET", "k2") == ("bulk", b"v")
     assert c.call("TOUCH", "k3") == ("int", 1)

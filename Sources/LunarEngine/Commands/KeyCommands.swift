@@ -43,7 +43,7 @@ enum KeyCommands {
                 while tries > 0, let s = db.table.randomSlot(using: &g) {
                     let key = db.table.key(at: s)
                     // An expired key found this way is deleted and another one drawn.
-                    if db.slot(key) != nil { ctx.out.bulk(key); return }
+                    if db.slot(key, touch: false) != nil { ctx.out.bulk(key); return }
                     tries -= 1
                 }
                 ctx.out.nullBulk()
@@ -247,7 +247,7 @@ enum KeyCommands {
             if let pattern, !globMatch(pattern, key.raw) { continue }
             // Expired keys are deleted on the way (the slots already collected stay valid); the TYPE
             // check reads the key as a read command does (a keyspace hit).
-            guard let live = typeName == nil ? db.slot(key) : db.readSlot(key) else { continue }
+            guard let live = typeName == nil ? db.slot(key, touch: false) : db.readSlot(key, touch: false) else { continue }
             if let typeName, !typeName.raw.elementsEqual(db.table.value(at: live).unsafelyUnwrapped.typeName.utf8) {
                 continue
             }
