@@ -414,6 +414,19 @@ def test_config_get_globs_match_redis(pair):
     assert len(names) == len(set(names)) and b"maxmemory" in names and b"hz" in names
 
 
+def test_appendonly_yes_is_refused_not_ignored(r):
+    """Lunar has no AOF: a user asking for one gets an error instead of silently less durability."""
+    import redis
+    import subprocess
+    with pytest.raises(redis.ResponseError, match="append-only file"):
+        r.config_set("appendonly", "yes")
+    assert r.config_get("appendonly") == {"appendonly": "no"}
+    assert r.config_set("appendonly", "no") is True
+    res = subprocess.run([lunar_binary(), "--port", str(free_port()), "--appendonly", "yes"],
+                         capture_output=True, timeout=30)
+    assert res.returncode != 0 and b"append-only file" in res.stdout + res.stderr
+
+
 def test_config_set_is_all_or_nothing(pair):
     a, b, _ = pair
     run((a, b), ["CONFIG", "SET", "maxmemory", "7mb", "maxmemory-policy", "bogus"], ["CONFIG", "GET", "maxmemory"],

@@ -20,12 +20,16 @@ public struct ConfigParam {
     public let defaultValue: String
     /// Can only be set at startup.
     public let immutable: Bool
-    public init(_ name: String, _ kind: Kind, _ defaultValue: String, aliases: [String] = [], immutable: Bool = false) {
+    /// A valid value Lunar does not support: the reason it is refused, or nil to accept it.
+    public let unsupported: ((String) -> String?)?
+    public init(_ name: String, _ kind: Kind, _ defaultValue: String, aliases: [String] = [], immutable: Bool = false,
+                unsupported: ((String) -> String?)? = nil) {
         self.name = name
         self.kind = kind
         self.defaultValue = defaultValue
         self.aliases = aliases
         self.immutable = immutable
+        self.unsupported = unsupported
     }
 }
 
@@ -74,6 +78,7 @@ public final class ConfigStore: @unchecked Sendable {
         guard let c = canonicalName(name), let p = params[c] else { return "unknown option" }
         if p.immutable && !startup { return "can't set immutable config" }
         guard let v = normalize(p, value) else { return validationError(p, value) }
+        if let reason = p.unsupported?(v) { return reason }
         values[c] = v
         for f in onChange { f(c, v) }
         return nil
@@ -180,7 +185,11 @@ public final class ConfigStore: @unchecked Sendable {
             ConfigParam("dbfilename", .string, "dump.rdb"),
             // Redis's default save points when no config file sets them (tests and benchmarks pass --save '').
             ConfigParam("save", .custom(ConfigStore.checkSavePoints), "3600 1 300 100 60 10000"),
-            ConfigParam("appendonly", .bool, "no"),
+            // No AOF yet: refusing `appendonly yes` (at start-up and by CONFIG SET) is better than
+            // accepting it and leaving a user who relies on it without the durability they asked for.
+            ConfigParam("appendonly", .bool, "no", unsupported: { v in
+                v == "yes" ? "Lunar has no append-only file (AOF) yet; it persists with RDB snapshots (save, BGSAVE)" : nil
+            }),
             ConfigParam("appendfilename", .string, "appendonly.aof", immutable: true),
             ConfigParam("appendfsync", .enumeration(["always", "everysec", "no"]), "everysec"),
             ConfigParam("requirepass", .string, ""),
