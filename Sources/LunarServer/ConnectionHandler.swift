@@ -20,10 +20,19 @@ final class ChannelConnection: ClientConnection, @unchecked Sendable {
     /// Replies handed to NIO and not written yet (event-loop confined): while there are any, later
     /// replies queue behind them in NIO so that the client receives everything in order.
     private var queuedInNIO = 0
+    /// Counted reply bytes not written yet (see ClientConnection.unsentBytes): added by the engine
+    /// when it hands them over, taken off here once the socket has them (or they are dropped).
+    private let unsent = ManagedAtomic<Int>(0)
     init(channel: Channel, loopIndex: Int, fd: CInt?) {
         self.channel = channel
         self.loopIndex = loopIndex
         self.fd = fd
+    }
+
+    var unsentBytes: Int { unsent.load(ordering: .relaxed) }
+    func noteHandedOver(_ bytes: Int) { unsent.wrappingIncrement(by: bytes, ordering: .relaxed) }
+    @inline(__always) private func written(_ bytes: Int, _ counted: Bool) {
+        if counted && bytes > 0 { unsent.wrappingDecrement(by: bytes, ordering: .relaxed) }
     }
 
     func send(_ buffer: ByteBuffer, thenClose: Bool) {
@@ -39,26 +48,38 @@ final class ChannelConnection: ClientConnection, @unchecked Sendable {
     /// channel on the error as before; later replies follow it through NIO until it is written.
     /// The descriptor cannot have been closed and reused here: NIO closes it on this event loop
     /// and the handler's context is cleared (channelInactive) before any other task runs.
-    func write(_ buffer: ByteBuffer, thenClose: Bool) {
+    func write(_ buffer: ByteBuffer, thenClose: Bool, counted: Bool = false) {
         let handler = self.handler
         handler?.resumeIfCaughtUp()
-        if buffer.readableBytes > 0 {
+        let n = buffer.readableBytes
+        if n > 0 {
             if thenClose {
                 queuedInNIO += 1
-                channel.writeAndFlush(NIOAny(buffer)).whenComplete { [channel] _ in channel.close(promise: nil) }
+                channel.writeAndFlush(NIOAny(buffer)).whenComplete { [channel] _ in
+                    self.written(n, counted)
+                    channel.close(promise: nil)
+                }
             } else if let context = handler?.context {
                 var rest = buffer
                 if let fd, queuedInNIO == 0 {
                     let sent = buffer.withUnsafeReadableBytes { Glibc.send(fd, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL)) }
-                    if sent == buffer.readableBytes { return }
-                    if sent > 0 { rest.moveReaderIndex(forwardBy: sent) }
+                    if sent == n { written(n, counted); return }
+                    if sent > 0 {
+                        rest.moveReaderIndex(forwardBy: sent)
+                        written(sent, counted)
+                    }
                 }
                 queuedInNIO += 1
-                let written = context.eventLoop.makePromise(of: Void.self)
-                written.futureResult.whenComplete { _ in self.queuedInNIO -= 1 }
+                let left = rest.readableBytes
+                let done = context.eventLoop.makePromise(of: Void.self)
+                done.futureResult.whenComplete { _ in
+                    self.queuedInNIO -= 1
+                    self.written(left, counted)
+                }
                 // From the handler's place in the pipeline: one step shorter than the channel's path.
-                context.writeAndFlush(NIOAny(rest), promise: written)
+                context.writeAndFlush(NIOAny(rest), promise: done)
             } else {
+                written(n, counted)
                 channel.writeAndFlush(NIOAny(buffer), promise: nil)
             }
         } else if thenClose {

@@ -389,6 +389,29 @@ def test_new_replica_full_sync_with_existing_data(master, m):
     m.call("FLUSHALL")
 
 
+def test_snapshot_bigger_than_the_replica_output_limit_still_syncs():
+    """The full-sync snapshot is not counted against client-output-buffer-limit replica (as in
+    Redis, which sends it outside the output buffer); the stream that follows is."""
+    lunar = start_lunar("--client-output-buffer-limit", "replica 1mb 512kb 5")
+    second = None
+    try:
+        c = Conn(lunar.port)
+        for i in range(0, 3000, 100):
+            c.pipeline([["SET", f"big:{j}", "x" * 2000 + str(j)] for j in range(i, i + 100)])
+        second = start_redis("--replicaof", "127.0.0.1", str(lunar.port))
+        wait_link_up(second.port)
+        c.call("SET", "after", "1")
+        wait_synced(lunar.port, second.port)
+        assert assert_same_data(lunar.port, second.port) == 3001
+        time.sleep(0.5)
+        assert info(lunar.port)["connected_slaves"] == "1"
+        c.close()
+    finally:
+        if second:
+            second.stop()
+        lunar.stop()
+
+
 def test_sync_while_writes_flow(master, replica, m):
     """A full sync and a partial resync in the middle of a steady write load lose nothing."""
     import threading

@@ -9,6 +9,10 @@ public protocol ClientConnection: AnyObject, Sendable {
     func send(_ buffer: ByteBuffer, thenClose: Bool)
     /// Closes the connection now (CLIENT KILL).
     func close()
+    /// Bytes of replies handed over with `counted` set and not yet written to the socket
+    /// (client-output-buffer-limit); the engine adds them with `noteHandedOver` as it hands them.
+    var unsentBytes: Int { get }
+    func noteHandedOver(_ bytes: Int)
 }
 
 /// Replies for one connection, produced in one engine round.
@@ -16,6 +20,9 @@ public struct OutgoingReplies: @unchecked Sendable {
     public let connection: ClientConnection
     public let buffer: ByteBuffer
     public let thenClose: Bool
+    /// The buffer's bytes count in the connection's `unsentBytes` until written (the client's class
+    /// has an output buffer limit).
+    public let counted: Bool
 }
 
 /// Why a client is blocked (BLPOP and friends): the command to run again when one of its keys gets data.
@@ -62,6 +69,11 @@ public final class Client: @unchecked Sendable {
     public var replySkipNext = false
     /// A replica attached by SYNC/PSYNC: it gets the replication stream and no replies (flag S).
     public internal(set) var isReplica = false
+    /// Since when (engine ms) the client's pending output has been over its class's soft limit (0: not).
+    var softLimitSince: Int64 = 0
+    /// The next hand-over of this client's output is not counted against its output buffer limit:
+    /// it carries a replica's snapshot (or backlog), which Redis sends outside the buffer too.
+    var outputLimitExemptOnce = false
 
     /// True while this client debugs a script (SCRIPT DEBUG): its input goes to `Engine.debugChannel`.
     public let debugging = UnsafeAtomic<Bool>.create(false)

@@ -13,6 +13,8 @@ public struct ConfigParam {
         /// Stored in a lossless canonical spelling returned by the normalizer (nil: refused with `error`);
         /// CONFIG GET and REWRITE show `display` of it.
         case canonical((String) -> String?, display: (String) -> String, error: String)
+        /// client-output-buffer-limit: classes given are merged into the current value.
+        case outputBufferLimits
     }
     public let name: String
     public let aliases: [String]
@@ -120,6 +122,9 @@ public final class ConfigStore: @unchecked Sendable {
             return check(raw) == nil ? raw : nil
         case let .canonical(normalizer, _, _):
             return normalizer(raw)
+        case .outputBufferLimits:
+            guard case let .success(v) = OutputBufferLimits.merge(values[p.name], raw) else { return nil }
+            return v
         }
     }
 
@@ -137,11 +142,15 @@ public final class ConfigStore: @unchecked Sendable {
             if case let .enumeration(o) = p.kind { return o.joined(separator: ", ") } else { return "" } }()
         case let .custom(check): return check(raw) ?? "invalid value"
         case let .canonical(_, _, error): return error
+        case .outputBufferLimits:
+            if case let .failure(e) = OutputBufferLimits.merge(nil, raw) { return e.message }
+            return "invalid value"
         }
     }
 
     /// Memory values: plain bytes or with k/kb/m/mb/g/gb (k=1000, kb=1024, as in redis.conf).
-    public func parseMemory(_ s: String) -> Int? {
+    public func parseMemory(_ s: String) -> Int? { ConfigStore.memoryValue(s) }
+    public static func memoryValue(_ s: String) -> Int? {
         let l = s.lowercased()
         let units: [(String, Int)] = [("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10), ("g", 1_000_000_000), ("m", 1_000_000), ("k", 1000), ("b", 1)]
         for (u, mul) in units where l.hasSuffix(u) {
@@ -196,6 +205,8 @@ public final class ConfigStore: @unchecked Sendable {
             ConfigParam("maxclients", .int(min: 1, max: big), "10000"),
             ConfigParam("maxmemory", .memory(min: 0, max: big), "0"),
             ConfigParam("maxmemory-policy", .enumeration(["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"]), "noeviction"),
+            ConfigParam("client-output-buffer-limit", .outputBufferLimits,
+                        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
             ConfigParam("maxmemory-samples", .int(min: 1, max: Int(Int32.max)), "5"),
             ConfigParam("maxmemory-eviction-tenacity", .int(min: 0, max: 100), "10"),
             ConfigParam("lfu-log-factor", .int(min: 0, max: Int(Int32.max)), "10"),
@@ -233,5 +244,69 @@ public final class ConfigStore: @unchecked Sendable {
             ConfigParam("min-replicas-to-write", .int(min: 0, max: Int(Int32.max)), "0", aliases: ["min-slaves-to-write"]),
             ConfigParam("min-replicas-max-lag", .int(min: 0, max: Int(Int32.max)), "10", aliases: ["min-slaves-max-lag"]),
         ]
+    }
+}
+
+/// client-output-buffer-limit: for each client class, a hard limit, a soft limit and how many seconds
+/// the soft one may be exceeded (0: no limit), in Redis's canonical form
+/// `normal H S T slave H S T pubsub H S T`.
+public struct OutputBufferLimits: Equatable {
+    public struct Limit: Equatable {
+        public var hard = 0, soft = 0, seconds = 0
+        public var isSet: Bool { hard > 0 || soft > 0 }
+    }
+    public var normal = Limit(), replica = Limit(), pubsub = Limit()
+
+    public struct ParseError: Error { public let message: String }
+
+    public init() {}
+
+    /// Parses the canonical form (or any list of whole class specs).
+    public init?(_ text: String) {
+        guard case .success = OutputBufferLimits.apply(text, to: &self) else { return nil }
+    }
+
+    public var text: String {
+        "normal \(normal.hard) \(normal.soft) \(normal.seconds) slave \(replica.hard) \(replica.soft) \(replica.seconds) pubsub \(pubsub.hard) \(pubsub.soft) \(pubsub.seconds)"
+    }
+
+    /// `raw`'s classes applied over `current` (all or nothing), as CONFIG SET does; Redis's errors.
+    static func merge(_ current: String?, _ raw: String) -> Result<String, ParseError> {
+        var limits = current.flatMap { OutputBufferLimits($0) } ?? OutputBufferLimits()
+        switch apply(raw, to: &limits) {
+        case let .failure(e): return .failure(e)
+        case .success: return .success(limits.text)
+        }
+    }
+
+    private static func apply(_ raw: String, to limits: inout OutputBufferLimits) -> Result<Void, ParseError> {
+        let t = raw.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        if t.count % 4 != 0 { return .failure(ParseError(message: "Wrong number of arguments in buffer limit configuration.")) }
+        // Every field is checked before any is applied.
+        var parsed: [(String, Limit)] = []
+        var i = 0
+        while i < t.count {
+            let cls = t[i].lowercased()
+            guard ["normal", "slave", "replica", "pubsub"].contains(cls) else {
+                return .failure(ParseError(message: "Invalid client class specified in buffer limit configuration."))
+            }
+            var values: [Int] = []
+            for j in 1...3 {
+                guard let v = ConfigStore.memoryValue(t[i + j]), v >= 0 else {
+                    return .failure(ParseError(message: "Error in hard, soft or soft_seconds setting in buffer limit configuration."))
+                }
+                values.append(v)
+            }
+            parsed.append((cls, Limit(hard: values[0], soft: values[1], seconds: values[2])))
+            i += 4
+        }
+        for (cls, l) in parsed {
+            switch cls {
+            case "normal": limits.normal = l
+            case "pubsub": limits.pubsub = l
+            default: limits.replica = l
+            }
+        }
+        return .success(())
     }
 }

@@ -182,10 +182,13 @@ public final class Engine: @unchecked Sendable {
         installKeyspaceEvents()
         eviction.load(config)
         lfuMode = eviction.policy.usesLFU
+        outputLimits = OutputBufferLimits(config.string("client-output-buffer-limit")) ?? OutputBufferLimits()
         config.onChange.append { [unowned self] name, value in
             switch name {
             case "proto-max-bulk-len": self.protoMaxBulkLen.store(Int(value) ?? 0, ordering: .relaxed)
             case "client-query-buffer-limit": self.queryBufferLimit.store(Int(value) ?? 0, ordering: .relaxed)
+            case "client-output-buffer-limit":
+                self.outputLimits = OutputBufferLimits(value) ?? OutputBufferLimits()
             case "maxmemory", "maxmemory-policy", "maxmemory-samples", "maxmemory-eviction-tenacity",
                  "lfu-log-factor", "lfu-decay-time", "lazyfree-lazy-eviction":
                 self.eviction.load(self.config)
@@ -816,7 +819,21 @@ public final class Engine: @unchecked Sendable {
                 c.output.buffer = nextOutputBuffer(after: buf.readableBytes)
             }
             c.spareOutput = buf.capacity <= Self.keptOutputCapacity ? buf : nil
-            batch.append(OutgoingReplies(connection: conn, buffer: buf, thenClose: c.closeAfterReply))
+            var counted = false
+            if c.outputLimitExemptOnce {
+                c.outputLimitExemptOnce = false
+            } else if let limit = outputLimit(of: c) {
+                if overOutputLimit(c, limit, pending: conn.unsentBytes + buf.readableBytes) {
+                    logger.warning("Client \(ConnectionCommands.describe(c, self, now: now)) scheduled to be closed ASAP for overcoming of output buffer limits.")
+                    c.closed = true
+                    conn.close()
+                    forget(c)
+                    continue
+                }
+                conn.noteHandedOver(buf.readableBytes)
+                counted = true
+            }
+            batch.append(OutgoingReplies(connection: conn, buffer: buf, thenClose: c.closeAfterReply, counted: counted))
             if c.closeAfterReply { c.closed = true }
         }
         toFlush.removeAll(keepingCapacity: true)
@@ -834,6 +851,29 @@ public final class Engine: @unchecked Sendable {
         if sent == 0 { return emptyBuffer }
         return allocator.buffer(capacity: min(16 << 10, max(64, sent)))
     }
+
+    /// The client-output-buffer-limit of the client's class (replica, pubsub or normal, as Redis
+    /// classifies clients), or nil when that class has none.
+    @inline(__always) private func outputLimit(of c: Client) -> OutputBufferLimits.Limit? {
+        let l = c.isReplica ? outputLimits.replica : c.subscriptions.pubsubMode ? outputLimits.pubsub : outputLimits.normal
+        return l.isSet ? l : nil
+    }
+
+    /// Whether `pending` reply bytes break the limit: over the hard limit, or over the soft one for
+    /// longer than its seconds. Redis counts only what overflows a client's 16 KiB reply buffer, so
+    /// that much is left out here too.
+    private func overOutputLimit(_ c: Client, _ l: OutputBufferLimits.Limit, pending: Int) -> Bool {
+        let used = max(0, pending - 16 << 10)
+        if l.hard > 0 && used >= l.hard { return true }
+        if l.soft > 0 && used >= l.soft {
+            if c.softLimitSince == 0 { c.softLimitSince = max(1, now); return false }
+            return now - c.softLimitSince > Int64(l.seconds) * 1000
+        }
+        c.softLimitSince = 0
+        return false
+    }
+    /// client-output-buffer-limit, kept current with the config.
+    var outputLimits = OutputBufferLimits()
 
     /// Set by the server: delivers a round's replies (grouped per event loop on its side).
     public var replySink: (@Sendable ([OutgoingReplies]) -> Void)?

@@ -261,6 +261,7 @@ public final class ReplicationMaster: PropagationSink {
         if isPsync { ctx.out.simple("FULLRESYNC \(replID) \(offset)") }
         ctx.out.buffer.writeString("$\(rdb.count)\r\n")
         ctx.out.buffer.writeBytes(rdb)
+        c.outputLimitExemptOnce = true   // the snapshot does not count against the replica's limit
         // The replica loads the snapshot with database 0 selected: the stream must select again.
         streamDB = -1
         if r.rdbOnly {
@@ -279,6 +280,7 @@ public final class ReplicationMaster: PropagationSink {
         guard let backlog, backlog.covers(wanted) else { return false }
         if r.capaPsync2 { ctx.out.simple("CONTINUE \(replID)") } else { ctx.out.simple("CONTINUE") }
         ctx.out.buffer.writeBytes(backlog.bytes(from: wanted))
+        r.client.outputLimitExemptOnce = true
         engine.logger.notice("Partial resynchronization request from \(r.ip):\(r.listeningPort) accepted, sending \(offset - wanted + 1) bytes of backlog")
         attach(r)
         return true
