@@ -196,7 +196,8 @@ public final class Engine: @unchecked Sendable {
                 if name == "maxmemory" && self.eviction.maxmemory > 0 {
                     // As Redis's CONFIG SET maxmemory: a limit below the usage evicts right away.
                     MemoryGauge.shared.refresh()
-                    let used = MemoryGauge.shared.used()
+                    self.eviction.takeRoundBase()
+                    let used = self.eviction.usedMemory()
                     if used > self.eviction.maxmemory {
                         self.logger.warning("WARNING: the new maxmemory value set via CONFIG SET (\(self.eviction.maxmemory)) is smaller than the current memory usage (\(used)). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.")
                     }
@@ -228,9 +229,11 @@ public final class Engine: @unchecked Sendable {
 
     private func run() {
         MemoryGauge.shared.registerCurrentThread()
+        eviction.adoptEngineThread()
         while !stopping {
             batch = queue.takeAll(timeoutMs: waitBudget())
             batchIndex = 0
+            if eviction.maxmemory > 0 { eviction.takeRoundBase() }
             // The first keys of the next clients' commands are prefetched while the current client's
             // commands run (the same three steps as within a pipeline, see `process`): without
             // pipelining, a round holds one command from each of many clients.

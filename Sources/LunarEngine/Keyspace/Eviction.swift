@@ -90,6 +90,47 @@ final class Eviction {
         return Int64(500.0 * pow(1.15, Double(tenacity - 10)))
     }
 
+    // The used memory as each command's check reads it: the full gauge (a lock and every registered
+    // thread's counters) is read once per engine round, and within the round only the engine
+    // thread's own counters move it — the requests of the round were parsed before it began, and
+    // what the event loops parse meanwhile runs in a later round.
+    var roundBase = 0
+    var engineNetAtRoundBase: Int64 = 0
+    var roundBaseValid = false
+    var ownAllocated: UnsafeMutablePointer<UInt64>?
+    var ownFreed: UnsafeMutablePointer<UInt64>?
+
+    /// The engine thread's own net allocated bytes (0 before its counters are known).
+    @inline(__always) var engineNet: Int64 {
+        guard let a = ownAllocated, let f = ownFreed else { return 0 }
+        return Int64(bitPattern: a.pointee &- f.pointee)
+    }
+
+    /// Reads the full gauge as the base for the commands that follow (each round, and after cron
+    /// or CONFIG SET refreshed it).
+    func takeRoundBase() {
+        roundBase = MemoryGauge.shared.used()
+        engineNetAtRoundBase = engineNet
+        roundBaseValid = true
+    }
+
+    /// Used memory for maxmemory's checks (see takeRoundBase).
+    @inline(__always) func usedMemory() -> Int {
+        if !roundBaseValid { takeRoundBase() }
+        return roundBase + Int(engineNet &- engineNetAtRoundBase)
+    }
+
+    /// Called on the engine thread when it starts: its own counters, read without a lock.
+    func adoptEngineThread() {
+        var a: UnsafeMutablePointer<UInt64>?
+        var f: UnsafeMutablePointer<UInt64>?
+        if cjemalloc_thread_counters(&a, &f) {
+            ownAllocated = a
+            ownFreed = f
+        }
+        roundBaseValid = false
+    }
+
     /// A uniform number in [0, 1) (LFU's probabilistic increment).
     func unitRandom() -> Double { Double(rng.next() >> 11) * 0x1p-53 }
 }
@@ -192,7 +233,7 @@ extension Engine {
     private func evictToLimit() -> Eviction.Result {
         let ev = eviction
         guard ev.maxmemory > 0 else { return .ok }
-        var used = MemoryGauge.shared.used()
+        var used = ev.usedMemory()
         if used <= ev.maxmemory {
             ev.unfinished = false
             return .ok
@@ -208,7 +249,7 @@ extension Engine {
             }
             evict(db: db, slot: slot)
             evicted += 1
-            used = MemoryGauge.shared.used()
+            used = ev.usedMemory()
             if evicted % 16 == 0 && monotonicMicros() - start > limit {
                 ev.unfinished = used > ev.maxmemory
                 return ev.unfinished ? .running : .ok
@@ -287,10 +328,10 @@ extension Engine {
 
     /// The check before a top-level command: evicts if needed and says whether the command must be
     /// refused with OOM (`denyoom`: it is one the limit refuses, see Eviction).
-    func rejectForMaxmemory(denyoom: Bool) -> Bool {
+    func rejectForMaxmemory(denyoom: @autoclosure () -> Bool) -> Bool {
         let oom = performEvictions() == .fail
         eviction.oomAtCommandStart = oom
-        return oom && denyoom
+        return oom && denyoom()
     }
 
     /// maxmemory was exceeded with nothing to evict at the check before the running command (a
@@ -301,6 +342,7 @@ extension Engine {
     func maxmemoryCron() {
         guard eviction.maxmemory > 0 else { return }
         MemoryGauge.shared.refresh()
+        eviction.takeRoundBase()
         if eviction.unfinished { _ = performEvictions() }
     }
 }
