@@ -687,8 +687,7 @@ final class LuaVM {
         if writes && readOnly { return fail("ERR Write commands are not allowed from read-only scripts.") }
         // Over maxmemory with nothing to evict when the script started, a denyoom command is
         // refused until the script has written (after that it cannot stop halfway), as in Redis.
-        if !allowOOM && engine.scriptStartedOutOfMemory && !engine.scriptHasWritten.load(ordering: .relaxed),
-           spec.flags.contains(.denyoom) || spec.parent?.flags.contains(.denyoom) == true {
+        if !allowOOM && spec.isDenyOOM && engine.scriptStartedOutOfMemory && !engine.scriptHasWritten.load(ordering: .relaxed) {
             return fail(Err.oom)
         }
         if writes { engine.scriptHasWritten.store(true, ordering: .releasing) }

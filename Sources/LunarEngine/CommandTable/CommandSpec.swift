@@ -106,6 +106,8 @@ public final class CommandSpec: @unchecked Sendable {
     public var statFailed = 0
 
     public var isWrite: Bool { flags.contains(.write) }
+    /// Refused over maxmemory when nothing can be evicted (its own flag or its container's).
+    public var isDenyOOM: Bool { flags.contains(.denyoom) || parent?.flags.contains(.denyoom) == true }
 
     /// ACL categories: derived from flags and group as Redis derives them, plus the extra ones.
     public var aclCategories: [String] {

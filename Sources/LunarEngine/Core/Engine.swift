@@ -724,7 +724,7 @@ public final class Engine: @unchecked Sendable {
     }
     private func commandDeniesOOM(_ spec: CommandSpec, _ argv: [Bytes]) -> Bool {
         if spec.group == .scripting, spec.getKeys != nil, let flagged = scriptDeniesOOM?(argv) { return flagged }
-        return spec.flags.contains(.denyoom) || spec.parent?.flags.contains(.denyoom) == true
+        return spec.isDenyOOM
     }
     /// Set by the scripting module: for EVAL/EVALSHA/FCALL (and their _RO forms), whether the
     /// script's or function's declared flags make it denyoom (neither allow-oom nor no-writes);
@@ -828,9 +828,7 @@ public final class Engine: @unchecked Sendable {
             } else if let limit = outputLimit(of: c) {
                 if overOutputLimit(c, limit, pending: conn.unsentBytes + buf.readableBytes) {
                     logger.warning("Client \(ConnectionCommands.describe(c, self, now: now)) scheduled to be closed ASAP for overcoming of output buffer limits.")
-                    c.closed = true
-                    conn.close()
-                    forget(c)
+                    kill(c)
                     continue
                 }
                 conn.noteHandedOver(buf.readableBytes)

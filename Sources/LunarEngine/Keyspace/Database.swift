@@ -22,7 +22,7 @@ public final class Database {
     // MARK: Lookup
 
     /// The slot of a live key, deleting it first if it has expired. The lookup counts as a use of
-    /// the key (its access clock moves, see AccessClock) unless `touch` is false, as for Redis's
+    /// the key (its access clock moves, see Eviction.swift) unless `touch` is false, as for Redis's
     /// LOOKUP_NOTOUCH readers: TYPE, EXISTS, the TTL family, OBJECT, MEMORY USAGE.
     @inline(__always)
     public func slot(_ key: Bytes, touch: Bool = true) -> Int? {

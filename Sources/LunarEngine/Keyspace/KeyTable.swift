@@ -33,7 +33,7 @@ public final class KeyTable {
     /// One bit per slot (capacity / 64 words, rounded up): does the key have an expiry?
     private var expireBits: UnsafeMutablePointer<UInt64>
     /// One word per slot (capacity): the key's access clock, what eviction and OBJECT IDLETIME/FREQ
-    /// read (see AccessClock). Beside the entries rather than in them: the entries stay 16 bytes.
+    /// read (see Eviction.swift). Beside the entries rather than in them: the entries stay 16 bytes.
     private var clocks: UnsafeMutablePointer<UInt32>
     /// Bits of a bucket that hold the slot number (slot numbers stay below `1 << slotBits`); the
     /// other 31 - slotBits bits hold the tag. Grows with the slots, which re-tags the index.
@@ -163,7 +163,7 @@ public final class KeyTable {
         return entries[slot].value
     }
 
-    /// The slot's access clock (AccessClock: LRU seconds or LFU minutes and counter).
+    /// The slot's access clock (LRU seconds, or LFU minutes and counter: see Eviction.swift).
     @inline(__always) public func clock(at slot: Int) -> UInt32 {
         precondition(slot >= 0 && slot < slotCount)
         return clocks[slot]
