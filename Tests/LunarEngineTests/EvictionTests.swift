@@ -72,13 +72,15 @@ final class EvictionTests: XCTestCase {
         g.registerCurrentThread()
         g.refresh()
         let before = g.used()
-        let block = UnsafeMutableRawPointer.allocate(byteCount: 8 << 20, alignment: 16)
+        // Other threads of the test process (servers of other test cases) may allocate a little
+        // meanwhile: the block is large and the tolerances a few MB.
+        let block = UnsafeMutableRawPointer.allocate(byteCount: 32 << 20, alignment: 16)
         let grown = g.used() - before
         block.deallocate()
         let back = g.used() - before
-        XCTAssertGreaterThanOrEqual(grown, 8 << 20)
-        XCTAssertLessThan(grown, 9 << 20)
-        XCTAssertLessThan(abs(back), 1 << 20)
+        XCTAssertGreaterThanOrEqual(grown, 30 << 20)
+        XCTAssertLessThan(grown, 36 << 20)
+        XCTAssertLessThan(abs(back), 4 << 20)
     }
 
     func testMemoryGaugeKeepsTheBytesOfThreadsThatExit() {
@@ -91,15 +93,15 @@ final class EvictionTests: XCTestCase {
         let done = expectation(description: "thread ran")
         let t = Thread {
             MemoryGauge.shared.registerCurrentThread()
-            box.p = UnsafeMutableRawPointer.allocate(byteCount: 4 << 20, alignment: 16)
+            box.p = UnsafeMutableRawPointer.allocate(byteCount: 32 << 20, alignment: 16)
             done.fulfill()
         }
         t.start()
         wait(for: [done], timeout: 10)
         // Whether or not the thread has exited yet, its allocation still counts.
         usleep(100_000)
-        XCTAssertGreaterThanOrEqual(g.used() - before, 4 << 20)
+        XCTAssertGreaterThanOrEqual(g.used() - before, 30 << 20)
         box.p?.deallocate()
-        XCTAssertLessThan(abs(g.used() - before), 1 << 20)
+        XCTAssertLessThan(abs(g.used() - before), 4 << 20)
     }
 }
