@@ -23,6 +23,7 @@ final class ChannelConnection: ClientConnection, @unchecked Sendable {
     /// Counted reply bytes not written yet (see ClientConnection.unsentBytes): added by the engine
     /// when it hands them over, taken off here once the socket has them (or they are dropped).
     private let unsent = ManagedAtomic<Int>(0)
+    private let unsentExempt = ManagedAtomic<Int>(0)
     init(channel: Channel, loopIndex: Int, fd: CInt?) {
         self.channel = channel
         self.loopIndex = loopIndex
@@ -30,9 +31,21 @@ final class ChannelConnection: ClientConnection, @unchecked Sendable {
     }
 
     var unsentBytes: Int { unsent.load(ordering: .relaxed) }
-    func noteHandedOver(_ bytes: Int) { unsent.wrappingIncrement(by: bytes, ordering: .relaxed) }
-    @inline(__always) private func written(_ bytes: Int, _ counted: Bool) {
-        if counted && bytes > 0 { unsent.wrappingDecrement(by: bytes, ordering: .relaxed) }
+    var unsentExemptBytes: Int { unsentExempt.load(ordering: .relaxed) }
+    func noteHandedOver(_ bytes: Int, _ tracking: UnsentTracking) {
+        switch tracking {
+        case .limited: unsent.wrappingIncrement(by: bytes, ordering: .relaxed)
+        case .exempt: unsentExempt.wrappingIncrement(by: bytes, ordering: .relaxed)
+        case .none: break
+        }
+    }
+    @inline(__always) private func written(_ bytes: Int, _ tracking: UnsentTracking) {
+        guard bytes > 0 else { return }
+        switch tracking {
+        case .limited: unsent.wrappingDecrement(by: bytes, ordering: .relaxed)
+        case .exempt: unsentExempt.wrappingDecrement(by: bytes, ordering: .relaxed)
+        case .none: break
+        }
     }
 
     func send(_ buffer: ByteBuffer, thenClose: Bool) {
@@ -48,7 +61,7 @@ final class ChannelConnection: ClientConnection, @unchecked Sendable {
     /// channel on the error as before; later replies follow it through NIO until it is written.
     /// The descriptor cannot have been closed and reused here: NIO closes it on this event loop
     /// and the handler's context is cleared (channelInactive) before any other task runs.
-    func write(_ buffer: ByteBuffer, thenClose: Bool, counted: Bool = false) {
+    func write(_ buffer: ByteBuffer, thenClose: Bool, tracking: UnsentTracking = .none) {
         let handler = self.handler
         handler?.resumeIfCaughtUp()
         let n = buffer.readableBytes
@@ -56,17 +69,17 @@ final class ChannelConnection: ClientConnection, @unchecked Sendable {
             if thenClose {
                 queuedInNIO += 1
                 channel.writeAndFlush(NIOAny(buffer)).whenComplete { [channel] _ in
-                    self.written(n, counted)
+                    self.written(n, tracking)
                     channel.close(promise: nil)
                 }
             } else if let context = handler?.context {
                 var rest = buffer
                 if let fd, queuedInNIO == 0 {
                     let sent = buffer.withUnsafeReadableBytes { Glibc.send(fd, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL)) }
-                    if sent == n { written(n, counted); return }
+                    if sent == n { written(n, tracking); return }
                     if sent > 0 {
                         rest.moveReaderIndex(forwardBy: sent)
-                        written(sent, counted)
+                        written(sent, tracking)
                     }
                 }
                 queuedInNIO += 1
@@ -74,12 +87,12 @@ final class ChannelConnection: ClientConnection, @unchecked Sendable {
                 let done = context.eventLoop.makePromise(of: Void.self)
                 done.futureResult.whenComplete { _ in
                     self.queuedInNIO -= 1
-                    self.written(left, counted)
+                    self.written(left, tracking)
                 }
                 // From the handler's place in the pipeline: one step shorter than the channel's path.
                 context.writeAndFlush(NIOAny(rest), promise: done)
             } else {
-                written(n, counted)
+                written(n, tracking)
                 channel.writeAndFlush(NIOAny(buffer), promise: nil)
             }
         } else if thenClose {

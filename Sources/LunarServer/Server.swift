@@ -121,13 +121,13 @@ public final class LunarServer: @unchecked Sendable {
                 unsafeDowncast(o.connection as AnyObject, to: ChannelConnection.self)
             }
             if loops.count == 1 {
-                loops[0].execute { for o in batch { channelConnection(o).write(o.buffer, thenClose: o.thenClose, counted: o.counted) } }
+                loops[0].execute { for o in batch { channelConnection(o).write(o.buffer, thenClose: o.thenClose, tracking: o.tracking) } }
                 return
             }
             var byLoop = [[OutgoingReplies]](repeating: [], count: loops.count)
             for o in batch { byLoop[channelConnection(o).loopIndex].append(o) }
             for (i, items) in byLoop.enumerated() where !items.isEmpty {
-                loops[i].execute { for o in items { channelConnection(o).write(o.buffer, thenClose: o.thenClose, counted: o.counted) } }
+                loops[i].execute { for o in items { channelConnection(o).write(o.buffer, thenClose: o.thenClose, tracking: o.tracking) } }
             }
         }
         engine.start()

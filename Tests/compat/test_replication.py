@@ -412,6 +412,55 @@ def test_snapshot_bigger_than_the_replica_output_limit_still_syncs():
         lunar.stop()
 
 
+def test_evictions_reach_the_replica_as_deletes():
+    """Keys the master evicts for maxmemory are deleted on its replica too (Redis replicas do not
+    evict by themselves: they follow the master's DELs)."""
+    lunar = start_lunar("--maxmemory-policy", "allkeys-random")
+    second = None
+    try:
+        c = Conn(lunar.port)
+        second = start_redis("--replicaof", "127.0.0.1", str(lunar.port))
+        wait_link_up(second.port)
+        used = int(info(lunar.port, "memory")["used_memory"])
+        assert c.call("CONFIG", "SET", "maxmemory", str(used + 2 * 1024 * 1024)) == ("simple", b"OK")
+        for i in range(0, 2000, 50):
+            c.pipeline([["SET", f"e:{j}", "x" * 5000] for j in range(i, i + 50)])
+        assert int(info(lunar.port, "stats")["evicted_keys"]) > 0
+        # No more evictions while the two sides are compared.
+        assert c.call("CONFIG", "SET", "maxmemory", "0") == ("simple", b"OK")
+        wait_synced(lunar.port, second.port)
+        assert 0 < assert_same_data(lunar.port, second.port) < 2000
+        c.close()
+    finally:
+        if second:
+            second.stop()
+        lunar.stop()
+
+
+def test_a_replica_that_stops_reading_does_not_make_the_master_evict_its_data():
+    """The replicas' unsent output is left out of maxmemory's figure (INFO mem_not_counted_for_evict),
+    as in Redis: otherwise each write's copy for a stuck replica would push other keys out."""
+    lunar = start_lunar("--maxmemory-policy", "allkeys-random", "--client-output-buffer-limit", "replica 0 0 0")
+    stuck = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.connect(("127.0.0.1", lunar.port))
+        stuck.sendall(b"PSYNC ? -1\r\n")
+        wait_until(lambda: info(lunar.port)["connected_slaves"] == "1", "the stuck replica to attach")
+        c = Conn(lunar.port)
+        used = int(info(lunar.port, "memory")["used_memory"])
+        assert c.call("CONFIG", "SET", "maxmemory", str(used + 4 * 1024 * 1024)) == ("simple", b"OK")
+        for i in range(0, 2000, 50):
+            c.pipeline([["SET", f"s:{j}", "x" * 5000] for j in range(i, i + 50)])
+        assert int(info(lunar.port, "memory")["mem_not_counted_for_evict"]) > 2 * 1024 * 1024
+        # About the limit's worth of keys is kept (5 KB each, 4 MB), not next to none.
+        assert c.call("DBSIZE")[1] > 300
+        c.close()
+    finally:
+        stuck.close()
+        lunar.stop()
+
+
 def test_sync_while_writes_flow(master, replica, m):
     """A full sync and a partial resync in the middle of a steady write load lose nothing."""
     import threading

@@ -173,7 +173,7 @@ enum ServerInfo {
             "maxmemory_policy:\(e.config.string("maxmemory-policy"))",
             "mem_fragmentation_ratio:\(String(format: "%.2f", frag))",
             "mem_fragmentation_bytes:\(rss - used)",
-            "mem_not_counted_for_evict:0",
+            "mem_not_counted_for_evict:\(e.memoryNotCountedForEviction)",
             "mem_clients_normal:\(e.clients.values.reduce(0) { $0 + $1.output.buffer.readableBytes })",
             "mem_allocator:\(MemoryProbe.allocatorName())",
             "lazyfree_pending_objects:0",

@@ -9,10 +9,18 @@ public protocol ClientConnection: AnyObject, Sendable {
     func send(_ buffer: ByteBuffer, thenClose: Bool)
     /// Closes the connection now (CLIENT KILL).
     func close()
-    /// Bytes of replies handed over with `counted` set and not yet written to the socket
+    /// Bytes of replies handed over with `tracking` .limited and not yet written to the socket
     /// (client-output-buffer-limit); the engine adds them with `noteHandedOver` as it hands them.
     var unsentBytes: Int { get }
-    func noteHandedOver(_ bytes: Int)
+    /// The same for `tracking` .exempt (a replica's snapshot, or output of a class without limit).
+    var unsentExemptBytes: Int { get }
+    func noteHandedOver(_ bytes: Int, _ tracking: UnsentTracking)
+}
+
+/// Whether a hand-over's bytes are counted until written: against the client's output buffer limit
+/// (.limited), only as memory maxmemory leaves out (.exempt: replicas' output), or not at all.
+public enum UnsentTracking: UInt8, Sendable {
+    case none, limited, exempt
 }
 
 /// Replies for one connection, produced in one engine round.
@@ -20,9 +28,8 @@ public struct OutgoingReplies: @unchecked Sendable {
     public let connection: ClientConnection
     public let buffer: ByteBuffer
     public let thenClose: Bool
-    /// The buffer's bytes count in the connection's `unsentBytes` until written (the client's class
-    /// has an output buffer limit).
-    public let counted: Bool
+    /// How the buffer's bytes count in the connection's unsent figures until written.
+    public let tracking: UnsentTracking
 }
 
 /// Why a client is blocked (BLPOP and friends): the command to run again when one of its keys gets data.

@@ -197,7 +197,7 @@ public final class Engine: @unchecked Sendable {
                     // As Redis's CONFIG SET maxmemory: a limit below the usage evicts right away.
                     MemoryGauge.shared.refresh()
                     self.eviction.takeRoundBase()
-                    let used = self.eviction.usedMemory()
+                    let used = self.eviction.usedMemory() - self.memoryNotCountedForEviction
                     if used > self.eviction.maxmemory {
                         self.logger.warning("WARNING: the new maxmemory value set via CONFIG SET (\(self.eviction.maxmemory)) is smaller than the current memory usage (\(used)). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.")
                     }
@@ -822,19 +822,22 @@ public final class Engine: @unchecked Sendable {
                 c.output.buffer = nextOutputBuffer(after: buf.readableBytes)
             }
             c.spareOutput = buf.capacity <= Self.keptOutputCapacity ? buf : nil
-            var counted = false
+            var tracking = UnsentTracking.none
             if c.outputLimitExemptOnce {
                 c.outputLimitExemptOnce = false
+                tracking = .exempt
             } else if let limit = outputLimit(of: c) {
                 if overOutputLimit(c, limit, pending: conn.unsentBytes + buf.readableBytes) {
                     logger.warning("Client \(ConnectionCommands.describe(c, self, now: now)) scheduled to be closed ASAP for overcoming of output buffer limits.")
                     kill(c)
                     continue
                 }
-                conn.noteHandedOver(buf.readableBytes)
-                counted = true
+                tracking = .limited
+            } else if c.isReplica {
+                tracking = .exempt   // still left out of maxmemory's figure while unsent
             }
-            batch.append(OutgoingReplies(connection: conn, buffer: buf, thenClose: c.closeAfterReply, counted: counted))
+            if tracking != .none { conn.noteHandedOver(buf.readableBytes, tracking) }
+            batch.append(OutgoingReplies(connection: conn, buffer: buf, thenClose: c.closeAfterReply, tracking: tracking))
             if c.closeAfterReply { c.closed = true }
         }
         toFlush.removeAll(keepingCapacity: true)
@@ -875,11 +878,25 @@ public final class Engine: @unchecked Sendable {
     }
     /// client-output-buffer-limit, kept current with the config.
     var outputLimits = OutputBufferLimits()
+    /// Clients attached as replicas (their pending output is left out of maxmemory's figure).
+    var replicaClients: [Client] = []
+
+    /// Bytes maxmemory does not count, as Redis: the replicas' output not yet written (the stream,
+    /// a snapshot being sent), so that a slow replica cannot make the master evict its data set.
+    public var memoryNotCountedForEviction: Int {
+        var n = 0
+        for c in replicaClients {
+            n += c.output.buffer.readableBytes
+            if let conn = c.connection { n += conn.unsentBytes + conn.unsentExemptBytes }
+        }
+        return n
+    }
 
     /// Set by the server: delivers a round's replies (grouped per event loop on its side).
     public var replySink: (@Sendable ([OutgoingReplies]) -> Void)?
 
     private func forget(_ c: Client) {
+        if c.isReplica { replicaClients.removeAll { $0 === c } }
         c.closed = true
         unwatchAll(c)
         pubsub.unsubscribeAll(c)

@@ -233,7 +233,7 @@ extension Engine {
     private func evictToLimit() -> Eviction.Result {
         let ev = eviction
         guard ev.maxmemory > 0 else { return .ok }
-        var used = ev.usedMemory()
+        var used = ev.usedMemory() - memoryNotCountedForEviction
         if used <= ev.maxmemory {
             ev.unfinished = false
             return .ok
@@ -249,7 +249,7 @@ extension Engine {
             }
             evict(db: db, slot: slot)
             evicted += 1
-            used = ev.usedMemory()
+            used = ev.usedMemory() - memoryNotCountedForEviction
             if evicted % 16 == 0 && monotonicMicros() - start > limit {
                 ev.unfinished = used > ev.maxmemory
                 return ev.unfinished ? .running : .ok

@@ -196,6 +196,7 @@ public final class ReplicationMaster: PropagationSink {
         r.attached = true
         r.ackTime = unixMillis() / 1000
         r.client.isReplica = true
+        engine.replicaClients.append(r.client)
         r.client.replyOff = true
         r.client.replySkipNext = false
         replicas.append(r)
