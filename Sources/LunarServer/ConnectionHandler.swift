@@ -39,7 +39,7 @@ final class ChannelConnection: ClientConnection, @unchecked Sendable {
         case .none: break
         }
     }
-    @inline(__always) private func written(_ bytes: Int, _ tracking: UnsentTracking) {
+    @inline(__always) private func released(_ bytes: Int, _ tracking: UnsentTracking) {
         guard bytes > 0 else { return }
         switch tracking {
         case .limited: unsent.wrappingDecrement(by: bytes, ordering: .relaxed)
@@ -65,38 +65,38 @@ final class ChannelConnection: ClientConnection, @unchecked Sendable {
         let handler = self.handler
         handler?.resumeIfCaughtUp()
         let n = buffer.readableBytes
+        // What the engine counted for this hand-over (the buffer's allocation): released when the
+        // whole buffer has been written or dropped, since until then its storage stays allocated.
+        let held = tracking == .none ? 0 : buffer.capacity
         if n > 0 {
             if thenClose {
                 queuedInNIO += 1
                 channel.writeAndFlush(NIOAny(buffer)).whenComplete { [channel] _ in
-                    self.written(n, tracking)
+                    self.released(held, tracking)
                     channel.close(promise: nil)
                 }
             } else if let context = handler?.context {
                 var rest = buffer
                 if let fd, queuedInNIO == 0 {
                     let sent = buffer.withUnsafeReadableBytes { Glibc.send(fd, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL)) }
-                    if sent == n { written(n, tracking); return }
-                    if sent > 0 {
-                        rest.moveReaderIndex(forwardBy: sent)
-                        written(sent, tracking)
-                    }
+                    if sent == n { released(held, tracking); return }
+                    if sent > 0 { rest.moveReaderIndex(forwardBy: sent) }
                 }
                 queuedInNIO += 1
-                let left = rest.readableBytes
                 let done = context.eventLoop.makePromise(of: Void.self)
                 done.futureResult.whenComplete { _ in
                     self.queuedInNIO -= 1
-                    self.written(left, tracking)
+                    self.released(held, tracking)
                 }
                 // From the handler's place in the pipeline: one step shorter than the channel's path.
                 context.writeAndFlush(NIOAny(rest), promise: done)
             } else {
-                written(n, tracking)
+                released(held, tracking)
                 channel.writeAndFlush(NIOAny(buffer), promise: nil)
             }
-        } else if thenClose {
-            channel.close(promise: nil)
+        } else {
+            released(held, tracking)
+            if thenClose { channel.close(promise: nil) }
         }
     }
 

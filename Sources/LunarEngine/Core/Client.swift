@@ -9,8 +9,9 @@ public protocol ClientConnection: AnyObject, Sendable {
     func send(_ buffer: ByteBuffer, thenClose: Bool)
     /// Closes the connection now (CLIENT KILL).
     func close()
-    /// Bytes of replies handed over with `tracking` .limited and not yet written to the socket
-    /// (client-output-buffer-limit); the engine adds them with `noteHandedOver` as it hands them.
+    /// Bytes of reply buffers (their allocations) handed over with `tracking` .limited and not yet
+    /// completely written to the socket (client-output-buffer-limit); the engine adds them with
+    /// `noteHandedOver` as it hands them.
     var unsentBytes: Int { get }
     /// The same for `tracking` .exempt (a replica's snapshot, or output of a class without limit).
     var unsentExemptBytes: Int { get }

@@ -827,7 +827,7 @@ public final class Engine: @unchecked Sendable {
                 c.outputLimitExemptOnce = false
                 tracking = .exempt
             } else if let limit = outputLimit(of: c) {
-                if overOutputLimit(c, limit, pending: conn.unsentBytes + buf.readableBytes) {
+                if overOutputLimit(c, limit, pending: conn.unsentBytes + buf.capacity) {
                     logger.warning("Client \(ConnectionCommands.describe(c, self, now: now)) scheduled to be closed ASAP for overcoming of output buffer limits.")
                     kill(c)
                     continue
@@ -836,7 +836,7 @@ public final class Engine: @unchecked Sendable {
             } else if c.isReplica {
                 tracking = .exempt   // still left out of maxmemory's figure while unsent
             }
-            if tracking != .none { conn.noteHandedOver(buf.readableBytes, tracking) }
+            if tracking != .none { conn.noteHandedOver(buf.capacity, tracking) }
             batch.append(OutgoingReplies(connection: conn, buffer: buf, thenClose: c.closeAfterReply, tracking: tracking))
             if c.closeAfterReply { c.closed = true }
         }
@@ -886,7 +886,7 @@ public final class Engine: @unchecked Sendable {
     public var memoryNotCountedForEviction: Int {
         var n = 0
         for c in replicaClients {
-            n += c.output.buffer.readableBytes
+            n += c.output.buffer.capacity
             if let conn = c.connection { n += conn.unsentBytes + conn.unsentExemptBytes }
         }
         return n
