@@ -207,9 +207,9 @@ extension Engine {
             return lfuMinutes << 8 | UInt32(min(255, max(0, f)))
         }
         guard let idle = idleSeconds else { return nil }
-        let max = Int(Engine.lruClockMax)
-        var c = Int(lruClock) - min(idle, max)
-        if c < 0 { c += max }
+        let wrap = Int(Engine.lruClockMax)
+        var c = Int(lruClock) - min(idle, wrap)
+        if c < 0 { c += wrap }
         return UInt32(c)
     }
 
