@@ -33,6 +33,9 @@ public final class Persistence {
     var bgsave: BackgroundSave?
     public private(set) var lastLoad = RDBLoadStats()
 
+    /// The append-only file (appending only while `appendonly yes`).
+    public internal(set) weak var aof: AppendOnlyFile?
+
     /// Serializes renames of finished files against a synchronous save at shutdown.
     let fileLock = NSLock()
 
@@ -43,7 +46,7 @@ public final class Persistence {
             ConfigParam("rdbcompression", .bool, "yes"),
             ConfigParam("rdbchecksum", .bool, "yes"),
             ConfigParam("stop-writes-on-bgsave-error", .bool, "yes"),
-        ]
+        ] + AppendOnlyFile.configParams
     }
 
     /// The writer options the configuration asks for (compression on unless `rdbcompression no`).
@@ -64,6 +67,9 @@ public final class Persistence {
     public static func install(on engine: Engine) -> Persistence {
         let p = Persistence(engine: engine)
         engine.extensions[key] = p
+        let aof = AppendOnlyFile.install(on: engine, persistence: p)
+        p.aof = aof
+        engine.beforeReplies = { [unowned aof] in aof.writeBuffer() }
         engine.table.register(PersistenceCommands.specs(replacing: engine.table))
         engine.cronHooks.append { e in Persistence.of(e)?.cron() }
         engine.config.onChange.append { [unowned p] name, _ in
@@ -95,6 +101,12 @@ public final class Persistence {
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
             throw RDBError("Can't chdir to '\(directory)': No such file or directory")
         }
+        if engine.config.get("appendonly") == "yes", let aof {
+            // As in Redis 7, the append-only file is the dataset's only source then (the RDB file is not read).
+            try aof.loadAtStartup()
+            return
+        }
+        aof?.readManifestIfPresent()
         let p = path
         guard FileManager.default.fileExists(atPath: p) else { return }
         let start = monotonicMillis()
@@ -304,7 +316,7 @@ public final class Persistence {
     /// `stop-writes-on-bgsave-error` is yes (the engine checks `denyWritesError` per command).
     func updateWriteGate() {
         let deny = !lastBgsaveOK && !savePoints.isEmpty && engine.config.get("stop-writes-on-bgsave-error") != "no"
-        engine.denyWritesError = deny ? Persistence.misconf : nil
+        engine.denyWritesError = deny ? Persistence.misconf : aof?.denyWritesError
     }
 
     // MARK: Cron
@@ -325,6 +337,8 @@ public final class Persistence {
     func cron() {
         if bgsave != nil { return }
         let nowSec = unixMillis() / 1000
+        // One background job at a time, as Redis runs one child: saves wait for an AOF rewrite.
+        if aof?.rewrite != nil { return }
         if bgsaveScheduled {
             startBackgroundSave()
             return
@@ -364,19 +378,10 @@ public final class Persistence {
             "rdb_last_cow_size:0",
             "rdb_last_load_keys_expired:\(lastLoad.keysExpired)",
             "rdb_last_load_keys_loaded:\(lastLoad.keysLoaded)",
-            "aof_enabled:0",
-            "aof_rewrite_in_progress:0",
-            "aof_rewrite_scheduled:0",
-            "aof_last_rewrite_time_sec:-1",
-            "aof_current_rewrite_time_sec:-1",
-            "aof_last_bgrewrite_status:ok",
-            "aof_rewrites:0",
-            "aof_rewrites_consecutive_failures:0",
-            "aof_last_write_status:ok",
-            "aof_last_cow_size:0",
+        ] + (aof?.infoLines() ?? []) + [
             "module_fork_in_progress:0",
             "module_fork_last_cow_size:0",
-        ]
+        ] + (aof?.infoSizeLines() ?? [])
     }
 }
 

@@ -25,6 +25,8 @@ enum PersistenceCommands {
                 if ctx.argc >= 2 && ctx.argv[1].equalsIgnoringCase("reload") {
                     // DEBUG's own access check runs first: DEBUG HELP answers the same error when disallowed.
                     debugReload(ctx, original: original)
+                } else if ctx.argc == 2 && ctx.argv[1].equalsIgnoringCase("loadaof") {
+                    debugLoadAOF(ctx, original: original)
                 } else {
                     original(ctx)
                 }
@@ -37,6 +39,9 @@ enum PersistenceCommands {
                 if ctx.engine.dirty != before, let p = Persistence.of(ctx.engine) { p.afterFlushAll() }
             }
         }
+        out.append(CommandSpec("bgrewriteaof", arity: 1, flags: [.admin, .noscript, .noAsyncLoading], group: .server,
+                               since: "1.0.0", summary: "Asynchronously rewrites the append-only file to disk.",
+                               complexity: "O(1)", handler: bgrewriteaof))
         return out
     }
 
@@ -64,12 +69,19 @@ enum PersistenceCommands {
         if ctx.argc > 1 {
             if ctx.argc == 2 && ctx.arg(1, is: "schedule") { schedule = true } else { ctx.syntaxError(); return }
         }
-        _ = schedule
         guard let p = persistence(ctx) else { return }
         // Inside MULTI/EXEC Redis defers the save to the cron (it cannot fork mid-transaction).
         let inExec = ctx.noBlocking && !ctx.inScript
         if p.bgsaveInProgress {
             ctx.error("ERR Background save already in progress")
+        } else if p.aof?.rewrite != nil {
+            // One background job at a time, as Redis runs one child process.
+            if schedule || inExec {
+                p.bgsaveScheduled = true
+                ctx.out.simple("Background saving scheduled")
+            } else {
+                ctx.error("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.")
+            }
         } else if inExec {
             p.bgsaveScheduled = true
             ctx.out.simple("Background saving scheduled")
@@ -83,6 +95,23 @@ enum PersistenceCommands {
     static func lastsave(_ ctx: CommandContext) {
         guard let p = persistence(ctx) else { return }
         ctx.out.integer(Int(p.lastSave))
+    }
+
+    // MARK: BGREWRITEAOF
+
+    static func bgrewriteaof(_ ctx: CommandContext) {
+        guard let p = persistence(ctx), let aof = p.aof else { return }
+        let inExec = ctx.noBlocking && !ctx.inScript
+        if aof.rewrite != nil {
+            ctx.error("ERR Background append only file rewriting already in progress")
+        } else if p.bgsaveInProgress || inExec {
+            aof.rewriteScheduled = true
+            ctx.out.simple("Background append only file rewriting scheduled")
+        } else if aof.startRewrite() {
+            ctx.out.simple("Background append only file rewriting started")
+        } else {
+            ctx.error("ERR Can't execute an AOF background rewriting. Please check the server logs for more information.")
+        }
     }
 
     // MARK: SHUTDOWN
@@ -109,6 +138,32 @@ enum PersistenceCommands {
             return
         }
         handler(false)
+    }
+
+    // MARK: DEBUG LOADAOF
+
+    /// Writes out the append-only file, empties the dataset and replays the file.
+    static func debugLoadAOF(_ ctx: CommandContext, original: CommandHandler) {
+        let gate = ctx.engine.config.string("enable-debug-command")
+        let a = ctx.client.remoteAddress
+        let local = ctx.client.isInternal || a.hasPrefix("127.") || a.hasPrefix("::1") || a.hasPrefix("/") || a.isEmpty
+        if gate == "no" || (gate == "local" && !local) {
+            original(ctx)
+            return
+        }
+        guard let p = persistence(ctx), let aof = p.aof else { return }
+        if aof.state == .on { aof.flushAndSync() }
+        ctx.engine.flushAll()
+        do {
+            try aof.loadFiles()
+        } catch {
+            ctx.engine.logger.warning("\(error)")
+            ctx.error("ERR Error loading the AOF file, check server logs.")
+            return
+        }
+        p.dirtyAtSave = ctx.engine.dirty
+        ctx.engine.logger.notice("Append Only File loaded by DEBUG LOADAOF")
+        ctx.ok()
     }
 
     // MARK: DEBUG RELOAD
@@ -155,6 +210,16 @@ extension Persistence {
         if bgsave != nil {
             engine.logger.warning("There is a child saving an .rdb. Killing it!")
             abandonBackgroundSave()
+        }
+        if let aof {
+            if aof.rewrite != nil {
+                engine.logger.warning("There is a child rewriting the AOF. Killing it!")
+                aof.abandonRewrite()
+            }
+            if aof.state != .off {
+                engine.logger.notice("Calling fsync() on the AOF file.")
+                aof.flushAndSync()
+            }
         }
         if (!savePoints.isEmpty && !nosave) || save {
             engine.logger.notice("Saving the final RDB snapshot before exiting.")

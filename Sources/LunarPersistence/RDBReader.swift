@@ -39,6 +39,9 @@ public struct RDBReader {
     nonisolated(unsafe) public static var functionLoader: ((Engine, Bytes, Bool) -> String?)?
     /// Libraries already loaded win over the file's copies (start-up, after `lua-library-dir`).
     public var keepExistingLibraries = false
+    /// Where the RDB image ended (after its checksum) once `load` returned: an append-only file's
+    /// base may carry commands after it.
+    public private(set) var endOffset = 0
 
     public init(data: [UInt8], engine: Engine, expireBefore: Int64?) {
         self.data = data
@@ -89,6 +92,7 @@ public struct RDBReader {
                 continue
             case RDB.opEOF:
                 try verifyChecksum(version: version)
+                endOffset = version >= 5 ? min(pos + 8, data.count) : pos
                 return stats
             case RDB.opSelectDB:
                 let id = try length()

@@ -115,7 +115,8 @@ public struct RDBWriter {
         aux("ctime", String(unixMillis() / 1000))
         aux("used-mem", String(MemoryStats.allocated()))
         for (k, v) in extraAux { aux(k, v) }
-        aux("aof-base", "0")
+        // An append-only file's base says so itself (extraAux carries aof-base 1 then).
+        if !extraAux.contains(where: { $0.0 == "aof-base" }) { aux("aof-base", "0") }
     }
 
     public mutating func aux(_ key: String, _ value: String) {

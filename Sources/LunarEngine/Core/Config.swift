@@ -194,11 +194,7 @@ public final class ConfigStore: @unchecked Sendable {
             ConfigParam("dbfilename", .string, "dump.rdb"),
             // Redis's default save points when no config file sets them (tests and benchmarks pass --save '').
             ConfigParam("save", .custom(ConfigStore.checkSavePoints), "3600 1 300 100 60 10000"),
-            // No AOF yet: refusing `appendonly yes` (at start-up and by CONFIG SET) is better than
-            // accepting it and leaving a user who relies on it without the durability they asked for.
-            ConfigParam("appendonly", .bool, "no", unsupported: { v in
-                v == "yes" ? "Lunar has no append-only file (AOF) yet; it persists with RDB snapshots (save, BGSAVE)" : nil
-            }),
+            ConfigParam("appendonly", .bool, "no"),
             ConfigParam("appendfilename", .string, "appendonly.aof", immutable: true),
             ConfigParam("appendfsync", .enumeration(["always", "everysec", "no"]), "everysec"),
             ConfigParam("requirepass", .string, ""),

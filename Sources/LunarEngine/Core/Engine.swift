@@ -141,6 +141,9 @@ public final class Engine: @unchecked Sendable {
     public var activeExpireEnabled = true
     /// Extra work run on every cron tick (stats sampling, script housekeeping…).
     public var cronHooks: [(Engine) -> Void] = []
+    /// Runs on the engine thread before each round's replies are handed to the network side
+    /// (the append-only file writes what the round's commands appended).
+    public var beforeReplies: (() -> Void)?
     /// Called by SHUTDOWN and SIGTERM: the server closes listeners and exits.
     public var shutdownHandler: (@Sendable (_ save: Bool) -> Void)?
     /// Objects that extensions hang on the engine (the scripting module's Lua state).
@@ -801,6 +804,9 @@ public final class Engine: @unchecked Sendable {
     /// Hands every client's pending replies to the network side: one call per engine round, so the
     /// server can wake each event loop once for all its connections instead of once per client.
     private func flush() {
+        // The append-only file is written before any reply leaves: a client never sees a write
+        // acknowledged that the file does not hold (Redis writes it in beforeSleep for the same reason).
+        if let write = beforeReplies { write() }
         if toFlush.isEmpty { return }
         var batch: [OutgoingReplies] = []
         batch.reserveCapacity(toFlush.count)

@@ -1,0 +1,164 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import LunarEngine
+import LunarRESP
+
+/// Replays append-only files into the engine: an RDB image when a file starts with one (the base
+/// written by a rewrite), then the commands that follow, run by an internal client exactly as a
+/// client's would be (MULTI … EXEC included). Runs before the engine starts, or on its thread.
+struct AOFLoader {
+    let engine: Engine
+    /// `aof-load-truncated`: a last file cut short is truncated to its last whole command and loaded.
+    let allowTruncated: Bool
+    private let client: Client
+
+    init(engine: Engine, allowTruncated: Bool) {
+        self.engine = engine
+        self.allowTruncated = allowTruncated
+        client = Client(id: engine.newClientID(), connection: nil, now: unixMillis())
+    }
+
+    /// Loads one file. `isLast`: the newest file, the only one a crash can have cut short.
+    /// Returns the number of commands replayed.
+    @discardableResult
+    func load(path: String, name: String, isLast: Bool) throws -> Int {
+        let data = try readAll(path)
+        if data.isEmpty { return 0 }
+        var pos = 0
+        if data.count >= 5 && data[0..<5].elementsEqual("REDIS".utf8) {
+            engine.logger.notice("Reading RDB base file on AOF loading...")
+            var reader = RDBReader(data: data, engine: engine, expireBefore: nil)
+            reader.keepExistingLibraries = true
+            do {
+                _ = try reader.load()
+            } catch {
+                throw AOFError("Error reading the RDB base file \(name), AOF loading aborted: \(error)")
+            }
+            engine.logger.notice("Reading the remaining AOF tail...")
+            pos = reader.endOffset
+        }
+        var commands = 0
+        // Where the file is known good: after the last command run outside a transaction, and
+        // where the transaction still open began (an unfinished MULTI is rolled back).
+        var validUpTo = pos
+        var validBeforeMulti = pos
+        while pos < data.count {
+            let start = pos
+            switch parseCommand(data, &pos) {
+            case .annotation:
+                if !client.inMulti { validUpTo = pos }
+                continue
+            case .truncated:
+                return try truncated(path: path, name: name, isLast: isLast, validUpTo: validUpTo, commands: commands)
+            case .malformed:
+                throw AOFError("Bad file format reading the append only file \(name): make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>")
+            case let .command(argv):
+                guard engine.table.lookup(argv[0]) != nil else {
+                    throw AOFError("Unknown command '\(String(argv[0].string.prefix(128)))' reading the append only file \(name)")
+                }
+                if argv[0].equalsIgnoringCase("multi") { validBeforeMulti = start }
+                engine.executeTopLevel(client, argv)
+                client.output.buffer.clear()
+                commands += 1
+                if !client.inMulti { validUpTo = pos }
+            }
+        }
+        if client.inMulti {
+            engine.logger.notice("Revert incomplete MULTI/EXEC transaction in AOF file \(name)")
+            client.inMulti = false
+            client.multiFailed = false
+            client.queued.removeAll()
+            return try truncated(path: path, name: name, isLast: isLast, validUpTo: validBeforeMulti, commands: commands)
+        }
+        return commands
+    }
+
+    /// A file that ends inside a command (or a transaction): Redis's `aof-load-truncated` rules.
+    private func truncated(path: String, name: String, isLast: Bool, validUpTo: Int, commands: Int) throws -> Int {
+        if client.inMulti {
+            client.inMulti = false
+            client.multiFailed = false
+            client.queued.removeAll()
+        }
+        guard isLast && allowTruncated else {
+            throw AOFError("Unexpected end of file reading the append only file \(name). You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.")
+        }
+        engine.logger.warning("!!! Warning: short read while loading the AOF file \(name)!!!")
+        engine.logger.warning("!!! Truncating the AOF \(name) at offset \(validUpTo) !!!")
+        if truncate(path, off_t(validUpTo)) != 0 {
+            throw AOFError("Error truncating the AOF file \(name): \(String(cString: strerror(errno)))")
+        }
+        engine.logger.warning("AOF \(name) loaded anyway because aof-load-truncated is enabled")
+        return commands
+    }
+
+    enum Parsed {
+        case command([Bytes])
+        case annotation
+        case truncated
+        case malformed
+    }
+
+    /// One `*N` multibulk command (or a `#` annotation line) at `pos`, advancing past it.
+    private func parseCommand(_ d: [UInt8], _ pos: inout Int) -> Parsed {
+        if d[pos] == UInt8(ascii: "#") {
+            guard let eol = lineEnd(d, pos) else { return .truncated }
+            pos = eol + 2
+            return .annotation
+        }
+        guard d[pos] == UInt8(ascii: "*") else { return .malformed }
+        guard let eol = lineEnd(d, pos) else { return .truncated }
+        guard let argc = number(d, pos + 1, eol), argc >= 1 else { return .malformed }
+        var p = eol + 2
+        var argv: [Bytes] = []
+        argv.reserveCapacity(min(argc, 1024))
+        for _ in 0..<argc {
+            guard p < d.count else { return .truncated }
+            guard d[p] == UInt8(ascii: "$") else { return .malformed }
+            guard let e = lineEnd(d, p) else { return .truncated }
+            guard let len = number(d, p + 1, e), len >= 0 else { return .malformed }
+            let s = e + 2
+            guard len <= d.count - s, d.count - s - len >= 2 else { return .truncated }
+            argv.append(Bytes(Array(d[s..<(s + len)])))
+            p = s + len + 2
+        }
+        pos = p
+        return .command(argv)
+    }
+
+    /// The index of the `\r` ending the line that starts at `from`, if the whole line is there.
+    private func lineEnd(_ d: [UInt8], _ from: Int) -> Int? {
+        var i = from
+        while i + 1 < d.count {
+            if d[i] == 13 && d[i + 1] == 10 { return i }
+            i += 1
+        }
+        return nil
+    }
+
+    private func number(_ d: [UInt8], _ from: Int, _ to: Int) -> Int? {
+        if from >= to || to - from > 18 { return nil }
+        var v = 0
+        for i in from..<to {
+            let c = d[i]
+            guard c >= 48 && c <= 57 else { return nil }
+            v = v * 10 + Int(c - 48)
+        }
+        return v
+    }
+
+    private func readAll(_ path: String) throws -> [UInt8] {
+        if access(path, F_OK) != 0 {
+            throw AOFError("The AOF file \(path.split(separator: "/").last.map(String.init) ?? path) doesn't exist")
+        }
+        do {
+            return try Persistence.readFile(path)
+        } catch {
+            throw AOFError("Fatal error: can't open the append log file \(path.split(separator: "/").last.map(String.init) ?? path) for reading: \(String(cString: strerror(errno)))")
+        }
+    }
+}
