@@ -59,7 +59,7 @@ public final class LunarServer: @unchecked Sendable {
             try persistence.loadAtStartup()
         } catch {
             let text = "\(error)"
-            if text.hasPrefix("Can't chdir") { throw StartupError(text) }
+            if text.hasPrefix("Can't chdir") || error is AOFError { throw StartupError(text) }
             throw StartupError("Fatal error loading the DB (\(persistence.path)): \(text)\(text.hasSuffix(".") ? "" : ".") Exiting.")
         }
         let port = config.int("port")

@@ -34,7 +34,8 @@ struct AOFLoader {
             var reader = RDBReader(data: data, engine: engine, expireBefore: nil)
             reader.keepExistingLibraries = true
             do {
-                _ = try reader.load()
+                let stats = try reader.load()
+                engine.logger.notice("Done loading RDB, keys loaded: \(stats.keysLoaded), keys expired: \(stats.keysExpired).")
             } catch {
                 throw AOFError("Error reading the RDB base file \(name), AOF loading aborted: \(error)")
             }
@@ -42,15 +43,16 @@ struct AOFLoader {
             pos = reader.endOffset
         }
         var commands = 0
-        // Where the file is known good: after the last command run outside a transaction, and
-        // where the transaction still open began (an unfinished MULTI is rolled back).
+        // Where the file is known good: after the last whole command (a cut inside a command is
+        // truncated there, as Redis does), and where the transaction still open began (a file that
+        // ends inside MULTI is truncated back to before it).
         var validUpTo = pos
         var validBeforeMulti = pos
         while pos < data.count {
             let start = pos
             switch parseCommand(data, &pos) {
             case .annotation:
-                if !client.inMulti { validUpTo = pos }
+                validUpTo = pos
                 continue
             case .truncated:
                 return try truncated(path: path, name: name, isLast: isLast, validUpTo: validUpTo, commands: commands)
@@ -64,7 +66,7 @@ struct AOFLoader {
                 engine.executeTopLevel(client, argv)
                 client.output.buffer.clear()
                 commands += 1
-                if !client.inMulti { validUpTo = pos }
+                validUpTo = pos
             }
         }
         if client.inMulti {

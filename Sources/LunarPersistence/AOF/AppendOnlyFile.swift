@@ -181,7 +181,7 @@ public final class AppendOnlyFile: PropagationSink {
         }
         Persistence.syncDirectory(persistence.directory)
         manifest = m
-        engine.logger.notice("Successfully migrated an old-style AOF into the AOF directory \(engine.config.string("appenddirname")).")
+        engine.logger.notice("Successfully migrated an old-style AOF file (\(fileName)) into the AOF directory (\(engine.config.string("appenddirname"))).")
     }
 
     private func ensureDirectory() throws {
