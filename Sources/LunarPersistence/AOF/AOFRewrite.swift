@@ -69,6 +69,7 @@ extension AppendOnlyFile {
             if fd >= 0 { retire(fd: fd) }
             fd = f
             selectedDB = -1
+            lastTimestamp = 0
         case .waitRewrite:
             // Turning the AOF on: writes collect in a temp file that becomes the first incremental
             // file once the base exists.
@@ -81,6 +82,7 @@ extension AppendOnlyFile {
             if fd >= 0 { close(fd) }
             fd = f
             selectedDB = -1
+            lastTimestamp = 0
             currentSize = 0
             engine.addPropagationSink(self)
         case .off:

@@ -56,6 +56,10 @@ public final class AppendOnlyFile: PropagationSink {
     var lastRewriteAttempt: Int64 = 0
     /// True while files are being replayed (their commands must not be appended again).
     var loading = false
+    /// `aof-timestamp-enabled` (kept in a field: read for every appended unit), and the second of
+    /// the last annotation written.
+    var timestamps = false
+    var lastTimestamp: Int64 = 0
 
     init(engine: Engine, persistence: Persistence) {
         self.engine = engine
@@ -85,8 +89,10 @@ public final class AppendOnlyFile: PropagationSink {
         let aof = AppendOnlyFile(engine: engine, persistence: persistence)
         engine.extensions[key] = aof
         engine.cronHooks.append { e in AppendOnlyFile.of(e)?.cron() }
+        aof.timestamps = engine.config.get("aof-timestamp-enabled") == "yes"
         engine.config.onChange.append { [unowned aof] name, value in
             if name == "appendonly" { aof.configChanged(enabled: value == "yes") }
+            if name == "aof-timestamp-enabled" { aof.timestamps = value == "yes" }
         }
         return aof
     }
@@ -208,6 +214,7 @@ public final class AppendOnlyFile: PropagationSink {
         if f < 0 { throw AOFError("Can't open the append-only file \(name): \(String(cString: strerror(errno)))") }
         fd = f
         selectedDB = -1
+        lastTimestamp = 0
     }
 
     func filesSize(_ entries: [AOFManifest.Entry]) -> Int {
@@ -230,6 +237,14 @@ public final class AppendOnlyFile: PropagationSink {
     /// The feed of writes (PropagationSink): encoded as RESP commands into the buffer.
     public func propagate(_ ops: [PropagatedOp]) {
         if state == .off || loading { return }
+        if timestamps, ops.contains(where: { $0.targets.contains(.aof) }) {
+            // aof-timestamp-enabled: a `#TS:<unix seconds>` annotation whenever the second changed.
+            let now = unixMillis() / 1000
+            if now > lastTimestamp {
+                lastTimestamp = now
+                buffer.append(contentsOf: "#TS:\(now)\r\n".utf8)
+            }
+        }
         for op in ops where op.targets.contains(.aof) {
             if op.db != selectedDB {
                 appendCommand([Bytes("SELECT"), Bytes(op.db)])
