@@ -154,8 +154,10 @@ enum PersistenceCommands {
         guard let p = persistence(ctx), let aof = p.aof else { return }
         if aof.state == .on { aof.flushAndSync() }
         ctx.engine.flushAll()
+        // The reload changes nothing a replica or the AOF needs to replay.
+        ctx.propagateNothing()
         do {
-            try aof.loadFiles()
+            try aof.loadFiles(insideCommand: true)
         } catch {
             ctx.engine.logger.warning("\(error)")
             ctx.error("ERR Error loading the AOF file, check server logs.")
@@ -190,6 +192,8 @@ enum PersistenceCommands {
             return
         }
         if flush { ctx.engine.flushAll() }
+        // The reload changes nothing a replica or the AOF needs to replay.
+        ctx.propagateNothing()
         do {
             try p.load(path: p.path, expireBefore: unixMillis(), allowDuplicates: merge)
         } catch {

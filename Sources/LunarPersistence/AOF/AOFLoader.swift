@@ -14,11 +14,15 @@ struct AOFLoader {
     let engine: Engine
     /// `aof-load-truncated`: a last file cut short is truncated to its last whole command and loaded.
     let allowTruncated: Bool
+    /// Replaying from inside a command (DEBUG LOADAOF): commands run nested, leaving the running
+    /// command's context alone. At start-up they run as top-level commands.
+    let insideCommand: Bool
     private let client: Client
 
-    init(engine: Engine, allowTruncated: Bool) {
+    init(engine: Engine, allowTruncated: Bool, insideCommand: Bool = false) {
         self.engine = engine
         self.allowTruncated = allowTruncated
+        self.insideCommand = insideCommand
         client = Client(id: engine.newClientID(), connection: nil, now: unixMillis())
     }
 
@@ -63,8 +67,13 @@ struct AOFLoader {
                     throw AOFError("Unknown command '\(String(argv[0].string.prefix(128)))' reading the append only file \(name)")
                 }
                 if argv[0].equalsIgnoringCase("multi") { validBeforeMulti = start }
-                engine.executeTopLevel(client, argv)
-                client.output.buffer.clear()
+                if insideCommand {
+                    var out = ReplyWriter(resp: 2, capacity: 64)
+                    engine.executeNested(client, argv, out: &out, inScript: false)
+                } else {
+                    engine.executeTopLevel(client, argv)
+                    client.output.buffer.clear()
+                }
                 commands += 1
                 validUpTo = pos
             }

@@ -159,7 +159,7 @@ public final class AppendOnlyFile: PropagationSink {
     }
 
     /// Replays the base and the incremental files, in order, with nothing propagated meanwhile.
-    func loadFiles() throws {
+    func loadFiles(insideCommand: Bool = false) throws {
         let sinks = engine.propagationSinks
         for s in sinks { engine.removePropagationSink(s) }
         loading = true
@@ -167,7 +167,8 @@ public final class AppendOnlyFile: PropagationSink {
             loading = false
             for s in sinks { engine.addPropagationSink(s) }
         }
-        let loader = AOFLoader(engine: engine, allowTruncated: engine.config.get("aof-load-truncated") != "no")
+        let loader = AOFLoader(engine: engine, allowTruncated: engine.config.get("aof-load-truncated") != "no",
+                               insideCommand: insideCommand)
         let files = manifest.loadOrder
         for (i, f) in files.enumerated() {
             let start = monotonicMillis()
