@@ -414,20 +414,6 @@ def test_config_get_globs_match_redis(pair):
     assert len(names) == len(set(names)) and b"maxmemory" in names and b"hz" in names
 
 
-def test_aof_without_rdb_preamble_is_refused_not_ignored(r):
-    """Lunar writes the AOF base as an RDB image only: asking for a command-only base gets an error
-    (at CONFIG SET and at start-up) instead of a file in another format than the one asked for."""
-    import redis
-    import subprocess
-    with pytest.raises(redis.ResponseError, match="aof-use-rdb-preamble"):
-        r.config_set("aof-use-rdb-preamble", "no")
-    assert r.config_get("aof-use-rdb-preamble") == {"aof-use-rdb-preamble": "yes"}
-    assert r.config_set("aof-use-rdb-preamble", "yes") is True
-    res = subprocess.run([lunar_binary(), "--port", str(free_port()), "--aof-use-rdb-preamble", "no"],
-                         capture_output=True, timeout=30)
-    assert res.returncode != 0 and b"RDB image" in res.stdout + res.stderr
-
-
 def test_config_set_is_all_or_nothing(pair):
     a, b, _ = pair
     run((a, b), ["CONFIG", "SET", "maxmemory", "7mb", "maxmemory-policy", "bogus"], ["CONFIG", "GET", "maxmemory"],

@@ -14,15 +14,18 @@ final class AOFRewrite: @unchecked Sendable {
     let tempName: String
     /// The incremental files the new base replaces (those in the manifest when the rewrite began).
     let replacedIncrs: [AOFManifest.Entry]
+    /// An RDB base (`.base.rdb`) or a base of commands (`.base.aof`).
+    let rdb: Bool
     /// Set (under `lock`) when the rewrite is abandoned: the writer then removes its temp file.
     var cancelled = false
     let lock = NSLock()
     let finished = DispatchSemaphore(value: 0)
 
-    init(started: Int64, tempName: String, replacedIncrs: [AOFManifest.Entry]) {
+    init(started: Int64, tempName: String, replacedIncrs: [AOFManifest.Entry], rdb: Bool) {
         self.started = started
         self.tempName = tempName
         self.replacedIncrs = replacedIncrs
+        self.rdb = rdb
     }
 }
 
@@ -88,18 +91,24 @@ extension AppendOnlyFile {
         case .off:
             replaced = manifest.incrs
         }
-        let plan = RDBWriter.plan(engine, extraAux: [("aof-base", "1")], compress: persistence.compress)
+        // The snapshot: an RDB plan (long strings are encoded by the writer thread) or the commands.
+        let rdb = rdbPreamble
+        let plan = rdb ? RDBWriter.plan(engine, extraAux: [("aof-base", "1")], compress: persistence.compress) : nil
+        let commands = rdb ? [] : AOFCommandWriter.snapshot(engine, timestamp: timestamps)
         let withChecksum = persistence.checksum
         let job = AOFRewrite(started: monotonicMillis(), tempName: "temp-rewriteaof-bg-\(getpid()).aof",
-                             replacedIncrs: state == .waitRewrite ? [] : replaced)
+                             replacedIncrs: state == .waitRewrite ? [] : replaced, rdb: rdb)
         rewrite = job
         rewrites += 1
         engine.logger.notice("Background append only file rewriting started")
         let dir = directory
         let engine = self.engine
         let thread = Thread {
-            var bytes = plan.assemble()
-            RDBWriter.appendChecksum(&bytes, checksum: withChecksum)
+            var bytes = commands
+            if let plan {
+                bytes = plan.assemble()
+                RDBWriter.appendChecksum(&bytes, checksum: withChecksum)
+            }
             var err = Persistence.writeFile(bytes, directory: dir, finalName: nil, temp: job.tempName)
             job.lock.lock()
             if job.cancelled {
@@ -141,7 +150,7 @@ extension AppendOnlyFile {
         writeBuffer()
         var next = manifest
         let baseSeq = manifest.baseSeq + 1
-        let base = AOFManifest.Entry(name: baseName(baseSeq), seq: baseSeq, kind: .base)
+        let base = AOFManifest.Entry(name: baseName(baseSeq, rdb: job.rdb), seq: baseSeq, kind: .base)
         if rename(path(job.tempName), path(base.name)) != 0 {
             engine.logger.warning("Error trying to rename the temporary AOF base file \(job.tempName) into \(base.name): \(String(cString: strerror(errno)))")
             unlink(path(job.tempName))

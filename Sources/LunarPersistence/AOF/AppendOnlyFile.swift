@@ -73,9 +73,7 @@ public final class AppendOnlyFile: PropagationSink {
         [
             ConfigParam("appenddirname", .string, "appendonlydir", immutable: true),
             ConfigParam("aof-load-truncated", .bool, "yes"),
-            ConfigParam("aof-use-rdb-preamble", .bool, "yes", unsupported: { v in
-                v == "no" ? "Lunar writes the append-only file's base as an RDB image only (aof-use-rdb-preamble yes)" : nil
-            }),
+            ConfigParam("aof-use-rdb-preamble", .bool, "yes"),
             ConfigParam("auto-aof-rewrite-percentage", .int(min: 0, max: Int(Int32.max)), "100"),
             ConfigParam("auto-aof-rewrite-min-size", .memory(min: 0, max: Int.max), "67108864"),
             ConfigParam("no-appendfsync-on-rewrite", .bool, "no"),
@@ -102,7 +100,18 @@ public final class AppendOnlyFile: PropagationSink {
     var directory: String { persistence.directory + "/" + engine.config.string("appenddirname") }
     var fileName: String { engine.config.string("appendfilename") }
     var manifestName: String { fileName + ".manifest" }
-    func baseName(_ seq: Int) -> String { "\(fileName).\(seq).base.rdb" }
+    func baseName(_ seq: Int, rdb: Bool) -> String { "\(fileName).\(seq).base.\(rdb ? "rdb" : "aof")" }
+    /// `aof-use-rdb-preamble`: bases are RDB images (yes, the default) or commands.
+    var rdbPreamble: Bool { engine.config.get("aof-use-rdb-preamble") != "no" }
+
+    /// The dataset as a base file's bytes, per `aof-use-rdb-preamble` (on the engine thread).
+    func baseSnapshot() -> [UInt8] {
+        if rdbPreamble {
+            return RDBWriter.snapshot(engine, extraAux: [("aof-base", "1")], compress: persistence.compress,
+                                      checksum: persistence.checksum)
+        }
+        return AOFCommandWriter.snapshot(engine, timestamp: timestamps)
+    }
     func incrName(_ seq: Int) -> String { "\(fileName).\(seq).incr.aof" }
     /// The incremental file that collects writes while `appendonly yes` waits for its first base.
     var tempIncrName: String { "temp-\(fileName).incr" }
@@ -131,9 +140,8 @@ public final class AppendOnlyFile: PropagationSink {
         }
         if manifest.base == nil && manifest.incrs.isEmpty {
             // An empty dataset gets a base at once, so the directory always holds a complete AOF.
-            let name = baseName(manifest.baseSeq + 1)
-            let bytes = RDBWriter.snapshot(engine, extraAux: [("aof-base", "1")], compress: persistence.compress,
-                                           checksum: persistence.checksum)
+            let name = baseName(manifest.baseSeq + 1, rdb: rdbPreamble)
+            let bytes = baseSnapshot()
             if let err = Persistence.writeFile(bytes, directory: directory, finalName: path(name), temp: "temp-rewriteaof-\(getpid()).aof") {
                 throw AOFError(err)
             }
