@@ -196,7 +196,7 @@ public final class ConfigStore: @unchecked Sendable {
             ConfigParam("save", .custom(ConfigStore.checkSavePoints), "3600 1 300 100 60 10000"),
             ConfigParam("appendonly", .bool, "no"),
             ConfigParam("appendfilename", .string, "appendonly.aof", immutable: true),
-            ConfigParam("appendfsync", .enumeration(["always", "everysec", "no"]), "everysec"),
+            ConfigParam("appendfsync", .enumeration(["everysec", "always", "no"]), "everysec"),   // Redis's order (its error lists them so)
             ConfigParam("requirepass", .string, ""),
             ConfigParam("maxclients", .int(min: 1, max: big), "10000"),
             ConfigParam("maxmemory", .memory(min: 0, max: big), "0"),

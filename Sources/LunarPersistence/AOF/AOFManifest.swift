@@ -76,7 +76,9 @@ struct AOFManifest: Equatable {
                 switch words[i] {
                 case "file": name = words[i + 1]
                 case "seq": seq = Int(words[i + 1])
-                case "type": kind = Kind(rawValue: words[i + 1])
+                case "type":
+                    guard let k = Kind(rawValue: words[i + 1]) else { throw AOFError("Unknown AOF file type") }
+                    kind = k
                 default: break   // unknown keys are ignored, as Redis does (room for future fields)
                 }
                 i += 2

@@ -138,6 +138,7 @@ public final class AppendOnlyFile: PropagationSink {
             let secs = Double(monotonicMillis() - start) / 1000
             engine.logger.notice("DB loaded from append only file: \(String(format: "%.3f", secs)) seconds")
         }
+        let loadedBase = manifest.base
         if manifest.base == nil && manifest.incrs.isEmpty {
             // An empty dataset gets a base at once, so the directory always holds a complete AOF.
             let name = baseName(manifest.baseSeq + 1, rdb: rdbPreamble)
@@ -158,8 +159,10 @@ public final class AppendOnlyFile: PropagationSink {
         }
         if let err = persistManifest(manifest) { throw AOFError(err) }
         try openForAppend(manifest.incrs[manifest.incrs.count - 1].name)
-        currentSize = filesSize(manifest.loadOrder)
-        baseSize = currentSize
+        // As Redis 7.0 reports them: the sizes of what was loaded (a base created just now is not
+        // counted), and as the growth reference the loaded base alone.
+        currentSize = loadedBase == nil ? 0 : filesSize(manifest.loadOrder)
+        baseSize = loadedBase.map { filesSize([$0]) } ?? 0
         state = .on
         engine.addPropagationSink(self)
         // What was replayed is on disk already: nothing is "changed since the last save".
