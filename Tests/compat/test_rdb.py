@@ -11,6 +11,7 @@ import time
 import pytest
 import redis
 
+from support.dataset import keyspace
 from support.resp import Conn, same_replies
 from support.servers import start_lunar, start_redis
 
@@ -79,27 +80,7 @@ def fill(port, seed=7):
 
 def snapshot(port, encodings=True):
     """Every key of every database: type, value, absolute expiry (ms) and OBJECT ENCODING."""
-    out = {}
-    for db in range(16):
-        c = redis.Redis(port=port, db=db)
-        for k in c.keys("*"):
-            t = c.type(k).decode()
-            if t == "string":
-                v = c.get(k)
-            elif t == "list":
-                v = c.lrange(k, 0, -1)
-            elif t == "set":
-                v = sorted(c.smembers(k))
-            elif t == "hash":
-                v = sorted(c.hgetall(k).items())
-            elif t == "zset":
-                v = [(m, repr(s)) for m, s in c.zrange(k, 0, -1, withscores=True)]
-            else:
-                v = None
-            enc = c.object("encoding", k) if encodings else None
-            out[(db, k)] = (t, v, c.execute_command("PEXPIRETIME", k), enc)
-        c.close()
-    return out
+    return keyspace(port, encodings)
 
 
 def assert_same(a, b):

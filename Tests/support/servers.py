@@ -69,15 +69,19 @@ class Server:
             return f.read()
 
 
-def start_lunar(*extra, workdir=None):
-    """Lunar on a free port, run in `workdir` (a new temp dir by default; its `dir` is the cwd).
-    Saving is off (--save '') unless `extra` sets save points again."""
-    port = free_port()
-    wd = workdir or tempfile.mkdtemp(prefix="lunar-test-")
-    argv = [lunar_binary(), "--port", str(port), "--bind", "127.0.0.1",
+def lunar_argv(port, *extra):
+    """The command line tests run Lunar with: loopback, DEBUG allowed, the shipped libraries, no saving
+    (--save '') unless `extra` sets save points again."""
+    return [lunar_binary(), "--port", str(port), "--bind", "127.0.0.1",
             "--enable-debug-command", "yes", "--lua-library-dir", os.path.join(ROOT, "lua"),
             "--save", ""] + list(extra)
-    return Server(argv, port, wd)
+
+
+def start_lunar(*extra, workdir=None):
+    """Lunar on a free port, run in `workdir` (a new temp dir by default; its `dir` is the cwd)."""
+    port = free_port()
+    wd = workdir or tempfile.mkdtemp(prefix="lunar-test-")
+    return Server(lunar_argv(port, *extra), port, wd)
 
 
 def start_redis(*extra):

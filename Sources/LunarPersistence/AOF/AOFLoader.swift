@@ -164,7 +164,8 @@ struct AOFLoader {
 
     private func readAll(_ path: String) throws -> [UInt8] {
         if access(path, F_OK) != 0 {
-            throw AOFError("The AOF file \(path.split(separator: "/").last.map(String.init) ?? path) doesn't exist")
+            let name = path.split(separator: "/").last.map(String.init) ?? path
+            throw AOFError("Unable to obtain the AOF file \(name) length. stat: \(String(cString: strerror(errno)))")
         }
         do {
             return try Persistence.readFile(path)
