@@ -36,8 +36,11 @@ def taskset(core):
     return ["taskset", "-c", str(core)] if shutil.which("taskset") and os.cpu_count() >= 2 else []
 
 
-def start(kind, exe, port, core, wd):
-    common = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+def start(kind, exe, port, core, wd, appendonly=False):
+    # Each server in its own directory: with --appendonly both write an appendonlydir there.
+    wd = os.path.join(wd, kind)
+    os.makedirs(wd, exist_ok=True)
+    common = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes" if appendonly else "no"]
     if kind == "redis":
         argv = [exe] + common + ["--dir", wd, "--daemonize", "no"]
     else:
@@ -116,8 +119,10 @@ def main():
     ap.add_argument("--redis", default=shutil.which("redis-server"))
     ap.add_argument("-n", type=int, default=200000, help="requests per test at -P 1 (x5 at -P 16)")
     ap.add_argument("--clients", type=int, default=50)
-    ap.add_argument("--keys", type=int, default=1_000_000)
+    ap.add_argument("--keys", type=int, default=1_000_000, help="keys loaded for the memory table (0: no table)")
     ap.add_argument("--tests", default=",".join(TESTS))
+    ap.add_argument("--appendonly", action="store_true",
+                    help="both servers with the append-only file on (appendfsync everysec)")
     ap.add_argument("--repeat", type=int, default=5,
                     help="runs per test and server, interleaved Lunar/Redis; the medians are reported")
     args = ap.parse_args()
@@ -131,7 +136,7 @@ def main():
     try:
         for kind, exe in (("lunar", args.lunar), ("redis", args.redis)):
             port = free_port()
-            servers[kind] = (start(kind, exe, port, 0, wd), port)
+            servers[kind] = (start(kind, exe, port, 0, wd, args.appendonly), port)
         # Scripting rows: a one-redis.call script by EVALSHA, and the same as a function by FCALL.
         extras = {}
         for kind, (_, port) in servers.items():
@@ -171,6 +176,7 @@ def main():
             results.setdefault((kind, p), {})[t] = rs[len(rs) // 2]
         print(f"# Lunar vs Redis {cli(servers['redis'][1], 'info', 'server').split('redis_version:')[1].split()[0]}, "
               f"{args.clients} clients, server on core 0, redis-benchmark on core 1, "
+              f"{'appendonly yes (appendfsync everysec), ' if args.appendonly else ''}"
               f"{max(1, args.repeat)} interleaved runs each (req/s and latencies: the median run; ratio: the "
               f"median of the back-to-back pairs' ratios, with the lowest and highest), {time.strftime('%Y-%m-%d')}")
         print()
@@ -190,6 +196,8 @@ def main():
                 la = f"{a[1]:.3f}/{a[2]:.3f}" if a else "-"
                 lb = f"{b[1]:.3f}/{b[2]:.3f}" if b else "-"
                 print(f"| {t.upper()} | {p} | {fa} | {fb} | {ratio} | {spread} | {la} | {lb} |")
+        if args.keys <= 0:
+            return
         print()
         print(f"Memory after loading {args.keys:,} keys (`key:NNNNNNNNNNNN` = `x00`..`x99`, a different value than the previous key's):")
         print()
@@ -219,6 +227,7 @@ def main():
                 proc.wait(5)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        shutil.rmtree(wd, ignore_errors=True)   # append-only files grow large
 
 
 if __name__ == "__main__":
