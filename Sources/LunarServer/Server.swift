@@ -55,6 +55,15 @@ public final class LunarServer: @unchecked Sendable {
             return RDBWriter.snapshot(e, extraAux: request.aux, compress: p?.compress ?? true,
                                       checksum: p?.checksum ?? true, includeKeys: !request.functionsOnly)
         }
+        // The replica role: REPLICAOF connects through SwiftNIO, and a full sync's snapshot replaces
+        // the dataset through the persistence module (which restarts the AOF from it).
+        let replica = ReplicationReplica.install(on: engine)
+        let linkGroup = group
+        replica.connector = { [unowned engine] setup in NIOMasterLink.open(setup, group: linkGroup, engine: engine) }
+        replica.loadSnapshot = { [unowned persistence] bytes in
+            try persistence.replaceDataset(with: bytes)
+            persistence.aof?.datasetReplaced()
+        }
         do {
             try persistence.loadAtStartup()
         } catch {
@@ -129,6 +138,11 @@ public final class LunarServer: @unchecked Sendable {
             for (i, items) in byLoop.enumerated() where !items.isEmpty {
                 loops[i].execute { for o in items { channelConnection(o).write(o.buffer, thenClose: o.thenClose, tracking: o.tracking) } }
             }
+        }
+        // `replicaof host port` in the configuration: follow that master from the start.
+        let replicaof = config.string("replicaof").split(separator: " ")
+        if replicaof.count == 2, let mport = Int(replicaof[1]) {
+            replica.follow(host: String(replicaof[0]), port: mport, continueOwnHistory: false)
         }
         engine.start()
         logger.notice("Ready to accept connections")

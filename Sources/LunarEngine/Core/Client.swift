@@ -77,6 +77,10 @@ public final class Client: @unchecked Sendable {
     public var replySkipNext = false
     /// A replica attached by SYNC/PSYNC: it gets the replication stream and no replies (flag S).
     public internal(set) var isReplica = false
+    /// The link to this server's master when it is a replica: its commands are the master's stream
+    /// (never refused as writes to a read-only replica, keys it touches are alive until the master
+    /// deletes them). Flag M in CLIENT LIST.
+    public internal(set) var isMasterLink = false
     /// Since when (engine ms) the client's pending output has been over its class's soft limit (0: not).
     var softLimitSince: Int64 = 0
     /// The next hand-over of this client's output is not counted against its output buffer limit:

@@ -163,6 +163,14 @@ public final class ConfigStore: @unchecked Sendable {
     }
 
     /// `save`: empty, or pairs "seconds changes" separated by single spaces (seconds ≥ 1, changes ≥ 0).
+    /// `replicaof host port` (or empty).
+    static func checkReplicaOf(_ v: String) -> String? {
+        if v.isEmpty { return nil }
+        let parts = v.split(separator: " ")
+        guard parts.count == 2, let port = Int(parts[1]), port >= 0, port <= 65535 else { return "Invalid master port" }
+        return nil
+    }
+
     static func checkSavePoints(_ v: String) -> String? {
         if v.isEmpty { return nil }
         let parts = v.split(separator: " ", omittingEmptySubsequences: false)
@@ -234,6 +242,16 @@ public final class ConfigStore: @unchecked Sendable {
             ConfigParam("slowlog-max-len", .int(min: 0, max: big), "128"),
             ConfigParam("notify-keyspace-events", .canonical(KeyspaceEvents.normalize, display: KeyspaceEvents.display, error: KeyspaceEvents.invalidFlagsError), ""),
             ConfigParam("repl-backlog-size", .memory(min: 1, max: big), "1048576"),
+            // The replica role (REPLICAOF): `replicaof host port` at start-up, the master's password,
+            // and how the replica behaves.
+            ConfigParam("replicaof", .custom(ConfigStore.checkReplicaOf), "", aliases: ["slaveof"], immutable: true),
+            ConfigParam("masterauth", .string, ""),
+            ConfigParam("masteruser", .string, ""),
+            ConfigParam("replica-read-only", .bool, "yes", aliases: ["slave-read-only"]),
+            ConfigParam("replica-serve-stale-data", .bool, "yes", aliases: ["slave-serve-stale-data"]),
+            ConfigParam("replica-priority", .int(min: 0, max: Int(Int32.max)), "100", aliases: ["slave-priority"]),
+            ConfigParam("replica-announced", .bool, "yes"),
+            ConfigParam("replica-ignore-maxmemory", .bool, "yes", aliases: ["slave-ignore-maxmemory"]),
             ConfigParam("repl-backlog-ttl", .int(min: 0, max: Int(Int32.max)), "3600"),
             ConfigParam("repl-ping-replica-period", .int(min: 1, max: Int(Int32.max)), "10", aliases: ["repl-ping-slave-period"]),
             ConfigParam("repl-timeout", .int(min: 1, max: Int(Int32.max)), "60"),

@@ -645,11 +645,11 @@ public final class Engine: @unchecked Sendable {
             rejectCommand(ctx, "ERR wrong number of arguments for '\(spec.fullName)' command", spec: spec)
             return
         }
-        if eviction.maxmemory > 0 && ctx === topContext && rejectForMaxmemory(denyoom: deniesOOM(spec, argv, client)) {
+        if eviction.maxmemory > 0 && ctx === topContext && !isReplicaRole && rejectForMaxmemory(denyoom: deniesOOM(spec, argv, client)) {
             rejectCommand(ctx, Err.oom, spec: spec)
             return
         }
-        if let deny = denyWritesError,
+        if let deny = denyWritesError, !client.isMasterLink,
            ctx === topContext ? writeDeniable(spec, client) : (ctx.inScript && spec.isWrite) {
             rejectCommand(ctx, deny, spec: spec)
             return
@@ -657,6 +657,11 @@ public final class Engine: @unchecked Sendable {
         if let deny = writesNeedReplicasError,
            ctx === topContext ? spec.name != "ping" && writeDeniable(spec, client) : ctx.inScript && spec.isWrite {
             // A script's write fails at its redis.call, as in Redis.
+            rejectCommand(ctx, deny, spec: spec)
+            return
+        }
+        if let deny = readOnlyReplicaError, !client.isMasterLink,
+           ctx === topContext ? spec.isWrite || (spec.name == "exec" && writeDeniable(spec, client)) : ctx.inScript && spec.isWrite {
             rejectCommand(ctx, deny, spec: spec)
             return
         }
@@ -752,6 +757,14 @@ public final class Engine: @unchecked Sendable {
     /// Set by replication while fewer good replicas than min-replicas-to-write are connected: writes
     /// (and EXEC of queued writes) are refused with it (NOREPLICAS).
     public var writesNeedReplicasError: String?
+    /// Set while this server is a replica with replica-read-only yes: writes from anyone but the
+    /// master are refused with it (READONLY).
+    public var readOnlyReplicaError: String?
+    /// True while this server follows a master (REPLICAOF): keys do not expire by themselves and are
+    /// not evicted here; the master's DELs remove them (see Database.slot).
+    public internal(set) var isReplicaRole = false
+    /// Whether the command running comes from the master link (its keys stay alive while logically expired).
+    @inline(__always) var executingForMaster: Bool { executingClient?.isMasterLink ?? false }
 
     /// Commands MISCONF refuses, as Redis: writes, PING, and EXEC of a transaction holding a write
     /// (inside scripts: writes only; scripts that may write are refused before they start).
@@ -1066,7 +1079,8 @@ public final class Engine: @unchecked Sendable {
         let hz = min(500, max(1, config.int("hz")))
         nextCron = monotonicMillis() + Int64(1000 / hz)
         now = unixMillis()
-        if activeExpireEnabled { activeExpireCycle(budgetMs: 25) }
+        // A replica leaves expiry to its master (whose DELs arrive in the stream).
+        if activeExpireEnabled && !isReplicaRole { activeExpireCycle(budgetMs: 25) }
         maxmemoryCron()
         flushPropagation()
         for h in cronHooks { h(self) }

@@ -29,8 +29,18 @@ public final class Database {
         guard let s = table.slot(of: key) else { return nil }
         let e = table.expire(at: s)
         if e != 0 && e < engine.now {
-            expireSlot(s)
-            return nil
+            if engine.isReplicaRole {
+                // As a Redis replica: the key stays until the master's DEL. Commands from the master
+                // still see it (the master ran them while it was alive); anyone else does not. On a
+                // writable replica it goes now, since a local write may create the key again.
+                if !engine.executingForMaster {
+                    if engine.readOnlyReplicaError == nil { expireSlot(s) }
+                    return nil
+                }
+            } else {
+                expireSlot(s)
+                return nil
+            }
         }
         if touch { table.setClock(at: s, engine.touchedClock(table.clock(at: s))) }
         return s

@@ -125,7 +125,9 @@ public final class ReplicationMaster: PropagationSink {
     private var encoder = ReplyWriter(resp: 2, capacity: 1024)
 
     public func propagate(_ ops: [PropagatedOp]) {
-        guard backlog != nil, !ops.isEmpty else { return }
+        // A replica's sub-replicas get its master's stream as it came (see `proxy`), not the effects
+        // of applying it again.
+        guard backlog != nil, !ops.isEmpty, !engine.isReplicaRole else { return }
         encoder.buffer.clear()
         for op in ops where op.targets.contains(.replicas) {
             if op.db != streamDB {
@@ -149,6 +151,60 @@ public final class ReplicationMaster: PropagationSink {
         encoder.array(argv.count)
         for a in argv { encoder.bulk(bytes: a.utf8) }
         feed(encoder.buffer)
+    }
+
+    // MARK: As a replica (chained replication)
+
+    /// After a full sync from this server's master: its history becomes ours (its id, its offset),
+    /// so replicas of this server can continue from it, and follow it if this server is promoted.
+    /// Sub-replicas are disconnected: their data predates the snapshot.
+    func adoptMasterHistory(replID id: String, offset off: Int64) {
+        for r in replicas where r.live { engine.kill(r.client) }
+        prune()
+        replID = id
+        replID2 = String(repeating: "0", count: 40)
+        secondReplOffset = -1
+        offset = off
+        backlog = ReplicationBacklog(capacity: engine.config.int("repl-backlog-size"), offset: off)
+        streamDB = -1
+    }
+
+    /// A partial resync with the master under a new id (+CONTINUE <id>, after the master's failover):
+    /// the old id stays valid up to here, as Redis shifts it.
+    func masterChangedID(to id: String) {
+        if id == replID { return }
+        replID2 = replID
+        secondReplOffset = offset + 1
+        replID = id
+        for r in replicas where r.live { engine.kill(r.client) }
+    }
+
+    /// Bytes of the master's stream this replica applied: they go on, unchanged, to its own replicas.
+    func proxy(_ bytes: UnsafeRawBufferPointer) {
+        guard let backlog else {
+            offset += Int64(bytes.count)
+            return
+        }
+        backlog.append(bytes)
+        offset = backlog.endOffset
+        for r in replicas where r.live && !r.rdbOnly {
+            r.client.output.buffer.writeBytes(bytes)
+            engine.markFlush(r.client)
+        }
+    }
+
+    /// REPLICAOF NO ONE: a new history starts here; the master's id stays valid up to this offset,
+    /// so replicas that followed the same master can continue from this server.
+    func promoted() {
+        replID2 = replID
+        secondReplOffset = offset + 1
+        replID = Self.newReplID()
+        streamDB = -1
+        if backlog == nil { backlog = ReplicationBacklog(capacity: engine.config.int("repl-backlog-size"), offset: offset) }
+        engine.addPropagationSink(self)
+        // Replicas of this server learn the new id when they reconnect (they continue with the old one).
+        for r in replicas where r.live { engine.kill(r.client) }
+        engine.logger.notice("Setting secondary replication ID to \(replID2), valid up to offset: \(secondReplOffset). New replication ID is \(replID)")
     }
 
     /// Appends bytes to the stream: the backlog, the offset and every online replica's output.
@@ -318,6 +374,10 @@ public final class ReplicationMaster: PropagationSink {
     }
 
     func wait(_ ctx: CommandContext) {
+        if engine.isReplicaRole {
+            ctx.error("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.")
+            return
+        }
         guard let wanted = ctx.int(1) else { return }
         guard let ms = parseStrictInt(ctx.argv[2].raw) else {
             ctx.error("ERR timeout is not an integer or out of range")
@@ -383,7 +443,7 @@ public final class ReplicationMaster: PropagationSink {
         // Keep the link alive: replicas drop a master that stays silent past their repl-timeout.
         if nowMs - lastPing >= Int64(max(1, engine.config.int("repl-ping-replica-period"))) * 1000 {
             lastPing = nowMs
-            if !liveReplicas.isEmpty { feedControl(["PING"]) }
+            if !liveReplicas.isEmpty && !engine.isReplicaRole { feedControl(["PING"]) }
         }
         // A replica that stopped acknowledging is cut off (its own link is presumably dead).
         let timeout = Int64(engine.config.int("repl-timeout"))
@@ -393,7 +453,7 @@ public final class ReplicationMaster: PropagationSink {
         }
         // With no replica for repl-backlog-ttl seconds the backlog is freed and the history ends.
         let ttl = Int64(engine.config.int("repl-backlog-ttl"))
-        if backlog != nil, replicas.isEmpty, ttl > 0, nowSec - noReplicasSince > ttl {
+        if backlog != nil, replicas.isEmpty, ttl > 0, nowSec - noReplicasSince > ttl, !engine.isReplicaRole {
             backlog = nil
             engine.removePropagationSink(self)
             replID = Self.newReplID()
@@ -410,6 +470,9 @@ public final class ReplicationMaster: PropagationSink {
     func infoLines() -> [String] {
         let live = liveReplicas
         var lines = ["role:master", "connected_slaves:\(live.count)"]
+        if engine.isReplicaRole, let replica = ReplicationReplica.of(engine) {
+            lines = replica.infoLines() + ["connected_slaves:\(live.count)"]
+        }
         if engine.config.int("min-replicas-to-write") > 0 && engine.config.int("min-replicas-max-lag") > 0 {
             lines.append("min_slaves_good_slaves:\(goodReplicas)")
         }
@@ -433,6 +496,10 @@ public final class ReplicationMaster: PropagationSink {
 
     /// ROLE: ["master", offset, [[ip, port, acked offset]…]] for the online replicas.
     func role(_ ctx: CommandContext) {
+        if engine.isReplicaRole, let replica = ReplicationReplica.of(engine) {
+            replica.role(ctx)
+            return
+        }
         let online = liveReplicas
         ctx.out.array(3)
         ctx.out.bulk("master")

@@ -433,6 +433,14 @@ public final class AppendOnlyFile: PropagationSink {
         }
     }
 
+    /// A replica's full sync replaced the dataset: the AOF starts again from it (a rewrite, the
+    /// writes meanwhile collected in a temp file), as Redis restarts its AOF after a sync.
+    public func datasetReplaced() {
+        guard state != .off else { return }
+        stop()
+        configChanged(enabled: true)
+    }
+
     /// `appendonly no`: the file is written and fsynced, then no longer appended to.
     func stop() {
         flushAndSync()
