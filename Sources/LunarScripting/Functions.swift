@@ -258,8 +258,9 @@ final class FunctionRegistry {
             return
         }
         // A function able to write is refused up front after a failed background save (MISCONF) or
-        // while min-replicas-to-write is unmet (NOREPLICAS), in that order as in Redis.
-        if !flags.contains(.noWrites), let deny = ctx.engine.denyWritesError ?? ctx.engine.writesNeedReplicasError {
+        // while min-replicas-to-write is unmet (NOREPLICAS), and first on a read-only replica
+        // (READONLY), in Redis's order.
+        if !flags.contains(.noWrites), let deny = (ctx.client.isMasterLink ? nil : ctx.engine.readOnlyReplicaError) ?? ctx.engine.denyWritesError ?? ctx.engine.writesNeedReplicasError {
             ctx.error(deny)
             return
         }

@@ -264,9 +264,10 @@ final class ScriptingState {
             return
         }
         // A script declared able to write is refused up front after a failed background save (MISCONF)
-        // or while min-replicas-to-write is unmet (NOREPLICAS), in that order as in Redis.
+        // or while min-replicas-to-write is unmet (NOREPLICAS), and first on a read-only replica
+        // (READONLY), in Redis's order.
         if !flags.contains(.legacy) && !flags.contains(.noWrites),
-           let deny = ctx.engine.denyWritesError ?? ctx.engine.writesNeedReplicasError {
+           let deny = (ctx.client.isMasterLink ? nil : ctx.engine.readOnlyReplicaError) ?? ctx.engine.denyWritesError ?? ctx.engine.writesNeedReplicasError {
             ctx.error(deny)
             return
         }
