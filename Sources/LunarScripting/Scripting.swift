@@ -35,6 +35,12 @@ public enum Scripting {
         return state.functions.libraries.keys.sorted().map { state.functions.libraries[$0]!.code }
     }
 
+    /// Deletes every function library (a replica's full sync: its functions become the master's).
+    public static func flushLibraries(_ engine: Engine) {
+        guard let state = engine.extensions[ScriptingState.key] as? ScriptingState else { return }
+        state.functions.flush()
+    }
+
     /// Loads (or replaces) a function library from its source, as an RDB file holds it; the error text if it fails.
     /// With `keepExisting`, a library of the same name already loaded (from `lua-library-dir` at start-up)
     /// is kept: the files on disk win over an older copy saved in the RDB file.

@@ -60,7 +60,10 @@ public final class LunarServer: @unchecked Sendable {
         let replica = ReplicationReplica.install(on: engine)
         let linkGroup = group
         replica.connector = { [unowned engine] setup in NIOMasterLink.open(setup, group: linkGroup, engine: engine) }
-        replica.loadSnapshot = { [unowned persistence] bytes in
+        replica.loadSnapshot = { [unowned persistence, unowned engine] bytes in
+            // Everything becomes the master's, functions included (the shipped libraries too, as
+            // Redis replaces a replica's functions with its master's).
+            Scripting.flushLibraries(engine)
             try persistence.replaceDataset(with: bytes)
             persistence.aof?.datasetReplaced()
         }

@@ -147,6 +147,7 @@ public final class ReplicationReplica {
         dropLink()
         masterHost = host
         masterPort = port
+        _ = engine.config.set("replicaof", "\(host) \(port)", startup: true)   // CONFIG GET replicaof shows it
         state = .connect
         nextAttempt = 0
         linkDownSince = 0
@@ -166,6 +167,7 @@ public final class ReplicationReplica {
         dropLink()
         masterHost = nil
         masterPort = 0
+        _ = engine.config.set("replicaof", "", startup: true)
         state = .none
         engine.isReplicaRole = false
         updateReadOnly()
@@ -408,7 +410,7 @@ public final class ReplicationReplica {
         case .sync: ctx.out.bulk("sync")
         case .connected: ctx.out.bulk("connected")
         }
-        ctx.out.integer(state == .connected || masterReplID != nil ? Int(offset) : -1)
+        ctx.out.integer(state == .connected ? Int(offset) : -1)
     }
 }
 
