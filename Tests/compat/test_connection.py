@@ -395,3 +395,35 @@ def test_mixed_reply_sizes_with_slow_readers_keep_order(lunar_server):
         t.join(120)
     assert not any(t.is_alive() for t in threads)
     assert errors == []
+
+
+def test_requirepass_gates_every_command_until_auth():
+    """With requirepass, a new connection gets NOAUTH for everything but AUTH, HELLO … AUTH, RESET and
+    QUIT; AUTH opens it, RESET closes it again; connections made before CONFIG SET requirepass keep
+    working, as in Redis. Both servers started with the password; replies compared one by one."""
+    from support.servers import start_lunar, start_redis
+    lunar, ref = start_lunar("--requirepass", "s3cret"), start_redis("--requirepass", "s3cret")
+    try:
+        a, b = Conn(lunar.port), Conn(ref.port)
+        run((a, b), ["PING"], ["GET", "k"], ["SET", "k", "v"], ["INFO", "server"], ["CLIENT", "SETNAME", "x"],
+            ["SELECT", "1"], ["MULTI"], ["EXEC"], ["NOSUCHCOMMAND"], ["GET"], ["HELLO"], ["HELLO", "3"],
+            ["HELLO", "2", "AUTH", "default", "wrong"], ["AUTH", "wrong"], ["AUTH", "default", "wrong"],
+            ["AUTH", "other", "s3cret"], ["GET", "k"])
+        run((a, b), ["AUTH", "s3cret"], ["SET", "k", "v"], ["GET", "k"], ["RESET"], ["GET", "k"])
+        # HELLO with AUTH authenticates and switches protocol in one go.
+        x, y = a.call("HELLO", "3", "AUTH", "default", "s3cret"), b.call("HELLO", "3", "AUTH", "default", "s3cret")
+        assert x[0] == y[0] == "map"
+        run((a, b), ["GET", "k"], ["RESET"], ["AUTH", "default", "s3cret"], ["DBSIZE"])
+        # The password removed: everyone gets in; set again: only new connections need AUTH.
+        run((a, b), ["CONFIG", "SET", "requirepass", ""])
+        a2, b2 = Conn(lunar.port), Conn(ref.port)
+        run((a2, b2), ["GET", "k"])
+        run((a, b), ["CONFIG", "SET", "requirepass", "again"])
+        run((a2, b2), ["GET", "k"])
+        a3, b3 = Conn(lunar.port), Conn(ref.port)
+        run((a3, b3), ["GET", "k"], ["AUTH", "again"], ["GET", "k"])
+        for c in (a, b, a2, b2, a3, b3):
+            c.close()
+    finally:
+        lunar.stop()
+        ref.stop()

@@ -34,7 +34,12 @@ enum ConnectionCommands {
                     return
                 }
                 let user = ctx.argc == 3 ? ctx.argv[1] : Bytes("default")
-                if checkCredentials(ctx, user: user, password: ctx.argv[ctx.argc - 1]) { ctx.ok() } else { ctx.error(wrongPass) }
+                if checkCredentials(ctx, user: user, password: ctx.argv[ctx.argc - 1]) {
+                    ctx.client.authenticated = true
+                    ctx.ok()
+                } else {
+                    ctx.error(wrongPass)
+                }
             },
             CommandSpec("reset", arity: 1, flags: [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy], group: .connection, since: "6.2.0", summary: "Returns the connection to its initial state: no transaction or watched keys, database 0, RESP2, no name.") { ctx in
                 let c = ctx.client
@@ -47,6 +52,8 @@ enum ConnectionCommands {
                 c.noEvict = false
                 c.replyOff = false
                 c.replySkipNext = false
+                // As Redis: back to the state of a new connection, authentication included.
+                c.authenticated = !ctx.engine.authRequired
                 ctx.out.simple("RESET")
             },
             CommandSpec("client", arity: -2, group: .connection, since: "2.4.0", summary: "Inspects and manages client connections.", complexity: "Depends on subcommand.", subcommands: clientSubcommands),
@@ -90,6 +97,7 @@ enum ConnectionCommands {
                     ctx.error(wrongPass)
                     return
                 }
+                ctx.client.authenticated = true
                 j += 3
             } else if ctx.arg(j, is: "setname") && more >= 1 {
                 let n = ctx.argv[j + 1]
@@ -100,6 +108,10 @@ enum ConnectionCommands {
                 ctx.error("ERR Syntax error in HELLO option '\(ctx.argv[j].string)'")
                 return
             }
+        }
+        if ctx.engine.authRequired && !ctx.client.authenticated {
+            ctx.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+            return
         }
         if let name { ctx.client.name = name }
         ctx.client.resp = version

@@ -81,6 +81,9 @@ public final class Client: @unchecked Sendable {
     /// (never refused as writes to a read-only replica, keys it touches are alive until the master
     /// deletes them). Flag M in CLIENT LIST.
     public internal(set) var isMasterLink = false
+    /// Passed AUTH (or connected while no password was required): until then, with `requirepass`
+    /// set, only AUTH, HELLO … AUTH, RESET and QUIT run (NOAUTH). Internal clients are authenticated.
+    public var authenticated = true
     /// Since when (engine ms) the client's pending output has been over its class's soft limit (0: not).
     var softLimitSince: Int64 = 0
     /// The next hand-over of this client's output is not counted against its output buffer limit:

@@ -186,8 +186,12 @@ public final class Engine: @unchecked Sendable {
         eviction.load(config)
         lfuMode = eviction.policy.usesLFU
         outputLimits = OutputBufferLimits(config.string("client-output-buffer-limit")) ?? OutputBufferLimits()
+        authRequired = !config.string("requirepass").isEmpty
         config.onChange.append { [unowned self] name, value in
             switch name {
+            case "requirepass":
+                // Connections already in keep their state, as in Redis; new ones must AUTH.
+                self.authRequired = !value.isEmpty
             case "proto-max-bulk-len": self.protoMaxBulkLen.store(Int(value) ?? 0, ordering: .relaxed)
             case "client-query-buffer-limit": self.queryBufferLimit.store(Int(value) ?? 0, ordering: .relaxed)
             case "client-output-buffer-limit":
@@ -255,6 +259,7 @@ public final class Engine: @unchecked Sendable {
                 switch w {
                 case let .connect(c):
                     clients[c.id] = c
+                    c.authenticated = !authRequired
                     stats.connectionsReceived += 1
                 case let .commands(c, cmds):
                     process(c, cmds, firstSpec: prefetching ? aheadSpecs[i & 3] : nil)
@@ -645,6 +650,10 @@ public final class Engine: @unchecked Sendable {
             rejectCommand(ctx, "ERR wrong number of arguments for '\(spec.fullName)' command", spec: spec)
             return
         }
+        if authRequired && !client.authenticated && !spec.flags.contains(.noAuth) {
+            rejectCommand(ctx, "NOAUTH Authentication required.", spec: spec)
+            return
+        }
         if eviction.maxmemory > 0 && ctx === topContext && !isReplicaRole && rejectForMaxmemory(denyoom: deniesOOM(spec, argv, client)) {
             rejectCommand(ctx, Err.oom, spec: spec)
             return
@@ -760,6 +769,8 @@ public final class Engine: @unchecked Sendable {
     /// Set while this server is a replica with replica-read-only yes: writes from anyone but the
     /// master are refused with it (READONLY).
     public var readOnlyReplicaError: String?
+    /// `requirepass` is set: connections start unauthenticated.
+    public internal(set) var authRequired = false
     /// True while this server follows a master (REPLICAOF): keys do not expire by themselves and are
     /// not evicted here; the master's DELs remove them (see Database.slot).
     public internal(set) var isReplicaRole = false
