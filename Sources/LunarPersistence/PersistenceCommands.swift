@@ -142,12 +142,18 @@ enum PersistenceCommands {
 
     // MARK: DEBUG LOADAOF
 
-    /// Writes out the append-only file, empties the dataset and replays the file.
-    static func debugLoadAOF(_ ctx: CommandContext, original: CommandHandler) {
+    /// DEBUG's own gate (enable-debug-command): when it refuses, DEBUG itself answers (DEBUG HELP
+    /// answers the same error when disallowed).
+    static func debugAllowed(_ ctx: CommandContext) -> Bool {
         let gate = ctx.engine.config.string("enable-debug-command")
         let a = ctx.client.remoteAddress
         let local = ctx.client.isInternal || a.hasPrefix("127.") || a.hasPrefix("::1") || a.hasPrefix("/") || a.isEmpty
-        if gate == "no" || (gate == "local" && !local) {
+        return !(gate == "no" || (gate == "local" && !local))
+    }
+
+    /// Writes out the append-only file, empties the dataset and replays the file.
+    static func debugLoadAOF(_ ctx: CommandContext, original: CommandHandler) {
+        if !debugAllowed(ctx) {
             original(ctx)
             return
         }
@@ -171,11 +177,7 @@ enum PersistenceCommands {
     // MARK: DEBUG RELOAD
 
     static func debugReload(_ ctx: CommandContext, original: CommandHandler) {
-        // Let DEBUG's own gate (enable-debug-command) answer first: DEBUG HELP does no harm.
-        let gate = ctx.engine.config.string("enable-debug-command")
-        let a = ctx.client.remoteAddress
-        let local = ctx.client.isInternal || a.hasPrefix("127.") || a.hasPrefix("::1") || a.hasPrefix("/") || a.isEmpty
-        if gate == "no" || (gate == "local" && !local) {
+        if !debugAllowed(ctx) {
             original(ctx)
             return
         }
