@@ -229,37 +229,18 @@ final class MasterLinkHandler: ChannelInboundHandler {
         return s
     }
 
-    /// The next multibulk command with its raw bytes: nil when incomplete (nothing consumed),
+    /// The next command of the stream with its raw bytes: nil when incomplete (nothing consumed),
     /// .some(nil) on a protocol error.
     private func readCommand() -> (argv: [Bytes], raw: [UInt8])?? {
-        let start = pending.readerIndex
-        let view = pending.readableBytesView
-        if view.isEmpty { return nil }
-        var p = view.startIndex
-        func line() -> Int?? {   // the number on the line at p ("*N" or "$N"), advancing past it
-            guard let cr = view[p...].firstIndex(of: 13) else { return nil }
-            guard cr + 1 < view.endIndex else { return nil }
-            guard view[cr + 1] == 10, let n = Int(String(decoding: view[(p + 1)..<cr], as: UTF8.self)) else { return .some(nil) }
-            p = cr + 2
-            return .some(n)
+        let parsed = pending.withUnsafeReadableBytes { Multibulk.parse($0, from: 0) }
+        switch parsed {
+        case let .command(argv, end):
+            let raw = pending.readBytes(length: end) ?? []
+            return .some((argv, raw))
+        case .incomplete:
+            return nil
+        case .malformed:
+            return .some(nil)
         }
-        guard view[p] == UInt8(ascii: "*") else { return .some(nil) }
-        guard let argcLine = line() else { return nil }
-        guard let argc = argcLine, argc >= 1, argc <= 1 << 20 else { return .some(nil) }
-        var argv: [Bytes] = []
-        argv.reserveCapacity(argc)
-        for _ in 0..<argc {
-            guard p < view.endIndex else { return nil }
-            guard view[p] == UInt8(ascii: "$") else { return .some(nil) }
-            guard let lenLine = line() else { return nil }
-            guard let len = lenLine, len >= 0 else { return .some(nil) }
-            guard view.endIndex - p >= len + 2 else { return nil }
-            argv.append(Bytes(Array(view[p..<(p + len)])))
-            p += len + 2
-        }
-        let total = p - view.startIndex
-        let raw = pending.getBytes(at: start, length: total) ?? []
-        pending.moveReaderIndex(forwardBy: total)
-        return .some((argv, raw))
     }
 }

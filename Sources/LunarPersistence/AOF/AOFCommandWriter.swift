@@ -8,11 +8,11 @@ import LunarRESP
 struct AOFCommandWriter {
     static let itemsPerCommand = 64
 
-    private(set) var bytes: [UInt8] = []
+    private var out = ReplyWriter(resp: 2, capacity: 1 << 16)
 
     static func snapshot(_ engine: Engine, timestamp: Bool) -> [UInt8] {
         var w = AOFCommandWriter()
-        if timestamp { w.bytes.append(contentsOf: "#TS:\(unixMillis() / 1000)\r\n".utf8) }
+        if timestamp { w.out.buffer.writeString("#TS:\(unixMillis() / 1000)\r\n") }
         if let provider = RDBWriter.functionLibraries {
             for code in provider(engine) { w.command([Array("FUNCTION".utf8), Array("LOAD".utf8), code.raw]) }
         }
@@ -29,7 +29,7 @@ struct AOFCommandWriter {
                 if expire != 0 { w.command([Array("PEXPIREAT".utf8), key, Array(String(expire).utf8)]) }
             }
         }
-        return w.bytes
+        return Array(w.out.buffer.readableBytesView)
     }
 
     private mutating func write(key: [UInt8], value: Value) {
@@ -79,12 +79,7 @@ struct AOFCommandWriter {
     }
 
     private mutating func command(_ parts: [[UInt8]]) {
-        bytes.append(contentsOf: "*\(parts.count)\r\n".utf8)
-        for p in parts {
-            bytes.append(contentsOf: "$\(p.count)\r\n".utf8)
-            bytes.append(contentsOf: p)
-            bytes.append(13)
-            bytes.append(10)
-        }
+        out.array(parts.count)
+        for p in parts { out.bulk(bytes: p) }
     }
 }

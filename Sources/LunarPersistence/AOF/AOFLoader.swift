@@ -114,52 +114,22 @@ struct AOFLoader {
         case malformed
     }
 
-    /// One `*N` multibulk command (or a `#` annotation line) at `pos`, advancing past it.
+    /// One command (or a `#` annotation line, such as aof-timestamp-enabled's) at `pos`, advancing past it.
     private func parseCommand(_ d: [UInt8], _ pos: inout Int) -> Parsed {
-        if d[pos] == UInt8(ascii: "#") {
-            guard let eol = lineEnd(d, pos) else { return .truncated }
-            pos = eol + 2
-            return .annotation
+        d.withUnsafeBytes { raw -> Parsed in
+            if raw[pos] == UInt8(ascii: "#") {
+                guard let eol = Multibulk.lineEnd(raw, pos) else { return .truncated }
+                pos = eol + 2
+                return .annotation
+            }
+            switch Multibulk.parse(raw, from: pos) {
+            case let .command(argv, end):
+                pos = end
+                return .command(argv)
+            case .incomplete: return .truncated
+            case .malformed: return .malformed
+            }
         }
-        guard d[pos] == UInt8(ascii: "*") else { return .malformed }
-        guard let eol = lineEnd(d, pos) else { return .truncated }
-        guard let argc = number(d, pos + 1, eol), argc >= 1 else { return .malformed }
-        var p = eol + 2
-        var argv: [Bytes] = []
-        argv.reserveCapacity(min(argc, 1024))
-        for _ in 0..<argc {
-            guard p < d.count else { return .truncated }
-            guard d[p] == UInt8(ascii: "$") else { return .malformed }
-            guard let e = lineEnd(d, p) else { return .truncated }
-            guard let len = number(d, p + 1, e), len >= 0 else { return .malformed }
-            let s = e + 2
-            guard len <= d.count - s, d.count - s - len >= 2 else { return .truncated }
-            argv.append(Bytes(Array(d[s..<(s + len)])))
-            p = s + len + 2
-        }
-        pos = p
-        return .command(argv)
-    }
-
-    /// The index of the `\r` ending the line that starts at `from`, if the whole line is there.
-    private func lineEnd(_ d: [UInt8], _ from: Int) -> Int? {
-        var i = from
-        while i + 1 < d.count {
-            if d[i] == 13 && d[i + 1] == 10 { return i }
-            i += 1
-        }
-        return nil
-    }
-
-    private func number(_ d: [UInt8], _ from: Int, _ to: Int) -> Int? {
-        if from >= to || to - from > 18 { return nil }
-        var v = 0
-        for i in from..<to {
-            let c = d[i]
-            guard c >= 48 && c <= 57 else { return nil }
-            v = v * 10 + Int(c - 48)
-        }
-        return v
     }
 
     private func readAll(_ path: String) throws -> [UInt8] {

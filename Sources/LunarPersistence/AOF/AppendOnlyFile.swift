@@ -32,7 +32,8 @@ public final class AppendOnlyFile: PropagationSink {
     /// The incremental file being appended to (the temporary one while waiting for the first rewrite).
     var fd: Int32 = -1
     /// Commands appended since the last write (Redis's aof_buf).
-    var buffer: [UInt8] = []
+    var out = ReplyWriter(resp: 2, capacity: 4096)
+    var pendingBytes: Int { out.buffer.readableBytes }
     /// The database the current file last selected (-1: the next command emits SELECT).
     var selectedDB = -1
     /// Bytes of the base and incremental files (INFO aof_current_size), and that total after the
@@ -254,7 +255,7 @@ public final class AppendOnlyFile: PropagationSink {
             let now = unixMillis() / 1000
             if now > lastTimestamp {
                 lastTimestamp = now
-                buffer.append(contentsOf: "#TS:\(now)\r\n".utf8)
+                out.buffer.writeString("#TS:\(now)\r\n")
             }
         }
         for op in ops where op.targets.contains(.aof) {
@@ -267,32 +268,19 @@ public final class AppendOnlyFile: PropagationSink {
     }
 
     private func appendCommand(_ argv: [Bytes]) {
-        buffer.append(UInt8(ascii: "*"))
-        appendDecimal(argv.count)
-        buffer.append(13); buffer.append(10)
-        for a in argv {
-            buffer.append(UInt8(ascii: "$"))
-            appendDecimal(a.count)
-            buffer.append(13); buffer.append(10)
-            buffer.append(contentsOf: a.raw)
-            buffer.append(13); buffer.append(10)
-        }
-    }
-
-    private func appendDecimal(_ v: Int) {
-        if v < 10 { buffer.append(48 + UInt8(v)); return }
-        buffer.append(contentsOf: String(v).utf8)
+        out.array(argv.count)
+        for a in argv { out.bulk(a) }
     }
 
     /// Writes the buffer to the current file (before the round's replies go out), then fsyncs as
     /// `appendfsync` asks. On a write error the buffer is kept, writes are refused with MISCONF and
     /// the cron retries; with `appendfsync always` the server exits, as Redis does.
     func writeBuffer() {
-        if buffer.isEmpty || fd < 0 { return }
+        if pendingBytes == 0 || fd < 0 { return }
         let always = fsyncPolicy == "always"
         var off = 0
         var failure: Int32 = 0
-        buffer.withUnsafeBytes { p in
+        out.buffer.withUnsafeReadableBytes { p in
             while off < p.count {
                 let n = write(fd, p.baseAddress! + off, p.count - off)
                 if n < 0 {
@@ -321,8 +309,8 @@ public final class AppendOnlyFile: PropagationSink {
             persistence.updateWriteGate()
             return
         }
-        currentSize += buffer.count
-        if buffer.count > 1 << 22 { buffer = [] } else { buffer.removeAll(keepingCapacity: true) }
+        currentSize += pendingBytes
+        if out.buffer.capacity > 1 << 22 { out = ReplyWriter(resp: 2, capacity: 4096) } else { out.buffer.clear() }
         if writeError != nil {
             engine.logger.warning("AOF write error looks solved, Redis can write again.")
             writeError = nil
@@ -385,7 +373,7 @@ public final class AppendOnlyFile: PropagationSink {
 
     func cron() {
         if state == .off && rewrite == nil && !rewriteScheduled { return }
-        if !buffer.isEmpty && writeError != nil { writeBuffer() }
+        if pendingBytes > 0 && writeError != nil { writeBuffer() }
         syncEverySecondIfDue()
         if rewrite != nil || persistence.bgsaveInProgress { return }
         let nowMs = monotonicMillis()
@@ -448,7 +436,7 @@ public final class AppendOnlyFile: PropagationSink {
         if state == .waitRewrite { unlink(path(tempIncrName)) }
         if fd >= 0 { close(fd) }
         fd = -1
-        buffer.removeAll()
+        out.buffer.clear()
         state = .off
         rewriteScheduled = false
         writeError = nil
@@ -480,7 +468,7 @@ public final class AppendOnlyFile: PropagationSink {
             "aof_current_size:\(currentSize)",
             "aof_base_size:\(baseSize)",
             "aof_pending_rewrite:\(rewriteScheduled ? 1 : 0)",
-            "aof_buffer_length:\(buffer.count)",
+            "aof_buffer_length:\(pendingBytes)",
             "aof_pending_bio_fsync:\(fsyncsInFlight.value)",
             "aof_delayed_fsync:\(delayedFsyncs)",
         ]
