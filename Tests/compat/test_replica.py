@@ -87,7 +87,8 @@ class Servers:
                     reply = c.call("PING")
                 finally:
                     c.close()
-                if reply in (("simple", b"PONG"), ("err", b"NOAUTH Authentication required.")):
+                if reply in (("simple", b"PONG"), ("err", b"NOAUTH Authentication required.")) or \
+                        (reply[0] == "err" and reply[1].startswith(b"MASTERDOWN ")):   # serving, not stale data
                     return s
             except OSError:
                 pass
@@ -749,6 +750,26 @@ def test_replicaof_option_at_startup(servers, replica_kind):
     wait_synced(master, replica)
     assert call(replica.port, "GET", "later") == ("bulk", b"1")
     assert call(replica.port, "SET", "later", "2") == ("err", READONLY)
+
+
+def test_replica_serve_stale_data_no(servers):
+    """With the link down and replica-serve-stale-data no, only commands flagged stale run (MASTERDOWN
+    for the rest, and a transaction holding one is aborted); back to yes, reads work again. The same
+    commands on a redis-server replica and a Lunar replica give the same replies."""
+    nowhere = str(free_port())
+    replies = []
+    for kind in ("redis", "lunar"):
+        replica = servers.start(kind, "--replicaof", "127.0.0.1", nowhere, "--replica-serve-stale-data", "no")
+        c = Conn(replica.port)
+        try:
+            replies.append([c.call(*cmd) for cmd in (
+                ["GET", "a"], ["PING"], ["DBSIZE"], ["SELECT", "1"], ["MULTI"], ["GET", "a"], ["EXEC"],
+                ["MULTI"], ["SELECT", "0"], ["EXEC"], ["CONFIG", "SET", "replica-serve-stale-data", "yes"], ["GET", "a"])])
+            assert c.call("INFO", "replication")[0] == "bulk"
+        finally:
+            c.close()
+    assert replies[0][0] == ("err", b"MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.")
+    assert replies[1] == replies[0]
 
 
 # MARK: 10. masterauth

@@ -678,6 +678,11 @@ public final class Engine: @unchecked Sendable {
             rejectCommand(ctx, "ERR Can't execute '\(spec.fullName)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", spec: spec)
             return
         }
+        if let deny = staleReplicaError, ctx === topContext, !client.isMasterLink, !spec.flags.contains(.stale)
+            || (spec.name == "exec" && client.queued.contains { table.resolve($0)?.flags.contains(.stale) == false }) {
+            rejectCommand(ctx, deny, spec: spec)
+            return
+        }
         if client.inMulti && !ctx.inScript {
             let top = spec.parent ?? spec
             switch top.name {
@@ -769,6 +774,9 @@ public final class Engine: @unchecked Sendable {
     /// Set while this server is a replica with replica-read-only yes: writes from anyone but the
     /// master are refused with it (READONLY).
     public var readOnlyReplicaError: String?
+    /// Set while this server is a replica whose link is down and replica-serve-stale-data is no:
+    /// only commands flagged stale (INFO, REPLICAOF…) run (MASTERDOWN).
+    public var staleReplicaError: String?
     /// `requirepass` is set: connections start unauthenticated.
     public internal(set) var authRequired = false
     /// True while this server follows a master (REPLICAOF): keys do not expire by themselves and are

@@ -85,7 +85,7 @@ public final class ReplicationReplica {
         engine.extensions[key] = r
         engine.cronHooks.append { e in ReplicationReplica.of(e)?.cron() }
         engine.config.onChange.append { [unowned r] name, _ in
-            if name == "replica-read-only" { r.updateReadOnly() }
+            if name == "replica-read-only" || name == "replica-serve-stale-data" { r.updateReadOnly() }
         }
         return r
     }
@@ -174,9 +174,13 @@ public final class ReplicationReplica {
         master.promoted()
     }
 
+    /// The gates a replica puts on other clients: READONLY (replica-read-only) and, while the link
+    /// is not up, MASTERDOWN (replica-serve-stale-data no). Called whenever role, link or config change.
     func updateReadOnly() {
         let ro = engine.isReplicaRole && engine.config.get("replica-read-only") != "no"
         engine.readOnlyReplicaError = ro ? "READONLY You can't write against a read only replica." : nil
+        let stale = engine.isReplicaRole && state != .connected && engine.config.get("replica-serve-stale-data") == "no"
+        engine.staleReplicaError = stale ? "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'." : nil
     }
 
     private func dropLink() {
@@ -254,6 +258,7 @@ public final class ReplicationReplica {
         masterClient = c
         pendingRaw.removeAll()
         state = .connected
+        updateReadOnly()
         linkDownSince = 0
         lastIO = monotonicMillis()
         readAhead = 0
@@ -315,6 +320,7 @@ public final class ReplicationReplica {
         pendingRaw.removeAll()
         readAhead = 0
         state = .connect
+        updateReadOnly()
         nextAttempt = monotonicMillis() + 1000
     }
 
