@@ -102,6 +102,10 @@ public final class AppendOnlyFile: PropagationSink {
     var fileName: String { engine.config.string("appendfilename") }
     var manifestName: String { fileName + ".manifest" }
     func baseName(_ seq: Int, rdb: Bool) -> String { "\(fileName).\(seq).base.\(rdb ? "rdb" : "aof")" }
+    func incrName(_ seq: Int) -> String { "\(fileName).\(seq).incr.aof" }
+    /// The incremental file that collects writes while `appendonly yes` waits for its first base.
+    var tempIncrName: String { "temp-\(fileName).incr" }
+    func path(_ name: String) -> String { directory + "/" + name }
     /// `aof-use-rdb-preamble`: bases are RDB images (yes, the default) or commands.
     var rdbPreamble: Bool { engine.config.get("aof-use-rdb-preamble") != "no" }
 
@@ -113,10 +117,6 @@ public final class AppendOnlyFile: PropagationSink {
         }
         return AOFCommandWriter.snapshot(engine, timestamp: timestamps)
     }
-    func incrName(_ seq: Int) -> String { "\(fileName).\(seq).incr.aof" }
-    /// The incremental file that collects writes while `appendonly yes` waits for its first base.
-    var tempIncrName: String { "temp-\(fileName).incr" }
-    func path(_ name: String) -> String { directory + "/" + name }
 
     var fsyncPolicy: String { engine.config.string("appendfsync") }
 
