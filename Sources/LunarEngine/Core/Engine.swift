@@ -187,8 +187,12 @@ public final class Engine: @unchecked Sendable {
         lfuMode = eviction.policy.usesLFU
         outputLimits = OutputBufferLimits(config.string("client-output-buffer-limit")) ?? OutputBufferLimits()
         authRequired = !config.string("requirepass").isEmpty
+        slowlogThreshold = config.int("slowlog-log-slower-than")
+        slowlogMaxLen = config.int("slowlog-max-len")
         config.onChange.append { [unowned self] name, value in
             switch name {
+            case "slowlog-log-slower-than": self.slowlogThreshold = Int(value) ?? -1
+            case "slowlog-max-len": self.slowlogMaxLen = Int(value) ?? 0
             case "requirepass":
                 // Connections already in keep their state, as in Redis; new ones must AUTH.
                 self.authRequired = !value.isEmpty
@@ -717,11 +721,23 @@ public final class Engine: @unchecked Sendable {
         if !blockCalled { spec.statCalls &+= 1 }
         if ctx === topContext {
             let end = unixMicros()
-            spec.statMicros &+= Int(end - start)
+            let micros = Int(end - start)
+            spec.statMicros &+= micros
             clockMicros = end
             clockReadAtEnd = true
+            // SLOWLOG: a command that blocked is not logged now (Redis logs it neither), nor the
+            // commands flagged skip_slowlog (EXEC: its commands are).
+            if slowlogThreshold >= 0 && micros >= slowlogThreshold && !blockCalled
+                && !spec.flags.contains(.skipSlowlog) && !(spec.parent?.flags.contains(.skipSlowlog) ?? false) {
+                slowlog.push(argv, micros: micros, client: client, now: end / 1000, maxLen: slowlogMaxLen)
+            }
         } else {
-            spec.statMicros &+= Int(monotonicMicros() - start)
+            let micros = Int(monotonicMicros() - start)
+            spec.statMicros &+= micros
+            // Commands run by EXEC and by scripts are logged one by one too, as Redis does.
+            if slowlogThreshold >= 0 && micros >= slowlogThreshold && !spec.flags.contains(.skipSlowlog) {
+                slowlog.push(argv, micros: micros, client: client, now: now, maxLen: slowlogMaxLen)
+            }
         }
         // A reply that is an error (not an array holding errors) makes the call a failed one.
         if ctx.out.buffer.writerIndex > replyStart && ctx.out.buffer.getInteger(at: replyStart, as: UInt8.self) == UInt8(ascii: "-") {
@@ -777,6 +793,10 @@ public final class Engine: @unchecked Sendable {
     /// Set while this server is a replica whose link is down and replica-serve-stale-data is no:
     /// only commands flagged stale (INFO, REPLICAOF…) run (MASTERDOWN).
     public var staleReplicaError: String?
+    /// SLOWLOG's entries and its settings (slowlog-log-slower-than in µs, slowlog-max-len).
+    var slowlog = SlowLog()
+    private var slowlogThreshold = 10_000
+    private var slowlogMaxLen = 128
     /// `requirepass` is set: connections start unauthenticated.
     public internal(set) var authRequired = false
     /// True while this server follows a master (REPLICAOF): keys do not expire by themselves and are
