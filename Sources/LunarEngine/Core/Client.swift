@@ -79,7 +79,7 @@ public final class Client: @unchecked Sendable {
     public internal(set) var isReplica = false
     /// The link to this server's master when it is a replica: its commands are the master's stream
     /// (never refused as writes to a read-only replica, keys it touches are alive until the master
-    /// deletes them). Flag M in CLIENT LIST.
+    /// deletes them). It is not a connection of this server, so CLIENT LIST does not show it.
     public internal(set) var isMasterLink = false
     /// Passed AUTH (or connected while no password was required): until then, with `requirepass`
     /// set, only AUTH, HELLO … AUTH, RESET and QUIT run (NOAUTH). Internal clients are authenticated.
