@@ -210,7 +210,8 @@ enum ConnectionCommands {
         var lines = ["\(command) <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"]
         for (usage, text) in entries {
             lines.append(usage)
-            lines.append("    " + text)
+            // A text of several lines ("\n") is indented line by line, as Redis prints them.
+            for line in text.split(separator: "\n") { lines.append("    " + line) }
         }
         lines.append("HELP")
         lines.append("    Prints this help.")

@@ -93,22 +93,11 @@ struct SlowLog {
             },
             CommandSpec("help", arity: 2, flags: [.loading, .stale], group: .server, since: "6.2.0",
                         summary: "Shows helpful text about the different subcommands", complexity: "O(1)") { ctx in
-                let lines = [
-                    "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                    "GET [<count>]",
-                    "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
-                    "    Entries are made of:",
-                    "    id, timestamp, time in microseconds, arguments array, client IP and port,",
-                    "    client name",
-                    "LEN",
-                    "    Return the length of the slowlog.",
-                    "RESET",
-                    "    Reset the slowlog.",
-                    "HELP",
-                    "    Prints this help.",
-                ]
-                ctx.out.array(lines.count)
-                for l in lines { ctx.out.simple(l) }
+                ConnectionCommands.help(ctx, "SLOWLOG", [
+                    ("GET [<count>]", "Return top <count> entries from the slowlog (default: 10, -1 mean all).\nEntries are made of:\nid, timestamp, time in microseconds, arguments array, client IP and port,\nclient name"),
+                    ("LEN", "Return the length of the slowlog."),
+                    ("RESET", "Reset the slowlog."),
+                ])
             },
         ]
         return [CommandSpec("slowlog", arity: -2, group: .server, since: "2.2.12", summary: "A container for slow log commands",
