@@ -147,7 +147,7 @@ enum PersistenceCommands {
     static func debugAllowed(_ ctx: CommandContext) -> Bool {
         let gate = ctx.engine.config.string("enable-debug-command")
         let a = ctx.client.remoteAddress
-        let local = ctx.client.isInternal || a.hasPrefix("127.") || a.hasPrefix("::1") || a.hasPrefix("/") || a.isEmpty
+        let local = ctx.client.isInternal || a.hasPrefix("127.") || a.hasPrefix("::1") || ctx.client.isUnixSocket || a.isEmpty
         return !(gate == "no" || (gate == "local" && !local))
     }
 

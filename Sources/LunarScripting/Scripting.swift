@@ -346,13 +346,15 @@ func evalKeys(_ argv: [Bytes]) -> [Int] {
 public enum ScriptingCommands {
     public static var specs: [CommandSpec] {
         let evalFlags: CommandFlags = [.noscript, .stale, .skipMonitor, .noMandatoryKeys]
+        // EVAL, EVALSHA and FCALL may replicate (their writes); the _RO forms are readonly instead.
+        let writable = evalFlags.union(.mayReplicate)
         return [
-            CommandSpec("eval", arity: -3, flags: evalFlags, group: .scripting, since: "2.6.0",
+            CommandSpec("eval", arity: -3, flags: writable, group: .scripting, since: "2.6.0",
                         summary: "Runs a Lua script on the server.", complexity: "Depends on the script that is executed.",
                         syntax: "script numkeys [key [key ...]] [arg [arg ...]]",
                         handler: { ctx in startScript(ctx); ScriptingState.of(ctx.engine).eval(ctx, bySha: false, readOnly: false) },
                         getKeys: evalKeys),
-            CommandSpec("evalsha", arity: -3, flags: evalFlags, group: .scripting, since: "2.6.0",
+            CommandSpec("evalsha", arity: -3, flags: writable, group: .scripting, since: "2.6.0",
                         summary: "Runs a cached Lua script, named by the SHA1 digest of its source.",
                         complexity: "Depends on the script that is executed.",
                         syntax: "sha1 numkeys [key [key ...]] [arg [arg ...]]",
@@ -369,7 +371,7 @@ public enum ScriptingCommands {
                         syntax: "sha1 numkeys [key [key ...]] [arg [arg ...]]",
                         handler: { ctx in startScript(ctx); ScriptingState.of(ctx.engine).eval(ctx, bySha: true, readOnly: true) },
                         getKeys: evalKeys),
-            CommandSpec("fcall", arity: -3, flags: evalFlags, group: .scripting, since: "7.0.0",
+            CommandSpec("fcall", arity: -3, flags: writable, group: .scripting, since: "7.0.0",
                         summary: "Calls a function of a loaded library.", complexity: "Depends on the function that is executed.",
                         syntax: "function numkeys [key [key ...]] [arg [arg ...]]",
                         handler: { ctx in startScript(ctx); ScriptingState.of(ctx.engine).functions.fcall(ctx, readOnly: false) },
@@ -387,6 +389,9 @@ public enum ScriptingCommands {
     /// Scripts and functions propagate the writes they run (effects), not themselves; every run
     /// starts with its writes going everywhere until `redis.set_repl` says otherwise.
     @inline(__always) static func startScript(_ ctx: CommandContext) {
+        // Scripts are skip_monitor: MONITOR shows them here, before the calls they make (as Redis),
+        // whatever happens next (a missing script, bad numkeys…).
+        if !ctx.engine.monitors.isEmpty { ctx.engine.feedMonitors(ctx.client, ctx.argv, lua: false) }
         ctx.propagateNothing()
         ctx.engine.scriptPropagationTargets = .all
     }

@@ -146,7 +146,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         connection = conn
         client = Client(
             id: engine.newClientID(), connection: conn,
-            remoteAddress: Self.describe(ch.remoteAddress), localAddress: Self.describe(ch.localAddress),
+            remoteAddress: Self.describe(ch.remoteAddress, local: ch.localAddress),
+            localAddress: Self.describe(ch.localAddress, local: ch.localAddress),
             now: unixMillis())
         engine.connect(client)
         context.fireChannelActive()
@@ -282,12 +283,14 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         context.close(promise: nil)
     }
 
-    static func describe(_ a: SocketAddress?) -> String {
+    /// An address as CLIENT LIST shows it: `ip:port`, or for a Unix socket connection (whose peer
+    /// has no path) the server's socket path with port 0 on both ends, as Redis does.
+    static func describe(_ a: SocketAddress?, local: SocketAddress?) -> String {
         guard let a else { return "" }
         switch a {
         case let .v4(x): return "\(x.host):\(a.port ?? 0)"
         case let .v6(x): return "\(x.host):\(a.port ?? 0)"
-        case let .unixDomainSocket(u): return "\(u)"
+        case .unixDomainSocket: return "\(local?.pathname ?? a.pathname ?? ""):0"
         }
     }
 }

@@ -45,6 +45,7 @@ enum ConnectionCommands {
                 let c = ctx.client
                 TransactionCommands.discardTransaction(ctx.engine, c)
                 ctx.engine.pubsub.unsubscribeAll(c)
+                ctx.engine.stopMonitoring(c)
                 c.db = 0
                 c.resp = 2
                 ctx.out.resp = 2
@@ -222,13 +223,13 @@ enum ConnectionCommands {
     /// One CLIENT LIST line (without the newline). Memory and buffer figures the engine does not track are 0.
     static func describe(_ c: Client, _ engine: Engine, now: Int64) -> String {
         var flags = ""
-        if c.isReplica { flags += "S" }
+        if c.isReplica { flags += "S" } else if c.isMonitor { flags += "O" }
         if c.subscriptions.pubsubMode { flags += "P" }
         if c.inMulti { flags += "x" }
         if c.blocked != nil { flags += "b" }
         if c.watchDirty { flags += "d" }
         if c.closeAfterReply { flags += "c" }
-        if c.remoteAddress.hasPrefix("/") { flags += "U" }
+        if c.isUnixSocket { flags += "U" }
         if c.noEvict { flags += "e" }
         if flags.isEmpty { flags = "N" }
         let multi = c.inMulti ? c.queued.count : -1

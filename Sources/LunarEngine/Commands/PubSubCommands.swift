@@ -41,7 +41,7 @@ enum PubSubCommands {
                         syntax: "[shardchannel [shardchannel ...]]") { ctx in
                 unsubscribe(ctx, .shard)
             },
-            CommandSpec("publish", arity: 3, flags: [.pubsub, .loading, .stale, .fast], group: .pubsub, since: "2.0.0",
+            CommandSpec("publish", arity: 3, flags: [.pubsub, .loading, .stale, .fast, .mayReplicate], group: .pubsub, since: "2.0.0",
                         summary: "Sends a message to a channel's subscribers and to clients whose patterns match it.",
                         complexity: "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).",
                         syntax: "channel message") { ctx in
@@ -50,7 +50,7 @@ enum PubSubCommands {
                 ctx.forcePropagation(to: .replicas)   // subscribers of replicas get it too
                 ctx.out.integer(receivers)
             },
-            CommandSpec("spublish", arity: 3, flags: [.pubsub, .loading, .stale, .fast], keys: (1, 1, 1), group: .pubsub, since: "7.0.0",
+            CommandSpec("spublish", arity: 3, flags: [.pubsub, .loading, .stale, .fast, .mayReplicate], keys: (1, 1, 1), group: .pubsub, since: "7.0.0",
                         summary: "Sends a message to a shard channel's subscribers.",
                         complexity: "O(N) where N is the number of clients subscribed to the receiving shard channel.",
                         syntax: "shardchannel message") { ctx in

@@ -385,7 +385,7 @@ enum DebugCommand {
         case "yes": return true
         case "local":
             let a = ctx.client.remoteAddress
-            return ctx.client.isInternal || a.hasPrefix("127.") || a.hasPrefix("::1") || a.hasPrefix("/") || a.isEmpty
+            return ctx.client.isInternal || a.hasPrefix("127.") || a.hasPrefix("::1") || ctx.client.isUnixSocket || a.isEmpty
         default: return false
         }
     }

@@ -26,15 +26,9 @@ struct SlowLog {
         let n = min(argv.count, Self.maxArgs)
         kept.reserveCapacity(n)
         // Passwords never reach the log (AUTH's arguments, HELLO's after AUTH), as Redis redacts them.
-        var redactFrom = Int.max
-        if argv[0].equalsIgnoringCase("auth") { redactFrom = 1 }
-        if argv[0].equalsIgnoringCase("hello"), let at = argv.firstIndex(where: { $0.equalsIgnoringCase("auth") }) {
-            redactFrom = at + 1
-        }
+        let argv = Redaction.apply(argv)
         for j in 0..<n {
-            if j >= redactFrom && (argv[0].equalsIgnoringCase("auth") || j <= redactFrom + 1) {
-                kept.append(Bytes("(redacted)"))
-            } else if n != argv.count && j == n - 1 {
+            if n != argv.count && j == n - 1 {
                 kept.append(Bytes("... (\(argv.count - n + 1) more arguments)"))
             } else if argv[j].count > Self.maxArgBytes {
                 kept.append(Bytes(argv[j].raw[0..<Self.maxArgBytes] + Array("... (\(argv[j].count - Self.maxArgBytes) more bytes)".utf8)))

@@ -81,6 +81,8 @@ public final class Client: @unchecked Sendable {
     /// (never refused as writes to a read-only replica, keys it touches are alive until the master
     /// deletes them). It is not a connection of this server, so CLIENT LIST does not show it.
     public internal(set) var isMasterLink = false
+    /// In MONITOR mode: receives a line for every command the server runs (flag O).
+    public internal(set) var isMonitor = false
     /// Passed AUTH (or connected while no password was required): until then, with `requirepass`
     /// set, only AUTH, HELLO … AUTH, RESET and QUIT run (NOAUTH). Internal clients are authenticated.
     public var authenticated = true
@@ -123,6 +125,9 @@ public final class Client: @unchecked Sendable {
 
     /// True for the engine's own clients (Lua's redis.call, the startup loader).
     public var isInternal: Bool { connection == nil }
+    /// Connected through the Unix socket: its address is the socket's path with port 0 (as Redis
+    /// shows it), a port no TCP peer has.
+    public var isUnixSocket: Bool { connection != nil && remoteAddress.hasSuffix(":0") }
 
     deinit {
         debugging.destroy()

@@ -97,7 +97,7 @@ public final class Engine: @unchecked Sendable {
     public private(set) var clients: [Int: Client] = [:]
     /// Clients with replies to hand off at the end of the round (each once: `Client.flushQueued`).
     private var toFlush: [Client] = []
-    private var topContext: CommandContext!
+    private(set) var topContext: CommandContext!
     /// What idle contexts point at (contexts do not own their client; see CommandContext.client).
     private let idleClient = Client(id: 0, connection: nil, now: 0)
     /// The client whose top-level command runs (the idle client between commands): replication
@@ -687,6 +687,12 @@ public final class Engine: @unchecked Sendable {
             rejectCommand(ctx, deny, spec: spec)
             return
         }
+        // A replica or monitor connection may not touch the keyspace (Redis keeps them from
+        // reading or writing around CLIENT PAUSE).
+        if (client.isMonitor || client.isReplica) && ctx === topContext && touchesKeyspace(spec, client) {
+            rejectCommand(ctx, "ERR Replica can't interact with the keyspace", spec: spec)
+            return
+        }
         if client.inMulti && !ctx.inScript {
             let top = spec.parent ?? spec
             switch top.name {
@@ -717,6 +723,12 @@ public final class Engine: @unchecked Sendable {
         ctx.forcedPropagation = nil
         spec.handler?(ctx)
         if isPropagating { recordEffects(ctx, changed: dirty != dirtyBefore) }
+        // MONITOR shows a command once it ran (a blocked one when it blocked, not again when served);
+        // not the engine's own loading (AOF) client.
+        if !monitors.isEmpty && !ctx.isRetry && !spec.flags.contains(.admin) && !spec.flags.contains(.skipMonitor)
+            && (ctx.inScript || !client.isInternal || client.isMasterLink) {
+            feedMonitors(client, argv, lua: ctx.inScript)
+        }
         // As in Redis, a command that blocks counts one call when it completes (served or timed out).
         if !blockCalled { spec.statCalls &+= 1 }
         if ctx === topContext {
@@ -793,6 +805,8 @@ public final class Engine: @unchecked Sendable {
     /// Set while this server is a replica whose link is down and replica-serve-stale-data is no:
     /// only commands flagged stale (INFO, REPLICAOF…) run (MASTERDOWN).
     public var staleReplicaError: String?
+    /// Connections in MONITOR mode, in the order they entered it.
+    public internal(set) var monitors: [Client] = []
     /// SLOWLOG's entries and its settings (slowlog-log-slower-than in µs, slowlog-max-len).
     var slowlog = SlowLog()
     private var slowlogThreshold = 10_000
@@ -804,6 +818,16 @@ public final class Engine: @unchecked Sendable {
     public internal(set) var isReplicaRole = false
     /// Whether the command running comes from the master link (its keys stay alive while logically expired).
     @inline(__always) var executingForMaster: Bool { executingClient?.isMasterLink ?? false }
+
+    /// Whether a command reads or writes keys or may replicate (EXEC: one of its queued commands).
+    private func touchesKeyspace(_ spec: CommandSpec, _ client: Client) -> Bool {
+        let mask: CommandFlags = [.write, .readonly, .mayReplicate]
+        if !spec.flags.isDisjoint(with: mask) { return true }
+        if spec.name == "exec" && spec.parent == nil && client.inMulti {
+            return client.queued.contains { !(table.resolve($0)?.flags.isDisjoint(with: mask) ?? true) }
+        }
+        return false
+    }
 
     /// Commands MISCONF refuses, as Redis: writes, PING, and EXEC of a transaction holding a write
     /// (inside scripts: writes only; scripts that may write are refused before they start).
@@ -955,6 +979,7 @@ public final class Engine: @unchecked Sendable {
 
     private func forget(_ c: Client) {
         if c.isReplica { replicaClients.removeAll { $0 === c } }
+        stopMonitoring(c)
         c.closed = true
         unwatchAll(c)
         pubsub.unsubscribeAll(c)

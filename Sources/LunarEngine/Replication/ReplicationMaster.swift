@@ -278,7 +278,7 @@ public final class ReplicationMaster: PropagationSink {
     /// SYNC / PSYNC replid offset.
     func sync(_ ctx: CommandContext) {
         let c = ctx.client
-        if c.isReplica { return }   // already attached: ignored, as Redis does
+        if c.isReplica || c.isMonitor { return }   // already attached (or monitoring): ignored, as Redis does
         if ctx.out.buffer.readableBytes > 0 {
             ctx.error("ERR SYNC and PSYNC are invalid with pending output")
             return
