@@ -17,6 +17,7 @@ public enum Scripting {
         engine.extensions[ScriptingState.key] = state
         engine.scriptingState = state
         engine.scriptDeniesOOM = { [unowned state] argv in state.deniesOOM(argv) }
+        engine.scriptMayWrite = { [unowned state] argv in state.declaredFlags(argv).map { !$0.contains(.noWrites) } }
         engine.busyCommandHandler = { [unowned state] client, argv in
             guard argv.count == 2, argv[0].equalsIgnoringCase("function"), argv[1].equalsIgnoringCase("stats") else { return false }
             state.functions.writeStats(&client.output, busyKind: state.engine.busy.load(ordering: .relaxed))
@@ -286,6 +287,13 @@ final class ScriptingState {
     /// or a function that declares neither allow-oom nor no-writes (Redis's scriptFlagsToCmdFlags).
     /// nil for a script without a shebang, an unknown sha or function: the command's own flags apply.
     func deniesOOM(_ argv: [Bytes]) -> Bool? {
+        guard let flags = declaredFlags(argv) else { return nil }
+        return !flags.contains(.allowOOM) && !flags.contains(.noWrites)
+    }
+
+    /// The flags an EVAL/EVALSHA script's shebang or an FCALL function declares; nil for a script
+    /// without a shebang (legacy) or one not found.
+    func declaredFlags(_ argv: [Bytes]) -> ScriptFlags? {
         guard argv.count >= 2 else { return nil }
         let flags: ScriptFlags
         if argv[0].count >= 5 && argv[0][0] | 0x20 == UInt8(ascii: "f") {
@@ -298,8 +306,7 @@ final class ScriptingState {
             guard case let .success((f, _)) = ScriptingState.parseShebang(argv[1]) else { return nil }
             flags = f
         }
-        if flags.contains(.legacy) { return nil }
-        return !flags.contains(.allowOOM) && !flags.contains(.noWrites)
+        return flags.contains(.legacy) ? nil : flags
     }
 }
 

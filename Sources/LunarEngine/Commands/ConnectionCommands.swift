@@ -146,6 +146,8 @@ enum ConnectionCommands {
                     ("UNBLOCK <clientid> [TIMEOUT|ERROR]", "Wakes a client blocked in a blocking command, as a timeout or with an error."),
                     ("REPLY (ON|OFF|SKIP)", "Turns replies on or off, or drops the reply of the next command only."),
                     ("GETREDIR", "Returns the client tracking redirection id (-1: tracking is off)."),
+                    ("PAUSE <timeout> [WRITE|ALL]", "Holds the clients' commands for <timeout> milliseconds: all of them (ALL, the\ndefault) or those that may write (WRITE)."),
+                    ("UNPAUSE", "Ends a CLIENT PAUSE."),
                 ])
             },
             CommandSpec("id", arity: 2, flags: common, group: .connection, since: "5.0.0", summary: "Returns the id of this connection.") { ctx in
@@ -203,7 +205,7 @@ enum ConnectionCommands {
             CommandSpec("getredir", arity: 2, flags: common, group: .connection, since: "6.0.0", summary: "Returns the client tracking redirection id; -1 as tracking is off.") { ctx in
                 ctx.out.integer(-1)
             },
-        ]
+        ] + Engine.pauseSpecs
     }
 
     /// Writes a HELP reply in Redis's layout: a heading, then each subcommand and its indented description.

@@ -82,7 +82,7 @@ enum ServerInfo {
         case "cluster": return ["cluster_enabled:0"]
         case "keyspace":
             return e.databases.compactMap { db in
-                db.count == 0 ? nil : "db\(db.id):keys=\(db.count),expires=\(db.table.volatileCount),avg_ttl=0"
+                db.count == 0 ? nil : "db\(db.id):keys=\(db.count),expires=\(db.table.volatileCount),avg_ttl=\(db.avgTTL)"
             }
         default: return []
         }

@@ -46,6 +46,8 @@ public struct BlockedState {
     public var timeoutIsNullArray: Bool
     /// Writes the reply on timeout or CLIENT UNBLOCK instead of a null (WAIT answers with a count).
     public var timeoutReply: ((Client) -> Void)? = nil
+    /// Held by CLIENT PAUSE rather than waiting for keys: `argv` runs when the pause ends.
+    public var postponed = false
 }
 
 /// A key watched by WATCH.

@@ -113,11 +113,11 @@ public final class Engine: @unchecked Sendable {
 
     // Blocking: FIFO of clients per key, and keys that got data since the last check.
     var blockedByKey: [WatchedKey: Deque<Client>] = [:]
-    public private(set) var blockedClients: [Int: Client] = [:]
+    public internal(set) var blockedClients: [Int: Client] = [:]
     var readyKeys: [WatchedKey] = []
     var readySet = Set<WatchedKey>()
     public var hasBlocked: Bool { !blockedClients.isEmpty }
-    private var blockCalled = false
+    var blockCalled = false
 
     /// Channels, patterns and their subscribers.
     public private(set) lazy var pubsub = PubSub(engine: self)
@@ -279,6 +279,7 @@ public final class Engine: @unchecked Sendable {
             }
             batch.removeAll(keepingCapacity: true)
             if hasBlocked { expireBlocked() }
+            if pauseType != .none || pauseHoldsWork, pauseOver { unpauseClients() }
             if monotonicMillis() >= nextCron { cron() }
             flush()
         }
@@ -358,6 +359,7 @@ public final class Engine: @unchecked Sendable {
                 if let d = c.blocked?.deadline, d != 0 { ms = min(ms, Int(max(1, d - nowMs))) }
             }
         }
+        if pauseType != .none { ms = min(ms, Int(max(1, pauseEnd - unixMillis()))) }
         return ms
     }
 
@@ -543,7 +545,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Runs commands that queued up while the client was blocked.
-    private func resumePending(_ client: Client) {
+    func resumePending(_ client: Client) {
         while client.blocked == nil, !client.closeAfterReply, let argv = client.pending.popFirst() {
             executeTopLevel(client, argv)
         }
@@ -631,6 +633,7 @@ public final class Engine: @unchecked Sendable {
         let argv = ctx.argv
         let client = ctx.client
         guard var spec = resolved ?? lookupCommand(argv[0]) else {
+            if ctx === topContext { client.lastCommand = "NULL" }
             var args = ""
             var i = 1
             while i < argv.count && args.utf8.count < 128 {
@@ -645,11 +648,15 @@ public final class Engine: @unchecked Sendable {
                 if let sub = spec.subcommands[argv[1].lowercased.string] {
                     spec = sub
                 } else if spec.handler == nil {
+                    if ctx === topContext { client.lastCommand = "NULL" }
                     rejectCommand(ctx, "ERR unknown subcommand '\(String(argv[1].string.prefix(128)))'. Try \(spec.name.uppercased()) HELP.")
                     return
                 }
             }
         }
+        // CLIENT LIST's cmd: the last command a client sent, as looked up (refused or queued ones too;
+        // not the commands EXEC or a script runs).
+        if ctx === topContext { client.lastCommand = spec.fullName }
         if !spec.arityOK(argv.count) {
             rejectCommand(ctx, "ERR wrong number of arguments for '\(spec.fullName)' command", spec: spec)
             return
@@ -658,7 +665,7 @@ public final class Engine: @unchecked Sendable {
             rejectCommand(ctx, "NOAUTH Authentication required.", spec: spec)
             return
         }
-        if eviction.maxmemory > 0 && ctx === topContext && !isReplicaRole && rejectForMaxmemory(denyoom: deniesOOM(spec, argv, client)) {
+        if eviction.maxmemory > 0 && ctx === topContext && !isReplicaRole && !pauseActive && rejectForMaxmemory(denyoom: deniesOOM(spec, argv, client)) {
             rejectCommand(ctx, Err.oom, spec: spec)
             return
         }
@@ -693,6 +700,12 @@ public final class Engine: @unchecked Sendable {
             rejectCommand(ctx, "ERR Replica can't interact with the keyspace", spec: spec)
             return
         }
+        // CLIENT PAUSE: the command waits for the pause to end (see ClientPause.swift).
+        if pauseType != .none && ctx === topContext && !ctx.isRetry && !client.isReplica
+            && !client.isInternal && pauseActive && postponedByPause(spec, argv, client) {
+            postpone(client, argv, spec)
+            return
+        }
         if client.inMulti && !ctx.inScript {
             let top = spec.parent ?? spec
             switch top.name {
@@ -709,7 +722,6 @@ public final class Engine: @unchecked Sendable {
             }
         }
         ctx.spec = spec
-        client.lastCommand = spec.fullName
         // A top-level command starts at the reading executeTopLevel took (wall clock: it is also the
         // engine's `now`); a nested one is timed by the monotonic clock, which is cheaper to read.
         let start = ctx === topContext ? clockMicros : monotonicMicros()
@@ -721,7 +733,10 @@ public final class Engine: @unchecked Sendable {
         let dirtyBefore = dirty
         ctx.propagateOverride = nil
         ctx.forcedPropagation = nil
+        let outerWrite = executingWrite
+        executingWrite = spec.isWrite
         spec.handler?(ctx)
+        executingWrite = outerWrite
         if isPropagating { recordEffects(ctx, changed: dirty != dirtyBefore) }
         // MONITOR shows a command once it ran (a blocked one when it blocked, not again when served);
         // not the engine's own loading (AOF) client.
@@ -805,6 +820,18 @@ public final class Engine: @unchecked Sendable {
     /// Set while this server is a replica whose link is down and replica-serve-stale-data is no:
     /// only commands flagged stale (INFO, REPLICAOF…) run (MASTERDOWN).
     public var staleReplicaError: String?
+    /// CLIENT PAUSE: the type in force (none once unpaused), its end (Unix ms), and the clients whose
+    /// command waits for it, in arrival order (see ClientPause.swift).
+    var pauseType = PauseType.none
+    var pauseEnd: Int64 = 0
+    var postponedClients: [Client] = []
+    /// Commands wait for the pause to end: postponed clients, or a replica's held master stream.
+    var pauseHoldsWork = false
+    /// The running command (innermost) is a write: an expired key it meets goes, even while paused.
+    var executingWrite = false
+    /// Set by the scripting module: for EVAL/EVALSHA/FCALL, whether the script's or function's
+    /// declared flags let it write (no `no-writes`); nil without a shebang or when not found.
+    public var scriptMayWrite: (([Bytes]) -> Bool?)?
     /// Connections in MONITOR mode, in the order they entered it.
     public internal(set) var monitors: [Client] = []
     /// SLOWLOG's entries and its settings (slowlog-log-slower-than in µs, slowlog-max-len).
@@ -1129,7 +1156,8 @@ public final class Engine: @unchecked Sendable {
 
     /// Unblocks a client as if it timed out (CLIENT UNBLOCK), or with an error.
     public func unblockClient(_ c: Client, error: String?) -> Bool {
-        guard let st = c.blocked else { return false }
+        // A command postponed by CLIENT PAUSE is not blocked in that sense: it waits for the pause.
+        guard let st = c.blocked, !st.postponed else { return false }
         if let error { c.output.error(error) } else if let reply = st.timeoutReply { reply(c) } else if st.timeoutIsNullArray { c.output.nullArray() } else { c.output.nullBulk() }
         st.spec.statCalls &+= 1
         unblock(c)
@@ -1144,8 +1172,9 @@ public final class Engine: @unchecked Sendable {
         nextCron = monotonicMillis() + Int64(1000 / hz)
         now = unixMillis()
         // A replica leaves expiry to its master (whose DELs arrive in the stream).
-        if activeExpireEnabled && !isReplicaRole { activeExpireCycle(budgetMs: 25) }
-        maxmemoryCron()
+        // Nor does anything expire or get evicted while clients are paused (as Redis).
+        if activeExpireEnabled && !isReplicaRole && !pauseActive { activeExpireCycle(budgetMs: 25) }
+        if !pauseActive { maxmemoryCron() }
         flushPropagation()
         for h in cronHooks { h(self) }
         flushPropagation()
@@ -1155,6 +1184,7 @@ public final class Engine: @unchecked Sendable {
     /// a quarter of a sample had expired, within a time budget so a cycle never pauses the server long.
     private func activeExpireCycle(budgetMs: Int64) {
         let start = monotonicMillis()
+        for db in databases where db.table.volatileCount == 0 { db.avgTTL = 0 }
         for db in databases where db.table.volatileCount > 0 {
             while true {
                 let (checked, expired) = db.activeExpire(maxChecks: 20)
@@ -1170,6 +1200,7 @@ public final class Engine: @unchecked Sendable {
         let ta = databases[a].table
         databases[a].table = databases[b].table
         databases[b].table = ta
+        (databases[a].avgTTL, databases[b].avgTTL) = (databases[b].avgTTL, databases[a].avgTTL)
         // As Redis 7.0 does after SWAPDB: clients blocked in either database on a key that now
         // holds a list or sorted set get served.
         if hasBlocked {

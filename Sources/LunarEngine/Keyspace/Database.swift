@@ -8,6 +8,9 @@ public final class Database {
     public let id: Int
     /// A class so the hot lookup path works on it in place (no struct copy of its arrays per call).
     public var table = KeyTable()
+    /// INFO keyspace's avg_ttl (ms): a running estimate over the TTLs active expiry samples, as Redis
+    /// keeps it (each sample batch weighs 2%); 0 when the database has no key with a TTL.
+    public internal(set) var avgTTL: Int64 = 0
     /// The engine owns this object and outlives it; unowned(unsafe) skips the runtime check a
     /// checked unowned reference pays on every access (several per command).
     public unowned(unsafe) let engine: Engine
@@ -37,6 +40,10 @@ public final class Database {
                     if engine.readOnlyReplicaError == nil { expireSlot(s) }
                     return nil
                 }
+            } else if engine.pauseActive && !engine.executingWrite {
+                // Clients are paused (CLIENT PAUSE): the key is gone for readers but stays until the
+                // pause ends, as Redis does (a write meeting it deletes it, so it can be created again).
+                return nil
             } else {
                 expireSlot(s)
                 return nil
@@ -153,20 +160,34 @@ public final class Database {
     }
 
     /// Removes every key (FLUSHDB).
-    public func removeAll() { table.removeAll() }
+    public func removeAll() {
+        table.removeAll()
+        avgTTL = 0
+    }
 
     /// Up to `maxChecks` random volatile keys are tested and the expired ones deleted; returns how many expired.
     func activeExpire(maxChecks: Int) -> (checked: Int, expired: Int) {
         var rng = SystemRandomNumberGenerator()
         var checked = 0
         var expired = 0
+        var ttlSum: Int64 = 0
+        var ttlSamples: Int64 = 0
         let now = engine.now
         while checked < maxChecks, let s = table.randomVolatileSlot(using: &rng) {
             checked += 1
-            if table.expire(at: s) < now {
+            let e = table.expire(at: s)
+            if e < now {
                 expireSlot(s)
                 expired += 1
+            } else if e > now {
+                ttlSum += e - now
+                ttlSamples += 1
             }
+        }
+        if ttlSamples > 0 {
+            let avg = ttlSum / ttlSamples
+            if avgTTL == 0 { avgTTL = avg }
+            avgTTL = (avgTTL / 50) * 49 + avg / 50
         }
         return (checked, expired)
     }

@@ -1,3 +1,4 @@
+import DequeModule
 import LunarRESP
 
 /// The network side of a link to a master (the server module implements it with SwiftNIO): it
@@ -59,6 +60,9 @@ public final class ReplicationReplica {
     /// (and the bytes go on to its own replicas) only at EXEC, so a link lost mid-transaction
     /// resumes from the MULTI.
     private var pendingRaw: [UInt8] = []
+    /// The stream from the first command a CLIENT PAUSE holds on: as Redis, the master's writes wait
+    /// for the pause to end (and all that follows them, REPLCONF GETACK included).
+    private var held = Deque<(argv: [Bytes], raw: [UInt8])>()
     /// Bytes received but not yet applied (slave_read_repl_offset − slave_repl_offset).
     private var readAhead: Int64 = 0
     /// Monotonic ms: last data from the master, when to try connecting next, last ACK sent.
@@ -257,6 +261,7 @@ public final class ReplicationReplica {
         c.db = masterDB
         masterClient = c
         pendingRaw.removeAll()
+        held.removeAll()
         state = .connected
         updateReadOnly()
         linkDownSince = 0
@@ -277,25 +282,52 @@ public final class ReplicationReplica {
         guard current(gen), let c = masterClient else { return }
         lastIO = monotonicMillis()
         for cmd in commands {
-            let argv = cmd.argv
-            if argv.count >= 2 && argv[0].equalsIgnoringCase("replconf") && argv[1].equalsIgnoringCase("getack") {
-                // Answered with the offset before this command, as Redis does; then counted.
-                sendAck()
-            } else if !(argv.count == 1 && argv[0].equalsIgnoringCase("ping")) {
-                engine.executeTopLevel(c, argv)
-                c.output.buffer.clear()
+            if !held.isEmpty || pauseHolds(cmd.argv, c) {
+                held.append(cmd)
+                engine.pauseHoldsWork = true
+                continue
             }
-            if c.inMulti {
-                pendingRaw.append(contentsOf: cmd.raw)
-            } else if pendingRaw.isEmpty {
-                cmd.raw.withUnsafeBytes { master.proxy($0) }
-            } else {
-                pendingRaw.append(contentsOf: cmd.raw)
-                pendingRaw.withUnsafeBytes { master.proxy($0) }
-                pendingRaw.removeAll()
-            }
+            apply(cmd, c)
         }
         masterDB = c.db
+    }
+
+    /// Whether CLIENT PAUSE holds this command of the master's (see ClientPause.swift).
+    private func pauseHolds(_ argv: [Bytes], _ c: Client) -> Bool {
+        guard engine.pauseActive, let spec = engine.table.resolve(argv) else { return false }
+        return engine.postponedByPause(spec, argv, c)
+    }
+
+    /// Applies the stream a pause held, once it is over (called by the engine between commands).
+    func resumeHeld() {
+        guard let c = masterClient else { held.removeAll(); return }
+        while let cmd = held.first, !pauseHolds(cmd.argv, c) {
+            held.removeFirst()
+            apply(cmd, c)
+        }
+        if !held.isEmpty { engine.pauseHoldsWork = true }   // a new pause holds the rest
+        masterDB = c.db
+    }
+
+    /// Applies one command of the stream, then passes it on to this server's own replicas.
+    private func apply(_ cmd: (argv: [Bytes], raw: [UInt8]), _ c: Client) {
+        let argv = cmd.argv
+        if argv.count >= 2 && argv[0].equalsIgnoringCase("replconf") && argv[1].equalsIgnoringCase("getack") {
+            // Answered with the offset before this command, as Redis does; then counted.
+            sendAck()
+        } else if !(argv.count == 1 && argv[0].equalsIgnoringCase("ping")) {
+            engine.executeTopLevel(c, argv)
+            c.output.buffer.clear()
+        }
+        if c.inMulti {
+            pendingRaw.append(contentsOf: cmd.raw)
+        } else if pendingRaw.isEmpty {
+            cmd.raw.withUnsafeBytes { master.proxy($0) }
+        } else {
+            pendingRaw.append(contentsOf: cmd.raw)
+            pendingRaw.withUnsafeBytes { master.proxy($0) }
+            pendingRaw.removeAll()
+        }
     }
 
     /// The link is gone (closed by either side, failed to connect, or a protocol error): retry in a second.
@@ -318,6 +350,7 @@ public final class ReplicationReplica {
         }
         masterClient = nil
         pendingRaw.removeAll()
+        held.removeAll()
         readAhead = 0
         state = .connect
         updateReadOnly()
