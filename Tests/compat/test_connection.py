@@ -427,3 +427,26 @@ def test_requirepass_gates_every_command_until_auth():
     finally:
         lunar.stop()
         ref.stop()
+
+
+def test_client_list_cmd_is_the_last_command_sent(lunar_server, redis_server):
+    """CLIENT LIST's cmd= names the last command looked up for the client, as Redis 7.0 sets it:
+    refused and queued commands too, NULL for an unknown command or subcommand, not EXEC's inner
+    commands nor a script's calls."""
+    import re
+    seen = []
+    for srv in (lunar_server, redis_server):
+        b, c = Conn(srv.port), Conn(srv.port)
+        bid = b.call("CLIENT", "ID")[1]
+        got = []
+        for args in (["GET", "k"], ["NOSUCH"], ["GET"], ["CLIENT", "FOO"], ["CONFIG"], ["MULTI"], ["SET", "a", "1"],
+                     ["EXEC"], ["MULTI"], ["NOSUCH"], ["DISCARD"], ["EVAL", "return redis.call('set','x','1')", "0"],
+                     ["CLIENT", "PAUSE", "abc"], ["SUBSCRIBE", "x"], ["GET", "k"]):
+            b.call(*args)
+            line = [x for x in c.call("CLIENT", "LIST")[1].decode().split("\n") if x.startswith(f"id={bid} ")][0]
+            got.append(re.search(r" cmd=(\S+)", line).group(1))
+        seen.append(got)
+        b.close()
+        c.close()
+    assert seen[0] == seen[1]
+    assert seen[0][1] == "NULL" and seen[0][6] == "set" and seen[0][7] == "exec"
