@@ -102,6 +102,8 @@ public final class CommandSpec: @unchecked Sendable {
     // Per-command statistics for INFO commandstats. Only the engine thread touches them.
     public var statCalls = 0
     public var statMicros = 0
+    /// Its calls' durations (INFO latencystats, LATENCY HISTOGRAM).
+    public var latency = LatencyHistogram()
     public var statRejected = 0
     public var statFailed = 0
 

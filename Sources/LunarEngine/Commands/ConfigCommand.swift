@@ -102,6 +102,7 @@ enum ConfigCommand {
             s.statMicros = 0
             s.statRejected = 0
             s.statFailed = 0
+            s.latency = LatencyHistogram()
         }
         ServerState.of(engine).resetRates()
     }

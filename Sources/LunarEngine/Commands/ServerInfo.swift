@@ -9,8 +9,7 @@ import LunarRESP
 /// The INFO command's text: Redis 7.0's sections and field names, filled with Lunar's own figures.
 enum ServerInfo {
     static let defaultSections = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster", "keyspace"]
-    static let allSections = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "commandstats", "errorstats", "cluster", "keyspace"]
-    // Redis's "all" also has Latencystats (latency percentiles): Lunar does not track them.
+    static let allSections = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "commandstats", "errorstats", "latencystats", "cluster", "keyspace"]
 
     static func render(_ e: Engine, sections args: [Bytes]) -> String {
         var wanted: [String] = []
@@ -55,6 +54,7 @@ enum ServerInfo {
         case "cpu": return "CPU"
         case "commandstats": return "Commandstats"
         case "errorstats": return "Errorstats"
+        case "latencystats": return "Latencystats"
         default: return s.prefix(1).uppercased() + s.dropFirst()
         }
     }
@@ -79,6 +79,7 @@ enum ServerInfo {
             }
         case "errorstats":
             return e.stats.errorCodes.keys.sorted().map { "errorstat_\($0):count=\(e.stats.errorCodes[$0]!)" }
+        case "latencystats": return e.latencyStatsLines()
         case "cluster": return ["cluster_enabled:0"]
         case "keyspace":
             return e.databases.compactMap { db in

@@ -12,7 +12,7 @@ public struct ConfigParam {
         case custom((String) -> String?)
         /// Stored in a lossless canonical spelling returned by the normalizer (nil: refused with `error`);
         /// CONFIG GET and REWRITE show `display` of it.
-        case canonical((String) -> String?, display: (String) -> String, error: String)
+        case canonical((String) -> String?, display: (String) -> String, error: (String) -> String)
         /// client-output-buffer-limit: classes given are merged into the current value.
         case outputBufferLimits
     }
@@ -141,7 +141,7 @@ public final class ConfigStore: @unchecked Sendable {
         case .enumeration: return "argument(s) must be one of the following: " + {
             if case let .enumeration(o) = p.kind { return o.joined(separator: ", ") } else { return "" } }()
         case let .custom(check): return check(raw) ?? "invalid value"
-        case let .canonical(_, _, error): return error
+        case let .canonical(_, _, error): return error(raw)
         case .outputBufferLimits:
             if case let .failure(e) = OutputBufferLimits.merge(nil, raw) { return e.message }
             return "invalid value"
@@ -240,7 +240,10 @@ public final class ConfigStore: @unchecked Sendable {
             ConfigParam("protected-mode", .bool, "yes"),
             ConfigParam("slowlog-log-slower-than", .int(min: -1, max: big), "10000"),
             ConfigParam("slowlog-max-len", .int(min: 0, max: big), "128"),
-            ConfigParam("notify-keyspace-events", .canonical(KeyspaceEvents.normalize, display: KeyspaceEvents.display, error: KeyspaceEvents.invalidFlagsError), ""),
+            ConfigParam("notify-keyspace-events", .canonical(KeyspaceEvents.normalize, display: KeyspaceEvents.display, error: { _ in KeyspaceEvents.invalidFlagsError }), ""),
+            ConfigParam("latency-tracking", .bool, "yes"),
+            ConfigParam("latency-tracking-info-percentiles", .canonical(Engine.normalizePercentiles, display: { $0 }, error: Engine.percentilesError), "50 99 99.9"),
+            ConfigParam("latency-monitor-threshold", .int(min: 0, max: big), "0"),
             ConfigParam("repl-backlog-size", .memory(min: 1, max: big), "1048576"),
             // The replica role (REPLICAOF): `replicaof host port` at start-up, the master's password,
             // and how the replica behaves.

@@ -189,8 +189,12 @@ public final class Engine: @unchecked Sendable {
         authRequired = !config.string("requirepass").isEmpty
         slowlogThreshold = config.int("slowlog-log-slower-than")
         slowlogMaxLen = config.int("slowlog-max-len")
+        latencyTracking = config.bool("latency-tracking")
+        latencyThreshold = config.int("latency-monitor-threshold")
         config.onChange.append { [unowned self] name, value in
             switch name {
+            case "latency-tracking": self.latencyTracking = value == "yes"
+            case "latency-monitor-threshold": self.latencyThreshold = Int(value) ?? 0
             case "slowlog-log-slower-than": self.slowlogThreshold = Int(value) ?? -1
             case "slowlog-max-len": self.slowlogMaxLen = Int(value) ?? 0
             case "requirepass":
@@ -750,6 +754,7 @@ public final class Engine: @unchecked Sendable {
             let end = unixMicros()
             let micros = Int(end - start)
             spec.statMicros &+= micros
+            if !blockCalled { recordLatency(spec, micros: micros) }
             clockMicros = end
             clockReadAtEnd = true
             // SLOWLOG: a command that blocked is not logged now (Redis logs it neither), nor the
@@ -761,6 +766,7 @@ public final class Engine: @unchecked Sendable {
         } else {
             let micros = Int(monotonicMicros() - start)
             spec.statMicros &+= micros
+            recordLatency(spec, micros: micros)
             // Commands run by EXEC and by scripts are logged one by one too, as Redis does.
             if slowlogThreshold >= 0 && micros >= slowlogThreshold && !spec.flags.contains(.skipSlowlog) {
                 slowlog.push(argv, micros: micros, client: client, now: now, maxLen: slowlogMaxLen)
@@ -834,6 +840,10 @@ public final class Engine: @unchecked Sendable {
     public var scriptMayWrite: (([Bytes]) -> Bool?)?
     /// Connections in MONITOR mode, in the order they entered it.
     public internal(set) var monitors: [Client] = []
+    /// The latency monitor's samples, and the latency settings (see Latency.swift).
+    var latency = LatencyMonitor()
+    var latencyTracking = true
+    var latencyThreshold = 0
     /// SLOWLOG's entries and its settings (slowlog-log-slower-than in µs, slowlog-max-len).
     var slowlog = SlowLog()
     private var slowlogThreshold = 10_000
@@ -1173,7 +1183,11 @@ public final class Engine: @unchecked Sendable {
         now = unixMillis()
         // A replica leaves expiry to its master (whose DELs arrive in the stream).
         // Nor does anything expire or get evicted while clients are paused (as Redis).
-        if activeExpireEnabled && !isReplicaRole && !pauseActive { activeExpireCycle(budgetMs: 25) }
+        if activeExpireEnabled && !isReplicaRole && !pauseActive {
+            let t = monotonicMillis()
+            activeExpireCycle(budgetMs: 25)
+            recordLatencyEvent("expire-cycle", ms: Int(monotonicMillis() - t))
+        }
         if !pauseActive { maxmemoryCron() }
         flushPropagation()
         for h in cronHooks { h(self) }
