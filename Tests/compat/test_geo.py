@@ -330,6 +330,14 @@ def _commands(data):
     return out
 
 
+def _wait_aof_written(conn):
+    """Everything replied to is in the file (aof_buffer_length 0), as test_aof.py waits for it."""
+    deadline = time.time() + 5
+    while b"aof_buffer_length:0" not in conn.call("INFO", "persistence")[1]:
+        assert time.time() < deadline, "AOF buffer not written"
+        time.sleep(0.02)
+
+
 def _aof_commands(workdir):
     path = os.path.join(workdir, "appendonlydir", "appendonly.aof.1.incr.aof")
     deadline = time.time() + 10
@@ -362,6 +370,7 @@ def test_propagation_matches_redis():
             x, y = conns[0].call(*cmd), conns[1].call(*cmd)
             assert x == y, (cmd, x, y)
         for c in conns:
+            _wait_aof_written(c)
             c.close()
         lunar_aof = _aof_commands(lw)
         redis_aof = _aof_commands(servers[1].workdir)
@@ -382,3 +391,30 @@ def test_command_getkeys(both):
                  ["GEOSEARCHSTORE", "d", "s", "FROMLONLAT", "1", "1", "BYRADIUS", "1", "km"],
                  ["GEOSEARCH", "s", "FROMLONLAT", "1", "1", "BYRADIUS", "1", "km"]):
         same(both, "COMMAND", "GETKEYS", *args)
+
+
+def _doc_tokens(args, acc):
+    for x in args:
+        d = dict(zip(x[1][0::2], x[1][1::2]))
+        tok = d.get(("bulk", b"token"))
+        if tok:
+            acc.append(tok[1].upper())
+        if ("bulk", b"arguments") in d:
+            _doc_tokens(d[("bulk", b"arguments")][1], acc)
+    return acc
+
+
+@pytest.mark.parametrize("name", ["geoadd", "geodist", "geohash", "geopos", "georadius", "georadius_ro",
+                                  "georadiusbymember", "georadiusbymember_ro", "geosearch", "geosearchstore",
+                                  "pfadd", "pfcount", "pfmerge", "pfdebug", "pfselftest"])
+def test_command_docs(both, name):
+    """COMMAND DOCS: the same group and since, and the same option tokens as Redis documents."""
+    a, b = both
+    ld, rd = a.call("COMMAND", "DOCS", name), b.call("COMMAND", "DOCS", name)
+    lm = dict(zip(ld[1][1][1][0::2], ld[1][1][1][1::2]))
+    rm = dict(zip(rd[1][1][1][0::2], rd[1][1][1][1::2]))
+    for k in (b"since", b"group"):
+        assert lm[("bulk", k)] == rm[("bulk", k)], (name, k)
+    lt = _doc_tokens(lm.get(("bulk", b"arguments"), ("array", []))[1], [])
+    rt = _doc_tokens(rm.get(("bulk", b"arguments"), ("array", []))[1], [])
+    assert sorted(set(lt)) == sorted(set(rt)), name

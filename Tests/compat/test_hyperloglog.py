@@ -344,6 +344,14 @@ def _commands(data):
     return out
 
 
+def _wait_aof_written(conn):
+    """Everything replied to is in the file (aof_buffer_length 0), as test_aof.py waits for it."""
+    deadline = time.time() + 5
+    while b"aof_buffer_length:0" not in conn.call("INFO", "persistence")[1]:
+        assert time.time() < deadline, "AOF buffer not written"
+        time.sleep(0.02)
+
+
 def _aof_commands(workdir):
     path = os.path.join(workdir, "appendonlydir", "appendonly.aof.1.incr.aof")
     deadline = time.time() + 10
@@ -374,7 +382,7 @@ def test_propagation_matches_redis():
             x, y = conns[0].call(*cmd), conns[1].call(*cmd)
             assert x == y, (cmd, x, y)
         for c in conns:
-            c.call("PING")
+            _wait_aof_written(c)
             c.close()
         lunar_aof = _aof_commands(lw)
         redis_aof = _aof_commands(servers[1].workdir)
