@@ -281,6 +281,19 @@ def test_store_results(both):
     same(both, "ZRANGE", "src", "0", "-1", "WITHSCORES")
 
 
+def test_debug_reload_keeps_indexes(both):
+    """Through an RDB round trip (DEBUG RELOAD) the scores, encodings and search results stay."""
+    rng = random.Random(12)
+    add_points(both, "small", random_points(rng, 20, around=(5, 5), spread=1))
+    add_points(both, "large", random_points(rng, 500, around=(5, 5), spread=3))
+    for c in both:
+        assert c.call("DEBUG", "RELOAD") == ("simple", b"OK")
+    for k in ("small", "large"):
+        same(both, "OBJECT", "ENCODING", k)
+        same(both, "ZRANGE", k, "0", "-1", "WITHSCORES")
+        same(both, "GEOSEARCH", k, "FROMLONLAT", "5", "5", "BYRADIUS", "150", "km", "WITHCOORD", "WITHDIST", "ASC")
+
+
 def test_resp3_replies(both):
     for c in both:
         assert c.call("HELLO", "3")[0] == "map"
