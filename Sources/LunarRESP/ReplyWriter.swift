@@ -116,6 +116,16 @@ public struct ReplyWriter: Sendable {
             bulk(text)
         }
     }
+    /// A double the caller formatted itself (GEOPOS's coordinates): RESP3 `,`, RESP2 a bulk string.
+    public mutating func double(text: Bytes) {
+        if resp >= 3 {
+            buffer.writeInteger(UInt8(ascii: ","))
+            buffer.writeBytes(text.raw)
+            buffer.writeStaticString("\r\n")
+        } else {
+            bulk(text)
+        }
+    }
     /// RESP3 verbatim string (`=`), RESP2 bulk string.
     public mutating func verbatim(_ text: String, format: String = "txt") {
         if resp >= 3 {

@@ -193,7 +193,7 @@ enum CommandIntrospection {
 /// One argument in COMMAND DOCS's structure, parsed from a CommandSpec's syntax line.
 ///
 /// The syntax language: lowercase words are arguments, UPPERCASE words are tokens, `[...]` is optional,
-/// `a|b` are alternatives, and `x [x ...]` (or `[x ...]`) repeats. A token directly before an argument
+/// `<...>` groups required items (`<FROMMEMBER member|FROMLONLAT longitude latitude>`), `a|b` are alternatives, and `x [x ...]` (or `[x ...]`) repeats. A token directly before an argument
 /// introduces it (`EX seconds`); a bracket that starts with a token and holds several items is a block
 /// introduced by that token (`[LIMIT offset count]`); `TOKEN A|B|C` is a token introducing a choice.
 struct DocArgument {
@@ -236,6 +236,7 @@ struct DocArgument {
     indirect enum Node: Equatable {
         case word(String)
         case group([Node])
+        case required([Node])
         case bar
         case ellipsis
     }
@@ -266,7 +267,8 @@ struct DocArgument {
             switch ch {
             case " ", "\t": flush()
             case "[": flush(); out.append(.group(parseNodes(&c, &pos)))
-            case "]": flush(); return out
+            case "<": flush(); out.append(.required(parseNodes(&c, &pos)))
+            case "]", ">": flush(); return out
             case "|": flush(); out.append(.bar)
             default: word.append(ch)
             }
@@ -400,7 +402,7 @@ struct DocArgument {
                 } else {
                     out.append(argument(w, command: command, keyIndex: &keyIndex))
                 }
-            case let .group(inner):
+            case let .group(inner), let .required(inner):
                 var repeated = false
                 var body = inner
                 if body.last == .ellipsis { body.removeLast(); repeated = true }
@@ -420,7 +422,7 @@ struct DocArgument {
                 } else {
                     a = wrap(items)
                 }
-                a.optional = true
+                if case .group = n { a.optional = true }
                 if repeated { a.multiple = true }
                 out.append(a)
             case .ellipsis:

@@ -1,6 +1,6 @@
 import LunarRESP
 
-/// The encoding thresholds of sets, hashes and sorted sets, read from the config once and refreshed
+/// The encoding thresholds of sets, hashes, sorted sets and HyperLogLogs, read from the config once and refreshed
 /// when CONFIG SET changes them, so hot commands don't parse config strings on every call.
 /// One per engine (`Engine.encodingLimits`); only touched on the engine thread.
 final class EncodingLimits {
@@ -9,13 +9,16 @@ final class EncodingLimits {
     var hashMaxListpackValue = 64
     var zsetMaxListpackEntries = 128
     var zsetMaxListpackValue = 64
+    /// Past this size a sparse HyperLogLog turns dense.
+    var hllSparseMaxBytes = 3000
 
     init(config: ConfigStore) {
         load(config)
         // The config owns this closure and is the only caller, so it is alive whenever the closure
         // runs (unowned(unsafe): no weak reference, whose side table would slow every retain of it).
         config.onChange.append { [self, unowned(unsafe) config] name, _ in
-            if name.hasPrefix("set-max-intset") || name.hasPrefix("hash-max-listpack") || name.hasPrefix("zset-max-listpack") {
+            if name.hasPrefix("set-max-intset") || name.hasPrefix("hash-max-listpack") || name.hasPrefix("zset-max-listpack")
+                || name == "hll-sparse-max-bytes" {
                 self.load(config)
             }
         }
@@ -27,6 +30,7 @@ final class EncodingLimits {
         hashMaxListpackValue = c.int("hash-max-listpack-value")
         zsetMaxListpackEntries = c.int("zset-max-listpack-entries")
         zsetMaxListpackValue = c.int("zset-max-listpack-value")
+        hllSparseMaxBytes = c.int("hll-sparse-max-bytes")
     }
 
     /// The limits of `engine`'s configuration.
