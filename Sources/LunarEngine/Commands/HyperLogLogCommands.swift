@@ -8,7 +8,7 @@ enum HyperLogLogCommands {
             CommandSpec("pfadd", arity: -2, flags: [.write, .denyoom, .fast], keys: (1, 1, 1), group: .hyperloglog, since: "2.8.9",
                         summary: "Counts elements into a HyperLogLog, creating it when absent; answers 1 if its estimate may have changed.",
                         complexity: "O(1) for each element added.", syntax: "key [element [element ...]]", handler: pfadd),
-            CommandSpec("pfcount", arity: -2, flags: [.readonly], keys: (1, -1, 1), group: .hyperloglog, since: "2.8.9",
+            CommandSpec("pfcount", arity: -2, flags: [.readonly, .mayReplicate], keys: (1, -1, 1), group: .hyperloglog, since: "2.8.9",
                         summary: "Estimates the number of distinct elements counted into one HyperLogLog, or into the union of several.",
                         complexity: "O(1) with a single key (cached), O(N) with N keys.", syntax: "key [key ...]", handler: pfcount),
             CommandSpec("pfmerge", arity: -2, flags: [.write, .denyoom], keys: (1, -1, 1), group: .hyperloglog, since: "2.8.9",
