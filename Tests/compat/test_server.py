@@ -515,3 +515,16 @@ def test_shutdown_default_and_force():
             c.close()
         finally:
             s.stop()
+
+
+def test_avg_ttl_survives_far_future_expiry(r):
+    """TTLs near the largest time (PEXPIREAT 2^63-1) in one sample batch: the estimate stays a number
+    and the server stays up (the sum once overflowed)."""
+    r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+    for i in range(40):
+        r.set(f"far{i}", "v")
+        r.execute_command("PEXPIREAT", f"far{i}", str(2**63 - 1 - i))
+    time.sleep(0.5)
+    info = r.info("keyspace")
+    assert info["db0"]["keys"] == 40 and info["db0"]["expires"] == 40 and info["db0"]["avg_ttl"] > 0
+    assert r.ping()

@@ -180,7 +180,9 @@ public final class Database {
                 expireSlot(s)
                 expired += 1
             } else if e > now {
-                ttlSum += e - now
+                // Capped so that a batch of far-future TTLs (EXPIREAT near the largest time) cannot
+                // overflow the sum.
+                ttlSum += min(e - now, Int64.max / 64)
                 ttlSamples += 1
             }
         }
