@@ -12,7 +12,9 @@ import sys
 import tempfile
 import time
 
-TESTS = ["set", "get", "incr", "lpush", "lpop", "sadd", "hset", "zadd", "mset"]
+# PING_MBULK does no keyspace work: its row is the floor the loopback, the kernel and redis-benchmark
+# set for both servers, against which the other rows read.
+TESTS = ["ping_mbulk", "set", "get", "incr", "lpush", "lpop", "sadd", "hset", "zadd", "mset"]
 
 
 def free_port():
