@@ -247,11 +247,143 @@ public struct RDBReader {
             }
             return items.isEmpty ? nil : .list(ListObject(items))
         case RDB.typeStreamListpacks, RDB.typeStreamListpacks2:
-            throw RDBError("Streams are not supported by Lunar (key type \(type))")
+            return .stream(try readStream(v2: type == RDB.typeStreamListpacks2))
         case RDB.typeModulePreGA, RDB.typeModule2:
             throw RDBError("The RDB file contains module data I can't load: no matching module")
         default:
             throw RDBError("Unknown RDB encoding type \(type)")
+        }
+    }
+
+    /// A stream in Redis's RDB layout (see RDBWriter.writeStream); version 1 lacks the first and
+    /// max-deleted IDs, the added-entries count and the groups' entries-read.
+    mutating func readStream(v2: Bool) throws -> StreamObject {
+        let st = StreamObject()
+        let bad = RDBError("Stream integrity check failed.")
+        func int(_ b: Bytes) throws -> Int64 {
+            guard let v = parseStrictInt(b.raw) else { throw bad }
+            return Int64(v)
+        }
+        let nodeCount = try length()
+        var live = 0
+        for _ in 0..<nodeCount {
+            let keyBytes = try string()
+            guard let master = StreamID(bigEndian: keyBytes) else { throw RDBError("Stream node key entry is not the size of a stream ID") }
+            let lp = try Packed.listpack(try string())
+            guard lp.count >= 4 else { throw RDBError("Empty listpack inside stream") }
+            var i = 0
+            func next() throws -> Bytes {
+                guard i < lp.count else { throw bad }
+                defer { i += 1 }
+                return lp[i]
+            }
+            let declaredLive = try int(try next())
+            let declaredDeleted = try int(try next())
+            let nf = try int(try next())
+            guard nf >= 0 && nf <= lp.count else { throw bad }
+            var mf: [Bytes] = []
+            for _ in 0..<nf { mf.append(try next()) }
+            guard try int(try next()) == 0 else { throw bad }
+            let node = StreamNode(master: master, masterFields: mf)
+            while i < lp.count {
+                let flags = try int(try next())
+                let ms = master.ms &+ UInt64(bitPattern: try int(try next()))
+                let seq = master.seq &+ UInt64(bitPattern: try int(try next()))
+                var fields: [Bytes] = []
+                if flags & 2 != 0 {
+                    for f in mf {
+                        fields.append(f)
+                        fields.append(try next())
+                    }
+                } else {
+                    let n = try int(try next())
+                    guard n >= 0 && n <= lp.count else { throw bad }
+                    for _ in 0..<(2 * n) { fields.append(try next()) }
+                }
+                _ = try next()   // lp-count
+                let id = StreamID(ms, seq)
+                if let last = node.entries.last, last.id >= id { throw bad }
+                node.append(StreamEntry(id: id, fields: fields, deleted: flags & 1 != 0))
+            }
+            guard node.live == declaredLive, node.deletedCount == declaredDeleted else { throw bad }
+            if let prev = st.nodes.last, prev.lastID >= master { throw bad }
+            live += node.live
+            st.nodes.append(node)
+        }
+        st.length = try length()
+        guard st.length == live else { throw bad }
+        st.lastID = StreamID(try lengthU64(), try lengthU64())
+        if v2 {
+            st.firstID = StreamID(try lengthU64(), try lengthU64())
+            st.maxDeletedID = StreamID(try lengthU64(), try lengthU64())
+            st.entriesAdded = try lengthU64()
+        } else {
+            st.firstID = st.edge(first: true)?.0 ?? .zero
+            st.entriesAdded = UInt64(st.length)
+        }
+        let groupCount = try length()
+        for _ in 0..<groupCount {
+            let name = Bytes(try string())
+            let lastID = StreamID(try lengthU64(), try lengthU64())
+            var entriesRead: Int64
+            if v2 {
+                entriesRead = Int64(bitPattern: try lengthU64())
+            } else {
+                entriesRead = st.estimateDistance(lastID)
+            }
+            guard st.groups[name] == nil else { throw RDBError("Duplicated consumer group name") }
+            let g = StreamGroup(name: name, lastID: lastID, entriesRead: entriesRead)
+            st.groups[name] = g
+            let placeholder = StreamConsumer(name: Bytes(), seenTime: 0)
+            let pelCount = try length()
+            for _ in 0..<pelCount {
+                guard let id = StreamID(bigEndian: try rawBytes(16)) else { throw bad }
+                let time = Int64(bitPattern: try le64())
+                let count = try lengthU64()
+                guard g.pel.set(id, PendingEntry(consumer: placeholder, deliveryTime: time, deliveryCount: count)) else {
+                    throw RDBError("Duplicated global PEL entry loading stream consumer group")
+                }
+            }
+            let consumerCount = try length()
+            for _ in 0..<consumerCount {
+                let cname = Bytes(try string())
+                let seen = Int64(bitPattern: try le64())
+                let c = StreamConsumer(name: cname, seenTime: seen)
+                guard g.consumers[cname] == nil else { throw RDBError("Duplicated consumer name") }
+                g.consumers[cname] = c
+                let n = try length()
+                for _ in 0..<n {
+                    guard let id = StreamID(bigEndian: try rawBytes(16)), let nack = g.pel[id] else {
+                        throw RDBError("Consumer entry not found in group global PEL")
+                    }
+                    guard nack.consumer === placeholder else { throw RDBError("Duplicated consumer PEL entry loading a stream consumer group") }
+                    nack.consumer = c
+                    c.pel.set(id, nack)
+                }
+            }
+            for nack in g.pel.values where nack.consumer === placeholder {
+                throw RDBError("Stream PEL entry without a consumer")
+            }
+        }
+        return st
+    }
+
+    mutating func rawBytes(_ n: Int) throws -> [UInt8] {
+        guard pos + n <= data.count else { throw short() }
+        defer { pos += n }
+        return Array(data[pos..<(pos + n)])
+    }
+
+    /// A length over the whole unsigned 64-bit range.
+    mutating func lengthU64() throws -> UInt64 {
+        let b = try u8()
+        switch b >> 6 {
+        case RDB.len6: return UInt64(b & 0x3f)
+        case RDB.len14: return UInt64(b & 0x3f) << 8 | UInt64(try u8())
+        default:
+            if b == RDB.len32 { return try be(4) }
+            if b == RDB.len64 { return try be(8) }
+            throw RDBError("Unknown length encoding \(b) in rdbLoadLen()")
         }
     }
 

@@ -174,6 +174,7 @@ public struct RDBWriter {
         case let .set(s): return s.isIntset ? RDB.typeSetIntset : RDB.typeSet
         case let .hash(h): return h.isListpack ? RDB.typeHashListpack : RDB.typeHash
         case let .zset(z): return z.isCompact ? RDB.typeZSetListpack : RDB.typeZSet2
+        case .stream: return RDB.typeStreamListpacks2
         }
     }
 
@@ -236,6 +237,71 @@ public struct RDBWriter {
                 le64(n.score.bitPattern)
                 x = n.previous
             }
+        case let .stream(st):
+            writeStream(st)
+        }
+    }
+
+    /// A stream as Redis 7.0 saves it (RDB_TYPE_STREAM_LISTPACKS_2): the nodes keyed by their
+    /// big-endian master IDs, each a listpack in Redis's node layout (master entry, then entries
+    /// delta-encoded against it, tombstones included); the stream's IDs and counters; then each
+    /// group with its PEL and its consumers.
+    mutating func writeStream(_ st: StreamObject) {
+        length(st.nodes.count)
+        for n in st.nodes {
+            string(n.master.bigEndian)
+            var lp = Listpack()
+            lp.appendInteger(Int64(n.live))
+            lp.appendInteger(Int64(n.deletedCount))
+            lp.appendInteger(Int64(n.masterFields.count))
+            for f in n.masterFields { lp.append(f.raw) }
+            lp.appendInteger(0)
+            for e in n.entries {
+                let same = n.sameFields(e.fields)
+                lp.appendInteger((e.deleted ? 1 : 0) | (same ? 2 : 0))
+                lp.appendInteger(Int64(bitPattern: e.id.ms &- n.master.ms))
+                lp.appendInteger(Int64(bitPattern: e.id.seq &- n.master.seq))
+                if same {
+                    for i in stride(from: 1, to: e.fields.count, by: 2) { lp.append(e.fields[i].raw) }
+                    lp.appendInteger(Int64(3 + e.fields.count / 2))
+                } else {
+                    lp.appendInteger(Int64(e.fields.count / 2))
+                    for f in e.fields { lp.append(f.raw) }
+                    lp.appendInteger(Int64(4 + e.fields.count))
+                }
+            }
+            string(lp.finish())
+        }
+        length(st.length)
+        lengthU64(st.lastID.ms)
+        lengthU64(st.lastID.seq)
+        lengthU64(st.firstID.ms)
+        lengthU64(st.firstID.seq)
+        lengthU64(st.maxDeletedID.ms)
+        lengthU64(st.maxDeletedID.seq)
+        lengthU64(st.entriesAdded)
+        let groups = st.sortedGroups
+        length(groups.count)
+        for g in groups {
+            string(g.name.raw)
+            lengthU64(g.lastID.ms)
+            lengthU64(g.lastID.seq)
+            lengthU64(UInt64(bitPattern: g.entriesRead))
+            length(g.pel.count)
+            for (i, id) in g.pel.keys.enumerated() {
+                let n = g.pel.values[i]
+                bytes.append(contentsOf: id.bigEndian)
+                le64(UInt64(bitPattern: n.deliveryTime))
+                lengthU64(n.deliveryCount)
+            }
+            let consumers = g.sortedConsumers
+            length(consumers.count)
+            for c in consumers {
+                string(c.name.raw)
+                le64(UInt64(bitPattern: c.seenTime))
+                length(c.pel.count)
+                for id in c.pel.keys { bytes.append(contentsOf: id.bigEndian) }
+            }
         }
     }
 
@@ -278,8 +344,10 @@ public struct RDBWriter {
     }
 
     /// A length: 6, 14, 32 or 64 bits (the wider ones big-endian after a marker byte).
-    public mutating func length(_ n: Int) {
-        let u = UInt64(n)
+    public mutating func length(_ n: Int) { lengthU64(UInt64(n)) }
+
+    /// A length from the whole unsigned 64-bit range (stream IDs and counters).
+    public mutating func lengthU64(_ u: UInt64) {
         if u < 1 << 6 {
             bytes.append(UInt8(u))
         } else if u < 1 << 14 {
@@ -383,6 +451,14 @@ struct Listpack {
         } else {
             append(Array(formatDouble(d).utf8))
         }
+    }
+
+    /// An integer entry (Redis's lpAppendInteger).
+    mutating func appendInteger(_ v: Int64) {
+        let start = bytes.count
+        appendInt(v)
+        appendBacklen(bytes.count - start)
+        count += 1
     }
 
     private mutating func appendInt(_ v: Int64) {

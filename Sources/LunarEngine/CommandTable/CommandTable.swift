@@ -104,7 +104,7 @@ public final class CommandTable: @unchecked Sendable {
     public static var builtins: [CommandSpec] {
         ConnectionCommands.specs + PubSubCommands.specs + ServerCommands.specs + KeyCommands.specs + StringCommands.specs
             + BitCommands.specs + ListCommands.specs + SetCommands.specs + HashCommands.specs
-            + SortedSetCommands.specs + HyperLogLogCommands.specs + GeoCommands.specs + TransactionCommands.specs
+            + SortedSetCommands.specs + HyperLogLogCommands.specs + GeoCommands.specs + StreamCommands.specs + TransactionCommands.specs
             + ReplicationCommands.specs + ReplicationReplica.specs + SlowLog.specs + Engine.monitorSpecs + Engine.latencySpecs
     }
 }

@@ -644,6 +644,7 @@ extension Value {
         case let .set(s): return .set(s.copy())
         case let .hash(h): return .hash(h.copy())
         case let .zset(z): return .zset(z.copy())
+        case let .stream(x): return .stream(x.copy())
         }
     }
 }

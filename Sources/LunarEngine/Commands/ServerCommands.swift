@@ -89,7 +89,7 @@ enum ServerCommands {
         if engine.hasBlocked {
             for wk in Array(engine.blockedByKey.keys) where wk.db == a || wk.db == b {
                 switch engine.databases[wk.db].lookup(wk.key) {
-                case .list?, .zset?: engine.markReady(db: wk.db, key: wk.key)
+                case .list?, .zset?, .stream?: engine.markReady(db: wk.db, key: wk.key)
                 default: break
                 }
             }
@@ -176,6 +176,7 @@ enum ServerCommands {
         case let .set(s): return s.encodingName
         case let .hash(h): return h.encodingName
         case let .zset(z): return z.encodingName
+        case let .stream(x): return x.encodingName
         }
     }
 }
@@ -313,6 +314,8 @@ enum MemoryProbe {
             let want = samples == 0 ? z.count : samples
             z.forEach { if members.count < want { members.append($0.member) } }
             return entry + 64 + sampled(members, count: z.count) { 48 + $0.count }
+        case let .stream(x):
+            return entry + x.approximateBytes()
         }
     }
 }

@@ -232,6 +232,8 @@ public final class ConfigStore: @unchecked Sendable {
             ConfigParam("zset-max-listpack-entries", .int(min: 0, max: big), "128", aliases: ["zset-max-ziplist-entries"]),
             ConfigParam("zset-max-listpack-value", .int(min: 0, max: big), "64", aliases: ["zset-max-ziplist-value"]),
             ConfigParam("hll-sparse-max-bytes", .memory(min: 0, max: big), "3000"),
+            ConfigParam("stream-node-max-bytes", .memory(min: 0, max: big), "4096"),
+            ConfigParam("stream-node-max-entries", .int(min: 0, max: big), "100"),
             ConfigParam("active-expire-effort", .int(min: 1, max: 10), "1"),
             ConfigParam("lazyfree-lazy-user-flush", .bool, "no"),
             ConfigParam("lua-memory-limit", .memory(min: 0, max: big), "268435456"),

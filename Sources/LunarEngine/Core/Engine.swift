@@ -1220,7 +1220,7 @@ public final class Engine: @unchecked Sendable {
         if hasBlocked {
             for wk in blockedByKey.keys where wk.db == a || wk.db == b {
                 switch databases[wk.db].lookup(wk.key) {
-                case .list?, .zset?: markReady(db: wk.db, key: wk.key)
+                case .list?, .zset?, .stream?: markReady(db: wk.db, key: wk.key)
                 default: break
                 }
             }

@@ -101,7 +101,7 @@ public final class Database {
     @inline(__always) private func signalReadyIfBlockable(_ key: Bytes, _ value: Value) {
         guard engine.hasBlocked else { return }
         switch value {
-        case .list, .zset: engine.markReady(db: id, key: key)
+        case .list, .zset, .stream: engine.markReady(db: id, key: key)
         default: break
         }
     }

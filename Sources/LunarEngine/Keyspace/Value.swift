@@ -10,6 +10,7 @@ public enum Value {
     case set(SetObject)
     case hash(HashObject)
     case zset(ZSetObject)
+    case stream(StreamObject)
 
     /// The name TYPE reports.
     public var typeName: String {
@@ -19,6 +20,7 @@ public enum Value {
         case .set: return "set"
         case .hash: return "hash"
         case .zset: return "zset"
+        case .stream: return "stream"
         }
     }
 }

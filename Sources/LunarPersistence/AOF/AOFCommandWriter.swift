@@ -64,6 +64,39 @@ struct AOFCommandWriter {
                 items.append(n.member.raw)
             }
             batched("ZADD", key, items, per: 2)
+        case let .stream(st):
+            writeStream(key: key, st)
+        }
+    }
+
+    /// A stream as Redis 7.0's rewrite rebuilds it: one XADD per entry (an empty stream is made by
+    /// XADD MAXLEN 0), XSETID with the counters, then per group XGROUP CREATE … ENTRIESREAD, and per
+    /// consumer either XGROUP CREATECONSUMER (no pending entries) or one XCLAIM … JUSTID FORCE per entry.
+    private mutating func writeStream(key: [UInt8], _ st: StreamObject) {
+        func b(_ s: String) -> [UInt8] { Array(s.utf8) }
+        if st.length > 0 {
+            st.forEach(from: .zero, to: .max) { id, fields in
+                command([b("XADD"), key, b(id.description)] + fields.map { $0.raw })
+                return true
+            }
+        } else {
+            command([b("XADD"), key, b("MAXLEN"), b("0"), b("0-1"), b("x"), b("y")])
+        }
+        command([b("XSETID"), key, b(st.lastID.description), b("ENTRIESADDED"), b(String(st.entriesAdded)),
+                 b("MAXDELETEDID"), b(st.maxDeletedID.description)])
+        for g in st.sortedGroups {
+            command([b("XGROUP"), b("CREATE"), key, g.name.raw, b(g.lastID.description), b("ENTRIESREAD"), b(String(g.entriesRead))])
+            for c in g.sortedConsumers {
+                if c.pel.isEmpty {
+                    command([b("XGROUP"), b("CREATECONSUMER"), key, g.name.raw, c.name.raw])
+                    continue
+                }
+                for (i, id) in c.pel.keys.enumerated() {
+                    let n = c.pel.values[i]
+                    command([b("XCLAIM"), key, g.name.raw, c.name.raw, b("0"), b(id.description), b("TIME"), b(String(n.deliveryTime)),
+                             b("RETRYCOUNT"), b(String(n.deliveryCount)), b("JUSTID"), b("FORCE")])
+                }
+            }
         }
     }
 
