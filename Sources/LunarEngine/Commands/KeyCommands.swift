@@ -122,6 +122,7 @@ enum KeyCommands {
         db.signalModified(dst)
         db.notify(KeyspaceEvents.generic, "rename_from", src)
         db.notify(KeyspaceEvents.generic, "rename_to", dst)
+        db.signalReady(src)
         db.signalReady(dst)
         if onlyIfAbsent { ctx.out.integer(1) } else { ctx.ok() }
     }
@@ -186,6 +187,7 @@ enum KeyCommands {
         to.signalModified(key)
         from.notify(KeyspaceEvents.generic, "move_from", key)
         to.notify(KeyspaceEvents.generic, "move_to", key)
+        from.signalReady(key)
         to.signalReady(key)
         ctx.out.integer(1)
     }

@@ -977,7 +977,14 @@ enum StreamCommands {
         var out: [(StreamID, [Bytes]?)] = []
         while i < c.pel.count && (count == 0 || n < count) {
             let id = c.pel.keys[i]
-            out.append((id, s.entry(id)))
+            let fields = s.entry(id)
+            if fields != nil {
+                // Delivered again: Redis counts it (and propagates nothing).
+                let nack = c.pel.values[i]
+                nack.deliveryTime = ctx.now
+                nack.deliveryCount &+= 1
+            }
+            out.append((id, fields))
             n += 1
             i += 1
         }

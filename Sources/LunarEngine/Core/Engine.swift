@@ -1123,7 +1123,9 @@ public final class Engine: @unchecked Sendable {
                 for c in Array(q) {
                     // Skip a client that meanwhile got unblocked, or blocked again on other keys.
                     guard let st = c.blocked, st.db == wk.db, st.keys.contains(wk.key) else { continue }
-                    if !databases[wk.db].exists(wk.key) { break }
+                    // A deleted key serves nobody, except XREADGROUP clients: they get an error
+                    // (Redis 7.0 unblocks them when their stream goes away).
+                    if !databases[wk.db].exists(wk.key) && st.spec.name != "xreadgroup" { continue }
                     clockMicros = unixMicros()
                     now = clockMicros / 1000
                     let ctx = topContext!

@@ -80,6 +80,7 @@ public final class Database {
         if let s = slot(key) {
             table.replaceValue(at: s, with: value)
             if !keepTTL { table.setExpire(slot: s, 0) }
+            signalReady(key)   // a stream replaced by another type wakes its XREADGROUP clients
         } else {
             table.insert(key, value, clock: engine.newKeyClock())
             notify(KeyspaceEvents.new, "new", key)
@@ -111,6 +112,7 @@ public final class Database {
     public func delete(_ key: Bytes) -> Bool {
         guard let s = slot(key) else { return false }
         table.remove(slot: s)
+        signalReady(key)   // XREADGROUP clients blocked on a deleted stream get an error
         return true
     }
 
@@ -140,6 +142,7 @@ public final class Database {
     func expireSlot(_ s: Int) {
         let key = table.key(at: s)
         table.remove(slot: s)
+        signalReady(key)
         engine.stats.expiredKeys &+= 1
         notify(KeyspaceEvents.expired, "expired", key)
         engine.keyExpired(db: self, key: key)
