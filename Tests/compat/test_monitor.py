@@ -176,7 +176,7 @@ def test_monitor_connection_itself_matches_redis(pair):
     assert (b"Replica can't interact with the keyspace" in out[0][3][1])
 
 
-FAMILIES = ["strings", "keys", "lists", "sets", "hashes", "zsets", "hyperloglog", "geo", "transactions", "scripts", "server"]
+FAMILIES = ["strings", "keys", "lists", "sets", "hashes", "zsets", "hyperloglog", "geo", "streams", "transactions", "scripts", "server"]
 
 
 @pytest.mark.parametrize("family", FAMILIES)

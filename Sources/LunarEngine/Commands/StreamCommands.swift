@@ -815,6 +815,8 @@ enum StreamCommands {
         var starts: [StreamID] = []
         var history: [Bool] = []
         for k in 0..<nStreams {
+            // Redis looks each key up a second time here (hits, misses and keymiss events count twice).
+            _ = ctx.db.lookupRead(ctx.argv[streamsArg + k])
             guard let s = streams[k] else { continue }
             var gt = ids[k]
             var serve = false
@@ -846,7 +848,9 @@ enum StreamCommands {
                 var consumer: StreamConsumer?
                 if let g = groups[k] { consumer = lookupOrCreateConsumer(ctx, g, consumerName, key: key) }
                 if history[n] {
-                    replyHistory(ctx, streams[k]!, consumer!, from: starts[n], count: count)
+                    // As for new entries, the given ID is exclusive.
+                    guard let from = starts[n].successor else { ctx.out.array(0); continue }
+                    replyHistory(ctx, streams[k]!, consumer!, from: from, count: count)
                 } else {
                     // The start is exclusive: begin after it.
                     let start = starts[n].successor ?? .max
@@ -1218,7 +1222,7 @@ enum StreamCommands {
             if consumer == nil { consumer = lookupOrCreateConsumer(ctx, g, ctx.argv[3], key: key) }
             let c = consumer!
             if fresh {
-                let n = PendingEntry(consumer: c, deliveryTime: deliveryTime, deliveryCount: 0)
+                let n = PendingEntry(consumer: c, deliveryTime: deliveryTime, deliveryCount: 1)
                 g.pel.set(id, n)
                 c.pel.set(id, n)
                 nack = n
@@ -1252,7 +1256,6 @@ enum StreamCommands {
     }
 
     static func xautoclaim(_ ctx: CommandContext) {
-        guard let (s, g) = groupOrError(ctx) else { return }
         let key = ctx.argv[1]
         guard var minIdle = ctx.int(4, error: "ERR Invalid min-idle-time argument for XAUTOCLAIM") else { return }
         if minIdle < 0 { minIdle = 0 }
@@ -1282,6 +1285,7 @@ enum StreamCommands {
             }
             j += 1
         }
+        guard let (s, g) = groupOrError(ctx) else { return }
         var attempts = count * 10
         let now = ctx.now
         var consumer: StreamConsumer?
