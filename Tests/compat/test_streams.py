@@ -424,3 +424,25 @@ def test_blocking_behaviour_matches_redis(lunar_server, redis_server):
         c2.close()
         res.append(got)
     assert res[0] == res[1]
+
+
+@pytest.mark.parametrize("disrupt", [["FLUSHALL"], ["FLUSHDB"], ["SET", "s", "x"], ["SWAPDB", "0", "1"],
+                                     ["RENAME", "s", "t"], ["UNLINK", "s"], ["PEXPIRE", "s", "1"],
+                                     ["XGROUP", "DESTROY", "s", "g"], ["XADD", "s", "5-0", "a", "b"]])
+def test_blocked_xreadgroup_when_the_stream_changes(lunar_server, redis_server, disrupt):
+    res = []
+    for port in (lunar_server.port, redis_server.port):
+        c = Conn(port)
+        c.call("FLUSHALL")
+        c.call("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+        c2 = Conn(port)
+        c2.send_raw(Conn.encode(["XREADGROUP", "GROUP", "g", "c", "BLOCK", "1500", "STREAMS", "s", ">"]))
+        time.sleep(0.15)
+        first = c.call(*disrupt)
+        t0 = time.time()
+        got = c2.read()
+        res.append((first, got, time.time() - t0 < 1.0))
+        c2.close()
+        c.call("FLUSHALL")
+        c.close()
+    assert res[0] == res[1]

@@ -1117,7 +1117,7 @@ enum StreamCommands {
             if id > end { break }
             let nack = pel.values[i]
             i += 1
-            if minIdle != 0 && now - nack.deliveryTime < Int64(minIdle) { continue }
+            if minIdle != 0 && now &- nack.deliveryTime < Int64(minIdle) { continue }
             rows.append((id, nack))
         }
         ctx.out.array(rows.count)
@@ -1125,7 +1125,7 @@ enum StreamCommands {
             ctx.out.array(4)
             ctx.out.bulk(id.bytes)
             ctx.out.bulk(nack.consumer.name)
-            ctx.out.integer(Int(now - nack.deliveryTime))
+            ctx.out.integer(Int(now &- nack.deliveryTime))
             ctx.out.integer(Int(truncatingIfNeeded: nack.deliveryCount))
         }
     }
@@ -1218,7 +1218,7 @@ enum StreamCommands {
                 fresh = true
             }
             if nack == nil && !fresh { continue }
-            if let n = nack, minIdle != 0, now - n.deliveryTime < Int64(minIdle) { continue }
+            if let n = nack, minIdle != 0, now &- n.deliveryTime < Int64(minIdle) { continue }
             if consumer == nil { consumer = lookupOrCreateConsumer(ctx, g, ctx.argv[3], key: key) }
             let c = consumer!
             if fresh {
@@ -1314,7 +1314,7 @@ enum StreamCommands {
                 continue
             }
             i += 1
-            if minIdle != 0 && now - nack.deliveryTime < Int64(minIdle) { continue }
+            if minIdle != 0 && now &- nack.deliveryTime < Int64(minIdle) { continue }
             if consumer == nil { consumer = lookupOrCreateConsumer(ctx, g, ctx.argv[3], key: key) }
             let c = consumer!
             if nack.consumer !== c {
@@ -1373,7 +1373,7 @@ enum StreamCommands {
             ctx.out.map(3)
             ctx.out.bulk("name"); ctx.out.bulk(c.name)
             ctx.out.bulk("pending"); ctx.out.integer(c.pel.count)
-            ctx.out.bulk("idle"); ctx.out.integer(Int(max(0, now - c.seenTime)))
+            ctx.out.bulk("idle"); ctx.out.integer(Int(max(0, now &- c.seenTime)))
         }
     }
 

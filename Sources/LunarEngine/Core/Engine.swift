@@ -1192,6 +1192,8 @@ public final class Engine: @unchecked Sendable {
         }
         if !pauseActive { maxmemoryCron() }
         flushPropagation()
+        // A stream deleted by the expiry cycle wakes its blocked XREADGROUP clients (with an error).
+        if !readyKeys.isEmpty { serveReadyKeys() }
         for h in cronHooks { h(self) }
         flushPropagation()
     }
@@ -1221,10 +1223,8 @@ public final class Engine: @unchecked Sendable {
         // holds a list or sorted set get served.
         if hasBlocked {
             for wk in blockedByKey.keys where wk.db == a || wk.db == b {
-                switch databases[wk.db].lookup(wk.key) {
-                case .list?, .zset?, .stream?: markReady(db: wk.db, key: wk.key)
-                default: break
-                }
+                // A vanished stream also wakes its XREADGROUP clients (with an error), as in Redis 7.0.
+                markReady(db: wk.db, key: wk.key)
             }
         }
     }

@@ -165,6 +165,10 @@ public final class Database {
     /// Removes every key (FLUSHDB).
     public func removeAll() {
         table.removeAll()
+        // XREADGROUP clients blocked on a stream of this database get an error (Redis 7.0).
+        if engine.hasBlocked {
+            for wk in engine.blockedByKey.keys where wk.db == id { engine.markReady(db: id, key: wk.key) }
+        }
         avgTTL = 0
     }
 
