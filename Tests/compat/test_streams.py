@@ -49,8 +49,11 @@ def script(name):
         return [l.split() for l in f.read().splitlines() if l.strip() and not l.startswith("#")]
 
 
-@pytest.mark.parametrize("name", ["basics.txt", "groups.txt"])
+@pytest.mark.parametrize("name", ["basics.txt", "groups.txt", "resp3.txt"])
 def test_scripted_replies_match(both, name):
+    if name == "resp3.txt":
+        for c in both:
+            c.call("HELLO", "3")
     for cmd in script(name):
         same(both, *cmd)
 

@@ -188,7 +188,7 @@ enum StreamCommands {
     static func text(_ b: Bytes) -> String { String(decoding: b.raw, as: UTF8.self) }
 
     static func nodeMax(_ ctx: CommandContext) -> (bytes: Int, entries: Int) {
-        (ctx.engine.config.int("stream-node-max-bytes"), ctx.engine.config.int("stream-node-max-entries"))
+        (ctx.engine.encodingLimits.streamNodeMaxBytes, ctx.engine.encodingLimits.streamNodeMaxEntries)
     }
 
     /// XCLAIM … as Redis propagates a PEL change.
@@ -312,7 +312,7 @@ enum StreamCommands {
             }
         } else if a.approx {
             // Redis's default: 100 nodes' worth of entries, within [1, 1000000] (10000 when unset).
-            let e = ctx.engine.config.int("stream-node-max-entries")
+            let e = ctx.engine.encodingLimits.streamNodeMaxEntries
             let (l, o) = e.multipliedReportingOverflow(by: 100)
             a.limit = o || l <= 0 ? 10000 : min(l, 1_000_000)
         } else {

@@ -11,6 +11,9 @@ final class EncodingLimits {
     var zsetMaxListpackValue = 64
     /// Past this size a sparse HyperLogLog turns dense.
     var hllSparseMaxBytes = 3000
+    /// Stream nodes (listpacks in Redis) close at this many bytes or entries (0: no limit).
+    var streamNodeMaxBytes = 4096
+    var streamNodeMaxEntries = 100
 
     init(config: ConfigStore) {
         load(config)
@@ -18,7 +21,7 @@ final class EncodingLimits {
         // runs (unowned(unsafe): no weak reference, whose side table would slow every retain of it).
         config.onChange.append { [self, unowned(unsafe) config] name, _ in
             if name.hasPrefix("set-max-intset") || name.hasPrefix("hash-max-listpack") || name.hasPrefix("zset-max-listpack")
-                || name == "hll-sparse-max-bytes" {
+                || name == "hll-sparse-max-bytes" || name.hasPrefix("stream-node-max") {
                 self.load(config)
             }
         }
@@ -31,6 +34,8 @@ final class EncodingLimits {
         zsetMaxListpackEntries = c.int("zset-max-listpack-entries")
         zsetMaxListpackValue = c.int("zset-max-listpack-value")
         hllSparseMaxBytes = c.int("hll-sparse-max-bytes")
+        streamNodeMaxBytes = c.int("stream-node-max-bytes")
+        streamNodeMaxEntries = c.int("stream-node-max-entries")
     }
 
     /// The limits of `engine`'s configuration.
