@@ -449,3 +449,36 @@ def test_blocked_xreadgroup_when_the_stream_changes(lunar_server, redis_server, 
         c.call("FLUSHALL")
         c.close()
     assert res[0] == res[1]
+
+
+def test_generated_ids_and_served_blocked_reads_propagate_as_redis(workdir):
+    """XADD * travels with the ID it generated; an XREADGROUP served after blocking travels as the
+    XCLAIMs Redis sends (compared with redis-server's AOF, IDs and times normalized)."""
+    lunar = start_lunar("--appendonly", "yes", "--appendfsync", "always", workdir=workdir)
+    ref = start_redis("--appendonly", "yes", "--appendfsync", "always")
+    try:
+        replies = []
+        for srv in (lunar, ref):
+            c = Conn(srv.port)
+            got = [c.call("XADD", "s", "*", "f", "v")[1]]
+            c.call("XGROUP", "CREATE", "s", "g", "$")
+            c2 = Conn(srv.port)
+            c2.send_raw(Conn.encode(["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"]))
+            c3 = Conn(srv.port)
+            c3.send_raw(Conn.encode(["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]))
+            time.sleep(0.2)
+            c.call("XADD", "s", "99999999999999-1", "a", "b")
+            got.append(c2.read())
+            got.append(c3.read())
+            replies.append(got)
+        assert replies[0][1:] == replies[1][1:]
+        time.sleep(0.3)
+        mine = normalize_aof(incr_aof(workdir))
+        assert ["XADD", "s", replies[0][0].decode(), "f", "v"] in [[x if i != 0 else x.upper() for i, x in enumerate(c)] for c in mine]
+
+        def norm(cmds):
+            return [[re.sub(r"^\d{13}-0$", "<id>", a) for a in c] for c in cmds]
+        assert norm(mine) == norm(normalize_aof(incr_aof(ref.workdir)))
+    finally:
+        lunar.stop()
+        ref.stop()
