@@ -482,3 +482,23 @@ def test_generated_ids_and_served_blocked_reads_propagate_as_redis(workdir):
     finally:
         lunar.stop()
         ref.stop()
+
+
+def test_lunar_replays_its_own_aof_with_rewritten_trims(workdir):
+    """`~ … LIMIT` propagates as `= <reached> LIMIT n`, which only the AOF loader (and a master's
+    link) may run: Lunar reloads it to the same stream."""
+    lunar = start_lunar("--appendonly", "yes", "--appendfsync", "always", workdir=workdir)
+    try:
+        c = Conn(lunar.port)
+        c.call("CONFIG", "SET", "stream-node-max-entries", "3")
+        for i in range(1, 30):
+            c.call("XADD", "s", f"{i}-0", "f", "v")
+        assert c.call("XADD", "s", "MAXLEN", "~", "2", "LIMIT", "6", "40-0", "a", "b")[0] == "bulk"
+        assert c.call("XTRIM", "s", "MINID", "~", "25", "LIMIT", "3") == ("int", 3)
+        assert c.call("XADD", "s", "MAXLEN", "=", "5", "LIMIT", "3", "41-0", "a", "b")[0] == "err"
+        want = c.call("XRANGE", "s", "-", "+")
+        lunar.stop()
+        lunar = start_lunar("--appendonly", "yes", workdir=workdir)
+        assert Conn(lunar.port).call("XRANGE", "s", "-", "+") == want
+    finally:
+        lunar.stop()
