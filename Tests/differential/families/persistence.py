@@ -10,7 +10,7 @@ import importlib
 
 from harness import Cmd, sleep
 
-FAMILIES = ["strings", "lists", "sets", "hashes", "zsets", "keys"]
+FAMILIES = ["strings", "lists", "sets", "hashes", "zsets", "streams", "keys"]
 # A family follows a short TTL with a pause; a reload right after such a command would race the
 # expiry (the servers reload a few ms apart), so none is put there.
 SETS_TTL = {"PEXPIRE", "EXPIRE", "PEXPIREAT", "EXPIREAT", "SET", "SETEX", "PSETEX", "GETEX", "RESTORE"}
