@@ -502,3 +502,71 @@ def test_lunar_replays_its_own_aof_with_rewritten_trims(workdir):
         assert Conn(lunar.port).call("XRANGE", "s", "-", "+") == want
     finally:
         lunar.stop()
+
+
+BLOCK_SCENARIOS = {
+    "two-streams-one-fed": (
+        [["XADD", "a", "1-0", "f", "v"], ["XADD", "b", "1-0", "f", "v"]],
+        ["XREAD", "BLOCK", "2000", "STREAMS", "a", "b", "$", "$"],
+        [["XADD", "b", "2-0", "g", "w"]]),
+    "count-limits-the-served-entries": (
+        [["XADD", "a", "1-0", "f", "v"]],
+        ["XREAD", "COUNT", "1", "BLOCK", "2000", "STREAMS", "a", "$"],
+        [["MULTI"], ["XADD", "a", "2-0", "f", "v"], ["XADD", "a", "3-0", "f", "v"], ["EXEC"]]),
+    "added-then-deleted-still-serves-nothing": (
+        [["XADD", "a", "1-0", "f", "v"]],
+        ["XREAD", "BLOCK", "300", "STREAMS", "a", "$"],
+        [["MULTI"], ["XADD", "a", "2-0", "f", "v"], ["XDEL", "a", "2-0"], ["EXEC"]]),
+    "id-in-the-past-is-served-at-once": (
+        [["XADD", "a", "5-0", "f", "v"]],
+        ["XREAD", "BLOCK", "2000", "STREAMS", "a", "1-0"],
+        []),
+    "timeout": (
+        [],
+        ["XREAD", "BLOCK", "100", "STREAMS", "a", "$"],
+        []),
+    "group-served-when-fed": (
+        [["XGROUP", "CREATE", "a", "g", "$", "MKSTREAM"]],
+        ["XREADGROUP", "GROUP", "g", "c", "BLOCK", "2000", "STREAMS", "a", ">"],
+        [["XADD", "a", "7-0", "f", "v"], ["XPENDING", "a", "g"], ["XINFO", "GROUPS", "a"]]),
+    "group-noack": (
+        [["XGROUP", "CREATE", "a", "g", "$", "MKSTREAM"]],
+        ["XREADGROUP", "GROUP", "g", "c", "NOACK", "BLOCK", "2000", "STREAMS", "a", ">"],
+        [["XADD", "a", "7-0", "f", "v"], ["XPENDING", "a", "g"]]),
+    "group-setid-back": (
+        [["XADD", "a", "1-0", "f", "v"], ["XGROUP", "CREATE", "a", "g", "$"]],
+        ["XREADGROUP", "GROUP", "g", "c", "BLOCK", "2000", "STREAMS", "a", ">"],
+        [["XGROUP", "SETID", "a", "g", "0"], ["XADD", "a", "2-0", "f", "v"]]),
+    "client-unblock": (
+        [],
+        ["XREAD", "BLOCK", "0", "STREAMS", "a", "$"],
+        [["CLIENT", "UNBLOCK", "<id>"]]),
+    "client-unblock-error": (
+        [],
+        ["XREAD", "BLOCK", "0", "STREAMS", "a", "$"],
+        [["CLIENT", "UNBLOCK", "<id>", "ERROR"]]),
+}
+
+
+@pytest.mark.parametrize("resp", [2, 3])
+@pytest.mark.parametrize("name", sorted(BLOCK_SCENARIOS))
+def test_blocking_scenarios_match_redis(lunar_server, redis_server, name, resp):
+    setup, blocked, then = BLOCK_SCENARIOS[name]
+    res = []
+    for port in (lunar_server.port, redis_server.port):
+        c = Conn(port)
+        c.call("FLUSHALL")
+        for cmd in setup:
+            c.call(*cmd)
+        b = Conn(port)
+        if resp == 3:
+            b.call("HELLO", "3")
+        bid = b.call("CLIENT", "ID")[1]
+        b.send_raw(Conn.encode(blocked))
+        time.sleep(0.15)
+        out = [c.call(*[str(bid) if a == "<id>" else a for a in cmd]) for cmd in then]
+        reply = b.read()
+        res.append((out, reply, b.call("PING")))
+        b.close()
+        c.close()
+    assert res[0] == res[1]
