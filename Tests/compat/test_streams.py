@@ -49,7 +49,7 @@ def script(name):
         return [l.split() for l in f.read().splitlines() if l.strip() and not l.startswith("#")]
 
 
-@pytest.mark.parametrize("name", ["basics.txt", "groups.txt", "resp3.txt", "other_types.txt", "edges.txt"])
+@pytest.mark.parametrize("name", ["basics.txt", "groups.txt", "resp3.txt", "other_types.txt", "edges.txt", "dump_bytes.txt"])
 def test_scripted_replies_match(both, name):
     if name == "resp3.txt":
         for c in both:
