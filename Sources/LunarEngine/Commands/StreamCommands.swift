@@ -1465,7 +1465,6 @@ enum StreamCommands {
         ctx.out.bulk("entries")
         ctx.out.array(items.count)
         for (id, f) in items { emitEntry(ctx, id, f) }
-        let now = ctx.now
         ctx.out.bulk("groups")
         let gs = s.sortedGroups
         ctx.out.array(gs.count)
@@ -1507,9 +1506,9 @@ enum StreamCommands {
                 }
             }
         }
-        _ = now
     }
 
+    /// XINFO's radix-tree-nodes: 1 for an empty tree.
     private static func countRoot(_ keys: [[UInt8]], empty: Bool) -> Int {
         empty ? 1 : countRoot(keys)
     }
