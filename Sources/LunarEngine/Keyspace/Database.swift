@@ -142,6 +142,7 @@ public final class Database {
         table.remove(slot: s)
         engine.stats.expiredKeys &+= 1
         notify(KeyspaceEvents.expired, "expired", key)
+        engine.keyChanged(key, by: nil)
         engine.keyExpired(db: self, key: key)
         engine.recordExpiredDeletion(db: id, key: key)
     }
@@ -152,6 +153,7 @@ public final class Database {
     public func signalModified(_ key: Bytes) {
         engine.dirty &+= 1
         if engine.hasWatchers { engine.touchWatched(db: id, key: key) }
+        engine.keyChanged(key, by: engine.executingClient)
     }
 
     /// Tells blocked clients that `key` may now have data for them (a push to a list or zset).
