@@ -123,6 +123,9 @@ public final class Engine: @unchecked Sendable {
     public private(set) lazy var pubsub = PubSub(engine: self)
     /// CLIENT TRACKING's tables (see Tracking.swift).
     private(set) lazy var tracking = Tracking(engine: self)
+    /// Some client tracks keys or the tracking table holds some: the hot paths (every read and
+    /// write) test this plain flag and leave the tracking object alone otherwise.
+    var trackingInUse = false
     /// The client whose top-level command is running (its reply buffer is then the context's).
     /// Not owning: it is set only while the client's command runs (the caller holds the client).
     public private(set) unowned(unsafe) var executingClient: Client?
@@ -287,7 +290,7 @@ public final class Engine: @unchecked Sendable {
             if hasBlocked { expireBlocked() }
             if pauseType != .none || pauseHoldsWork, pauseOver { unpauseClients() }
             if monotonicMillis() >= nextCron { cron() }
-            if tracking.hasPrefixes { tracking.flushBroadcasts() }
+            if trackingInUse && tracking.hasPrefixes { tracking.flushBroadcasts() }
             flush()
         }
     }
@@ -587,13 +590,13 @@ public final class Engine: @unchecked Sendable {
         }
         executingClient = nil
         swap(&ctx.out, &client.output)
-        if let t = client.tracking {
+        if trackingInUse {
             // CLIENT CACHING applies to the next command that is not a CLIENT one (a whole MULTI … EXEC).
-            if t.caching && !client.inMulti && !argv[0].equalsIgnoringCase("client") {
+            if client.tracking?.caching == true && !client.inMulti && !argv[0].equalsIgnoringCase("client") {
                 client.tracking?.caching = false
             }
+            if !tracking.pendingForCaller.isEmpty { tracking.flushCaller(client) }
         }
-        if !tracking.pendingForCaller.isEmpty { tracking.flushCaller(client) }
         flushPropagation()
         ctx.client = idleClient
         if !readyKeys.isEmpty { serveReadyKeys() }
@@ -753,7 +756,7 @@ public final class Engine: @unchecked Sendable {
         executingWrite = outerWrite
         if isPropagating { recordEffects(ctx, changed: dirty != dirtyBefore) }
         // CLIENT TRACKING: a read's keys are remembered for the client that asked (a script's caller).
-        if tracking.clientCount > 0 && spec.flags.contains(.readonly) {
+        if trackingInUse && spec.flags.contains(.readonly) {
             let reader = ctx.inScript ? (executingClient ?? client) : client
             if reader.tracking != nil { tracking.remember(reader, spec, argv) }
         }
@@ -1128,10 +1131,11 @@ public final class Engine: @unchecked Sendable {
         if blockedByKey[wk] != nil && readySet.insert(wk).inserted { readyKeys.append(wk) }
     }
 
-    /// CLIENT TRACKING: `key` changed (written, deleted, expired or evicted); `by` is the client whose
-    /// command changed it (nil for expiry and eviction).
-    @inline(__always) func keyChanged(_ key: Bytes, by: Client?) {
-        if tracking.active { tracking.invalidate(key, by: by) }
+    /// CLIENT TRACKING: `key` changed (written, deleted, expired or evicted); `byCommand`: by the
+    /// running command (false for expiry and eviction). The client is only looked up when someone
+    /// tracks keys, so that writes pay nothing otherwise.
+    @inline(__always) func keyChanged(_ key: Bytes, byCommand: Bool) {
+        if trackingInUse && tracking.active { tracking.invalidate(key, by: byCommand ? executingClient : nil) }
     }
 
     /// Re-runs the commands of clients blocked on keys that got data, oldest first.
@@ -1251,6 +1255,6 @@ public final class Engine: @unchecked Sendable {
 
     public func flushAll() {
         for db in databases { touchAllWatched(db: db.id); db.removeAll() }
-        if tracking.clientCount > 0 || tracking.active { tracking.invalidateAll(by: executingClient) }
+        if trackingInUse { tracking.invalidateAll(by: executingClient) }
     }
 }

@@ -67,6 +67,12 @@ final class Tracking {
             }
         }
         c.tracking = state
+        refreshInUse()
+    }
+
+    /// Keeps Engine.trackingInUse true exactly while there is something to track or to invalidate.
+    func refreshInUse() {
+        engine.trackingInUse = clientCount > 0 || !table.isEmpty || !prefixes.isEmpty || !pendingForCaller.isEmpty
     }
 
     func disable(_ c: Client) {
@@ -78,6 +84,7 @@ final class Tracking {
         }
         c.tracking = nil
         clientCount -= 1
+        refreshInUse()
     }
 
     // MARK: Reads and changes
@@ -131,12 +138,14 @@ final class Tracking {
         for c in engine.clients.values where c.tracking != nil && !c.closed {
             if c === modifier { pendingForCaller.append(nil) } else { send(to: c, keys: nil) }
         }
+        refreshInUse()
     }
 
     /// End of a top-level command: the running client's own invalidations, after its reply.
     func flushCaller(_ c: Client) {
         let keys = pendingForCaller
         pendingForCaller = []
+        refreshInUse()
         if c.closed || c.tracking == nil { return }
         for k in keys { send(to: c, keys: k.map { [$0] }) }
     }

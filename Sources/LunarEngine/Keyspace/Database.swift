@@ -142,7 +142,7 @@ public final class Database {
         table.remove(slot: s)
         engine.stats.expiredKeys &+= 1
         notify(KeyspaceEvents.expired, "expired", key)
-        engine.keyChanged(key, by: nil)
+        engine.keyChanged(key, byCommand: false)
         engine.keyExpired(db: self, key: key)
         engine.recordExpiredDeletion(db: id, key: key)
     }
@@ -153,7 +153,7 @@ public final class Database {
     public func signalModified(_ key: Bytes) {
         engine.dirty &+= 1
         if engine.hasWatchers { engine.touchWatched(db: id, key: key) }
-        engine.keyChanged(key, by: engine.executingClient)
+        engine.keyChanged(key, byCommand: true)
     }
 
     /// Tells blocked clients that `key` may now have data for them (a push to a list or zset).
