@@ -19,7 +19,7 @@ def pair():
         ref.stop()
 
 
-def drain(c, t=0.15):
+def drain(c, t=0.3):
     """Everything the connection has received within `t` seconds."""
     out = []
     c.sock.settimeout(t)
