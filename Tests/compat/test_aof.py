@@ -17,6 +17,7 @@ import time
 import pytest
 import redis
 
+from support.aof import parse_commands
 from support.dataset import keyspace
 from support.resp import Conn
 from support.servers import Server, free_port, lunar_argv
@@ -211,32 +212,6 @@ def resp(*args):
     return b"".join(out)
 
 
-def parse_commands(data):
-    """[(start, end, args)] of each complete RESP command of an AOF file, up to the first incomplete one."""
-    out, pos = [], 0
-    while pos < len(data):
-        start = pos
-        try:
-            if data[pos:pos + 1] != b"*":
-                break
-            eol = data.index(b"\r\n", pos)
-            n = int(data[pos + 1:eol])
-            pos = eol + 2
-            args = []
-            for _ in range(n):
-                if data[pos:pos + 1] != b"$":
-                    raise ValueError
-                eol = data.index(b"\r\n", pos)
-                ln = int(data[pos + 1:eol])
-                pos = eol + 2
-                if data[pos + ln:pos + ln + 2] != b"\r\n":
-                    raise ValueError
-                args.append(data[pos:pos + ln])
-                pos += ln + 2
-        except ValueError:
-            break
-        out.append((start, pos, args))
-    return out
 
 
 # MARK: data

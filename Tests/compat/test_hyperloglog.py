@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from support import aof
 from support.resp import Conn
 from support.servers import start_lunar, start_redis
 
@@ -327,40 +328,6 @@ def test_pfcount_stale_cache_touches_watch(both):
 
 # MARK: propagation (the append-only file of each server)
 
-def _commands(data):
-    out, pos = [], 0
-    while pos < len(data) and data[pos:pos + 1] == b"*":
-        eol = data.index(b"\r\n", pos)
-        n = int(data[pos + 1:eol])
-        pos = eol + 2
-        args = []
-        for _ in range(n):
-            eol = data.index(b"\r\n", pos)
-            ln = int(data[pos + 1:eol])
-            pos = eol + 2
-            args.append(data[pos:pos + ln])
-            pos += ln + 2
-        out.append(args)
-    return out
-
-
-def _wait_aof_written(conn):
-    """Everything replied to is in the file (aof_buffer_length 0), as test_aof.py waits for it."""
-    deadline = time.time() + 5
-    while b"aof_buffer_length:0" not in conn.call("INFO", "persistence")[1]:
-        assert time.time() < deadline, "AOF buffer not written"
-        time.sleep(0.02)
-
-
-def _aof_commands(workdir):
-    path = os.path.join(workdir, "appendonlydir", "appendonly.aof.1.incr.aof")
-    deadline = time.time() + 10
-    while not os.path.exists(path) and time.time() < deadline:
-        time.sleep(0.05)
-    with open(path, "rb") as f:
-        return [c for c in _commands(f.read()) if c[0].upper() != b"SELECT"]
-
-
 def test_propagation_matches_redis():
     """PFADD / PFMERGE as sent, PFCOUNT when it refreshed the cache, PFDEBUG when it changed the
     encoding, nothing for commands that changed nothing: the same AOF commands as Redis writes."""
@@ -382,10 +349,10 @@ def test_propagation_matches_redis():
             x, y = conns[0].call(*cmd), conns[1].call(*cmd)
             assert x == y, (cmd, x, y)
         for c in conns:
-            _wait_aof_written(c)
+            aof.wait_written(c)
             c.close()
-        lunar_aof = _aof_commands(lw)
-        redis_aof = _aof_commands(servers[1].workdir)
+        lunar_aof = aof.incr_commands(lw)
+        redis_aof = aof.incr_commands(servers[1].workdir)
         assert lunar_aof == redis_aof
         assert [b"PFCOUNT", b"h"] in [[x.upper() if i == 0 else x for i, x in enumerate(c)] for c in lunar_aof]
     finally:

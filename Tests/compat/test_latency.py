@@ -79,10 +79,10 @@ def test_info_latencystats_matches_redis(pair):
     assert {"set", "get", "debug", "client|setname", "incr", "exec", "multi", "config|resetstat"} <= set(a)
     for name in a:
         assert [l for l, _ in a[name]] == ["p50", "p99", "p99.9"] == [l for l, _ in b[name]]
-    # 20 ms of DEBUG SLEEP: every percentile lies in the 20 ms step on both servers.
+    # 20 ms of DEBUG SLEEP (more on a loaded machine): every percentile reads at least that.
     for stats in (a, b):
         for _, v in stats["debug"]:
-            assert 20_000 <= v < 21_000, stats["debug"]
+            assert 20_000 <= v < 40_000, stats["debug"]
     # Other percentiles and a turned-off tracking: the same labels, then the header alone.
     both(pair, "CONFIG", "SET", "latency-tracking-info-percentiles", "0 100 12.5")
     a, b = (latencystats(c) for c in pair)
@@ -118,7 +118,7 @@ def test_latency_histogram_matches_redis(pair):
         for i in range(30):
             c.call("SET", f"k{i}", "v")
         c.call("DEBUG", "SLEEP", "0.01")
-        c.call("DEBUG", "SLEEP", "0.03")
+        c.call("DEBUG", "SLEEP", "0.02")
         c.call("CONFIG", "GET", "hz")
     a, b = (histogram(c, "set", "debug", "config", "nosuch", "client") for c in pair)
     assert set(a) == set(b) == {"set", "debug", "config|get", "config|resetstat"}   # subcommands: any order
@@ -126,7 +126,7 @@ def test_latency_histogram_matches_redis(pair):
         calls, buckets = h["set"]
         assert calls == 30 and buckets[-1][1] == 30
         assert [n for _, n in buckets] == sorted({n for _, n in buckets})   # cumulative, growing
-        # 10 ms and 30 ms fall in the steps of 2^24 and 2^25 ns.
+        # 10 ms and 20 ms fall under 2^24 and 2^25 ns (16.8 and 33.5 ms: room for a slow sleep).
         assert h["debug"] == (2, [(16908, 1), (33816, 2)]), h["debug"]
     a, b = (histogram(c) for c in pair)
     assert set(a) == set(b) and "latency|histogram" in a

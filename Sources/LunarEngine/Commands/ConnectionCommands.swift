@@ -51,6 +51,7 @@ enum ConnectionCommands {
                 ctx.out.resp = 2
                 c.name = Bytes()
                 c.noEvict = false
+                if c.tracking != nil { ctx.engine.tracking.disable(c) }
                 c.replyOff = false
                 c.replySkipNext = false
                 // As Redis: back to the state of a new connection, authentication included.
@@ -145,7 +146,10 @@ enum ConnectionCommands {
                     ("NO-EVICT (ON|OFF)", "Excludes this connection from client eviction, or not."),
                     ("UNBLOCK <clientid> [TIMEOUT|ERROR]", "Wakes a client blocked in a blocking command, as a timeout or with an error."),
                     ("REPLY (ON|OFF|SKIP)", "Turns replies on or off, or drops the reply of the next command only."),
-                    ("GETREDIR", "Returns the client tracking redirection id (-1: tracking is off)."),
+                    ("GETREDIR", "Returns the client tracking redirection id (-1: tracking is off, 0: no redirection)."),
+                    ("TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]] [OPTIN] [OPTOUT] [NOLOOP]", "Turns server-assisted client-side caching on or off: invalidation messages for\nthe keys this connection reads (or, with BCAST, for keys under the prefixes)."),
+                    ("CACHING (YES|NO)", "In OPTIN (OPTOUT) mode: whether the next command's keys are tracked."),
+                    ("TRACKINGINFO", "Describes this connection's tracking settings."),
                     ("PAUSE <timeout> [WRITE|ALL]", "Holds the clients' commands for <timeout> milliseconds: all of them (ALL, the\ndefault) or those that may write (WRITE)."),
                     ("UNPAUSE", "Ends a CLIENT PAUSE."),
                 ])
@@ -202,10 +206,7 @@ enum ConnectionCommands {
                     ctx.syntaxError()
                 }
             },
-            CommandSpec("getredir", arity: 2, flags: common, group: .connection, since: "6.0.0", summary: "Returns the client tracking redirection id; -1 as tracking is off.") { ctx in
-                ctx.out.integer(-1)
-            },
-        ] + Engine.pauseSpecs
+        ] + Engine.pauseSpecs + Tracking.specs
     }
 
     /// Writes a HELP reply in Redis's layout: a heading, then each subcommand and its indented description.
@@ -229,6 +230,11 @@ enum ConnectionCommands {
         if c.subscriptions.pubsubMode { flags += "P" }
         if c.inMulti { flags += "x" }
         if c.blocked != nil { flags += "b" }
+        if let t = c.tracking {
+            flags += "t"
+            if t.brokenRedirect { flags += "R" }
+            if t.bcast { flags += "B" }
+        }
         if c.watchDirty { flags += "d" }
         if c.closeAfterReply { flags += "c" }
         if c.isUnixSocket { flags += "U" }
@@ -243,7 +249,7 @@ enum ConnectionCommands {
         var s = "id=\(c.id) addr=\(c.remoteAddress) laddr=\(c.localAddress) fd=-1 name=\(c.name.string)"
         s += " age=\(age) idle=\(idle) flags=\(flags) db=\(c.db) sub=\(c.subscriptions.channels.count) psub=\(c.subscriptions.patterns.count) ssub=\(c.subscriptions.shardChannels.count) multi=\(multi)"
         s += " qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=\(multiMem) rbs=0 rbp=0 obl=\(obl) oll=0 omem=0 tot-mem=\(obl + multiMem)"
-        s += " events=r cmd=\(c.lastCommand) user=default redir=-1 resp=\(c.resp)"
+        s += " events=r cmd=\(c.lastCommand) user=default redir=\(c.tracking.map { $0.redirect } ?? -1) resp=\(c.resp)"
         return s
     }
 

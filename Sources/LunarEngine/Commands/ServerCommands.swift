@@ -21,6 +21,7 @@ enum ServerCommands {
                 if ctx.argc > 2 || (ctx.argc == 2 && !ctx.arg(1, is: "async") && !ctx.arg(1, is: "sync")) { ctx.syntaxError(); return }
                 ctx.engine.touchAllWatched(db: ctx.client.db)
                 ctx.db.removeAll()
+                if ctx.engine.trackingInUse { ctx.engine.tracking.invalidateAll(by: ctx.engine.executingClient) }
                 ctx.engine.dirty &+= 1
                 ctx.ok()
             },

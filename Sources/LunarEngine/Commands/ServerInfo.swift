@@ -139,7 +139,7 @@ enum ServerInfo {
             "client_recent_max_input_buffer:0",
             "client_recent_max_output_buffer:0",
             "blocked_clients:\(e.blockedClients.count)",
-            "tracking_clients:0",
+            "tracking_clients:\(e.tracking.clientCount)",
             "clients_in_timeout_table:\(timeoutTable)",
         ]
     }
@@ -236,6 +236,9 @@ enum ServerInfo {
             "pubsubshard_channels:\(e.pubsub.shardChannelCount)",
             "latest_fork_usec:0",
             "total_forks:0",
+            "tracking_total_keys:\(e.tracking.table.count)",
+            "tracking_total_items:\(e.tracking.items)",
+            "tracking_total_prefixes:\(e.tracking.prefixCount)",
             "unexpected_error_replies:0",
             "total_error_replies:\(s.errorReplies)",
             "total_reads_processed:\(s.commandsProcessed)",

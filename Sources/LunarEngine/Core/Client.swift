@@ -83,6 +83,8 @@ public final class Client: @unchecked Sendable {
     /// (never refused as writes to a read-only replica, keys it touches are alive until the master
     /// deletes them). It is not a connection of this server, so CLIENT LIST does not show it.
     public internal(set) var isMasterLink = false
+    /// CLIENT TRACKING's settings; nil while tracking is off.
+    public internal(set) var tracking: TrackingState?
     /// In MONITOR mode: receives a line for every command the server runs (flag O).
     public internal(set) var isMonitor = false
     /// Passed AUTH (or connected while no password was required): until then, with `requirepass`

@@ -245,6 +245,7 @@ public final class ConfigStore: @unchecked Sendable {
             ConfigParam("slowlog-max-len", .int(min: 0, max: big), "128"),
             ConfigParam("notify-keyspace-events", .canonical(KeyspaceEvents.normalize, display: KeyspaceEvents.display, error: { _ in KeyspaceEvents.invalidFlagsError }), ""),
             ConfigParam("latency-tracking", .bool, "yes"),
+            ConfigParam("tracking-table-max-keys", .int(min: 0, max: big), "1000000"),
             ConfigParam("latency-tracking-info-percentiles", .canonical(Engine.normalizePercentiles, display: { $0 }, error: Engine.percentilesError), "50 99 99.9"),
             ConfigParam("latency-monitor-threshold", .int(min: 0, max: big), "0"),
             ConfigParam("repl-backlog-size", .memory(min: 1, max: big), "1048576"),

@@ -121,6 +121,11 @@ public final class Engine: @unchecked Sendable {
 
     /// Channels, patterns and their subscribers.
     public private(set) lazy var pubsub = PubSub(engine: self)
+    /// CLIENT TRACKING's tables (see Tracking.swift).
+    private(set) lazy var tracking = Tracking(engine: self)
+    /// Some client tracks keys or the tracking table holds some: the hot paths (every read and
+    /// write) test this plain flag and leave the tracking object alone otherwise.
+    var trackingInUse = false
     /// The client whose top-level command is running (its reply buffer is then the context's).
     /// Not owning: it is set only while the client's command runs (the caller holds the client).
     public private(set) unowned(unsafe) var executingClient: Client?
@@ -285,6 +290,7 @@ public final class Engine: @unchecked Sendable {
             if hasBlocked { expireBlocked() }
             if pauseType != .none || pauseHoldsWork, pauseOver { unpauseClients() }
             if monotonicMillis() >= nextCron { cron() }
+            if trackingInUse && tracking.hasPrefixes { tracking.flushBroadcasts() }
             flush()
         }
     }
@@ -584,6 +590,13 @@ public final class Engine: @unchecked Sendable {
         }
         executingClient = nil
         swap(&ctx.out, &client.output)
+        if trackingInUse {
+            // CLIENT CACHING applies to the next command that is not a CLIENT one (a whole MULTI … EXEC).
+            if client.tracking?.caching == true && !client.inMulti && !argv[0].equalsIgnoringCase("client") {
+                client.tracking?.caching = false
+            }
+            if !tracking.pendingForCaller.isEmpty { tracking.flushCaller(client) }
+        }
         flushPropagation()
         ctx.client = idleClient
         if !readyKeys.isEmpty { serveReadyKeys() }
@@ -742,6 +755,11 @@ public final class Engine: @unchecked Sendable {
         spec.handler?(ctx)
         executingWrite = outerWrite
         if isPropagating { recordEffects(ctx, changed: dirty != dirtyBefore) }
+        // CLIENT TRACKING: a read's keys are remembered for the client that asked (a script's caller).
+        if trackingInUse && spec.flags.contains(.readonly) {
+            let reader = ctx.inScript ? (executingClient ?? client) : client
+            if reader.tracking != nil { tracking.remember(reader, spec, argv) }
+        }
         // MONITOR shows a command once it ran (a blocked one when it blocked, not again when served);
         // not the engine's own loading (AOF) client.
         if !monitors.isEmpty && !ctx.isRetry && !spec.flags.contains(.admin) && !spec.flags.contains(.skipMonitor)
@@ -1017,6 +1035,7 @@ public final class Engine: @unchecked Sendable {
     private func forget(_ c: Client) {
         if c.isReplica { replicaClients.removeAll { $0 === c } }
         stopMonitoring(c)
+        if c.tracking != nil { tracking.disable(c) }
         c.closed = true
         unwatchAll(c)
         pubsub.unsubscribeAll(c)
@@ -1110,6 +1129,13 @@ public final class Engine: @unchecked Sendable {
     func markReady(db: Int, key: Bytes) {
         let wk = WatchedKey(db: db, key: key)
         if blockedByKey[wk] != nil && readySet.insert(wk).inserted { readyKeys.append(wk) }
+    }
+
+    /// CLIENT TRACKING: `key` changed (written, deleted, expired or evicted); `byCommand`: by the
+    /// running command (false for expiry and eviction). The client is only looked up when someone
+    /// tracks keys, so that writes pay nothing otherwise.
+    @inline(__always) func keyChanged(_ key: Bytes, byCommand: Bool) {
+        if trackingInUse && tracking.active { tracking.invalidate(key, by: byCommand ? executingClient : nil) }
     }
 
     /// Re-runs the commands of clients blocked on keys that got data, oldest first.
@@ -1231,5 +1257,6 @@ public final class Engine: @unchecked Sendable {
 
     public func flushAll() {
         for db in databases { touchAllWatched(db: db.id); db.removeAll() }
+        if trackingInUse { tracking.invalidateAll(by: executingClient) }
     }
 }

@@ -145,6 +145,7 @@ public final class Database {
         signalReady(key)
         engine.stats.expiredKeys &+= 1
         notify(KeyspaceEvents.expired, "expired", key)
+        engine.keyChanged(key, byCommand: false)
         engine.keyExpired(db: self, key: key)
         engine.recordExpiredDeletion(db: id, key: key)
     }
@@ -155,6 +156,7 @@ public final class Database {
     public func signalModified(_ key: Bytes) {
         engine.dirty &+= 1
         if engine.hasWatchers { engine.touchWatched(db: id, key: key) }
+        engine.keyChanged(key, byCommand: true)
     }
 
     /// Tells blocked clients that `key` may now have data for them (a push to a list or zset).

@@ -264,6 +264,7 @@ extension Engine {
         db.table.remove(slot: slot)
         stats.evictedKeys &+= 1
         if hasWatchers { touchWatched(db: db.id, key: key) }
+        keyChanged(key, byCommand: false)
         db.notify(KeyspaceEvents.evicted, "evicted", key)
         recordEviction(db: db.id, key: key, lazy: eviction.lazy)
     }
