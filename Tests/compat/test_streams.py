@@ -37,10 +37,22 @@ def both(lunar_server, redis_server):
         c.close()
 
 
+def _clock_free(r):
+    """A reply with millisecond clock readings (XINFO's seen-time, a PEL's delivery time: integers past
+    10^12) replaced by a marker: the two servers run a command a millisecond or so apart."""
+    if isinstance(r, tuple) and len(r) == 2 and r[0] == "int" and isinstance(r[1], int) and r[1] > 10 ** 12:
+        return ("int", "clock")
+    if isinstance(r, tuple):
+        return tuple(_clock_free(x) for x in r)
+    if isinstance(r, list):
+        return [_clock_free(x) for x in r]
+    return r
+
+
 def same(both, *args):
     a, b = both
     x, y = a.call(*args), b.call(*args)
-    assert x == y, f"{args}: lunar {x!r} != redis {y!r}"
+    assert _clock_free(x) == _clock_free(y), f"{args}: lunar {x!r} != redis {y!r}"
     return x
 
 
