@@ -42,7 +42,16 @@ final class Tracking {
     /// Keys whose invalidation goes to the running client once its command has replied.
     var pendingForCaller: [Bytes?] = []
 
-    init(engine: Engine) { self.engine = engine }
+    /// `tracking-table-max-keys`, kept here so a tracked read does not parse the config text.
+    private var maxKeys: Int
+
+    init(engine: Engine) {
+        self.engine = engine
+        maxKeys = engine.config.int("tracking-table-max-keys")
+        engine.config.onChange.append { [unowned self] name, value in
+            if name == "tracking-table-max-keys" { self.maxKeys = Int(value) ?? 0 }
+        }
+    }
 
     /// Anything to do on a key change (cheap test for the hot path).
     var active: Bool { !table.isEmpty || !prefixes.isEmpty }
@@ -98,7 +107,7 @@ final class Tracking {
             let inserted = table[argv[i], default: []].insert(reader.id).inserted
             if inserted { items += 1 }
         }
-        let limit = engine.config.int("tracking-table-max-keys")
+        let limit = maxKeys
         while limit > 0 && table.count > limit, let victim = table.keys.first {
             invalidate(victim, by: nil)
         }

@@ -186,24 +186,10 @@ enum HyperLogLog {
         var d = [UInt8](repeating: 0, count: denseSize)
         for i in 0..<headerSize { d[i] = s[i] }
         d[4] = encDense
-        // Same walk as `merge`, but writing the 6-bit registers.
-        var idx = 0
-        var p = headerSize
-        while p < s.count {
-            let op = s[p]
-            if isZero(op) {
-                idx += zeroLen(op); p += 1
-            } else if isXZero(op) {
-                idx += xzeroLen(op, byte(s, p + 1)); p += 2
-            } else {
-                let n = valLen(op)
-                if idx + n > registerCount { return false }   // a VAL past the last register
-                for i in idx..<(idx + n) { denseSetRegister(&d, base: headerSize, i, valValue(op)) }
-                idx += n
-                p += 1
-            }
+        let covered = walkSparse(s) { first, n, v in
+            if v != 0 { for i in first..<(first + n) { denseSetRegister(&d, base: headerSize, i, v) } }
         }
-        if idx != registerCount { return false }
+        if !covered { return false }
         s = d
         return true
     }
@@ -343,22 +329,7 @@ enum HyperLogLog {
             }
             return h
         }
-        var idx = 0
-        var p = headerSize
-        while p < s.count {
-            let op = s[p]
-            if isZero(op) {
-                let n = zeroLen(op)
-                idx += n; h[0] += n; p += 1
-            } else if isXZero(op) {
-                let n = xzeroLen(op, byte(s, p + 1))
-                idx += n; h[0] += n; p += 2
-            } else {
-                let n = valLen(op)
-                idx += n; h[valValue(op)] += n; p += 1
-            }
-        }
-        return idx == registerCount ? h : nil
+        return walkSparse(s) { _, n, v in h[v] += n } ? h : nil
     }
 
     /// Histogram of plain one-byte registers (the merged registers of a multi-key PFCOUNT).
@@ -420,22 +391,33 @@ enum HyperLogLog {
             }
             return true
         }
+        return walkSparse(s) { first, n, v in
+            let r = UInt8(v)
+            if r != 0 { for i in first..<(first + n) where r > registers[i] { registers[i] = r } }
+        }
+    }
+
+    /// Walks a sparse HLL's opcodes (ZERO, XZERO, VAL) and calls `run(first, count, value)` for each
+    /// run of registers, value 0 for the zero runs. False when the runs do not cover exactly every
+    /// register (a corrupt HLL); no run past the last register is passed on.
+    @inline(__always)
+    static func walkSparse(_ s: [UInt8], _ run: (_ first: Int, _ count: Int, _ value: Int) -> Void) -> Bool {
         var idx = 0
         var p = headerSize
         while p < s.count {
             let op = s[p]
+            let n: Int
+            var value = 0
             if isZero(op) {
-                idx += zeroLen(op); p += 1
+                n = zeroLen(op); p += 1
             } else if isXZero(op) {
-                idx += xzeroLen(op, byte(s, p + 1)); p += 2
+                n = xzeroLen(op, byte(s, p + 1)); p += 2
             } else {
-                let n = valLen(op)
-                if idx + n > registerCount { return false }   // a VAL past the last register
-                let v = UInt8(valValue(op))
-                for i in idx..<(idx + n) where v > registers[i] { registers[i] = v }
-                idx += n
-                p += 1
+                n = valLen(op); value = valValue(op); p += 1
             }
+            if idx + n > registerCount { return false }
+            run(idx, n, value)
+            idx += n
         }
         return idx == registerCount
     }
