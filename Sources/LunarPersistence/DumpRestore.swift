@@ -16,6 +16,11 @@ enum DumpRestore {
                         complexity: "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
                         syntax: "key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]",
                         acl: ["dangerous"], handler: restore),
+            CommandSpec("restore-asking", arity: -4, flags: [.write, .denyoom, .asking], keys: (1, 1, 1), group: .generic, since: "3.0.0",
+                        summary: "RESTORE as a cluster node sends it to a node importing the slot; on a standalone server the same as RESTORE.",
+                        complexity: "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
+                        syntax: "key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]",
+                        acl: ["dangerous"], handler: restore),
         ]
     }
 

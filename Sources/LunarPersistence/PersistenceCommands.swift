@@ -142,18 +142,9 @@ enum PersistenceCommands {
 
     // MARK: DEBUG LOADAOF
 
-    /// DEBUG's own gate (enable-debug-command): when it refuses, DEBUG itself answers (DEBUG HELP
-    /// answers the same error when disallowed).
-    static func debugAllowed(_ ctx: CommandContext) -> Bool {
-        let gate = ctx.engine.config.string("enable-debug-command")
-        let a = ctx.client.remoteAddress
-        let local = ctx.client.isInternal || a.hasPrefix("127.") || a.hasPrefix("::1") || ctx.client.isUnixSocket || a.isEmpty
-        return !(gate == "no" || (gate == "local" && !local))
-    }
-
     /// Writes out the append-only file, empties the dataset and replays the file.
     static func debugLoadAOF(_ ctx: CommandContext, original: CommandHandler) {
-        if !debugAllowed(ctx) {
+        if !ctx.protectedActionAllowed("enable-debug-command") {
             original(ctx)
             return
         }
@@ -177,7 +168,7 @@ enum PersistenceCommands {
     // MARK: DEBUG RELOAD
 
     static func debugReload(_ ctx: CommandContext, original: CommandHandler) {
-        if !debugAllowed(ctx) {
+        if !ctx.protectedActionAllowed("enable-debug-command") {
             original(ctx)
             return
         }

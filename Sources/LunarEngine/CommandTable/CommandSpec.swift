@@ -23,12 +23,14 @@ public struct CommandFlags: OptionSet, Sendable {
     public static let movableKeys = CommandFlags(rawValue: 1 << 16)
     public static let allowBusy = CommandFlags(rawValue: 1 << 17)
     public static let noAsyncLoading = CommandFlags(rawValue: 1 << 18)
+    /// Accepted on a cluster node for a slot being imported (RESTORE-ASKING).
+    public static let asking = CommandFlags(rawValue: 1 << 19)
 
     /// Names in Redis's order, for COMMAND INFO. Like Redis, COMMAND INFO never shows may_replicate.
     public static let names: [(CommandFlags, String)] = [
         (.write, "write"), (.readonly, "readonly"), (.denyoom, "denyoom"), (.admin, "admin"),
         (.pubsub, "pubsub"), (.noscript, "noscript"), (.blocking, "blocking"), (.loading, "loading"),
-        (.stale, "stale"), (.skipMonitor, "skip_monitor"), (.skipSlowlog, "skip_slowlog"), (.fast, "fast"),
+        (.stale, "stale"), (.skipMonitor, "skip_monitor"), (.skipSlowlog, "skip_slowlog"), (.asking, "asking"), (.fast, "fast"),
         (.noAuth, "no_auth"), (.noMandatoryKeys, "no_mandatory_keys"), (.noAsyncLoading, "no_async_loading"),
         (.noMulti, "no_multi"), (.movableKeys, "movablekeys"), (.allowBusy, "allow_busy"),
     ]

@@ -384,18 +384,8 @@ public final class InfoSectionProvider {
 
 /// DEBUG: the testing helpers Lunar supports (SLEEP, SET-ACTIVE-EXPIRE, OBJECT, LOG, HELP).
 enum DebugCommand {
-    static func allowed(_ ctx: CommandContext) -> Bool {
-        switch ctx.engine.config.string("enable-debug-command") {
-        case "yes": return true
-        case "local":
-            let a = ctx.client.remoteAddress
-            return ctx.client.isInternal || a.hasPrefix("127.") || a.hasPrefix("::1") || ctx.client.isUnixSocket || a.isEmpty
-        default: return false
-        }
-    }
-
     static func run(_ ctx: CommandContext) {
-        guard allowed(ctx) else {
+        guard ctx.protectedActionAllowed("enable-debug-command") else {
             ctx.error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.")
             return
         }

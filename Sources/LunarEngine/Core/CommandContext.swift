@@ -187,3 +187,17 @@ public func parseDouble(_ b: Bytes) -> Double? {
     }
 }
 
+extension CommandContext {
+    /// Whether a protected action gated by a yes/no/local option (`enable-debug-command`,
+    /// `enable-module-command`) may run for this client; "local" admits loopback and Unix socket
+    /// clients and the server's own.
+    public func protectedActionAllowed(_ option: String) -> Bool {
+        switch engine.config.string(option) {
+        case "yes": return true
+        case "local":
+            let a = client.remoteAddress
+            return client.isInternal || a.hasPrefix("127.") || a.hasPrefix("::1") || client.isUnixSocket || a.isEmpty
+        default: return false
+        }
+    }
+}
