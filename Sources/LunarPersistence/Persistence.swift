@@ -72,6 +72,7 @@ public final class Persistence {
         engine.beforeReplies = { [unowned aof] in aof.writeBuffer() }
         engine.table.register(PersistenceCommands.specs(replacing: engine.table))
         engine.cronHooks.append { e in Persistence.of(e)?.cron() }
+        Migrate.install(on: engine)
         engine.config.onChange.append { [unowned p] name, _ in
             if name == "save" || name == "stop-writes-on-bgsave-error" { p.updateWriteGate() }
         }

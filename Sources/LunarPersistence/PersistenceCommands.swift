@@ -42,7 +42,7 @@ enum PersistenceCommands {
         out.append(CommandSpec("bgrewriteaof", arity: 1, flags: [.admin, .noscript, .noAsyncLoading], group: .server,
                                since: "1.0.0", summary: "Asynchronously rewrites the append-only file to disk.",
                                complexity: "O(1)", handler: bgrewriteaof))
-        return out + DumpRestore.specs
+        return out + DumpRestore.specs + Migrate.specs
     }
 
     static func persistence(_ ctx: CommandContext) -> Persistence? {

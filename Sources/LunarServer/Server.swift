@@ -60,6 +60,10 @@ public final class LunarServer: @unchecked Sendable {
         let replica = ReplicationReplica.install(on: engine)
         let linkGroup = group
         replica.connector = { [unowned engine] setup in NIOMasterLink.open(setup, group: linkGroup, engine: engine) }
+        // MIGRATE's connections to its targets.
+        Migrate.of(engine)?.connector = { host, port, timeoutMs in
+            NIOMigrateSocket.open(host: host, port: port, timeoutMs: timeoutMs, group: linkGroup)
+        }
         replica.loadSnapshot = { [unowned persistence, unowned engine] bytes in
             // Everything becomes the master's, functions included (the shipped libraries too, as
             // Redis replaces a replica's functions with its master's).

@@ -118,6 +118,24 @@ enum Redaction {
                     break
                 }
             }
+        } else if first.equalsIgnoringCase("migrate") {
+            // MIGRATE … [AUTH password] [AUTH2 username password]: hidden as the options are read.
+            var j = 6
+            while j < argv.count {
+                let more = argv.count - 1 - j
+                if argv[j].equalsIgnoringCase("copy") || argv[j].equalsIgnoringCase("replace") {
+                    j += 1
+                } else if argv[j].equalsIgnoringCase("auth") && more >= 1 {
+                    out[j + 1] = word
+                    j += 2
+                } else if argv[j].equalsIgnoringCase("auth2") && more >= 2 {
+                    out[j + 1] = word
+                    out[j + 2] = word
+                    j += 3
+                } else {
+                    break
+                }
+            }
         }
         return out
     }
