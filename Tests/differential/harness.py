@@ -14,6 +14,9 @@ as many as it is asked for. Each Cmd says how its reply is compared:
 After a command with random effects (SPOP, SRANDMEMBER…), `resync` names keys whose value is
 copied from Lunar to Redis so the two stay comparable.
 A Cmd whose args are ("__sleep__", ms) pauses both sides.
+
+At the end of a run the whole datasets are compared too, with DEBUG DIGEST (Lunar computes Redis's
+digest): a write whose reply matched but whose effect differed shows up there.
 """
 import os
 import random
@@ -144,7 +147,70 @@ def run_family(module, lunar_port, redis_port, seed=None, count=None, batch=64):
     finally:
         lunar.close()
         ref.close()
+    compare_datasets(lunar_port, redis_port, history, skip=getattr(module, "UNCOMPARED_KEYS", ()))
     return done
+
+
+DATABASES = 16
+
+
+def _sweep_expired(conn):
+    """SCAN every database: both servers delete the keys that have logically expired, so keys whose
+    deadline passed between one server's active expiry and the other's do not count."""
+    for db in range(DATABASES):
+        conn.call("SELECT", db)
+        cursor = b"0"
+        while True:
+            reply = conn.call("SCAN", cursor, "COUNT", 1000)[1]
+            cursor = reply[0][1]
+            if cursor == b"0":
+                break
+    conn.call("SELECT", 0)
+
+
+def compare_datasets(lunar_port, redis_port, history=(), skip=()):
+    """Asserts DEBUG DIGEST is equal on both servers (a few tries: a key may expire in between);
+    on a difference, names the keys whose DEBUG DIGEST-VALUE differs. Keys in `skip` (a family's
+    UNCOMPARED_KEYS, whose contents legitimately differ) are deleted first."""
+    lunar, ref = Conn(lunar_port), Conn(redis_port)
+    try:
+        if skip:
+            for c in (lunar, ref):
+                for db in range(DATABASES):
+                    c.call("SELECT", db)
+                    c.call("DEL", *skip)
+        for attempt in range(3):
+            for c in (lunar, ref):
+                _sweep_expired(c)
+            a, b = lunar.call("DEBUG", "DIGEST"), ref.call("DEBUG", "DIGEST")
+            if a == b:
+                return
+            time.sleep(0.05)
+        diffs = []
+        for db in range(DATABASES):
+            for c in (lunar, ref):
+                c.call("SELECT", db)
+            keys = sorted({k[1] for c in (lunar, ref) for k in c.call("KEYS", "*")[1]})
+            if not keys:
+                continue
+            da, db_ = lunar.call("DEBUG", "DIGEST-VALUE", *keys)[1], ref.call("DEBUG", "DIGEST-VALUE", *keys)[1]
+            for k, x, y in zip(keys, da, db_):
+                if x != y:
+                    diffs.append(f"db {db} key {k!r}: lunar {_describe(lunar, k)} redis {_describe(ref, k)}")
+        recent = "\n".join(f"  {h!r}" for h in list(history)[-25:])
+        raise AssertionError("datasets differ after the run (DEBUG DIGEST):\n  " + "\n  ".join(diffs[:10])
+                             + f"\nlast commands:\n{recent}")
+    finally:
+        lunar.close()
+        ref.close()
+
+
+def _describe(conn, key):
+    t = conn.call("TYPE", key)[1]
+    read = {b"string": ["GET"], b"list": ["LRANGE", 0, -1], b"set": ["SMEMBERS"], b"hash": ["HGETALL"],
+            b"zset": ["ZRANGE", 0, -1, "WITHSCORES"], b"stream": ["XRANGE", "-", "+"]}.get(t)
+    value = conn.call(read[0], key, *read[1:]) if read else None
+    return f"{t.decode()} {value!r} pttl {conn.call('PTTL', key)[1]}"
 
 
 def _run_chunk(chunk, lunar, ref, history):

@@ -60,7 +60,8 @@ class Conn:
     def read(self):
         """Returns a tagged tuple: ('simple', b), ('err', b), ('int', n), ('bulk', b), ('null',),
         ('nullbulk',), ('nullarray',), ('array', [...]), ('map', [(k, v)]), ('set', [...]),
-        ('double', b), ('bool', bool), ('push', [...]), ('big', b), ('verbatim', b)."""
+        ('double', b), ('bool', bool), ('push', [...]), ('big', b), ('verbatim', b),
+        ('attribute', [(k, v)], reply)."""
         line = self._line()
         t, rest = line[:1], line[1:]
         if t == b"+":
@@ -96,6 +97,10 @@ class Conn:
             return ("big", rest)
         if t == b"=":
             return ("verbatim", self._exact(int(rest)))
+        if t == b"|":
+            # An attribute map is metadata in front of a reply: returned as one value with it.
+            attrs = [(self.read(), self.read()) for _ in range(int(rest))]
+            return ("attribute", attrs, self.read())
         raise RespError(f"bad reply type {line!r}")
 
 

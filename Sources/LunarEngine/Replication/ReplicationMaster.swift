@@ -207,6 +207,13 @@ public final class ReplicationMaster: PropagationSink {
         engine.logger.notice("Setting secondary replication ID to \(replID2), valid up to offset: \(secondReplOffset). New replication ID is \(replID)")
     }
 
+    /// DEBUG CHANGE-REPL-ID: a new replication id, and no secondary one.
+    func changeReplicationID() {
+        replID = Self.newReplID()
+        replID2 = String(repeating: "0", count: 40)
+        secondReplOffset = -1
+    }
+
     /// Appends bytes to the stream: the backlog, the offset and every online replica's output.
     private func feed(_ buf: ByteBuffer) {
         guard let backlog else { return }

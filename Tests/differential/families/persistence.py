@@ -8,6 +8,7 @@ state the families reach goes through Lunar's writer and reader.
 """
 import importlib
 
+from families.streams import UNCOMPARED_KEYS  # noqa: F401 (the streams segments' clock-made IDs)
 from harness import Cmd, sleep
 
 FAMILIES = ["strings", "lists", "sets", "hashes", "zsets", "streams", "keys"]

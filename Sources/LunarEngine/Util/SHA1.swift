@@ -1,9 +1,9 @@
-/// SHA-1 (FIPS 180-4), used for script identifiers (EVALSHA, SCRIPT LOAD, redis.sha1hex).
-enum SHA1 {
-    static func digest(_ message: UnsafeRawBufferPointer) -> [UInt8] {
+/// SHA-1 (FIPS 180-4), used for script identifiers (EVALSHA, SCRIPT LOAD, redis.sha1hex) and for
+/// DEBUG DIGEST.
+public enum SHA1 {
+    public static func digest(_ message: UnsafeRawBufferPointer) -> [UInt8] {
         var h: (UInt32, UInt32, UInt32, UInt32, UInt32) = (0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0)
         let len = message.count
-        var block = [UInt8](repeating: 0, count: 64)
         var w = [UInt32](repeating: 0, count: 80)
         // Whole blocks, then the padded tail (one or two blocks).
         let fullBlocks = len / 64
@@ -47,8 +47,6 @@ enum SHA1 {
             process(p.baseAddress!)
             if p.count == 128 { process(p.baseAddress! + 64) }
         }
-        _ = block.count
-        block = []
         var out: [UInt8] = []
         out.reserveCapacity(20)
         for v in [h.0, h.1, h.2, h.3, h.4] {
@@ -58,10 +56,10 @@ enum SHA1 {
     }
 
     /// Lowercase hex digest (40 characters).
-    static func hex(_ bytes: [UInt8]) -> String {
+    public static func hex(_ bytes: [UInt8]) -> String {
         bytes.withUnsafeBytes { hex(raw: $0) }
     }
-    static func hex(raw: UnsafeRawBufferPointer) -> String {
+    public static func hex(raw: UnsafeRawBufferPointer) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var s: [UInt8] = []
         s.reserveCapacity(40)
