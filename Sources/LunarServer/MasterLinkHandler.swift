@@ -93,7 +93,7 @@ final class MasterLinkHandler: ChannelInboundHandler {
         }
         steps.append(["REPLCONF", "listening-port", String(setup.listeningPort)])
         steps.append(["REPLCONF", "capa", "psync2"])
-        steps.append(["PSYNC", setup.psyncID, String(setup.psyncOffset)])
+        steps.append(["PSYNC", setup.psyncID, String(setup.psyncOffset)] + (setup.failover ? ["FAILOVER"] : []))
         handshake = steps
     }
 

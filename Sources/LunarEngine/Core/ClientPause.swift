@@ -15,8 +15,11 @@ public enum PauseType: Int, Sendable {
 }
 
 extension Engine {
-    /// A pause is in force now (CLIENT PAUSE not yet over).
-    @inline(__always) var pauseActive: Bool { pauseType != .none && now < pauseEnd }
+    /// A pause is in force now: CLIENT PAUSE not yet over, or a FAILOVER holding writes (Redis's
+    /// pause "purposes": CLIENT UNPAUSE ends the first, only the failover's end the second).
+    @inline(__always) var pauseActive: Bool { failoverPausing || (pauseType != .none && now < pauseEnd) }
+    /// Some pause may apply: the one flag the command path tests.
+    @inline(__always) var pauseMayApply: Bool { pauseType != .none || failoverPausing }
 
     /// Pauses clients until `end` (Unix ms); an overlapping pause keeps the later end and the
     /// stricter type, as Redis does.
@@ -27,7 +30,7 @@ extension Engine {
 
     /// Whether `spec` (with `argv`, from `client`) waits while the clients are paused.
     func postponedByPause(_ spec: CommandSpec, _ argv: [Bytes], _ client: Client) -> Bool {
-        if pauseType == .all { return true }
+        if pauseType == .all && now < pauseEnd { return true }
         return mayReplicate(spec, argv) || (spec.name == "exec" && spec.parent == nil && client.inMulti
             && client.queued.contains { q in table.resolve(q).map { mayReplicate($0, q) } ?? false })
     }
@@ -49,8 +52,9 @@ extension Engine {
         blockCalled = true
     }
 
-    /// Ends the pause (CLIENT UNPAUSE, or its time is up): the postponed commands run in the order
-    /// they arrived. Called between commands, never from inside one.
+    /// Ends the CLIENT PAUSE (CLIENT UNPAUSE, or its time is up) or re-examines the held work after a
+    /// FAILOVER ended: the postponed commands run in the order they arrived, and those a remaining
+    /// pause still covers wait again. Called between commands, never from inside one.
     func unpauseClients() {
         pauseType = .none
         pauseEnd = 0
@@ -66,8 +70,13 @@ extension Engine {
         }
     }
 
-    /// No pause is in force any more (its end has passed, or CLIENT UNPAUSE ran).
-    var pauseOver: Bool { pauseType == .none || unixMillis() >= pauseEnd }
+    /// The CLIENT PAUSE is over (its end has passed, or CLIENT UNPAUSE ran) and no FAILOVER holds writes.
+    var pauseOver: Bool { !failoverPausing && (pauseType == .none || unixMillis() >= pauseEnd) }
+
+    /// A CLIENT PAUSE ended while a FAILOVER still holds writes: the reads it held may run.
+    var commandPauseEndedUnderFailover: Bool {
+        failoverPausing && pauseType != .none && unixMillis() >= pauseEnd
+    }
 
     static var pauseSpecs: [CommandSpec] {
         let flags: CommandFlags = [.admin, .noscript, .loading, .stale]

@@ -288,7 +288,7 @@ public final class Engine: @unchecked Sendable {
             }
             batch.removeAll(keepingCapacity: true)
             if hasBlocked { expireBlocked() }
-            if pauseType != .none || pauseHoldsWork, pauseOver { unpauseClients() }
+            if pauseType != .none || pauseHoldsWork, pauseOver || commandPauseEndedUnderFailover { unpauseClients() }
             if monotonicMillis() >= nextCron { cron() }
             if trackingInUse && tracking.hasPrefixes { tracking.flushBroadcasts() }
             flush()
@@ -718,7 +718,7 @@ public final class Engine: @unchecked Sendable {
             return
         }
         // CLIENT PAUSE: the command waits for the pause to end (see ClientPause.swift).
-        if pauseType != .none && ctx === topContext && !ctx.isRetry && !client.isReplica
+        if pauseMayApply && ctx === topContext && !ctx.isRetry && !client.isReplica
             && !client.isInternal && pauseActive && postponedByPause(spec, argv, client) {
             postpone(client, argv, spec)
             return
@@ -848,6 +848,8 @@ public final class Engine: @unchecked Sendable {
     /// command waits for it, in arrival order (see ClientPause.swift).
     var pauseType = PauseType.none
     var pauseEnd: Int64 = 0
+    /// FAILOVER holds writes (pause purpose "during failover") until it ends or is aborted.
+    var failoverPausing = false
     var postponedClients: [Client] = []
     /// Commands wait for the pause to end: postponed clients, or a replica's held master stream.
     var pauseHoldsWork = false

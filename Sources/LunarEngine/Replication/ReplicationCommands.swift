@@ -1,7 +1,8 @@
 import LunarRESP
 
 /// Replication commands a master serves: SYNC/PSYNC (a replica attaches), REPLCONF (handshake
-/// options and ACKs), WAIT (block until replicas acknowledge this client's writes) and ROLE.
+/// options and ACKs), WAIT (block until replicas acknowledge this client's writes), ROLE and FAILOVER
+/// (Failover.swift).
 enum ReplicationCommands {
     static var specs: [CommandSpec] {
         let syncFlags: CommandFlags = [.admin, .noscript, .noAsyncLoading, .noMulti]
@@ -29,6 +30,7 @@ enum ReplicationCommands {
                         acl: ["admin", "dangerous"]) { ctx in
                 ReplicationMaster.of(ctx.engine).role(ctx)
             },
+            ReplicationMaster.failoverSpec,
         ]
     }
 

@@ -66,6 +66,9 @@ public final class ReplicationMaster: PropagationSink {
     /// Clients blocked in WAIT, by client id.
     private var waiters: [Int: (client: Client, offset: Int64, count: Int)] = [:]
 
+    /// A FAILOVER under way (Failover.swift).
+    var failover = FailoverState()
+
     /// When the keep-alive PING was last due (monotonic ms).
     private var lastPing: Int64 = 0
     /// Unix seconds when the last replica went away (for repl-backlog-ttl).
@@ -286,6 +289,12 @@ public final class ReplicationMaster: PropagationSink {
     func sync(_ ctx: CommandContext) {
         let c = ctx.client
         if c.isReplica || c.isMonitor { return }   // already attached (or monitoring): ignored, as Redis does
+        // PSYNC … FAILOVER from our master: we take over first (Failover.swift).
+        guard acceptFailoverRequest(ctx) else { return }
+        if failover.phase != .none {
+            ctx.error("NOMASTERLINK Can't SYNC while failing over")
+            return
+        }
         if ctx.out.buffer.readableBytes > 0 {
             ctx.error("ERR SYNC and PSYNC are invalid with pending output")
             return
@@ -367,6 +376,10 @@ public final class ReplicationMaster: PropagationSink {
         guard c.isReplica, let r = peers[c.id] else { return }
         if off > r.ackOffset { r.ackOffset = off }
         r.ackTime = unixMillis() / 1000
+        if failover.phase == .waitForSync {
+            // A role change is no thing to do inside REPLCONF ACK: right after it.
+            engine.enqueue { e in ReplicationMaster.of(e).updateFailover() }
+        }
         if !waiters.isEmpty {
             // Waking runs the clients' queued commands: do it after this command, not inside it.
             engine.enqueue { e in ReplicationMaster.of(e).serveWaiters() }
@@ -450,7 +463,8 @@ public final class ReplicationMaster: PropagationSink {
         // Keep the link alive: replicas drop a master that stays silent past their repl-timeout.
         if nowMs - lastPing >= Int64(max(1, engine.config.int("repl-ping-replica-period"))) * 1000 {
             lastPing = nowMs
-            if !liveReplicas.isEmpty && !engine.isReplicaRole { feedControl(["PING"]) }
+            // Not during a FAILOVER: a PING would move the offset the target must reach.
+            if !liveReplicas.isEmpty && !engine.isReplicaRole && failover.phase == .none { feedControl(["PING"]) }
         }
         // A replica that stopped acknowledging is cut off (its own link is presumably dead).
         let timeout = Int64(engine.config.int("repl-timeout"))
@@ -469,6 +483,7 @@ public final class ReplicationMaster: PropagationSink {
             engine.logger.notice("Replication backlog freed after \(ttl) seconds without connected replicas.")
         }
         if !waiters.isEmpty { serveWaiters() }
+        updateFailover()
     }
 
     // MARK: Reports
@@ -488,7 +503,7 @@ public final class ReplicationMaster: PropagationSink {
             lines.append("slave\(i):ip=\(r.ip),port=\(r.listeningPort),state=online,offset=\(r.ackOffset),lag=\(max(0, nowSec - r.ackTime))")
         }
         lines += [
-            "master_failover_state:no-failover",
+            "master_failover_state:\(failover.phase.rawValue)",
             "master_replid:\(replID)",
             "master_replid2:\(replID2)",
             "master_repl_offset:\(offset)",

@@ -23,6 +23,8 @@ public struct MasterLinkSetup: Sendable {
     public let psyncOffset: Int64
     /// Identifies the link in its reports: reports from an older link are ignored.
     public let generation: Int
+    /// PSYNC carries FAILOVER: this server, a master handing over, asks the target to take over.
+    public var failover = false
 }
 
 /// This server as a replica (REPLICAOF host port): the engine-side state of the link to the master.
@@ -211,6 +213,7 @@ public final class ReplicationReplica {
     /// The handshake is done and the master answered PSYNC: the snapshot transfer begins.
     public func linkSyncing(generation gen: Int, totalBytes: Int64) {
         guard current(gen) else { return }
+        master.failoverPsyncAccepted()
         state = .sync
         syncTotal = totalBytes
         syncRead = 0
@@ -246,6 +249,7 @@ public final class ReplicationReplica {
     /// +CONTINUE: the master keeps sending from where this replica was.
     public func linkContinue(generation gen: Int, newReplID: String?) {
         guard current(gen) else { return }
+        master.failoverPsyncAccepted()
         if let id = newReplID, id != masterReplID {
             master.masterChangedID(to: id)
             masterReplID = id
@@ -333,6 +337,11 @@ public final class ReplicationReplica {
     /// The link is gone (closed by either side, failed to connect, or a protocol error): retry in a second.
     public func linkClosed(generation gen: Int, reason: String) {
         guard current(gen) else { return }
+        // A FAILOVER whose target did not answer the PSYNC is aborted (this server is a master again).
+        if master.failover.phase == .inProgress {
+            master.failoverLinkFailed(reason)
+            return
+        }
         if state == .connected {
             engine.logger.warning("Connection with master lost.")
             linkDownSince = unixMillis() / 1000
@@ -380,12 +389,13 @@ public final class ReplicationReplica {
         state = .connecting
         lastIO = now
         let continuing = masterReplID != nil && !(masterReplID!.allSatisfy { $0 == "0" })
-        let setup = MasterLinkSetup(
+        var setup = MasterLinkSetup(
             host: host, port: masterPort, listeningPort: engine.config.int("port"),
             masterUser: nonEmpty(engine.config.string("masteruser")),
             masterAuth: nonEmpty(engine.config.string("masterauth")),
             psyncID: continuing ? masterReplID! : "?", psyncOffset: continuing ? offset + 1 : -1,
             generation: generation)
+        setup.failover = master.failover.phase == .inProgress
         engine.logger.notice("Connecting to MASTER \(host):\(masterPort)")
         link = connector(setup)
     }
