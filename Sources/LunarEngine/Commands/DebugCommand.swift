@@ -82,6 +82,10 @@ enum DebugCommand {
             guard let v = parseStrictInt(ctx.argv[4].raw), v >= 0 else { return ctx.error(positive) }
             size = v
         }
+        // Redis first grows its table for `count` keys and fails when that allocation cannot be
+        // had: a count whose table alone would not fit in memory is refused the same way.
+        let tableBytes = UInt64(min(count, 1 << 58)) &* 16
+        if tableBytes > ProcessInfo.processInfo.physicalMemory { return ctx.error("ERR OOM in dictTryExpand") }
         // Redis formats the key into a 128-byte buffer: a longer name is cut at 127 bytes.
         let prefix = ctx.argc >= 4 ? ctx.argv[3].raw : Array("key".utf8)
         let db = ctx.db
