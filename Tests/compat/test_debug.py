@@ -84,6 +84,9 @@ def test_populate(pair):
         same(pair, *args)
     a, b = pair
     assert sorted(a.call("KEYS", "aaaa*")[1]) == sorted(b.call("KEYS", "aaaa*")[1])
+    # A count no memory could hold is refused at once (redis-server would try, and run for hours).
+    assert a.call("DEBUG", "POPULATE", "1000000000000") == ("err", b"ERR OOM in dictTryExpand")
+    assert a.call("PING") == ("simple", b"PONG")
 
 
 @pytest.mark.parametrize("resp", [2, 3])
