@@ -8,17 +8,13 @@ import time
 import pytest
 
 from support.resp import Conn
-from support.servers import start_lunar, start_redis
+from support.servers import start_lunar, start_redis, lunar_and_redis
 
 
 @pytest.fixture
 def pair():
-    lunar, ref = start_lunar(), start_redis()
-    try:
-        yield lunar, ref
-    finally:
-        lunar.stop()
-        ref.stop()
+    with lunar_and_redis() as servers:
+        yield servers
 
 
 def both(pair, fn):

@@ -3,26 +3,14 @@ is off: CLUSTER, READONLY, READWRITE, ASKING (cluster-enabled no) and MODULE (no
 gated by enable-module-command). Also RESTORE-ASKING, which a standalone server runs as RESTORE."""
 import pytest
 
-from support.resp import Conn
-from support.servers import start_lunar, start_redis
-
-
-def _pair(*extra):
-    lunar, ref = start_lunar(*extra), start_redis(*extra)
-    return lunar, ref, Conn(lunar.port), Conn(ref.port)
+from support.servers import connected_pair, start_lunar
 
 
 @pytest.fixture(params=[(), ("--enable-module-command", "yes"), ("--enable-module-command", "local")],
                 ids=["modules-no", "modules-yes", "modules-local"])
 def pair(request):
-    lunar, ref, a, b = _pair(*request.param)
-    try:
-        yield a, b
-    finally:
-        a.close()
-        b.close()
-        lunar.stop()
-        ref.stop()
+    with connected_pair(*request.param) as conns:
+        yield conns
 
 
 CASES = [

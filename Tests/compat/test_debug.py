@@ -4,17 +4,13 @@ ERROR and CHANGE-REPL-ID."""
 import pytest
 
 from support.resp import Conn
-from support.servers import start_lunar, start_redis
+from support.servers import lunar_and_redis
 
 
 @pytest.fixture(scope="module")
 def servers():
-    lunar, ref = start_lunar(), start_redis()
-    try:
-        yield lunar, ref
-    finally:
-        lunar.stop()
-        ref.stop()
+    with lunar_and_redis() as both:
+        yield both
 
 
 @pytest.fixture

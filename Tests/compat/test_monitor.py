@@ -16,7 +16,7 @@ import time
 import pytest
 
 from support.resp import Conn
-from support.servers import start_lunar, start_redis
+from support.servers import start_lunar, start_redis, lunar_and_redis
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "differential"))
 import harness  # noqa: E402
@@ -75,12 +75,8 @@ def addr(conn):
 
 @pytest.fixture
 def pair():
-    lunar, ref = start_lunar(), start_redis()
-    try:
-        yield lunar, ref
-    finally:
-        lunar.stop()
-        ref.stop()
+    with lunar_and_redis() as servers:
+        yield servers
 
 
 def run_scenario(port, steps):

@@ -4,20 +4,13 @@ and the replies of GET/LEN/RESET/HELP."""
 import pytest
 
 from support.resp import Conn, same_replies
-from support.servers import start_lunar, start_redis
+from support.servers import connected_pair
 
 
 @pytest.fixture
 def pair():
-    lunar, ref = start_lunar(), start_redis()
-    a, b = Conn(lunar.port), Conn(ref.port)
-    try:
-        yield a, b
-    finally:
-        a.close()
-        b.close()
-        lunar.stop()
-        ref.stop()
+    with connected_pair() as conns:
+        yield conns
 
 
 def logged(c, count=-1):

@@ -2,6 +2,7 @@
 
 Servers listen on free loopback ports only and are killed when the test session ends.
 """
+import contextlib
 import os
 import shutil
 import socket
@@ -93,3 +94,32 @@ def start_redis(*extra):
     argv = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--enable-debug-command", "yes", "--daemonize", "no", "--dir", wd] + list(extra)
     return Server(argv, port, wd)
+
+
+@contextlib.contextmanager
+def lunar_and_redis(*extra):
+    """A Lunar and a redis-server started with the same extra arguments, stopped on leaving."""
+    lunar = start_lunar(*extra)
+    try:
+        ref = start_redis(*extra)
+    except BaseException:
+        lunar.stop()
+        raise
+    try:
+        yield lunar, ref
+    finally:
+        lunar.stop()
+        ref.stop()
+
+
+@contextlib.contextmanager
+def connected_pair(*extra):
+    """Connections (support.resp.Conn) to a fresh Lunar and a fresh redis-server, closed on leaving."""
+    from support.resp import Conn
+    with lunar_and_redis(*extra) as (lunar, ref):
+        a, b = Conn(lunar.port), Conn(ref.port)
+        try:
+            yield a, b
+        finally:
+            a.close()
+            b.close()
