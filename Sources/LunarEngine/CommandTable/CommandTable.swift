@@ -105,6 +105,6 @@ public final class CommandTable: @unchecked Sendable {
         ConnectionCommands.specs + PubSubCommands.specs + ServerCommands.specs + KeyCommands.specs + StringCommands.specs
             + BitCommands.specs + ListCommands.specs + SetCommands.specs + HashCommands.specs
             + SortedSetCommands.specs + HyperLogLogCommands.specs + GeoCommands.specs + StreamCommands.specs + TransactionCommands.specs
-            + ReplicationCommands.specs + ReplicationReplica.specs + SlowLog.specs + Engine.monitorSpecs + Engine.latencySpecs
+            + ReplicationCommands.specs + ReplicationReplica.specs + SlowLog.specs + Engine.monitorSpecs + Engine.latencySpecs + ACLCommands.specs
     }
 }

@@ -29,13 +29,12 @@ enum ConnectionCommands {
             CommandSpec("hello", arity: -1, flags: [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy], group: .connection, since: "6.0.0", summary: "Negotiates the protocol version, optionally authenticating and naming the connection, and describes the server.", syntax: "[protover [AUTH username password] [SETNAME clientname]]", handler: hello),
             CommandSpec("auth", arity: -2, flags: [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy], group: .connection, since: "1.0.0", summary: "Authenticates the connection with a password, or a username and password.", complexity: "O(N) where N is the number of passwords defined for the user", syntax: "[username] password") { ctx in
                 if ctx.argc > 3 { ctx.syntaxError(); return }
-                if ctx.argc == 2 && ctx.engine.config.string("requirepass").isEmpty {
+                if ctx.argc == 2 && ctx.engine.acl.defaultUser.nopass {
                     ctx.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
                     return
                 }
                 let user = ctx.argc == 3 ? ctx.argv[1] : Bytes("default")
-                if checkCredentials(ctx, user: user, password: ctx.argv[ctx.argc - 1]) {
-                    ctx.client.authenticated = true
+                if ctx.engine.authenticate(ctx.client, user: user, password: ctx.argv[ctx.argc - 1]) {
                     ctx.ok()
                 } else {
                     ctx.error(wrongPass)
@@ -56,6 +55,7 @@ enum ConnectionCommands {
                 c.replySkipNext = false
                 // As Redis: back to the state of a new connection, authentication included.
                 c.authenticated = !ctx.engine.authRequired
+                c.user = nil
                 ctx.out.simple("RESET")
             },
             CommandSpec("client", arity: -2, group: .connection, since: "2.4.0", summary: "Inspects and manages client connections.", complexity: "Depends on subcommand.", subcommands: clientSubcommands),
@@ -63,14 +63,6 @@ enum ConnectionCommands {
     }
 
     static let wrongPass = "WRONGPASS invalid username-password pair or user is disabled."
-
-    /// Only the `default` user exists: it accepts any password while requirepass is empty (nopass),
-    /// otherwise exactly requirepass.
-    static func checkCredentials(_ ctx: CommandContext, user: Bytes, password: Bytes) -> Bool {
-        guard user == Bytes("default") else { return false }
-        let required = ctx.engine.config.string("requirepass")
-        return required.isEmpty || Bytes(required) == password
-    }
 
     static let badClientName = "ERR Client names cannot contain spaces, newlines or special characters."
 
@@ -95,11 +87,10 @@ enum ConnectionCommands {
         while j < ctx.argc {
             let more = ctx.argc - 1 - j
             if ctx.arg(j, is: "auth") && more >= 2 {
-                if !checkCredentials(ctx, user: ctx.argv[j + 1], password: ctx.argv[j + 2]) {
+                if !ctx.engine.authenticate(ctx.client, user: ctx.argv[j + 1], password: ctx.argv[j + 2]) {
                     ctx.error(wrongPass)
                     return
                 }
-                ctx.client.authenticated = true
                 j += 3
             } else if ctx.arg(j, is: "setname") && more >= 1 {
                 let n = ctx.argv[j + 1]
@@ -249,7 +240,7 @@ enum ConnectionCommands {
         var s = "id=\(c.id) addr=\(c.remoteAddress) laddr=\(c.localAddress) fd=-1 name=\(c.name.string)"
         s += " age=\(age) idle=\(idle) flags=\(flags) db=\(c.db) sub=\(c.subscriptions.channels.count) psub=\(c.subscriptions.patterns.count) ssub=\(c.subscriptions.shardChannels.count) multi=\(multi)"
         s += " qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=\(multiMem) rbs=0 rbp=0 obl=\(obl) oll=0 omem=0 tot-mem=\(obl + multiMem)"
-        s += " events=r cmd=\(c.lastCommand) user=default redir=\(c.tracking.map { $0.redirect } ?? -1) resp=\(c.resp)"
+        s += " events=r cmd=\(c.lastCommand) user=\(engine.user(of: c).name) redir=\(c.tracking.map { $0.redirect } ?? -1) resp=\(c.resp)"
         return s
     }
 
@@ -317,6 +308,7 @@ enum ConnectionCommands {
         var addr: String?
         var laddr: String?
         var skipMe = true
+        var user: ACLUser?
         var i = 2
         while i < ctx.argc {
             guard i + 1 < ctx.argc else { ctx.syntaxError(); return }
@@ -332,7 +324,8 @@ enum ConnectionCommands {
             } else if ctx.arg(i, is: "laddr") {
                 laddr = v.string
             } else if ctx.arg(i, is: "user") {
-                guard v == Bytes("default") else { ctx.error("ERR No such user '\(v.string)'"); return }
+                guard let u = engine.acl.users[v.string] else { ctx.error("ERR No such user '\(v.string)'"); return }
+                user = u
             } else if ctx.arg(i, is: "skipme") {
                 if v.equalsIgnoringCase("yes") { skipMe = true } else if v.equalsIgnoringCase("no") { skipMe = false } else { ctx.syntaxError(); return }
             } else {
@@ -347,6 +340,7 @@ enum ConnectionCommands {
             if let type, type != typeOf(c) { continue }
             if let addr, c.remoteAddress != addr { continue }
             if let laddr, c.localAddress != laddr { continue }
+            if let user, engine.user(of: c) !== user { continue }
             if skipMe && c === ctx.client { continue }
             victims.append(c)
         }

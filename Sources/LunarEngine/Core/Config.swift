@@ -206,6 +206,8 @@ public final class ConfigStore: @unchecked Sendable {
             ConfigParam("appendfilename", .string, "appendonly.aof", immutable: true),
             ConfigParam("appendfsync", .enumeration(["everysec", "always", "no"]), "everysec"),   // Redis's order (its error lists them so)
             ConfigParam("requirepass", .string, ""),
+            ConfigParam("acllog-max-len", .int(min: 0, max: Int(Int32.max)), "128"),
+            ConfigParam("acl-pubsub-default", .enumeration(["allchannels", "resetchannels"]), "resetchannels"),
             ConfigParam("maxclients", .int(min: 1, max: big), "10000"),
             ConfigParam("maxmemory", .memory(min: 0, max: big), "0"),
             ConfigParam("maxmemory-policy", .enumeration(["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"]), "noeviction"),
