@@ -34,7 +34,7 @@ enum ConnectionCommands {
                     return
                 }
                 let user = ctx.argc == 3 ? ctx.argv[1] : Bytes("default")
-                if ctx.engine.authenticate(ctx.client, user: user, password: ctx.argv[ctx.argc - 1]) {
+                if ctx.engine.authenticate(ctx.client, user: user, password: ctx.argv[ctx.argc - 1], command: ctx.argv[0]) {
                     ctx.ok()
                 } else {
                     ctx.error(wrongPass)
@@ -87,7 +87,7 @@ enum ConnectionCommands {
         while j < ctx.argc {
             let more = ctx.argc - 1 - j
             if ctx.arg(j, is: "auth") && more >= 2 {
-                if !ctx.engine.authenticate(ctx.client, user: ctx.argv[j + 1], password: ctx.argv[j + 2]) {
+                if !ctx.engine.authenticate(ctx.client, user: ctx.argv[j + 1], password: ctx.argv[j + 2], command: ctx.argv[0]) {
                     ctx.error(wrongPass)
                     return
                 }

@@ -65,7 +65,7 @@ enum ACLCommands {
             for c in ACL.categories { ctx.out.bulk(c) }
             return
         }
-        if ctx.argc > 3 { ctx.error("ERR Unknown subcommand or wrong number of arguments for 'cat'. Try ACL HELP."); return }
+        if ctx.argc > 3 { ctx.error("ERR unknown subcommand or wrong number of arguments for 'CAT'. Try ACL HELP."); return }
         let cat = ctx.argv[2].lowercased.string
         guard ACL.categories.contains(cat) else { ctx.error("ERR Unknown category '\(ctx.argv[2].string)'"); return }
         let names = acl.specs.filter { $0.aclCategories.contains(cat) }.map(\.fullName)
@@ -75,7 +75,7 @@ enum ACLCommands {
 
     static func genpass(_ ctx: CommandContext) {
         var bits = 256
-        if ctx.argc > 3 { ctx.error("ERR Unknown subcommand or wrong number of arguments for 'genpass'. Try ACL HELP."); return }
+        if ctx.argc > 3 { ctx.error("ERR unknown subcommand or wrong number of arguments for 'GENPASS'. Try ACL HELP."); return }
         if ctx.argc == 3 {
             guard let n = parseStrictInt(ctx.argv[2].raw), n > 0, n <= 4096 else {
                 ctx.error("ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096")
@@ -143,7 +143,7 @@ enum ACLCommands {
         var flags = [u.enabled ? "on" : "off"]
         if u.nopass { flags.append("nopass") }
         if let f = u.payloadFlag { flags.append(f) }
-        ctx.out.array(flags.count)
+        ctx.out.set(flags.count)
         for f in flags { ctx.out.bulk(f) }
         ctx.out.bulk("passwords")
         ctx.out.array(u.passwords.count)
@@ -187,7 +187,7 @@ enum ACLCommands {
             if n < 0 { ctx.error("ERR value is out of range, must be positive"); return }
             count = min(count, n)
         } else if ctx.argc > 3 {
-            ctx.error("ERR Unknown subcommand or wrong number of arguments for 'log'. Try ACL HELP.")
+            ctx.error("ERR unknown subcommand or wrong number of arguments for 'LOG'. Try ACL HELP.")
             return
         }
         let now = ctx.engine.now
@@ -230,13 +230,13 @@ extension Engine {
     }
 
     /// AUTH / HELLO AUTH: authenticates the client as `name`, or logs the failure (ACL LOG "auth").
-    func authenticate(_ c: Client, user name: Bytes, password: Bytes) -> Bool {
+    func authenticate(_ c: Client, user name: Bytes, password: Bytes, command: Bytes) -> Bool {
         if let u = acl.users[name.string], u.accepts(password) {
             c.user = u === acl.defaultUser ? nil : u
             c.authenticated = true
             return true
         }
-        aclLog(c, reason: "auth", context: "toplevel", object: "AUTH", username: name.string)
+        aclLog(c, reason: "auth", context: "toplevel", object: command.string, username: name.string)
         return false
     }
 
