@@ -686,7 +686,7 @@ public final class Engine: @unchecked Sendable {
             return
         }
         // ACLs: one flag test while every user may run everything (the common case).
-        if aclInUse && !user(of: client).unrestricted && !client.isInternal && !aclAllows(ctx, spec) { return }
+        if aclInUse && !aclAllows(ctx, spec) { return }
         if eviction.maxmemory > 0 && ctx === topContext && !isReplicaRole && !pauseActive && rejectForMaxmemory(denyoom: deniesOOM(spec, argv, client)) {
             rejectCommand(ctx, Err.oom, spec: spec)
             return

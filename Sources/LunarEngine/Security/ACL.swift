@@ -397,19 +397,39 @@ public final class ACL {
         return s.channels.map { "&" + $0.string }.joined(separator: " ")
     }
 
-    /// The command rules, rebuilt from the bitmap as Redis 7.0 does: +@all or -@all, then the categories
-    /// mostly allowed (or denied), then single commands and first arguments that still differ.
+    /// The command rules, rebuilt from the bitmap as Redis 7.0 does: +@all or -@all, then categories
+    /// chosen one at a time as the best fit for what still differs (more commands in the category agree
+    /// with the user than disagree; fewest disagreements, then most agreements, first in the category
+    /// list on a tie), then the single commands and first arguments that still differ.
     func describeCommands(_ s: ACLSelector) -> String {
-        var rules = [s.allowsFuture ? "+@all" : "-@all"]
+        let additive = !s.allowsFuture
+        var rules = [additive ? "-@all" : "+@all"]
+        // `fake` is what the rules emitted so far grant; `remaining` is the user's bitmap with every
+        // chosen category flipped back, so a category is judged only on the commands still unexplained.
         let fake = ACLSelector(words: words)
-        setAll(fake, s.allowsFuture)
-        for cat in Self.categories {
-            let members = categoryMembers[cat] ?? []
-            let on = members.filter { s.allows($0) }.count
-            let off = members.count - on
-            if s.allowsFuture ? off > on : on > off {
-                rules.append((s.allowsFuture ? "-@" : "+@") + cat)
-                for id in members { fake.set(id, !s.allowsFuture) }
+        setAll(fake, !additive)
+        let remaining = s.copy()
+        var applied = Set<String>()
+        while true {
+            var best: String?
+            var minDiff = Int.max, maxSame = 0
+            for cat in Self.categories where !applied.contains(cat) {
+                let members = categoryMembers[cat] ?? []
+                let on = members.reduce(0) { $0 + (remaining.allows($1) ? 1 : 0) }
+                let off = members.count - on
+                let (diff, same) = additive ? (off, on) : (on, off)
+                if same > diff && (diff < minDiff || (diff == minDiff && same > maxSame)) {
+                    best = cat
+                    minDiff = diff
+                    maxSame = same
+                }
+            }
+            guard let cat = best else { break }
+            applied.insert(cat)
+            rules.append((additive ? "+@" : "-@") + cat)
+            for id in categoryMembers[cat] ?? [] {
+                setCommand(fake, id, additive)
+                setCommand(remaining, id, !additive)
             }
         }
         for (id, spec) in specs.enumerated() where spec.parent == nil {
@@ -424,7 +444,7 @@ public final class ACL {
                     fake.set(sid, s.allows(sid))
                 }
             }
-            if let args = s.firstArgs[id] {
+            if !s.allows(id), let args = s.firstArgs[id] {
                 for a in args { rules.append("+" + spec.fullName + "|" + a.string) }
             }
         }

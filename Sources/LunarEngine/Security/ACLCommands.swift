@@ -65,7 +65,7 @@ enum ACLCommands {
             for c in ACL.categories { ctx.out.bulk(c) }
             return
         }
-        if ctx.argc > 3 { ctx.error("ERR unknown subcommand or wrong number of arguments for 'CAT'. Try ACL HELP."); return }
+        if ctx.argc > 3 { ctx.error("ERR unknown subcommand or wrong number of arguments for '\(ctx.argv[1].string)'. Try ACL HELP."); return }
         let cat = ctx.argv[2].lowercased.string
         guard ACL.categories.contains(cat) else { ctx.error("ERR Unknown category '\(ctx.argv[2].string)'"); return }
         let names = acl.specs.filter { $0.aclCategories.contains(cat) }.map(\.fullName)
@@ -75,9 +75,10 @@ enum ACLCommands {
 
     static func genpass(_ ctx: CommandContext) {
         var bits = 256
-        if ctx.argc > 3 { ctx.error("ERR unknown subcommand or wrong number of arguments for 'GENPASS'. Try ACL HELP."); return }
+        if ctx.argc > 3 { ctx.error("ERR unknown subcommand or wrong number of arguments for '\(ctx.argv[1].string)'. Try ACL HELP."); return }
         if ctx.argc == 3 {
-            guard let n = parseStrictInt(ctx.argv[2].raw), n > 0, n <= 4096 else {
+            guard let n = ctx.int(2) else { return }
+            guard n > 0, n <= 4096 else {
                 ctx.error("ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096")
                 return
             }
@@ -183,11 +184,11 @@ enum ACLCommands {
         var count = acl.log.entries.count
         if ctx.argc == 3 {
             if ctx.arg(2, is: "reset") { acl.log.entries = []; ctx.ok(); return }
-            guard let n = ctx.int(2, error: "ERR value is out of range, must be positive") else { return }
-            if n < 0 { ctx.error("ERR value is out of range, must be positive"); return }
-            count = min(count, n)
+            // Redis reads the count as a signed integer and lists nothing for zero or less.
+            guard let n = ctx.int(2) else { return }
+            count = min(count, max(0, n))
         } else if ctx.argc > 3 {
-            ctx.error("ERR unknown subcommand or wrong number of arguments for 'LOG'. Try ACL HELP.")
+            ctx.error("ERR unknown subcommand or wrong number of arguments for '\(ctx.argv[1].string)'. Try ACL HELP.")
             return
         }
         let now = ctx.engine.now
@@ -246,11 +247,26 @@ extension Engine {
                     maxLen: config.int("acllog-max-len"))
     }
 
-    /// The dispatch check, for a user known to be restricted: writes Redis's NOPERM (or the script's
+    /// Whose permissions a command is checked against: its client's, or for a script's command the
+    /// client running the script. Nil for internal clients (AOF loading, the master link), which
+    /// Redis never checks.
+    func aclSubject(_ ctx: CommandContext) -> Client? {
+        let c = ctx.inScript ? (executingClient ?? ctx.client) : ctx.client
+        return c.isInternal ? nil : c
+    }
+
+    /// Whether the client running the current script may run `argv` (redis.acl_check_cmd).
+    public func scriptCallerMayRun(_ spec: CommandSpec, _ argv: [Bytes]) -> Bool {
+        guard aclInUse, let c = executingClient, !c.isInternal else { return true }
+        return acl.check(user(of: c), spec, argv) == nil
+    }
+
+    /// The dispatch check while some user is restricted: writes Redis's NOPERM (or the script's
     /// error) and logs the denial. Returns false when the command must not run.
     func aclAllows(_ ctx: CommandContext, _ spec: CommandSpec) -> Bool {
-        let client = ctx.client
+        guard let client = aclSubject(ctx) else { return true }
         let u = user(of: client)
+        if u.unrestricted { return true }
         guard let (denial, pos) = acl.check(u, spec, ctx.argv) else { return true }
         let inExec = !ctx.inScript && ctx !== topContext
         let context = ctx.inScript ? "lua" : (inExec || client.inMulti ? "multi" : "toplevel")
