@@ -173,6 +173,9 @@ public final class ACL {
     struct RuleError: Error {
         var message: String
         var whole: Bool = false   // a message that is the whole reply (unmatched parenthesis)
+        /// The reason alone, without the "Error in ACL SETUSER modifier" wrapping (ACL files report it).
+        var reason: String = ""
+        static let unknownCommand = "Unknown command or category name in ACL"
     }
 
     var newUserChannelsAll: Bool { engine.config.string("acl-pubsub-default") == "allchannels" }
@@ -198,7 +201,7 @@ public final class ACL {
                 if newUserChannelsAll { sel.allChannels = true }
                 for part in body.raw.split(separator: UInt8(ascii: " ")) {
                     do { try applySelectorRule(Bytes(part), to: sel) } catch let e as RuleError {
-                        throw RuleError(message: "ERR Error in ACL SETUSER modifier '\(Bytes(text).string)': \(e.message)")
+                        throw RuleError(message: "ERR Error in ACL SETUSER modifier '\(Bytes(text).string)': \(e.message)", reason: e.message)
                     }
                 }
                 user.selectors.append(sel)
@@ -206,7 +209,7 @@ public final class ACL {
                 continue
             }
             do { try applyUserRule(r, to: user) } catch let e as RuleError {
-                throw RuleError(message: "ERR Error in ACL SETUSER modifier '\(r.string)': \(e.message)")
+                throw RuleError(message: "ERR Error in ACL SETUSER modifier '\(r.string)': \(e.message)", reason: e.message)
             }
             i += 1
         }
@@ -316,23 +319,23 @@ public final class ACL {
             let name = Bytes(raw.dropFirst()).lowercased.string
             if name.hasPrefix("@") {
                 guard let members = categoryMembers[String(name.dropFirst())] ?? (Self.categories.contains(String(name.dropFirst())) ? [] : nil) else {
-                    throw RuleError(message: "Unknown command or category name in ACL")
+                    throw RuleError(message: RuleError.unknownCommand)
                 }
                 for id in members { setCommand(sel, id, allow) }
                 return
             }
             let parts = name.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
             guard let top = engine.table.lookup(Bytes(parts[0])), let topID = id(of: top), parts.allSatisfy({ !$0.isEmpty }) else {
-                throw RuleError(message: "Unknown command or category name in ACL")
+                throw RuleError(message: RuleError.unknownCommand)
             }
             if parts.count == 1 { setCommand(sel, topID, allow); return }
-            if parts.count > 2 { throw RuleError(message: allow ? "Allowing first-arg of a subcommand is not supported" : "Unknown command or category name in ACL") }
+            if parts.count > 2 { throw RuleError(message: allow ? "Allowing first-arg of a subcommand is not supported" : RuleError.unknownCommand) }
             if let sub = top.subcommands[parts[1]], let subID = id(of: sub) {
                 setCommand(sel, subID, allow)
                 return
             }
             // A first argument of a command without subcommands (+select|0): allow only.
-            guard allow, top.subcommands.isEmpty else { throw RuleError(message: "Unknown command or category name in ACL") }
+            guard allow, top.subcommands.isEmpty else { throw RuleError(message: RuleError.unknownCommand) }
             if !sel.allows(topID) {
                 let arg = Bytes(parts[1])
                 if !(sel.firstArgs[topID]?.contains(arg) ?? false) { sel.firstArgs[topID, default: []].append(arg) }

@@ -22,12 +22,16 @@ enum ACLCommands {
                     ctx.out.array(names.count)
                     for n in names { ctx.out.bulk(Bytes(acl.describe(acl.users[n]!).map(\.raw).joined(separator: [UInt8(ascii: " ")]))) }
                 },
-                CommandSpec("load", arity: 2, flags: admin, group: .server, since: "6.0.0", summary: "Reloads users from the ACL file (Lunar has none configured).", complexity: "O(N). Where N is the number of configured users.") { ctx in
-                    ctx.error("ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.")
+                CommandSpec("load", arity: 2, flags: admin, group: .server, since: "6.0.0", summary: "Replaces every user with the ACL file's.", complexity: "O(N). Where N is the number of configured users.") { ctx in
+                    guard ctx.engine.aclFilePath != nil else { notConfigured(ctx); return }
+                    if let errors = ctx.engine.loadACLFile(current: ctx.client) { ctx.error("ERR " + errors) } else { ctx.ok() }
                 },
                 CommandSpec("log", arity: -2, flags: admin, group: .server, since: "6.0.0", summary: "Lists recent ACL denials and failed authentications.", complexity: "O(N) with N being the number of entries shown.", syntax: "[count|RESET]", handler: log),
-                CommandSpec("save", arity: 2, flags: admin, group: .server, since: "6.0.0", summary: "Saves users to the ACL file (Lunar has none configured).", complexity: "O(N). Where N is the number of configured users.") { ctx in
-                    ctx.error("ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.")
+                CommandSpec("save", arity: 2, flags: admin, group: .server, since: "6.0.0", summary: "Writes every user to the ACL file.", complexity: "O(N). Where N is the number of configured users.") { ctx in
+                    guard let path = ctx.engine.aclFilePath else { notConfigured(ctx); return }
+                    if ctx.engine.acl.save(to: path) { ctx.ok() } else {
+                        ctx.error("ERR There was an error trying to save the ACLs. Please check the server logs for more information")
+                    }
                 },
                 CommandSpec("setuser", arity: -3, flags: admin, group: .server, since: "6.0.0", summary: "Creates or changes a user.", complexity: "O(N). Where N is the number of rules provided.", syntax: "username [rule [rule ...]]", handler: setuser),
                 CommandSpec("users", arity: 2, flags: admin, group: .server, since: "6.0.0", summary: "Lists the user names.", complexity: "O(N). Where N is the number of configured users.") { ctx in
@@ -40,6 +44,10 @@ enum ACLCommands {
                 },
             ]),
         ]
+    }
+
+    static func notConfigured(_ ctx: CommandContext) {
+        ctx.error("ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.")
     }
 
     static let helpLines: [(String, String)] = [
@@ -95,11 +103,7 @@ enum ACLCommands {
         acl.prepare()
         let name = ctx.argv[2].string
         let existing = acl.users[name]
-        let user = existing?.copy() ?? {
-            let u = ACLUser(name: name, words: acl.words)
-            if acl.newUserChannelsAll { u.root.allChannels = true }
-            return u
-        }()
+        let user = existing?.copy() ?? acl.newUser(name)
         do {
             try acl.apply(Array(ctx.argv[3...]), to: user)
         } catch let e as ACL.RuleError {
@@ -224,7 +228,7 @@ extension Engine {
     }
 
     /// ACL DELUSER: the user's connections close (the current one after its reply).
-    func disconnect(user u: ACLUser, current: Client) {
+    func disconnect(user u: ACLUser, current: Client?) {
         for c in Array(clients.values) where c.user === u {
             if c === current { c.closeAfterReply = true } else { kill(c) }
         }
