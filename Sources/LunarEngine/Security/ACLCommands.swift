@@ -16,11 +16,9 @@ enum ACLCommands {
                     ConnectionCommands.help(ctx, "ACL", helpLines)
                 },
                 CommandSpec("list", arity: 2, flags: admin, group: .server, since: "6.0.0", summary: "Lists every user's rules in config-file form.", complexity: "O(N). Where N is the number of configured users.") { ctx in
-                    let acl = ctx.engine.acl
-                    acl.prepare()
-                    let names = acl.users.keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
-                    ctx.out.array(names.count)
-                    for n in names { ctx.out.bulk(Bytes(acl.describe(acl.users[n]!).map(\.raw).joined(separator: [UInt8(ascii: " ")]))) }
+                    let lines = ctx.engine.acl.userLines()
+                    ctx.out.array(lines.count)
+                    for l in lines { ctx.out.bulk(l) }
                 },
                 CommandSpec("load", arity: 2, flags: admin, group: .server, since: "6.0.0", summary: "Replaces every user with the ACL file's.", complexity: "O(N). Where N is the number of configured users.") { ctx in
                     guard ctx.engine.aclFilePath != nil else { notConfigured(ctx); return }
@@ -35,7 +33,7 @@ enum ACLCommands {
                 },
                 CommandSpec("setuser", arity: -3, flags: admin, group: .server, since: "6.0.0", summary: "Creates or changes a user.", complexity: "O(N). Where N is the number of rules provided.", syntax: "username [rule [rule ...]]", handler: setuser),
                 CommandSpec("users", arity: 2, flags: admin, group: .server, since: "6.0.0", summary: "Lists the user names.", complexity: "O(N). Where N is the number of configured users.") { ctx in
-                    let names = ctx.engine.acl.users.keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+                    let names = ctx.engine.acl.sortedNames
                     ctx.out.array(names.count)
                     for n in names { ctx.out.bulk(n) }
                 },

@@ -157,16 +157,22 @@ extension ACL {
 
     struct ACLFileError: Error { var text: String }
 
+    /// User names in byte order (Redis keeps users in a radix tree).
+    var sortedNames: [String] { users.keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) } }
+
+    /// Every user as ACL LIST describes it, by name: the lines of ACL SAVE and CONFIG REWRITE.
+    func userLines() -> [Bytes] {
+        prepare()
+        return sortedNames.map { Bytes(Array(describe(users[$0]!).map(\.raw).joined(separator: [UInt8(ascii: " ")]))) }
+    }
+
     /// ACL SAVE: every user as ACL LIST shows it, one a line, written to a temporary file renamed over
     /// `path`. False when the file could not be written.
     func save(to path: String) -> Bool {
         prepare()
-        var text = ""
-        for name in users.keys.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
-            text += String(decoding: Array(describe(users[name]!).map(\.raw).joined(separator: [UInt8(ascii: " ")])), as: UTF8.self) + "\n"
-        }
+        let text = userLines().flatMap { $0.raw + [UInt8(ascii: "\n")] }
         let tmp = path + ".tmp-\(getpid())-\(Int64(Date().timeIntervalSince1970 * 1000))"
-        guard FileManager.default.createFile(atPath: tmp, contents: Data(text.utf8)) else { return false }
+        guard FileManager.default.createFile(atPath: tmp, contents: Data(text)) else { return false }
         if rename(tmp, path) != 0 {
             unlink(tmp)
             return false
