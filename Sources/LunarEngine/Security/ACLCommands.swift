@@ -281,6 +281,15 @@ extension Engine {
             case .key: message = "ERR The user executing the script can't access at least one of the keys mentioned in the command arguments"
             case .channel: message = "ERR The user executing the script can't publish to the channel mentioned in the command"
             }
+        } else if inExec {
+            // Queued while allowed, refused at EXEC: the rules changed in between.
+            let reason: String
+            switch denial {
+            case .command: reason = "no permission to execute the command or subcommand"
+            case .key: reason = "no permission to touch the specified keys"
+            case .channel: reason = "no permission to access one of the channels used as arguments"
+            }
+            message = "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: " + reason
         } else {
             switch denial {
             case .command: message = "NOPERM this user has no permissions to run the '\(spec.fullName)' command"
