@@ -219,7 +219,8 @@ enum ConnectionCommands {
         var flags = ""
         if c.isReplica { flags += "S" } else if c.isMonitor { flags += "O" }
         if c.subscriptions.pubsubMode { flags += "P" }
-        if c.inMulti { flags += "x" }
+        let transaction = c.inMulti ? c.queued : c.executingTransaction
+        if transaction != nil { flags += "x" }
         if c.blocked != nil { flags += "b" }
         if let t = c.tracking {
             flags += "t"
@@ -231,9 +232,9 @@ enum ConnectionCommands {
         if c.isUnixSocket { flags += "U" }
         if c.noEvict { flags += "e" }
         if flags.isEmpty { flags = "N" }
-        let multi = c.inMulti ? c.queued.count : -1
+        let multi = transaction?.count ?? -1
         var multiMem = 0
-        if c.inMulti { for q in c.queued { for a in q { multiMem += a.count } } }
+        for q in transaction ?? [] { for a in q { multiMem += a.count } }
         let age = max(0, (now - c.createdAt) / 1000)
         let idle = max(0, (now - c.lastInteraction) / 1000)
         let obl = c.output.buffer.readableBytes

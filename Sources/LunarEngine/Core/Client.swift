@@ -118,6 +118,8 @@ public final class Client: @unchecked Sendable {
     public var inMulti = false
     public var multiFailed = false
     public var queued: [[Bytes]] = []
+    /// The transaction EXEC is running: CLIENT LIST (and ACL LOG's client line) still show it, as Redis does.
+    public var executingTransaction: [[Bytes]]?
     public var watched: [WatchedKey: Bool] = [:]   // key → was it alive when watched
     public var watchDirty = false
 
