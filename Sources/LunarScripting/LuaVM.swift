@@ -764,8 +764,8 @@ final class LuaVM {
             }
             argv.append(bytes(L, at: i))
         }
-        if engine.table.resolve(argv) == nil { return raise(L, "ERR Invalid command passed to redis.acl_check_cmd()") }
-        lua_pushboolean(L, 1)
+        guard let spec = engine.table.resolve(argv) else { return raise(L, "ERR Invalid command passed to redis.acl_check_cmd()") }
+        lua_pushboolean(L, engine.scriptCallerMayRun(spec, argv) ? 1 : 0)
         return 1
     }
 

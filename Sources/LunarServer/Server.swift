@@ -71,6 +71,11 @@ public final class LunarServer: @unchecked Sendable {
             try persistence.replaceDataset(with: bytes)
             persistence.aof?.datasetReplaced()
         }
+        // ACL users: the config file's `user` lines, or the ACL file (`aclfile`), as Redis 7.0 loads them.
+        for d in config.userDirectives {
+            if let err = engine.checkUserDirective(d.args) { throw ServerOptions.configError(d.line, d.number, d.source, err) }
+        }
+        if let err = engine.loadUsersAtStartup(config.userDirectives.map(\.args)) { throw StartupError(err) }
         do {
             try persistence.loadAtStartup()
         } catch {

@@ -41,6 +41,11 @@ public enum ServerOptions {
             let name = parts[0].string.lowercased()
             let values = parts.dropFirst().map(\.string)
             if name == "include" { continue }
+            if name == "user" {
+                guard parts.count >= 2 else { throw configError(line, n, source, "Bad directive or wrong number of arguments") }
+                config.userDirectives.append((args: Array(parts), line: line, number: n, source: source))
+                continue
+            }
             guard config.canonicalName(name) != nil else {
                 throw configError(line, n, source, "Bad directive or wrong number of arguments")
             }
@@ -72,7 +77,7 @@ public enum ServerOptions {
         }.joined(separator: " ")
     }
 
-    private static func configError(_ line: String, _ n: Int, _ source: String, _ msg: String) -> StartupError {
+    static func configError(_ line: String, _ n: Int, _ source: String, _ msg: String) -> StartupError {
         StartupError("""
 
         *** FATAL CONFIG FILE ERROR (Lunar, Redis 7.0.15 compatible) ***

@@ -172,6 +172,19 @@ public final class CommandSpec: @unchecked Sendable {
         return r
     }
 
+    /// Redis 7.0's key specs for this command (KeySpecData.swift), or specs derived from
+    /// (first, last, step) for a command Redis does not describe.
+    public private(set) lazy var keySpecs: [KeySpec] = {
+        if let s = KeySpec.byName[fullName] { return s }
+        if firstKey <= 0 { return [] }
+        let f: KeySpecFlags = isWrite ? [.rw, .update] : [.ro, .access]
+        return [KeySpec(flags: f, begin: .index(firstKey),
+                        find: .range(lastKey: lastKey < 0 ? lastKey : lastKey - firstKey, step: keyStep, limit: 0))]
+    }()
+
+    /// Redis 7.0's command tips (COMMAND INFO), e.g. nondeterministic_output.
+    public var tips: [String] { KeySpec.tipsByName[fullName] ?? [] }
+
     /// True if `argc` satisfies the arity.
     public func arityOK(_ argc: Int) -> Bool { arity >= 0 ? argc == arity : argc >= -arity }
 }

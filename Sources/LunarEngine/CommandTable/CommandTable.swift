@@ -106,6 +106,6 @@ public final class CommandTable: @unchecked Sendable {
             + BitCommands.specs + ListCommands.specs + SetCommands.specs + HashCommands.specs
             + SortedSetCommands.specs + HyperLogLogCommands.specs + GeoCommands.specs + StreamCommands.specs + TransactionCommands.specs
             + ReplicationCommands.specs + ReplicationReplica.specs + SlowLog.specs + Engine.monitorSpecs + Engine.latencySpecs
-            + ClusterCommands.specs + ModuleCommands.specs + Lolwut.specs
+            + ClusterCommands.specs + ModuleCommands.specs + Lolwut.specs + ACLCommands.specs
     }
 }

@@ -13,6 +13,7 @@ enum CommandIntrospection {
                     ("INFO [<command-name> ...]", "Describes the given commands (all when none is given)."),
                     ("DOCS [<command-name> ...]", "Documents the given commands (all when none is given)."),
                     ("GETKEYS <full-command>", "Returns the keys a full command line would access."),
+                    ("GETKEYSANDFLAGS <full-command>", "Returns the keys a full command line would access, each with its key-spec flags."),
                     ("LIST [FILTERBY (MODULE <module-name>|ACLCAT <category>|PATTERN <pattern>)]", "Returns the names of the commands, optionally filtered."),
                 ])
             },
@@ -40,17 +41,41 @@ enum CommandIntrospection {
                 }
             },
             CommandSpec("getkeys", arity: -4, flags: f, group: .server, since: "2.8.13", summary: "Returns the keys a full command line would access.", complexity: "O(N) where N is the number of arguments to the command", syntax: "command [arg [arg ...]]", acl: ["connection"]) { ctx in
-                let argv = Array(ctx.argv[2...])
-                guard let spec = ctx.engine.table.resolve(argv), spec.subcommands.isEmpty else { ctx.error("ERR Invalid command specified"); return }
-                if spec.getKeys == nil && spec.firstKey <= 0 { ctx.error("ERR The command has no key arguments"); return }
-                if !spec.arityOK(argv.count) { ctx.error("ERR Invalid number of arguments specified for command"); return }
-                let keys = spec.keyPositions(argv).filter { $0 < argv.count }
-                if keys.isEmpty { ctx.error("ERR Invalid arguments specified for command"); return }
-                ctx.out.array(keys.count)
-                for k in keys { ctx.out.bulk(argv[k]) }
+                getKeys(ctx, withFlags: false)
+            },
+            CommandSpec("getkeysandflags", arity: -4, flags: f, group: .server, since: "7.0.0", summary: "Returns the keys a full command line would access, with how it uses each.", complexity: "O(N) where N is the number of arguments to the command", syntax: "command [arg [arg ...]]", acl: ["connection"]) { ctx in
+                getKeys(ctx, withFlags: true)
             },
             CommandSpec("list", arity: -2, flags: f, group: .server, since: "7.0.0", summary: "Returns the names of the commands, optionally filtered by module, ACL category or pattern.", complexity: "O(N) where N is the total number of Redis commands", syntax: "[FILTERBY MODULE module-name|ACLCAT category|PATTERN pattern]", acl: ["connection"], handler: list),
         ]
+    }
+
+    /// COMMAND GETKEYS / GETKEYSANDFLAGS: the same key finder ACL checks use.
+    static func getKeys(_ ctx: CommandContext, withFlags: Bool) {
+        let argv = Array(ctx.argv[2...])
+        var spec = ctx.engine.table.lookup(argv[0])
+        if let container = spec, !container.subcommands.isEmpty, argv.count >= 2 {
+            spec = container.subcommands[argv[1].lowercased.string]
+        }
+        guard let spec else { ctx.error("ERR Invalid command specified"); return }
+        if !spec.hasKeys { ctx.error("ERR The command has no key arguments"); return }
+        if !spec.arityOK(argv.count) { ctx.error("ERR Invalid number of arguments specified for command"); return }
+        guard let keys = spec.keysWithFlags(argv), !keys.isEmpty else {
+            if spec.flags.contains(.noMandatoryKeys) { ctx.out.array(0) } else { ctx.error("ERR Invalid arguments specified for command") }
+            return
+        }
+        ctx.out.array(keys.count)
+        for k in keys {
+            if withFlags {
+                ctx.out.array(2)
+                ctx.out.bulk(argv[k.position])
+                let names = k.flags.nameList
+                ctx.out.set(names.count)
+                for n in names { ctx.out.simple(n) }
+            } else {
+                ctx.out.bulk(argv[k.position])
+            }
+        }
     }
 
     /// Finds a command by name, or a subcommand written as "container|sub".
@@ -91,48 +116,61 @@ enum CommandIntrospection {
         let cats = s.aclCategories
         ctx.out.set(cats.count)
         for c in cats { ctx.out.simple("@" + c) }
-        ctx.out.set(0)
+        let tips = s.tips
+        ctx.out.set(tips.count)
+        for t in tips { ctx.out.bulk(t) }
         writeKeySpecs(ctx, s)
         let subs = sortedSubcommands(s)
-        ctx.out.array(subs.count)
+        ctx.out.set(subs.count)
         for sub in subs { writeInfo(ctx, sub) }
     }
 
-    /// Key specifications derived from the legacy (first, last, step) triple.
+    /// The command's key specifications (Redis 7.0's, see KeySpec.swift).
     static func writeKeySpecs(_ ctx: CommandContext, _ s: CommandSpec) {
-        if s.firstKey <= 0 {
-            if s.getKeys != nil {
-                ctx.out.array(1)
-                ctx.out.map(3)
-                ctx.out.bulk("flags"); writeKeyFlags(ctx, s)
-                ctx.out.bulk("begin_search"); ctx.out.map(2); ctx.out.bulk("type"); ctx.out.bulk("unknown"); ctx.out.bulk("spec"); ctx.out.map(0)
-                ctx.out.bulk("find_keys"); ctx.out.map(2); ctx.out.bulk("type"); ctx.out.bulk("unknown"); ctx.out.bulk("spec"); ctx.out.map(0)
-            } else {
-                ctx.out.array(0)
+        let specs = s.keySpecs
+        ctx.out.set(specs.count)
+        for k in specs {
+            ctx.out.map(k.notes == nil ? 3 : 4)
+            if let notes = k.notes { ctx.out.bulk("notes"); ctx.out.bulk(notes) }
+            ctx.out.bulk("flags")
+            let names = k.flags.nameList
+            ctx.out.set(names.count)
+            for n in names { ctx.out.simple(n) }
+            ctx.out.bulk("begin_search")
+            ctx.out.map(2)
+            switch k.begin {
+            case let .index(i):
+                ctx.out.bulk("type"); ctx.out.bulk("index")
+                ctx.out.bulk("spec"); ctx.out.map(1); ctx.out.bulk("index"); ctx.out.integer(i)
+            case let .keyword(word, startFrom):
+                ctx.out.bulk("type"); ctx.out.bulk("keyword")
+                ctx.out.bulk("spec"); ctx.out.map(2)
+                ctx.out.bulk("keyword"); ctx.out.bulk(word)
+                ctx.out.bulk("startfrom"); ctx.out.integer(startFrom)
+            case .unknown:
+                ctx.out.bulk("type"); ctx.out.bulk("unknown")
+                ctx.out.bulk("spec"); ctx.out.map(0)
             }
-            return
+            ctx.out.bulk("find_keys")
+            ctx.out.map(2)
+            switch k.find {
+            case let .range(lastKey, step, limit):
+                ctx.out.bulk("type"); ctx.out.bulk("range")
+                ctx.out.bulk("spec"); ctx.out.map(3)
+                ctx.out.bulk("lastkey"); ctx.out.integer(lastKey)
+                ctx.out.bulk("keystep"); ctx.out.integer(step)
+                ctx.out.bulk("limit"); ctx.out.integer(limit)
+            case let .keynum(idx, firstKey, step):
+                ctx.out.bulk("type"); ctx.out.bulk("keynum")
+                ctx.out.bulk("spec"); ctx.out.map(3)
+                ctx.out.bulk("keynumidx"); ctx.out.integer(idx)
+                ctx.out.bulk("firstkey"); ctx.out.integer(firstKey)
+                ctx.out.bulk("keystep"); ctx.out.integer(step)
+            case .unknown:
+                ctx.out.bulk("type"); ctx.out.bulk("unknown")
+                ctx.out.bulk("spec"); ctx.out.map(0)
+            }
         }
-        ctx.out.array(1)
-        ctx.out.map(3)
-        ctx.out.bulk("flags"); writeKeyFlags(ctx, s)
-        ctx.out.bulk("begin_search")
-        ctx.out.map(2)
-        ctx.out.bulk("type"); ctx.out.bulk("index")
-        ctx.out.bulk("spec"); ctx.out.map(1); ctx.out.bulk("index"); ctx.out.integer(s.firstKey)
-        ctx.out.bulk("find_keys")
-        ctx.out.map(2)
-        ctx.out.bulk("type"); ctx.out.bulk("range")
-        ctx.out.bulk("spec")
-        ctx.out.map(3)
-        ctx.out.bulk("lastkey"); ctx.out.integer(s.lastKey < 0 ? s.lastKey : s.lastKey - s.firstKey)
-        ctx.out.bulk("keystep"); ctx.out.integer(s.keyStep)
-        ctx.out.bulk("limit"); ctx.out.integer(0)
-    }
-
-    private static func writeKeyFlags(_ ctx: CommandContext, _ s: CommandSpec) {
-        let f: [String] = s.flags.contains(.write) ? ["RW", "update"] : ["RO", "access"]
-        ctx.out.set(f.count)
-        for x in f { ctx.out.simple(x) }
     }
 
     static func list(_ ctx: CommandContext) {

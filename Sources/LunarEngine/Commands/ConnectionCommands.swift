@@ -29,13 +29,12 @@ enum ConnectionCommands {
             CommandSpec("hello", arity: -1, flags: [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy], group: .connection, since: "6.0.0", summary: "Negotiates the protocol version, optionally authenticating and naming the connection, and describes the server.", syntax: "[protover [AUTH username password] [SETNAME clientname]]", handler: hello),
             CommandSpec("auth", arity: -2, flags: [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy], group: .connection, since: "1.0.0", summary: "Authenticates the connection with a password, or a username and password.", complexity: "O(N) where N is the number of passwords defined for the user", syntax: "[username] password") { ctx in
                 if ctx.argc > 3 { ctx.syntaxError(); return }
-                if ctx.argc == 2 && ctx.engine.config.string("requirepass").isEmpty {
+                if ctx.argc == 2 && ctx.engine.acl.defaultUser.nopass {
                     ctx.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
                     return
                 }
                 let user = ctx.argc == 3 ? ctx.argv[1] : Bytes("default")
-                if checkCredentials(ctx, user: user, password: ctx.argv[ctx.argc - 1]) {
-                    ctx.client.authenticated = true
+                if ctx.engine.authenticate(ctx.client, user: user, password: ctx.argv[ctx.argc - 1], command: ctx.argv[0]) {
                     ctx.ok()
                 } else {
                     ctx.error(wrongPass)
@@ -56,6 +55,7 @@ enum ConnectionCommands {
                 c.replySkipNext = false
                 // As Redis: back to the state of a new connection, authentication included.
                 c.authenticated = !ctx.engine.authRequired
+                c.user = nil
                 ctx.out.simple("RESET")
             },
             CommandSpec("client", arity: -2, group: .connection, since: "2.4.0", summary: "Inspects and manages client connections.", complexity: "Depends on subcommand.", subcommands: clientSubcommands),
@@ -63,14 +63,6 @@ enum ConnectionCommands {
     }
 
     static let wrongPass = "WRONGPASS invalid username-password pair or user is disabled."
-
-    /// Only the `default` user exists: it accepts any password while requirepass is empty (nopass),
-    /// otherwise exactly requirepass.
-    static func checkCredentials(_ ctx: CommandContext, user: Bytes, password: Bytes) -> Bool {
-        guard user == Bytes("default") else { return false }
-        let required = ctx.engine.config.string("requirepass")
-        return required.isEmpty || Bytes(required) == password
-    }
 
     static let badClientName = "ERR Client names cannot contain spaces, newlines or special characters."
 
@@ -95,11 +87,10 @@ enum ConnectionCommands {
         while j < ctx.argc {
             let more = ctx.argc - 1 - j
             if ctx.arg(j, is: "auth") && more >= 2 {
-                if !checkCredentials(ctx, user: ctx.argv[j + 1], password: ctx.argv[j + 2]) {
+                if !ctx.engine.authenticate(ctx.client, user: ctx.argv[j + 1], password: ctx.argv[j + 2], command: ctx.argv[0]) {
                     ctx.error(wrongPass)
                     return
                 }
-                ctx.client.authenticated = true
                 j += 3
             } else if ctx.arg(j, is: "setname") && more >= 1 {
                 let n = ctx.argv[j + 1]
@@ -228,7 +219,8 @@ enum ConnectionCommands {
         var flags = ""
         if c.isReplica { flags += "S" } else if c.isMonitor { flags += "O" }
         if c.subscriptions.pubsubMode { flags += "P" }
-        if c.inMulti { flags += "x" }
+        let transaction = c.inMulti ? c.queued : c.executingTransaction
+        if transaction != nil { flags += "x" }
         if c.blocked != nil { flags += "b" }
         if let t = c.tracking {
             flags += "t"
@@ -240,16 +232,16 @@ enum ConnectionCommands {
         if c.isUnixSocket { flags += "U" }
         if c.noEvict { flags += "e" }
         if flags.isEmpty { flags = "N" }
-        let multi = c.inMulti ? c.queued.count : -1
+        let multi = transaction?.count ?? -1
         var multiMem = 0
-        if c.inMulti { for q in c.queued { for a in q { multiMem += a.count } } }
+        for q in transaction ?? [] { for a in q { multiMem += a.count } }
         let age = max(0, (now - c.createdAt) / 1000)
         let idle = max(0, (now - c.lastInteraction) / 1000)
         let obl = c.output.buffer.readableBytes
         var s = "id=\(c.id) addr=\(c.remoteAddress) laddr=\(c.localAddress) fd=-1 name=\(c.name.string)"
         s += " age=\(age) idle=\(idle) flags=\(flags) db=\(c.db) sub=\(c.subscriptions.channels.count) psub=\(c.subscriptions.patterns.count) ssub=\(c.subscriptions.shardChannels.count) multi=\(multi)"
         s += " qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=\(multiMem) rbs=0 rbp=0 obl=\(obl) oll=0 omem=0 tot-mem=\(obl + multiMem)"
-        s += " events=r cmd=\(c.lastCommand) user=default redir=\(c.tracking.map { $0.redirect } ?? -1) resp=\(c.resp)"
+        s += " events=r cmd=\(c.lastCommand) user=\(engine.user(of: c).name) redir=\(c.tracking.map { $0.redirect } ?? -1) resp=\(c.resp)"
         return s
     }
 
@@ -317,6 +309,7 @@ enum ConnectionCommands {
         var addr: String?
         var laddr: String?
         var skipMe = true
+        var user: ACLUser?
         var i = 2
         while i < ctx.argc {
             guard i + 1 < ctx.argc else { ctx.syntaxError(); return }
@@ -332,7 +325,8 @@ enum ConnectionCommands {
             } else if ctx.arg(i, is: "laddr") {
                 laddr = v.string
             } else if ctx.arg(i, is: "user") {
-                guard v == Bytes("default") else { ctx.error("ERR No such user '\(v.string)'"); return }
+                guard let u = engine.acl.users[v.string] else { ctx.error("ERR No such user '\(v.string)'"); return }
+                user = u
             } else if ctx.arg(i, is: "skipme") {
                 if v.equalsIgnoringCase("yes") { skipMe = true } else if v.equalsIgnoringCase("no") { skipMe = false } else { ctx.syntaxError(); return }
             } else {
@@ -347,6 +341,7 @@ enum ConnectionCommands {
             if let type, type != typeOf(c) { continue }
             if let addr, c.remoteAddress != addr { continue }
             if let laddr, c.localAddress != laddr { continue }
+            if let user, engine.user(of: c) !== user { continue }
             if skipMe && c === ctx.client { continue }
             victims.append(c)
         }

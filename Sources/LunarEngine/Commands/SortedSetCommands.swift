@@ -148,7 +148,7 @@ enum SortedSetCommands {
                         summary: "Stores the union of sorted sets (and sets) in a key.",
                         complexity: "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.",
                         syntax: "destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE SUM|MIN|MAX]",
-                        handler: { setOp($0, .union, store: true, card: false) }, getKeys: { [1] + numkeyKeys($0, 2) }),
+                        handler: { setOp($0, .union, store: true, card: false) }, getKeys: storeKeys),
             CommandSpec("zinter", arity: -3, flags: [.readonly], group: .sortedSet, since: "6.2.0",
                         summary: "Returns the intersection of sorted sets (and sets), with weights and an aggregate for the scores.",
                         complexity: "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.",
@@ -158,7 +158,7 @@ enum SortedSetCommands {
                         summary: "Stores the intersection of sorted sets (and sets) in a key.",
                         complexity: "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.",
                         syntax: "destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE SUM|MIN|MAX]",
-                        handler: { setOp($0, .inter, store: true, card: false) }, getKeys: { [1] + numkeyKeys($0, 2) }),
+                        handler: { setOp($0, .inter, store: true, card: false) }, getKeys: storeKeys),
             CommandSpec("zintercard", arity: -3, flags: [.readonly], group: .sortedSet, since: "7.0.0",
                         summary: "Counts the members in the intersection of sorted sets, optionally stopping at a limit.",
                         complexity: "O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets.",
@@ -173,7 +173,7 @@ enum SortedSetCommands {
                         summary: "Stores the difference between the first sorted set and the others in a key.",
                         complexity: "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.",
                         syntax: "destination numkeys key [key ...]",
-                        handler: { setOp($0, .diff, store: true, card: false) }, getKeys: { [1] + numkeyKeys($0, 2) }),
+                        handler: { setOp($0, .diff, store: true, card: false) }, getKeys: storeKeys),
             CommandSpec("zscan", arity: -3, flags: [.readonly], keys: (1, 1, 1), group: .sortedSet, since: "2.8.0",
                         summary: "Iterates over the members and scores of a sorted set with a cursor.",
                         complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
@@ -205,6 +205,12 @@ enum SortedSetCommands {
     static func plainSetMembers(_ s: SetObject) -> [Bytes] { Array(s.members) }
 
     /// Key positions of `numkeys key [key ...]` starting at `idx` (for COMMAND GETKEYS and ACLs).
+    /// ZUNIONSTORE/ZINTERSTORE/ZDIFFSTORE: the destination and the sources, or none when numkeys is bad.
+    static func storeKeys(_ argv: [Bytes]) -> [Int] {
+        let sources = numkeyKeys(argv, 2)
+        return sources.isEmpty ? [] : [1] + sources
+    }
+
     static func numkeyKeys(_ argv: [Bytes], _ idx: Int) -> [Int] {
         guard idx < argv.count, let n = parseStrictInt(argv[idx].raw), n > 0, n < argv.count - idx else { return [] }
         return Array((idx + 1)...(idx + n))

@@ -66,8 +66,10 @@ enum TransactionCommands {
         // The queued writes propagate (wrapped in MULTI/EXEC when more than one), not EXEC itself.
         ctx.propagateNothing()
         ctx.out.array(queue.count)
+        c.executingTransaction = queue
         for argv in queue {
             engine.executeNested(c, argv, out: &ctx.out, inScript: false)
         }
+        c.executingTransaction = nil
     }
 }

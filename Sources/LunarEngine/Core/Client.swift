@@ -90,6 +90,8 @@ public final class Client: @unchecked Sendable {
     /// Passed AUTH (or connected while no password was required): until then, with `requirepass`
     /// set, only AUTH, HELLO … AUTH, RESET and QUIT run (NOAUTH). Internal clients are authenticated.
     public var authenticated = true
+    /// The ACL user this connection is authenticated as; nil for the default user.
+    public var user: ACLUser?
     /// Since when (engine ms) the client's pending output has been over its class's soft limit (0: not).
     var softLimitSince: Int64 = 0
     /// The next hand-over of this client's output is not counted against its output buffer limit:
@@ -116,6 +118,8 @@ public final class Client: @unchecked Sendable {
     public var inMulti = false
     public var multiFailed = false
     public var queued: [[Bytes]] = []
+    /// The transaction EXEC is running: CLIENT LIST (and ACL LOG's client line) still show it, as Redis does.
+    public var executingTransaction: [[Bytes]]?
     public var watched: [WatchedKey: Bool] = [:]   // key → was it alive when watched
     public var watchDirty = false
 

@@ -44,6 +44,9 @@ public final class ConfigStore: @unchecked Sendable {
     private var values: [String: String] = [:]
     /// The configuration file the server was started with (CONFIG REWRITE writes it), if any.
     public var configFile: String?
+    /// `user name rules…` lines of the configuration file (each with "user" first), with where they
+    /// were: the users are created once the command table is complete.
+    public var userDirectives: [(args: [Bytes], line: String, number: Int, source: String)] = []
     /// Called after a value changes (name, new canonical value).
     public var onChange: [(String, String) -> Void] = []
 
@@ -206,6 +209,9 @@ public final class ConfigStore: @unchecked Sendable {
             ConfigParam("appendfilename", .string, "appendonly.aof", immutable: true),
             ConfigParam("appendfsync", .enumeration(["everysec", "always", "no"]), "everysec"),   // Redis's order (its error lists them so)
             ConfigParam("requirepass", .string, ""),
+            ConfigParam("aclfile", .string, "", immutable: true),
+            ConfigParam("acllog-max-len", .int(min: 0, max: Int(Int32.max)), "128"),
+            ConfigParam("acl-pubsub-default", .enumeration(["allchannels", "resetchannels"]), "resetchannels"),
             ConfigParam("maxclients", .int(min: 1, max: big), "10000"),
             ConfigParam("maxmemory", .memory(min: 0, max: big), "0"),
             ConfigParam("maxmemory-policy", .enumeration(["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"]), "noeviction"),

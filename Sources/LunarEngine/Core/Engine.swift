@@ -191,7 +191,8 @@ public final class Engine: @unchecked Sendable {
         eviction.load(config)
         lfuMode = eviction.policy.usesLFU
         outputLimits = OutputBufferLimits(config.string("client-output-buffer-limit")) ?? OutputBufferLimits()
-        authRequired = !config.string("requirepass").isEmpty
+        acl.resetDefaultUser(requirepass: config.string("requirepass"), pubsubDefault: config.string("acl-pubsub-default"))
+        aclChanged()
         slowlogThreshold = config.int("slowlog-log-slower-than")
         slowlogMaxLen = config.int("slowlog-max-len")
         latencyTracking = config.bool("latency-tracking")
@@ -203,8 +204,10 @@ public final class Engine: @unchecked Sendable {
             case "slowlog-log-slower-than": self.slowlogThreshold = Int(value) ?? -1
             case "slowlog-max-len": self.slowlogMaxLen = Int(value) ?? 0
             case "requirepass":
-                // Connections already in keep their state, as in Redis; new ones must AUTH.
-                self.authRequired = !value.isEmpty
+                // Connections already in keep their state, as in Redis; new ones must AUTH. The
+                // default user's password follows requirepass.
+                self.acl.setRequirepass(value)
+                self.aclChanged()
             case "proto-max-bulk-len": self.protoMaxBulkLen.store(Int(value) ?? 0, ordering: .relaxed)
             case "client-query-buffer-limit": self.queryBufferLimit.store(Int(value) ?? 0, ordering: .relaxed)
             case "client-output-buffer-limit":
@@ -682,6 +685,8 @@ public final class Engine: @unchecked Sendable {
             rejectCommand(ctx, "NOAUTH Authentication required.", spec: spec)
             return
         }
+        // ACLs: one flag test while every user may run everything (the common case).
+        if aclInUse && !aclAllows(ctx, spec) { return }
         if eviction.maxmemory > 0 && ctx === topContext && !isReplicaRole && !pauseActive && rejectForMaxmemory(denyoom: deniesOOM(spec, argv, client)) {
             rejectCommand(ctx, Err.oom, spec: spec)
             return
@@ -868,8 +873,13 @@ public final class Engine: @unchecked Sendable {
     var slowlog = SlowLog()
     private var slowlogThreshold = 10_000
     private var slowlogMaxLen = 128
-    /// `requirepass` is set: connections start unauthenticated.
+    /// The default user needs a password (requirepass, or ACL rules): connections start unauthenticated.
     public internal(set) var authRequired = false
+    /// Users, their rules and ACL LOG (Security/ACL.swift).
+    public private(set) lazy var acl = ACL(engine: self)
+    /// Some user is restricted: dispatch checks permissions (false keeps the hot path to one test).
+    var aclInUse = false
+    func rejectDenied(_ ctx: CommandContext, _ message: String, spec: CommandSpec) { rejectCommand(ctx, message, spec: spec) }
     /// True while this server follows a master (REPLICAOF): keys do not expire by themselves and are
     /// not evicted here; the master's DELs remove them (see Database.slot).
     public internal(set) var isReplicaRole = false
