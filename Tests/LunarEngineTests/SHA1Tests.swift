@@ -1,4 +1,4 @@
-@testable import LunarScripting
+import LunarEngine
 import XCTest
 
 final class SHA1Tests: XCTestCase {
