@@ -81,7 +81,19 @@ public final class ACLUser {
     }
 
     func accepts(_ password: Bytes) -> Bool {
-        enabled && (nopass || passwords.contains(SHA256.hex(password.raw)))
+        guard enabled else { return false }
+        if nopass { return true }
+        // Every stored hash is compared in full, in time that does not depend on where they differ
+        // (as Redis's time-independent comparison).
+        let given = Array(SHA256.hex(password.raw).utf8)
+        var matched = false
+        for stored in passwords {
+            let s = Array(stored.utf8)
+            var diff = UInt8(truncatingIfNeeded: s.count ^ given.count)
+            for i in 0..<min(s.count, given.count) { diff |= s[i] ^ given[i] }
+            matched = matched || diff == 0
+        }
+        return matched
     }
 }
 
