@@ -161,15 +161,15 @@ public final class Migrate {
                 return
             }
             // The request: AUTH and SELECT when needed, then one RESTORE per key still alive.
-            var request: [UInt8] = []
+            var request = ReplyWriter(resp: 2, capacity: 1024)
             var expected = 0
             if let pass = o.password {
-                append(&request, o.user.map { [Bytes("AUTH"), $0, pass] } ?? [Bytes("AUTH"), pass])
+                request.command(o.user.map { [Bytes("AUTH"), $0, pass] } ?? [Bytes("AUTH"), pass])
                 expected += 1
             }
             let select = cached.lastDB != dbid
             if select {
-                append(&request, [Bytes("SELECT"), StringEncoding.decimal(dbid)])
+                request.command([Bytes("SELECT"), StringEncoding.decimal(dbid)])
                 expected += 1
             }
             let compress = Persistence.of(engine)?.compress ?? true
@@ -184,10 +184,11 @@ public final class Migrate {
                 }
                 var args = [Bytes("RESTORE"), key, Bytes(String(ttl)), Bytes(DumpRestore.payload(of: value, compress: compress))]
                 if o.replace { args.append(Bytes("REPLACE")) }
-                append(&request, args)
+                request.command(args)
                 sent.append(key)
             }
-            let result = cached.socket.exchange(request, replies: expected + sent.count, timeoutMs: timeout)
+            let result = cached.socket.exchange(Array(request.buffer.readableBytesView),
+                                                replies: expected + sent.count, timeoutMs: timeout)
             cached.lastUse = monotonicMillis()
             if result.failure == .writing {
                 close(host: host, port: port)
@@ -241,15 +242,6 @@ public final class Migrate {
                 ctx.out.ok()
             }
             return
-        }
-    }
-
-    private func append(_ out: inout [UInt8], _ args: [Bytes]) {
-        out.append(contentsOf: Array("*\(args.count)\r\n".utf8))
-        for a in args {
-            out.append(contentsOf: Array("$\(a.count)\r\n".utf8))
-            out.append(contentsOf: a.raw)
-            out.append(contentsOf: [13, 10])
         }
     }
 

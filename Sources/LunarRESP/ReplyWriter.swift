@@ -89,6 +89,11 @@ public struct ReplyWriter: Sendable {
         if resp >= 3 { buffer.writeStaticString("_\r\n") } else { buffer.writeStaticString("*-1\r\n") }
     }
     @inlinable public mutating func array(_ n: Int) { header(UInt8(ascii: "*"), n) }
+    /// A command as a multibulk request: what the AOF, the replication stream and MIGRATE send.
+    @inlinable public mutating func command(_ args: [Bytes]) {
+        array(args.count)
+        for a in args { bulk(a) }
+    }
     /// A map of `n` pairs: RESP3 `%n`, RESP2 a flat array of 2n elements.
     @inlinable public mutating func map(_ n: Int) {
         if resp >= 3 { header(UInt8(ascii: "%"), n) } else { header(UInt8(ascii: "*"), 2 * n) }

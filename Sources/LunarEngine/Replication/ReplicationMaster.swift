@@ -139,8 +139,7 @@ public final class ReplicationMaster: PropagationSink {
                 encoder.bulk(int: op.db)
                 streamDB = op.db
             }
-            encoder.array(op.argv.count)
-            for a in op.argv { encoder.bulk(a) }
+            encoder.command(op.argv)
         }
         if encoder.buffer.readableBytes == 0 { return }
         feed(encoder.buffer)

@@ -260,16 +260,11 @@ public final class AppendOnlyFile: PropagationSink {
         }
         for op in ops where op.targets.contains(.aof) {
             if op.db != selectedDB {
-                appendCommand([Bytes("SELECT"), Bytes(op.db)])
+                out.command([Bytes("SELECT"), Bytes(op.db)])
                 selectedDB = op.db
             }
-            appendCommand(op.argv)
+            out.command(op.argv)
         }
-    }
-
-    private func appendCommand(_ argv: [Bytes]) {
-        out.array(argv.count)
-        for a in argv { out.bulk(a) }
     }
 
     /// Writes the buffer to the current file (before the round's replies go out), then fsyncs as
