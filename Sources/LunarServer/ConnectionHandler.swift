@@ -30,6 +30,7 @@ final class ChannelConnection: ClientConnection, @unchecked Sendable {
         self.fd = fd
     }
 
+    var descriptor: Int32 { fd ?? -1 }
     var unsentBytes: Int { unsent.load(ordering: .relaxed) }
     var unsentExemptBytes: Int { unsentExempt.load(ordering: .relaxed) }
     func noteHandedOver(_ bytes: Int, _ tracking: UnsentTracking) {

@@ -238,7 +238,7 @@ enum ConnectionCommands {
         let age = max(0, (now - c.createdAt) / 1000)
         let idle = max(0, (now - c.lastInteraction) / 1000)
         let obl = c.output.buffer.readableBytes
-        var s = "id=\(c.id) addr=\(c.remoteAddress) laddr=\(c.localAddress) fd=-1 name=\(c.name.string)"
+        var s = "id=\(c.id) addr=\(c.remoteAddress) laddr=\(c.localAddress) fd=\(c.connection?.descriptor ?? -1) name=\(c.name.string)"
         s += " age=\(age) idle=\(idle) flags=\(flags) db=\(c.db) sub=\(c.subscriptions.channels.count) psub=\(c.subscriptions.patterns.count) ssub=\(c.subscriptions.shardChannels.count) multi=\(multi)"
         s += " qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=\(multiMem) rbs=0 rbp=0 obl=\(obl) oll=0 omem=0 tot-mem=\(obl + multiMem)"
         s += " events=r cmd=\(c.lastCommand) user=\(engine.user(of: c).name) redir=\(c.tracking.map { $0.redirect } ?? -1) resp=\(c.resp)"

@@ -21,6 +21,12 @@ enum PubSubCommands {
                         summary: "Listens for messages published to the given shard channels.",
                         complexity: "O(N) where N is the number of shard channels to subscribe to.",
                         syntax: "shardchannel [shardchannel ...]") { ctx in
+                // Inside EXEC (Redis's DENY BLOCKING client): unlike SUBSCRIBE, which Redis 7.0 still
+                // lets a transaction run, SSUBSCRIBE is refused there.
+                if ctx !== ctx.engine.topContext && !ctx.inScript {
+                    ctx.error("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client")
+                    return
+                }
                 subscribe(ctx, .shard)
             },
             CommandSpec("unsubscribe", arity: -1, flags: subFlags, group: .pubsub, since: "2.0.0",

@@ -16,6 +16,12 @@ public protocol ClientConnection: AnyObject, Sendable {
     /// The same for `tracking` .exempt (a replica's snapshot, or output of a class without limit).
     var unsentExemptBytes: Int { get }
     func noteHandedOver(_ bytes: Int, _ tracking: UnsentTracking)
+    /// The socket's file descriptor, for CLIENT LIST's `fd` (-1 when unknown).
+    var descriptor: Int32 { get }
+}
+
+extension ClientConnection {
+    public var descriptor: Int32 { -1 }
 }
 
 /// Whether a hand-over's bytes are counted until written: against the client's output buffer limit

@@ -910,8 +910,9 @@ public final class Engine: @unchecked Sendable {
         var message = message
         if spec?.name == "exec" && spec?.parent == nil && ctx === topContext {
             // A rejected EXEC ends any transaction and names the reason (Redis drops the ERR code),
-            // inside MULTI or not.
-            if ctx.client.inMulti { TransactionCommands.discardTransaction(self, ctx.client) }
+            // inside MULTI or not; either way it forgets the client's WATCHed keys, as Redis's
+            // discard does.
+            TransactionCommands.discardTransaction(self, ctx.client)
             message = "EXECABORT Transaction discarded because of: " + (message.hasPrefix("ERR ") ? String(message.dropFirst(4)) : message)
         } else if ctx.client.inMulti {
             ctx.client.multiFailed = true

@@ -41,6 +41,8 @@ final class Tracking {
     private(set) var clientCount = 0
     /// Keys whose invalidation goes to the running client once its command has replied.
     var pendingForCaller: [Bytes?] = []
+    /// The running client's tracking settings when its first pending invalidation was queued.
+    var pendingState: TrackingState?
 
     /// `tracking-table-max-keys`, kept here so a tracked read does not parse the config text.
     private var maxKeys: Int
@@ -123,7 +125,10 @@ final class Tracking {
             for id in ids {
                 guard let c = engine.clients[id], !c.closed, let t = c.tracking, !t.bcast else { continue }
                 if c === current {
-                    if !t.noloop { pendingForCaller.append(key) }
+                    if !t.noloop {
+                        if pendingForCaller.isEmpty { pendingState = t }
+                        pendingForCaller.append(key)
+                    }
                 } else {
                     send(to: c, keys: [key])
                 }
@@ -145,7 +150,12 @@ final class Tracking {
         table = [:]
         items = 0
         for c in engine.clients.values where c.tracking != nil && !c.closed {
-            if c === modifier { pendingForCaller.append(nil) } else { send(to: c, keys: nil) }
+            if c === modifier {
+                if pendingForCaller.isEmpty { pendingState = c.tracking }
+                pendingForCaller.append(nil)
+            } else {
+                send(to: c, keys: nil)
+            }
         }
         refreshInUse()
     }
@@ -155,8 +165,12 @@ final class Tracking {
         let keys = pendingForCaller
         pendingForCaller = []
         refreshInUse()
-        if c.closed || c.tracking == nil { return }
-        for k in keys { send(to: c, keys: k.map { [$0] }) }
+        // Tracking turned off by a later command of the same transaction or script: what was
+        // already due is still sent, to the redirect target of then (as Redis does).
+        let state = c.tracking ?? pendingState
+        pendingState = nil
+        if c.closed || state == nil { return }
+        for k in keys { send(to: c, keys: k.map { [$0] }, state: state) }
     }
 
     /// End of an engine round: the BCAST prefixes' collected keys, one message per prefix and client.
@@ -175,8 +189,8 @@ final class Tracking {
     // MARK: Delivery
 
     /// Writes one invalidation (`keys` nil: everything) to the client or its redirect target.
-    private func send(to c: Client, keys: [Bytes]?) {
-        guard let t = c.tracking else { return }
+    private func send(to c: Client, keys: [Bytes]?, state: TrackingState? = nil) {
+        guard let t = state ?? c.tracking else { return }
         var target = c
         if t.redirect != 0 {
             guard let r = engine.clients[t.redirect], !r.closed else {
@@ -199,9 +213,13 @@ final class Tracking {
             write(target) { out in
                 out.push(2)
                 out.bulk("invalidate")
-                Self.keysReply(&out, keys)
+                // A flush's null takes the form of the tracking client's protocol, as in Redis
+                // (a RESP2 client redirecting to a RESP3 one: `$-1`, which RESP3 reads too).
+                if keys == nil && c.resp < 3 { out.buffer.writeStaticString("$-1\r\n") } else { Self.keysReply(&out, keys) }
             }
-        } else if target.subscriptions.pubsubMode {
+        } else if t.redirect != 0 && target.subscriptions.pubsubMode {
+            // RESP2 has no push messages: only a redirect target in subscribed mode hears of
+            // invalidations, a RESP2 client tracking for itself gets nothing (as in Redis).
             write(target) { out in
                 out.array(3)
                 out.bulk("message")
