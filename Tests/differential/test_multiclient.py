@@ -27,6 +27,9 @@ ZSETS = ["z1"]
 KEYS = ["k1", "k2", "pre:a", "pre:b"]
 BLOCKING = {"BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH", "BZPOPMIN", "BZPOPMAX", "BLMPOP", "BZMPOP"}
 SUBSCRIPTIONS = {"SUBSCRIBE", "UNSUBSCRIBE", "PSUBSCRIBE", "PUNSUBSCRIBE", "SSUBSCRIBE", "SUNSUBSCRIBE"}
+SUBSCRIPTION_STEPS = [(0.10, "SUBSCRIBE", CHANNELS, 1, 2), (0.16, "UNSUBSCRIBE", CHANNELS, 0, 2),
+                      (0.22, "PSUBSCRIBE", PATTERNS, 1, 2), (0.26, "PUNSUBSCRIBE", PATTERNS, 0, 2),
+                      (0.29, "SSUBSCRIBE", SHARD, 1, 2), (0.31, "SUNSUBSCRIBE", SHARD, 0, 1)]
 PONGS = [("simple", b"PONG"), ("array", [("bulk", b"pong"), ("bulk", b"")])]
 UNORDERED = {("PUBSUB", "CHANNELS"), ("PUBSUB", "SHARDCHANNELS")}
 
@@ -83,7 +86,7 @@ class Side:
         name = args[0].upper()
         conn.send_raw(Conn.encode(self.resolve(args)))
         early = []
-        if name in BLOCKING:
+        if name in BLOCKING or (name in ("XREAD", "XREADGROUP") and "BLOCK" in args):
             reply = self.settle_blocked(i, early)
         elif name in SUBSCRIPTIONS:
             reply = conn.read()   # a push on RESP3
@@ -230,6 +233,7 @@ class Model:
         self.blocked = [False] * CONNS
         self.in_multi = [False] * CONNS
         self.proto = [2] * CONNS
+        self.stream_id = 1
 
 
 def gen_step(rng, model):
@@ -260,19 +264,14 @@ def allowed_in_multi(args, proto):
 
 
 def _gen_step(rng, model, i):
+    if rng.random() < 0.1:
+        return _stream_step(rng, model, i)
     r = rng.random()
-    if r < 0.10:
-        return i, ["SUBSCRIBE"] + rng.sample(CHANNELS, rng.randint(1, 2))
-    if r < 0.16:
-        return i, ["UNSUBSCRIBE"] + rng.sample(CHANNELS, rng.randint(0, 2))
-    if r < 0.22:
-        return i, ["PSUBSCRIBE"] + rng.sample(PATTERNS, rng.randint(1, 2))
-    if r < 0.26:
-        return i, ["PUNSUBSCRIBE"] + rng.sample(PATTERNS, rng.randint(0, 2))
-    if r < 0.29:
-        return i, ["SSUBSCRIBE"] + rng.sample(SHARD, rng.randint(1, 2))
     if r < 0.31:
-        return i, ["SUNSUBSCRIBE"] + rng.sample(SHARD, rng.randint(0, 1))
+        # (Un)subscriptions: (upper bound of r, command, names, fewest and most names).
+        for bound, name, names, least, most in SUBSCRIPTION_STEPS:
+            if r < bound:
+                return i, [name] + rng.sample(names, rng.randint(least, most))
     if r < 0.41:
         return i, ["PUBLISH", rng.choice(CHANNELS + ["other"]), rng.choice(["hi", "", "x" * 50])]
     if r < 0.44:
@@ -323,6 +322,19 @@ def _gen_step(rng, model, i):
                               ["CLIENT", "TRACKING", "ON", "REDIRECT", f"$id{rng.randrange(CONNS)}"]])
     return i, rng.choice([["MSET", "k1", "1", "pre:a", "2"], ["DEL", "k2", "pre:b"], ["FLUSHDB"],
                           ["CLIENT", "GETREDIR"], ["CLIENT", "TRACKINGINFO"]])
+
+
+def _stream_step(rng, model, i):
+    # Streams: blocking reads served by XADD with explicit IDs (time-made IDs would differ), and
+    # databases: a client blocked or tracking in one database, writes in another.
+    model.stream_id += rng.choice([0, 1, 1, 1])
+    if rng.random() < 0.35 and sum(model.blocked) < 3:
+        return i, rng.choice([["XREAD", "BLOCK", "0", "STREAMS", "x", "$"],
+                              ["XREAD", "COUNT", "1", "BLOCK", "0", "STREAMS", "x", "y", "$", "0-0"],
+                              ["XREADGROUP", "GROUP", "g", f"c{i}", "BLOCK", "0", "STREAMS", "x", ">"]])
+    return i, rng.choice([["XADD", rng.choice(["x", "y"]), f"{model.stream_id}-1", "f", "v"],
+                          ["XGROUP", "CREATE", "x", "g", "$", "MKSTREAM"], ["DEL", "x"],
+                          ["SELECT", rng.choice(["0", "0", "1"])], ["WAIT", "0", "0"]])
 
 
 @pytest.mark.parametrize("run", range(3))
