@@ -138,3 +138,27 @@ def test_client_list_shows_the_socket_descriptor(lunar_server):
     finally:
         a.close()
         b.close()
+
+
+def test_a_served_blocking_xread_does_not_track_its_key_again(lunar_server, redis_server):
+    """XREAD is a read: its keys are tracked when it runs. Blocked and then served by an XADD, the
+    client is told of that XADD, and the next XADD is not reported again (Redis 7.0)."""
+    def scenario(port):
+        a, b = Conn(port), Conn(port)
+        try:
+            b.call("FLUSHALL")
+            a.call("HELLO", "3")
+            a.call("CLIENT", "TRACKING", "ON")
+            a.send_raw(Conn.encode(["XREAD", "BLOCK", "0", "STREAMS", "x", "$"]))
+            time.sleep(0.1)
+            b.call("XADD", "x", "1-1", "f", "v")
+            served = pending(a)
+            b.call("XADD", "x", "2-1", "f", "v")
+            return served, pending(a)
+        finally:
+            a.close()
+            b.close()
+    served, later = on_both(lunar_server, redis_server, scenario)
+    assert served[0] == ("push", [("bulk", b"invalidate"), ("array", [("bulk", b"x")])])
+    assert served[1][0] == "map"
+    assert later == []

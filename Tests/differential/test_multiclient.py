@@ -71,8 +71,13 @@ class Side:
         # reach it meanwhile, and those are told apart from its replies by their type.
         self.in_multi = [False] * CONNS
         self.proto = [2] * (CONNS - 1) + [3]
+        self.paused = False
+        # Pushes read from a waiting connection, reported with the reply that ends its wait.
+        self.held = [[] for _ in range(CONNS)]
 
     def close(self):
+        if self.paused:
+            self.ctl.call("CLIENT", "UNPAUSE")
         for c in self.conns + [self.ctl]:
             c.close()
 
@@ -86,8 +91,11 @@ class Side:
         name = args[0].upper()
         conn.send_raw(Conn.encode(self.resolve(args)))
         early = []
-        if name in BLOCKING or (name in ("XREAD", "XREADGROUP") and "BLOCK" in args):
-            reply = self.settle_blocked(i, early)
+        # While CLIENT PAUSE WRITE holds, writes wait like blocked clients (flag `b`).
+        if name in BLOCKING or (name in ("XREAD", "XREADGROUP") and "BLOCK" in args) or self.paused:
+            reply = self.settle_blocked(i, early, push_replies=name in SUBSCRIPTIONS)
+            if reply == "blocked":
+                self.held[i], early = early, []
         elif name in SUBSCRIPTIONS:
             reply = conn.read()   # a push on RESP3
         else:
@@ -98,6 +106,10 @@ class Side:
             self.proto[i] = int(args[1])
         elif name == "RESET" and reply == ("simple", b"RESET"):
             self.proto[i] = 2
+        if args[:2] == ["CLIENT", "PAUSE"] and reply == ("simple", b"OK"):
+            self.paused = True
+        elif args[:2] == ["CLIENT", "UNPAUSE"] and reply == ("simple", b"OK"):
+            self.paused = False
         if name == "MULTI" and reply == ("simple", b"OK"):
             self.in_multi[i] = True
         elif name in ("EXEC", "DISCARD", "RESET") and reply != ("simple", b"QUEUED"):
@@ -120,13 +132,14 @@ class Side:
             skip = i
         for k in range(CONNS):
             if self.blocked[k]:
+                # What a waiting connection receives is compared when it stops waiting: a message
+                # to it may still be on its way when it is looked at (no PING can pass its
+                # command), but it always comes before the reply that ends the wait.
                 if k != i:
-                    pushed = []
-                    r = self.settle_blocked(k, pushed)
-                    if pushed:
-                        seen.append(("pushed while blocked", k, pushed))
+                    r = self.settle_blocked(k, self.held[k])
                     if r != "blocked":
-                        seen.append(("unblocked", k, r))
+                        seen.append(("unblocked", k, (pattern_runs_sorted(self.held[k]), r)))
+                        self.held[k] = []
             elif k != skip and not self.in_multi[k]:
                 pushed = self.drain(k)
                 if pushed:
@@ -158,13 +171,16 @@ class Side:
                 return m
             pushes.append(m)
 
-    def settle_blocked(self, i, pushes):
+    def settle_blocked(self, i, pushes, push_replies=False):
+        """The reply of connection i's blocking (or paused) command, or "blocked" while CLIENT LIST
+        shows it waiting. Pushes read meanwhile go to `pushes`, unless the command's own reply is
+        a push (a subscription on RESP3)."""
         conn = self.conns[i]
-        deadline = time.time() + 10
+        deadline = time.time() + float(os.environ.get("SETTLE_SECONDS", "10"))
         while time.time() < deadline:
             while conn.buf or select.select([conn.sock], [], [], 0)[0]:
                 m = conn.read()
-                if m[0] != "push":
+                if m[0] != "push" or push_replies:
                     self.blocked[i] = False
                     return m
                 pushes.append(m)
@@ -175,7 +191,7 @@ class Side:
                 return "blocked"
             # Not blocked: the command is not read yet, or its reply is on its way.
             select.select([conn.sock], [], [], 0.01)
-        raise AssertionError(f"connection {i} neither answered nor blocked")
+        raise AssertionError(f"connection {i} on port {self.port} neither answered nor blocked")
 
     def drain(self, i):
         conn = self.conns[i]
@@ -234,11 +250,14 @@ class Model:
         self.in_multi = [False] * CONNS
         self.proto = [2] * CONNS
         self.stream_id = 1
+        self.paused = False
 
 
 def gen_step(rng, model):
     free = [i for i in range(CONNS) if not model.blocked[i]]
     i = rng.choice(free)
+    if model.paused and len(free) <= 2 and not model.in_multi[i]:
+        return i, ["CLIENT", "UNPAUSE"]   # before every connection waits on the pause
     while True:
         i, args = _gen_step(rng, model, i)
         if model.in_multi[i] and not allowed_in_multi(args, model.proto[i]):
@@ -254,7 +273,7 @@ def allowed_in_multi(args, proto):
     no longer say where it ends. SSUBSCRIBE is refused in a transaction, so it stays."""
     name = args[0].upper()
     if name == "HELLO" or args[:2] in (["PUBSUB", "CHANNELS"], ["PUBSUB", "SHARDCHANNELS"], ["CLIENT", "GETREDIR"],
-                                       ["CLIENT", "TRACKINGINFO"]):
+                                       ["CLIENT", "TRACKINGINFO"], ["CLIENT", "PAUSE"], ["CLIENT", "UNPAUSE"]):
         return False
     if name in ("SUBSCRIBE", "PSUBSCRIBE"):
         return False
@@ -334,7 +353,10 @@ def _stream_step(rng, model, i):
                               ["XREADGROUP", "GROUP", "g", f"c{i}", "BLOCK", "0", "STREAMS", "x", ">"]])
     return i, rng.choice([["XADD", rng.choice(["x", "y"]), f"{model.stream_id}-1", "f", "v"],
                           ["XGROUP", "CREATE", "x", "g", "$", "MKSTREAM"], ["DEL", "x"],
-                          ["SELECT", rng.choice(["0", "0", "1"])], ["WAIT", "0", "0"]])
+                          ["SELECT", rng.choice(["0", "0", "1"])], ["WAIT", "0", "0"],
+                          # A long WRITE pause, ended by UNPAUSE: never ALL, which would hold the
+                          # CLIENT LIST that tells a waiting client from a slow one.
+                          ["CLIENT", "PAUSE", "100000", "WRITE"], ["CLIENT", "UNPAUSE"], ["CLIENT", "UNPAUSE"]])
 
 
 @pytest.mark.parametrize("run", range(3))
@@ -352,11 +374,14 @@ def test_multiclient(run, lunar_server, redis_server):
             recent = lambda: "\n".join(f"  conn {c}: {' '.join(x)}" for c, x in history[-20:])
             try:
                 a = lunar.step(i, args)
-            except OSError as e:
+            except (OSError, AssertionError) as e:
+                if os.environ.get("DIFF_DUMP"):
+                    with open(os.environ["DIFF_DUMP"], "w") as f:
+                        f.write(repr(history))
                 raise AssertionError(f"Lunar: {e!r}\nlast steps:\n{recent()}")
             try:
                 b = ref.step(i, args)
-            except OSError as e:
+            except (OSError, AssertionError) as e:
                 raise AssertionError(f"Redis: {e!r}\nlast steps:\n{recent()}")
             if a != b:
                 if os.environ.get("DIFF_DUMP"):
@@ -366,6 +391,7 @@ def test_multiclient(run, lunar_server, redis_server):
             model.blocked = list(ref.blocked)
             model.in_multi = list(ref.in_multi)
             model.proto = list(ref.proto)
+            model.paused = ref.paused
     finally:
         lunar.close()
         ref.close()

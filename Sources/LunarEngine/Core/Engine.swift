@@ -760,8 +760,10 @@ public final class Engine: @unchecked Sendable {
         spec.handler?(ctx)
         executingWrite = outerWrite
         if isPropagating { recordEffects(ctx, changed: dirty != dirtyBefore) }
-        // CLIENT TRACKING: a read's keys are remembered for the client that asked (a script's caller).
-        if trackingInUse && spec.flags.contains(.readonly) {
+        // CLIENT TRACKING: a read's keys are remembered for the client that asked (a script's caller),
+        // when the command first runs: a blocked XREAD served later does not track its keys again
+        // (Redis remembers them in the call that blocked, and serves without another call).
+        if trackingInUse && spec.flags.contains(.readonly) && !ctx.isRetry {
             let reader = ctx.inScript ? (executingClient ?? client) : client
             if reader.tracking != nil { tracking.remember(reader, spec, argv) }
         }
