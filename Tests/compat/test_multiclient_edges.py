@@ -162,3 +162,23 @@ def test_a_served_blocking_xread_does_not_track_its_key_again(lunar_server, redi
     assert served[0] == ("push", [("bulk", b"invalidate"), ("array", [("bulk", b"x")])])
     assert served[1][0] == "map"
     assert later == []
+
+
+def test_client_unblock_leaves_a_paused_client_waiting(lunar_server):
+    """Lunar only: redis-server 7.0.15 "unblocks" it (a second reply later, or a crash with
+    TIMEOUT), see docs/COMPATIBILITY.md."""
+    a, b = Conn(lunar_server.port), Conn(lunar_server.port)
+    try:
+        bid = b.call("CLIENT", "ID")[1]
+        assert a.call("CLIENT", "PAUSE", "100000", "WRITE") == ("simple", b"OK")
+        b.send_raw(Conn.encode(["SET", "paused-key", "v"]))
+        time.sleep(0.1)
+        for mode in ([], ["TIMEOUT"], ["ERROR"]):
+            assert a.call("CLIENT", "UNBLOCK", str(bid), *mode) == ("int", 0)
+        assert pending(b) == []
+        assert a.call("CLIENT", "UNPAUSE") == ("simple", b"OK")
+        assert pending(b) == [("simple", b"OK")]
+    finally:
+        a.call("CLIENT", "UNPAUSE")
+        a.close()
+        b.close()
