@@ -182,3 +182,37 @@ def test_client_unblock_leaves_a_paused_client_waiting(lunar_server):
         a.call("CLIENT", "UNPAUSE")
         a.close()
         b.close()
+
+
+def test_object_encoding_raw_after_in_place_string_edits(lunar_server, redis_server):
+    """Redis reports "raw" for a string that APPEND, SETRANGE, SETBIT, BITFIELD (writing), BITOP or
+    PFADD/PFMERGE made or changed, however short, and keeps it through RENAME/MOVE/COPY; a new
+    value (SET, INCR, …) is encoded from its content again."""
+    steps = [
+        ["SET", "a", "12"], ["APPEND", "a", "3"], ["APPEND", "new", "5"], ["SET", "b", "x"],
+        ["APPEND", "b", ""], ["SETRANGE", "c", "0", "hi"], ["SET", "d", "hello"], ["SETRANGE", "d", "0", ""],
+        ["SET", "e", "hello"], ["SETRANGE", "e", "1", "a"], ["SETBIT", "f", "3", "1"], ["SET", "g", "ab"],
+        ["SETBIT", "g", "1", "1"], ["SET", "h", "ab"], ["BITFIELD", "h", "GET", "u8", "0"],
+        ["SET", "i", "ab"], ["BITFIELD", "i", "SET", "u8", "0", "97"], ["BITOP", "AND", "j", "g", "h"],
+        ["PFADD", "k", "x"], ["PFMERGE", "l", "k"], ["RENAME", "a", "a2"], ["COPY", "e", "e2"],
+        ["MOVE", "g", "1"], ["SET", "m", "1"], ["APPEND", "m", "0"], ["INCR", "m"],
+        ["SET", "n", "v"], ["APPEND", "n", "w"], ["SET", "n", "v"], ["SET", "o", "1.5"], ["APPEND", "o", "0"],
+        ["INCRBYFLOAT", "o", "1"],
+    ]
+    keys = ["a", "a2", "new", "b", "c", "d", "e", "e2", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o"]
+
+    def scenario(port):
+        c = Conn(port)
+        try:
+            c.call("FLUSHALL")
+            for s in steps:
+                c.call(*s)
+            out = [c.call("OBJECT", "ENCODING", k) for k in keys]
+            c.call("SELECT", "1")
+            out.append(c.call("OBJECT", "ENCODING", "g"))
+            c.call("SELECT", "0")
+            return out
+        finally:
+            c.close()
+    got = on_both(lunar_server, redis_server, scenario)
+    assert got.count(("bulk", b"raw")) >= 10, got

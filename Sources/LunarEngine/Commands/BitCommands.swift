@@ -55,7 +55,7 @@ enum BitCommands {
         guard let slot = db.slot(key) else {
             var s = [UInt8](repeating: 0, count: byte + 1)
             if on == 1 { s[byte] = mask }
-            db.add(key, .string(Bytes(s)))
+            db.table.markStringEdited(at: db.add(key, .string(Bytes(s))))
             db.signalModified(key)
             db.notify(KeyspaceEvents.string, "setbit", key)
             ctx.out.integer(0)
@@ -75,6 +75,7 @@ enum BitCommands {
             v = .string(s)
             return (was, grew || was != on)
         }
+        db.table.markStringEdited(at: slot)
         if changed {
             db.signalModified(key)
             db.notify(KeyspaceEvents.string, "setbit", key)
@@ -302,6 +303,7 @@ enum BitCommands {
             }
         }
         ctx.db.set(dest, .string(Bytes(res)))
+        if let d = ctx.db.slot(dest, touch: false) { ctx.db.table.markStringEdited(at: d) }
         ctx.db.signalModified(dest)
         ctx.notify(KeyspaceEvents.string, "set", dest)
         ctx.out.integer(maxLen)
@@ -532,6 +534,8 @@ enum BitCommands {
             }
             v = .string(s)
         }
+        // A BITFIELD with SET/INCRBY makes the string "raw" (Redis unshares it), changed or not.
+        if let slot = db.slot(key, touch: false) { db.table.markStringEdited(at: slot) }
         if changes > 0 {
             db.signalModified(key)
             db.notify(KeyspaceEvents.string, "setbit", key)

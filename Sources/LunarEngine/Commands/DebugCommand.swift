@@ -42,7 +42,7 @@ enum DebugCommand {
             var extra = ""
             if case let .list(l) = v { extra = " ql_nodes:\(max(1, (l.count + 127) / 128)) ql_avg_node:\(String(format: "%.2f", l.count == 0 ? 0 : Double(l.count) / Double(max(1, (l.count + 127) / 128)))) ql_listpack_max:-2 ql_compressed:0 ql_uncompressed_size:\(l.items.reduce(0) { $0 + $1.count + 2 })" }
             let size = MemoryProbe.usage(key: ctx.argv[2], value: v, samples: 0)
-            ctx.out.simple("Value at:0x0 refcount:1 encoding:\(ServerCommands.encoding(of: v)) serializedlength:\(size) lru:\(clock) lru_seconds_idle:\(ctx.engine.lfuMode ? 0 : ctx.engine.idleMillis(clock) / 1000)\(extra)")
+            ctx.out.simple("Value at:0x0 refcount:1 encoding:\(ServerCommands.encoding(of: v, editedString: ctx.db.table.isEditedString(at: s))) serializedlength:\(size) lru:\(clock) lru_seconds_idle:\(ctx.engine.lfuMode ? 0 : ctx.engine.idleMillis(clock) / 1000)\(extra)")
         case ("log", 3):
             ctx.engine.logger.warning("DEBUG LOG: \(ctx.argv[2].string)")
             ctx.ok()

@@ -59,6 +59,7 @@ enum HyperLogLogCommands {
             updated = 1
         }
         let maxBytes = ctx.engine.encodingLimits.hllSparseMaxBytes
+        db.table.markStringEdited(at: slot)   // Redis's PFADD unshares the HLL: a "raw" string
         let corrupt = editHLL(db, slot) { s -> Bool in
             for i in 2..<ctx.argc {
                 switch HyperLogLog.add(&s, ctx.argv[i], sparseMaxBytes: maxBytes) {
@@ -126,6 +127,7 @@ enum HyperLogLogCommands {
         let key = ctx.argv[1]
         let slot = db.slot(key) ?? db.add(key, .string(Bytes(HyperLogLog.empty())))
         let maxBytes = ctx.engine.encodingLimits.hllSparseMaxBytes
+        db.table.markStringEdited(at: slot)
         let ok = editHLL(db, slot) { s -> Bool in
             // A dense source makes the destination dense at once rather than by promotion.
             if useDense && !HyperLogLog.toDense(&s) { return false }

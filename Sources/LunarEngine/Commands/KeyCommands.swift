@@ -116,8 +116,9 @@ enum KeyCommands {
         if onlyIfAbsent && db.exists(dst) { ctx.out.integer(0); return }
         let value = db.table.value(at: s).unsafelyUnwrapped
         let expire = db.table.expire(at: s)
+        let edited = db.table.isEditedString(at: s)
         db.table.remove(slot: s)
-        db.store(dst, value, expire: expire)
+        db.store(dst, value, expire: expire, editedString: edited)
         db.signalModified(src)
         db.signalModified(dst)
         db.notify(KeyspaceEvents.generic, "rename_from", src)
@@ -164,7 +165,7 @@ enum KeyCommands {
         if to.exists(dst) {
             if !replace { ctx.out.integer(0); return }
         }
-        to.store(dst, value.deepCopy(), expire: expire)
+        to.store(dst, value.deepCopy(), expire: expire, editedString: from.table.isEditedString(at: s))
         to.signalModified(dst)
         to.notify(KeyspaceEvents.generic, "copy_to", dst)
         to.signalReady(dst)
@@ -181,8 +182,9 @@ enum KeyCommands {
         if to.exists(key) { ctx.out.integer(0); return }
         let value = from.table.value(at: s).unsafelyUnwrapped
         let expire = from.table.expire(at: s)
+        let edited = from.table.isEditedString(at: s)
         from.table.remove(slot: s)
-        to.store(key, value, expire: expire)
+        to.store(key, value, expire: expire, editedString: edited)
         from.signalModified(key)
         to.signalModified(key)
         from.notify(KeyspaceEvents.generic, "move_from", key)
@@ -487,14 +489,18 @@ extension Database {
     }
 
     /// Puts `value` under `key` with the given absolute expiry (0 for none), replacing any live value.
-    func store(_ key: Bytes, _ value: Value, expire: Int64) {
-        if let s = slot(key) {
+    /// `editedString`: the value keeps its OBJECT ENCODING "raw" (RENAME, MOVE and COPY carry it).
+    func store(_ key: Bytes, _ value: Value, expire: Int64, editedString: Bool = false) {
+        let s: Int
+        if let existing = slot(key) {
+            s = existing
             table.replaceValue(at: s, with: value)
             table.setExpire(slot: s, expire)
         } else {
-            let s = table.insert(key, value, clock: engine.newKeyClock())
+            s = table.insert(key, value, clock: engine.newKeyClock())
             if expire != 0 { table.setExpire(slot: s, expire) }
         }
+        if editedString { table.markStringEdited(at: s) }
         // Redis deletes a replaced key and adds the new one, so this is always a "new" key.
         notify(KeyspaceEvents.new, "new", key)
     }

@@ -142,7 +142,8 @@ enum ServerCommands {
             },
             CommandSpec("encoding", arity: 3, flags: ro, keys: (2, 2, 1), group: .generic, since: "2.2.3", summary: "Returns the internal representation of a key's value.", syntax: "key") { ctx in
                 guard let v = ctx.db.lookupRead(ctx.argv[2], notifyMiss: false, touch: false) else { ctx.out.nullBulk(); return }
-                ctx.out.bulk(encoding(of: v))
+                let edited = ctx.db.slot(ctx.argv[2], touch: false).map { ctx.db.table.isEditedString(at: $0) } ?? false
+                ctx.out.bulk(encoding(of: v, editedString: edited))
             },
             CommandSpec("refcount", arity: 3, flags: ro, keys: (2, 2, 1), group: .generic, since: "2.2.3", summary: "Returns the number of references to a key's value (values are never shared in Lunar: 1).", syntax: "key") { ctx in
                 guard ctx.db.lookupRead(ctx.argv[2], notifyMiss: false, touch: false) != nil else { ctx.out.nullBulk(); return }
@@ -170,9 +171,9 @@ enum ServerCommands {
     }
 
     /// OBJECT ENCODING's answer for a value.
-    static func encoding(of v: Value) -> String {
+    static func encoding(of v: Value, editedString: Bool = false) -> String {
         switch v {
-        case let .string(s): return StringEncoding.encodingName(of: s)
+        case let .string(s): return editedString ? "raw" : StringEncoding.encodingName(of: s)
         case let .list(l): return l.encodingName
         case let .set(s): return s.encodingName
         case let .hash(h): return h.encodingName

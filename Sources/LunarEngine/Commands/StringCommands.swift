@@ -357,6 +357,7 @@ enum StringCommands {
             v = .string(s)
             return c
         }
+        db.table.markStringEdited(at: slot)
         db.signalModified(key)
         db.notify(KeyspaceEvents.string, "append", key)
         ctx.out.integer(n)
@@ -441,7 +442,7 @@ enum StringCommands {
             if tooLong(ctx, offset, piece.count) { return }
             var s = [UInt8](repeating: 0, count: offset + piece.count)
             s.replaceSubrange(offset..<(offset + piece.count), with: piece.raw)
-            db.add(key, .string(Bytes(s)))
+            db.table.markStringEdited(at: db.add(key, .string(Bytes(s))))
             db.signalModified(key)
             db.notify(KeyspaceEvents.string, "setrange", key)
             ctx.out.integer(s.count)
@@ -464,6 +465,7 @@ enum StringCommands {
             v = .string(s)
             return c
         }
+        db.table.markStringEdited(at: slot)
         db.signalModified(key)
         db.notify(KeyspaceEvents.string, "setrange", key)
         ctx.out.integer(n)

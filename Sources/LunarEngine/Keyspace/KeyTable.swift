@@ -163,14 +163,30 @@ public final class KeyTable {
         return entries[slot].value
     }
 
+    /// Clocks take the low 24 bits of a slot's word (as Redis's LRU field); the top byte holds
+    /// flags, which setting the clock keeps.
+    static let clockBits: UInt32 = 0x00FF_FFFF
+    /// A string value changed in place (APPEND, SETRANGE, SETBIT, BITFIELD, a HyperLogLog): OBJECT
+    /// ENCODING says "raw" for it, as Redis does for the objects those commands unshare or create.
+    /// Cleared when the value is replaced.
+    static let editedStringFlag: UInt32 = 1 << 31
+
     /// The slot's access clock (LRU seconds, or LFU minutes and counter: see Eviction.swift).
     @inline(__always) public func clock(at slot: Int) -> UInt32 {
         precondition(slot >= 0 && slot < slotCount)
-        return clocks[slot]
+        return clocks[slot] & Self.clockBits
     }
     @inline(__always) public func setClock(at slot: Int, _ c: UInt32) {
         precondition(slot >= 0 && slot < slotCount)
-        clocks[slot] = c
+        clocks[slot] = (c & Self.clockBits) | (clocks[slot] & ~Self.clockBits)
+    }
+    public func markStringEdited(at slot: Int) {
+        precondition(slot >= 0 && slot < slotCount)
+        clocks[slot] |= Self.editedStringFlag
+    }
+    public func isEditedString(at slot: Int) -> Bool {
+        precondition(slot >= 0 && slot < slotCount)
+        return clocks[slot] & Self.editedStringFlag != 0
     }
 
     /// Absolute expiry of the slot's key in Unix ms, 0 when it has none.
@@ -206,7 +222,7 @@ public final class KeyTable {
         var i = h & mask
         while buckets[i] >= 0 { i = (i + 1) & mask }
         buckets[i] = bucketEntry(slot: s, hash: h)
-        clocks[s] = clock
+        clocks[s] = clock & Self.clockBits
         count += 1
         return s
     }
@@ -214,6 +230,7 @@ public final class KeyTable {
     public func replaceValue(at slot: Int, with value: Value) {
         precondition(slot >= 0 && slot < slotCount)
         entries[slot].value = value
+        clocks[slot] &= Self.clockBits
     }
 
     /// Mutates a value in place; the slot's own reference is released during the call so a
