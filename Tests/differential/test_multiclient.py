@@ -97,7 +97,11 @@ class Side:
             if reply == "blocked":
                 self.held[i], early = early, []
         elif name in SUBSCRIPTIONS:
-            reply = conn.read()   # a push on RESP3
+            # On RESP3 the reply is a push too: messages and invalidations pushed before it are not.
+            reply = conn.read()
+            while reply[0] == "push" and reply[1] and reply[1][0][1].decode().upper() not in SUBSCRIPTIONS:
+                early.append(reply)
+                reply = conn.read()
         else:
             reply = self.read_reply(i, early)
         early += conn.pushes
