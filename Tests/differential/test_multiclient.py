@@ -1,13 +1,18 @@
 """Several clients at once, compared with redis-server 7.0: generated steps over five connections
 (four RESP2, one RESP3) mixing pub/sub (channels, patterns, shard channels, PUBSUB introspection,
 commands refused in subscribed mode, RESET, HELLO), blocking pops served by other clients or ended
-by CLIENT UNBLOCK, WATCH tripped by another client, and client-side caching invalidations (default,
-BCAST and REDIRECT modes).
+by CLIENT UNBLOCK, XREAD/XREADGROUP BLOCK served by XADD, WATCH tripped by another client,
+client-side caching invalidations (default, BCAST, NOLOOP and REDIRECT modes), SELECT, WAIT,
+CLIENT PAUSE WRITE / UNPAUSE, and CLIENT KILL (a new connection then takes the killed one's place).
 
 Each step sends one command on one connection of each server. Then every connection is settled the
 same way on both: a blocked one is either still blocked (CLIENT LIST shows flag `b`) or has its
 reply read; every other one sends PING and reads up to its pong, collecting what was pushed to it
-before (messages, invalidations). The step's reply and everything collected must be equal.
+before (messages, invalidations). The step's reply and everything collected must be equal; what a
+waiting connection receives is compared when its wait ends.
+
+Left out: CLIENT REPLY OFF/SKIP (such a connection cannot be drained with PING), MONITOR (its
+lines carry times and addresses), and the transactions `allowed_in_multi` excludes.
 """
 import os
 import random
