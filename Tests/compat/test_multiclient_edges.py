@@ -216,3 +216,28 @@ def test_object_encoding_raw_after_in_place_string_edits(lunar_server, redis_ser
             c.close()
     got = on_both(lunar_server, redis_server, scenario)
     assert got.count(("bulk", b"raw")) >= 10, got
+
+
+def test_tracking_redir_broken_at_every_missed_invalidation(lunar_server, redis_server):
+    """With its REDIRECT client gone, a RESP3 tracking client is told `tracking-redir-broken` at
+    every invalidation that cannot be delivered, not only the first (Redis 7.0)."""
+    def scenario(port):
+        a, b, other = Conn(port), Conn(port), Conn(port)
+        try:
+            other.call("FLUSHALL")
+            bid = b.call("CLIENT", "ID")[1]
+            a.call("HELLO", "3")
+            a.call("CLIENT", "TRACKING", "ON", "REDIRECT", str(bid))
+            other.call("CLIENT", "KILL", "ID", str(bid))
+            seen = []
+            for key in ("k1", "k2"):
+                a.call("GET", key)
+                other.call("SET", key, "1")
+                seen.append([m[1][0] for m in pending(a)])
+            other.call("FLUSHDB")
+            seen.append([m[1][0] for m in pending(a)])
+            return seen
+        finally:
+            for x in (a, b, other):
+                x.close()
+    assert on_both(lunar_server, redis_server, scenario) == [[("bulk", b"tracking-redir-broken")]] * 3

@@ -70,6 +70,7 @@ class Side:
         self.ctl.call("FLUSHALL")
         self.conns = [PushAwareConn(port) for _ in range(CONNS)]
         self.ids = [c.call("CLIENT", "ID")[1] for c in self.conns]
+        self.id_owner = {cid: k for k, cid in enumerate(self.ids)}   # killed connections' IDs too
         assert self.conns[4].call("HELLO", "3")[0] == "map"
         self.blocked = [False] * CONNS
         # A connection inside MULTI would queue the PING that drains it; only RESP3 pushes can
@@ -162,7 +163,14 @@ class Side:
                 if pushed:
                     seen.append(("pushed", k, pattern_runs_sorted(pushed)))
         # Pattern messages in the order of Redis's pattern dictionary, wherever they were read.
-        return [(what, k, pattern_runs_sorted(x) if isinstance(x, list) else x) for what, k, x in seen]
+        return [(what, k, self.symbolic_redirects(pattern_runs_sorted(x)) if isinstance(x, list) else x)
+                for what, k, x in seen]
+
+    def symbolic_redirects(self, pushed):
+        """`tracking-redir-broken` names the lost client's ID: as the connection it belonged to."""
+        return [("push", [m[1][0], ("conn", self.id_owner.get(m[1][1][1]))])
+                if m[0] == "push" and len(m[1]) == 2 and m[1][0] == ("bulk", b"tracking-redir-broken") else m
+                for m in pushed]
 
     def read_to_end(self, i):
         conn, got = self.conns[i], []
@@ -176,6 +184,7 @@ class Side:
         self.conns[i].close()
         self.conns[i] = PushAwareConn(self.port)
         self.ids[i] = self.conns[i].call("CLIENT", "ID")[1]
+        self.id_owner[self.ids[i]] = i
         self.proto[i] = 2
         if i == CONNS - 1:
             assert self.conns[i].call("HELLO", "3")[0] == "map"

@@ -194,15 +194,14 @@ final class Tracking {
         var target = c
         if t.redirect != 0 {
             guard let r = engine.clients[t.redirect], !r.closed else {
-                // The redirect client is gone: say so once (RESP3 only), as Redis does.
-                if !t.brokenRedirect {
-                    c.tracking?.brokenRedirect = true
-                    if c.resp >= 3 {
-                        write(c) { out in
-                            out.push(2)
-                            out.bulk("tracking-redir-broken")
-                            out.integer(t.redirect)
-                        }
+                // The redirect client is gone: say so at every invalidation it misses (RESP3 only),
+                // as Redis 7.0 does; the flag shows in CLIENT TRACKINGINFO.
+                c.tracking?.brokenRedirect = true
+                if c.resp >= 3 {
+                    write(c) { out in
+                        out.push(2)
+                        out.bulk("tracking-redir-broken")
+                        out.integer(t.redirect)
                     }
                 }
                 return
