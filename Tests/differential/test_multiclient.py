@@ -13,6 +13,9 @@ waiting connection receives is compared when its wait ends.
 
 Left out: CLIENT REPLY OFF/SKIP (such a connection cannot be drained with PING), MONITOR (its
 lines carry times and addresses), and the transactions `allowed_in_multi` excludes.
+
+DIFF_SEED and DIFF_COMMANDS (three runs of a third of it each) as in the other differential tests;
+DIFF_DUMP=file writes the steps of a failing run there, to replay with `Side.step`.
 """
 import os
 import random
