@@ -41,8 +41,13 @@ public struct ReplyWriter: Sendable {
 
     /// An error reply. `message` includes its code ("ERR …", "WRONGTYPE …"); newlines are replaced as Redis does.
     public mutating func error(_ message: String) {
+        error(bytes: Array(message.utf8))
+    }
+    /// An error reply from raw bytes: for messages that quote a client's arguments, which Redis
+    /// copies byte for byte (nothing is decoded as UTF-8).
+    public mutating func error(bytes message: [UInt8]) {
         buffer.writeInteger(UInt8(ascii: "-"))
-        var bytes = Array(message.utf8)
+        var bytes = message
         for i in bytes.indices where bytes[i] == 13 || bytes[i] == 10 { bytes[i] = 32 }
         buffer.writeBytes(bytes)
         buffer.writeStaticString("\r\n")

@@ -8,7 +8,11 @@ import Darwin
 /// A protocol violation that Redis answers with `-ERR Protocol error: …` and then closes the connection.
 public struct ProtocolError: Error, Sendable, Equatable {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// The message as Redis writes it: byte for byte, where `message` shows a byte that is not
+    /// UTF-8 as a replacement character (`expected '$', got '\xff'`).
+    public let bytes: [UInt8]
+    public init(_ message: String) { self.message = message; self.bytes = Array(message.utf8) }
+    public init(bytes: [UInt8]) { self.bytes = bytes; self.message = String(decoding: bytes, as: UTF8.self) }
 }
 
 /// Incremental parser for client requests: RESP multibulk (`*N\r\n$len\r\n…`) and inline commands.
@@ -19,6 +23,33 @@ public struct RequestParser: Sendable {
     /// Longest inline request or count line without a newline (Redis's PROTO_INLINE_MAX_SIZE).
     public static let inlineMax = 64 * 1024
     public var maxBulkLength: Int
+
+    /// Redis's limits for a client that has not authenticated yet while a password is required: at
+    /// most 10 arguments and 16 KiB per argument, so such a client cannot make the server allocate
+    /// much (CVE-2021-32675).
+    public static let unauthenticatedMaxArgs = 10
+    public static let unauthenticatedMaxBulk = 16384
+    public enum AuthLimits: Sendable {
+        /// No password is required.
+        case off
+        /// The client is authenticated: no limits, until a RESET is parsed (`sawReset`), which may
+        /// end that; the requests after it are then `.undecided`.
+        case authenticated
+        /// The client is not authenticated and has no command waiting to run: a request over the
+        /// limits is a protocol error.
+        case enforced
+        /// Commands the client sent before may still change that (AUTH, HELLO … AUTH, RESET): a
+        /// request over the limits waits (`heldForAuth`) until the caller knows.
+        case undecided
+    }
+    /// Set by the caller before each `parse`.
+    public var authLimits: AuthLimits = .off
+    /// Parsing stopped before a request over the unauthenticated limits because `authLimits` was
+    /// `.undecided`, or because commands parsed before it in the same batch may authenticate the
+    /// client. Parse again once those commands have run.
+    public private(set) var heldForAuth = false
+    /// A RESET was parsed while a password is required (the caller clears it once that RESET has run).
+    public var sawReset = false
 
     private var pendingArgs: Int = 0          // arguments still expected in the current multibulk
     private var args: [Bytes] = []
@@ -36,35 +67,70 @@ public struct RequestParser: Sendable {
     public mutating func parse(_ buffer: inout ByteBuffer, into commands: inout [[Bytes]]) throws(ProtocolError) {
         // Pipelines deliver commands by the dozen: start the batch with room for some.
         if commands.capacity < 16 { commands.reserveCapacity(16) }
+        heldForAuth = false
         while buffer.readableBytes > 0 {
             if pendingArgs == 0 {
                 let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self)!
                 if first == UInt8(ascii: "*") {
-                    guard let count = Self.readNumberLine(&buffer) else {
+                    guard let (lineLength, count) = Self.numberLine(buffer) else {
                         if buffer.readableBytes > Self.inlineMax { throw ProtocolError("too big mbulk count string") }
                         return
                     }
                     guard let n = count, n <= Int(Int32.max) else {
                         throw ProtocolError("invalid multibulk length")
                     }
+                    if n > Self.unauthenticatedMaxArgs, try holdForAuth(commands, "unauthenticated multibulk length") { return }
+                    buffer.moveReaderIndex(forwardBy: lineLength)
                     if n <= 0 { continue }
                     pendingArgs = n
                     args = []
                     args.reserveCapacity(min(n, 1024))
                 } else {
                     guard let cmd = try parseInline(&buffer) else { return }
-                    if !cmd.isEmpty { commands.append(cmd) }
+                    if !cmd.isEmpty {
+                        if authLimits != .off { noteReset(cmd) }
+                        commands.append(cmd)
+                    }
                     continue
                 }
             }
             // Inside a multibulk: read bulk headers and payloads, straight from the buffer's bytes.
             let (consumed, error) = buffer.withUnsafeReadableBytes { p in readArgs(p) }
             buffer.moveReaderIndex(forwardBy: consumed)
-            if let error { throw error }
+            if let error {
+                if error.message == "unauthenticated bulk length", try holdForAuth(commands, error.message) { return }
+                throw error
+            }
             if pendingArgs > 0 { return }
+            if authLimits != .off { noteReset(args) }
             commands.append(args)
             args = []
         }
+    }
+
+    /// A request over the unauthenticated limits: true when parsing must stop before it and wait
+    /// (commands before it may authenticate the client), false when the limits do not apply, and
+    /// the protocol error when they do.
+    private mutating func holdForAuth(_ parsed: [[Bytes]], _ message: String) throws(ProtocolError) -> Bool {
+        switch authLimits {
+        case .off, .authenticated: return false
+        case .undecided:
+            heldForAuth = true
+            return true
+        case .enforced:
+            if !parsed.isEmpty {
+                heldForAuth = true
+                return true
+            }
+            throw ProtocolError(message)
+        }
+    }
+
+    /// RESET logs the client out when a password is required: what follows it is undecided.
+    private mutating func noteReset(_ cmd: [Bytes]) {
+        guard cmd.count == 1, cmd[0].count == 5, cmd[0].equalsIgnoringCase("reset") else { return }
+        sawReset = true
+        if authLimits == .authenticated { authLimits = .undecided }
     }
 
     /// Reads bulk headers and payloads of the current multibulk from `p` until the command is
@@ -81,25 +147,28 @@ public struct RequestParser: Sendable {
                 // The usual header, `$` and plain digits up to a CR with its LF already here, is read
                 // in one pass; anything else takes the general path below (errors, partial lines).
                 if c == UInt8(ascii: "$"), let (n, cr) = Self.plainNumber(base, from: i + 1, count: count),
-                   n <= maxBulkLength {
+                   n <= maxBulkLength, n <= Self.unauthenticatedMaxBulk || authLimits == .off || authLimits == .authenticated {
                     bulkLength = n
                     i = cr + 2
                 }
             }
             if bulkLength < 0 {
                 let c = p[i]
-                var cr = -1
-                if let q = memchr(base + i, 13, count - i) { cr = UnsafeRawPointer(q) - base }
+                let cr = Self.lineEnd(base, from: i, count: count, byte: 13) ?? -1
                 guard cr >= 0, cr + 1 < count else {
-                    // No complete line yet (the LF after the CR is needed too).
+                    // No complete line yet (the LF after the CR is needed too): Redis waits for it
+                    // before it looks at the line, even when its first byte is already wrong.
                     if count - i > Self.inlineMax { return (i, ProtocolError("too big bulk count string")) }
-                    if c != UInt8(ascii: "$") { return (i, ProtocolError("expected '$', got '\(Character(Unicode.Scalar(c)))'")) }
                     break
                 }
-                if c != UInt8(ascii: "$") { return (i, ProtocolError("expected '$', got '\(Character(Unicode.Scalar(c)))'")) }
+                if c != UInt8(ascii: "$") { return (i, ProtocolError(bytes: Array("expected '$', got '".utf8) + [c, UInt8(ascii: "'")])) }
                 guard cr > i, let n = parseStrictInt(UnsafeRawBufferPointer(rebasing: p[(i + 1)..<cr])),
                       n >= 0, n <= maxBulkLength else {
                     return (i, ProtocolError("invalid bulk length"))
+                }
+                if n > Self.unauthenticatedMaxBulk && authLimits != .off && authLimits != .authenticated {
+                    // The header stays unread: the caller decides (holdForAuth).
+                    return (i, ProtocolError("unauthenticated bulk length"))
                 }
                 bulkLength = n
                 i = cr + 2
@@ -136,19 +205,31 @@ public struct RequestParser: Sendable {
 
     /// Reads a `*N` or `$N` line ending in CRLF (the CR is what Redis looks for) and parses N, without
     /// copying the line: nil when the line is incomplete, .some(nil) when N is not a strict integer.
+    /// The line's length with its CRLF, and N (nil when N is not a strict integer); nil when the
+    /// line is incomplete. Nothing is consumed.
     @inline(__always)
-    private static func readNumberLine(_ buffer: inout ByteBuffer) -> Int?? {
+    private static func numberLine(_ buffer: ByteBuffer) -> (Int, Int?)? {
         let found: (Int, Int?)? = buffer.withUnsafeReadableBytes { p in
             guard let base = p.baseAddress, p.count > 1 else { return nil }
             if let (n, cr) = plainNumber(base, from: 1, count: p.count) { return (cr, n) }
-            guard let crp = memchr(base, 13, p.count) else { return nil }
-            let cr = UnsafeRawPointer(crp) - base
+            guard let cr = lineEnd(base, from: 0, count: p.count, byte: 13) else { return nil }
             guard cr + 1 < p.count else { return nil }  // need the LF too
             return (cr, cr >= 1 ? parseStrictInt(UnsafeRawBufferPointer(rebasing: p[1..<cr])) : nil)
         }
         guard let (cr, n) = found else { return nil }
-        buffer.moveReaderIndex(forwardBy: cr + 2)
-        return .some(n)
+        return (cr + 2, n)
+    }
+
+    /// The index of the first `byte` in `p[from..<count]`, or nil when there is none or a NUL comes
+    /// before it. Redis finds the end of a request line with `strchr` on its query buffer, which
+    /// stops at a NUL: a line with a NUL before its end is never complete there (the client waits
+    /// until the 64 KiB line limit's error), and Lunar treats it the same way.
+    @inline(__always)
+    static func lineEnd(_ p: UnsafeRawPointer, from: Int, count: Int, byte: UInt8) -> Int? {
+        guard from < count, let q = memchr(p + from, CInt(byte), count - from) else { return nil }
+        let end = UnsafeRawPointer(q) - p
+        if memchr(p + from, 0, end - from) != nil { return nil }
+        return end
     }
 
     /// `p[from...]` as plain decimal digits (not starting with 0, at most 18 of them) followed by a CR
@@ -170,12 +251,15 @@ public struct RequestParser: Sendable {
     }
 
     private func parseInline(_ buffer: inout ByteBuffer) throws(ProtocolError) -> [Bytes]? {
-        let view = buffer.readableBytesView
-        guard let nl = view.firstIndex(of: UInt8(ascii: "\n")) else {
+        let end = buffer.withUnsafeReadableBytes { p -> Int? in
+            guard let base = p.baseAddress else { return nil }
+            return Self.lineEnd(base, from: 0, count: p.count, byte: 10)
+        }
+        guard let end else {
             if buffer.readableBytes > Self.inlineMax { throw ProtocolError("too big inline request") }
             return nil
         }
-        var line = buffer.readBytes(length: nl - view.startIndex)!
+        var line = buffer.readBytes(length: end)!
         buffer.moveReaderIndex(forwardBy: 1)
         if line.last == UInt8(ascii: "\r") { line.removeLast() }
         guard let parts = splitArguments(line) else { throw ProtocolError("unbalanced quotes in request") }

@@ -150,6 +150,9 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             remoteAddress: Self.describe(ch.remoteAddress, local: ch.localAddress),
             localAddress: Self.describe(ch.localAddress, local: ch.localAddress),
             now: unixMillis())
+        // What the engine will set when it takes the connection in: known now, because requests
+        // may be parsed before then (the unauthenticated limits, see authLimits).
+        client.authenticated = !engine.authRequiredFlag.load(ordering: .acquiring)
         engine.connect(client)
         context.fireChannelActive()
     }
@@ -173,12 +176,19 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         } else {
             cumulation!.writeBuffer(&incoming)
         }
+        parseBuffered()
+    }
+
+    /// Parses what has been received into `batch` (or fails the connection on a protocol error).
+    private func parseBuffered() {
+        guard cumulation != nil else { return }
         parser.maxBulkLength = engine.protoMaxBulkLen.load(ordering: .relaxed)
+        parser.authLimits = authLimits()
         do {
             try parser.parse(&cumulation!, into: &batch)
         } catch {
             submitBatch()
-            fail("ERR Protocol error: \(error.message)")
+            fail(Array("ERR Protocol error: ".utf8) + error.bytes)
             return
         }
         // A client that sends a huge request without finishing it is cut off (client-query-buffer-limit).
@@ -198,7 +208,26 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
+    /// Whether Redis's limits for unauthenticated clients apply to the next requests: they do while
+    /// a password is required and this client has not authenticated, and whether it has is only
+    /// known once the engine has run every command the client sent before.
+    private func authLimits() -> RequestParser.AuthLimits {
+        if !engine.authRequiredFlag.load(ordering: .acquiring) { return .off }
+        // inFlight first: its release by the engine publishes the state of the commands it counts.
+        let idle = batch.isEmpty && client.inFlight.load(ordering: .acquiring) == 0
+        if idle { parser.sawReset = false }
+        // Only RESET logs an authenticated client out (AUTH failing does not).
+        if client.authenticatedFlag.load(ordering: .acquiring) && !parser.sawReset { return .authenticated }
+        return idle ? .enforced : .undecided
+    }
+
     func resumeIfCaughtUp() {
+        // A request held until the client's earlier commands had run (the unauthenticated limits):
+        // parse it now if they have.
+        if parser.heldForAuth, !failed, client.inFlight.load(ordering: .acquiring) == 0 {
+            parseBuffered()
+            submitBatch()
+        }
         guard paused, let context, client.inFlight.load(ordering: .relaxed) < Self.resumeBelow else { return }
         paused = false
         context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
@@ -225,6 +254,9 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             answerWhileBusy(cmds)
             return
         }
+        // Counted here, not when the batcher hands them over: until they have run, this client's
+        // state (authentication, for one) may still change.
+        client.inFlight.wrappingIncrement(by: batch.count, ordering: .relaxed)
         if batch.count == 1 {
             // The common case without pipelining: the command goes alone, and this connection's
             // batch array stays here for the next read (no array allocated and freed per request).
@@ -268,11 +300,14 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             }
         }
         if out.buffer.readableBytes > 0 { client.connection?.send(out.buffer, thenClose: false) }
-        if !forward.isEmpty { batcher.add(.many(client, forward)) }
+        if !forward.isEmpty {
+            client.inFlight.wrappingIncrement(by: forward.count, ordering: .relaxed)
+            batcher.add(.many(client, forward))
+        }
     }
 
     /// Stops reading; the engine answers the commands before the bad one, then the error, then closes.
-    private func fail(_ error: String?) {
+    private func fail(_ error: [UInt8]?) {
         failed = true
         cumulation = nil
         batch = []

@@ -45,6 +45,59 @@ final class RequestParserTests: XCTestCase {
         XCTAssertThrowsError(try parse([String(repeating: "a", count: 70000)])) { XCTAssertEqual(($0 as! ProtocolError).message, "too big inline request") }
     }
 
+    /// Redis looks for a line's end with strchr, which stops at a NUL: such a line never ends (until
+    /// the 64 KiB line limit), and a wrong first byte is only reported once its line is complete.
+    func testLinesEndAsRedisFindsThem() throws {
+        XCTAssertEqual(try parse(["ECHO a\u{0}b\r\nPING\r\n"]), [])
+        XCTAssertEqual(try parse(["*1\u{0}\r\n*1\r\n$4\r\nPING\r\n"]), [])
+        XCTAssertEqual(try parse(["*1\r\n$4\u{0}\r\nPING\r\n"]), [])
+        XCTAssertEqual(try parse(["PING\r\nECHO \u{0}"]), [["PING"]])
+        XCTAssertEqual(try parse(["*1\r\n+PIN"]), [])
+        XCTAssertThrowsError(try parse(["*1\r\n+PIN", "G\r\n"])) { XCTAssertEqual(($0 as! ProtocolError).message, "expected '$', got '+'") }
+        XCTAssertThrowsError(try parse(["ECHO \u{0}" + String(repeating: "a", count: 70000) + "\r\n"])) {
+            XCTAssertEqual(($0 as! ProtocolError).message, "too big inline request")
+        }
+        // The byte is quoted as it came, not as UTF-8.
+        var p = RequestParser()
+        var buf = ByteBuffer(bytes: Array("*1\r\n".utf8) + [0xff] + Array("1\r\n".utf8))
+        var out: [[Bytes]] = []
+        XCTAssertThrowsError(try p.parse(&buf, into: &out)) {
+            XCTAssertEqual(($0 as! ProtocolError).bytes, Array("expected '$', got '".utf8) + [0xff, 0x27])
+        }
+    }
+
+    /// Redis's limits for clients that have not authenticated (10 arguments, 16 KiB per argument).
+    func testUnauthenticatedLimits() throws {
+        func run(_ limits: RequestParser.AuthLimits, _ text: String) throws -> (cmds: [[String]], held: Bool, left: Int) {
+            var p = RequestParser()
+            p.authLimits = limits
+            var buf = ByteBuffer(string: text)
+            var out: [[Bytes]] = []
+            try p.parse(&buf, into: &out)
+            return (out.map { $0.map(\.string) }, p.heldForAuth, buf.readableBytes)
+        }
+        let eleven = "*11\r\n" + String(repeating: "$1\r\nx\r\n", count: 11)
+        let big = "*1\r\n$16385\r\n" + String(repeating: "x", count: 16385) + "\r\n"
+        let ok = "*10\r\n" + String(repeating: "$1\r\nx\r\n", count: 10) + "*1\r\n$16384\r\n" + String(repeating: "x", count: 16384) + "\r\n"
+        XCTAssertEqual(try run(.enforced, ok).cmds.count, 2)
+        XCTAssertThrowsError(try run(.enforced, eleven)) { XCTAssertEqual(($0 as! ProtocolError).message, "unauthenticated multibulk length") }
+        XCTAssertThrowsError(try run(.enforced, big)) { XCTAssertEqual(($0 as! ProtocolError).message, "unauthenticated bulk length") }
+        for limits in [RequestParser.AuthLimits.off, .authenticated] {
+            XCTAssertEqual(try run(limits, eleven + big).cmds.count, 2)
+        }
+        // After another command (an AUTH may be among them), or while earlier ones have not run:
+        // held, unconsumed, for the caller to parse again.
+        let held = try run(.enforced, "*1\r\n$4\r\nAUTH\r\n" + eleven)
+        XCTAssertEqual(held.cmds, [["AUTH"]])
+        XCTAssertTrue(held.held)
+        XCTAssertEqual(held.left, eleven.utf8.count)
+        XCTAssertTrue(try run(.undecided, big).held)
+        // RESET may log an authenticated client out: what follows it is held.
+        let afterReset = try run(.authenticated, "RESET\r\n" + eleven)
+        XCTAssertEqual(afterReset.cmds, [["RESET"]])
+        XCTAssertTrue(afterReset.held)
+    }
+
     /// Count and length lines are read in one pass when they are plain digits; every other spelling
     /// (zero, leading zeros, signs, spaces, 19+ digits, a CR without its LF yet) takes the general
     /// path and must be accepted or refused exactly as before.

@@ -95,7 +95,11 @@ public final class Client: @unchecked Sendable {
     public internal(set) var isMonitor = false
     /// Passed AUTH (or connected while no password was required): until then, with `requirepass`
     /// set, only AUTH, HELLO … AUTH, RESET and QUIT run (NOAUTH). Internal clients are authenticated.
-    public var authenticated = true
+    public var authenticated = true {
+        didSet { authenticatedFlag.store(authenticated, ordering: .releasing) }
+    }
+    /// `authenticated` for the I/O thread (the unauthenticated request limits, see RequestParser).
+    public let authenticatedFlag = UnsafeAtomic<Bool>.create(true)
     /// The ACL user this connection is authenticated as; nil for the default user.
     public var user: ACLUser?
     /// Since when (engine ms) the client's pending output has been over its class's soft limit (0: not).
@@ -146,6 +150,7 @@ public final class Client: @unchecked Sendable {
     deinit {
         debugging.destroy()
         inFlight.destroy()
+        authenticatedFlag.destroy()
     }
 
     public init(id: Int, connection: ClientConnection?, remoteAddress: String = "", localAddress: String = "", now: Int64) {

@@ -390,15 +390,12 @@ public final class Engine: @unchecked Sendable {
         case many(Client, [[Bytes]])
     }
     /// Submits the batches of several clients at once (one queue operation for a whole event-loop tick).
+    /// The submitter has already counted the commands into each client's `inFlight`.
     public func submit(batches: [Submission]) {
         queue.put(contentsOf: batches.map { s -> Work in
             switch s {
-            case let .one(c, argv):
-                c.inFlight.wrappingIncrement(ordering: .relaxed)
-                return .command(c, argv)
-            case let .many(c, cmds):
-                c.inFlight.wrappingIncrement(by: cmds.count, ordering: .relaxed)
-                return .commands(c, cmds)
+            case let .one(c, argv): return .command(c, argv)
+            case let .many(c, cmds): return .commands(c, cmds)
             }
         })
     }
@@ -407,9 +404,9 @@ public final class Engine: @unchecked Sendable {
         queue.put(.disconnect(client))
     }
     /// Queues an error reply (or none) after the client's earlier replies, then closes the connection.
-    public func failClient(_ c: Client, error: String?) {
+    public func failClient(_ c: Client, error: [UInt8]?) {
         enqueue { e in
-            if let error { c.output.error(error) }
+            if let error { c.output.error(bytes: error) }
             c.closeAfterReply = true
             e.markFlush(c)
         }
@@ -472,7 +469,7 @@ public final class Engine: @unchecked Sendable {
         }
         markFlush(c)
         // The answered commands will not reach `process`, which counts the rest out of `inFlight`.
-        c.inFlight.wrappingDecrement(by: i, ordering: .relaxed)
+        c.inFlight.wrappingDecrement(by: i, ordering: .releasing)
         return i < cmds.count ? .commands(c, Array(cmds[i...])) : .none
     }
 
@@ -480,7 +477,8 @@ public final class Engine: @unchecked Sendable {
 
     /// `firstSpec`, when given, is the looked-up spec of the first command's name.
     private func process(_ client: Client, _ commands: [[Bytes]], firstSpec: CommandSpec? = nil) {
-        defer { client.inFlight.wrappingDecrement(by: commands.count, ordering: .relaxed) }
+        // Releasing: the I/O side reads it to know the client's state (`authenticated`) is current.
+        defer { client.inFlight.wrappingDecrement(by: commands.count, ordering: .releasing) }
         if client.closed { return }
         if client.blocked != nil || !client.pending.isEmpty {
             client.pending.append(contentsOf: commands)
@@ -519,7 +517,7 @@ public final class Engine: @unchecked Sendable {
 
     /// `process` for a single command (no pipeline to prefetch along).
     private func processOne(_ client: Client, _ argv: [Bytes], firstSpec: CommandSpec?) {
-        defer { client.inFlight.wrappingDecrement(ordering: .relaxed) }
+        defer { client.inFlight.wrappingDecrement(ordering: .releasing) }
         if client.closed { return }
         if client.blocked != nil || !client.pending.isEmpty {
             client.pending.append(argv)
@@ -654,13 +652,18 @@ public final class Engine: @unchecked Sendable {
         let client = ctx.client
         guard var spec = resolved ?? lookupCommand(argv[0]) else {
             if ctx === topContext { client.lastCommand = "NULL" }
-            var args = ""
+            // Redis formats the names with `%.*s`: raw bytes, each cut at its first NUL.
+            var message = Array("ERR unknown command '".utf8) + Self.quoted(argv[0], max: 128)
+                + Array("', with args beginning with: ".utf8)
+            var args = 0
             var i = 1
-            while i < argv.count && args.utf8.count < 128 {
-                args += "'" + String(argv[i].string.prefix(128 - args.utf8.count)) + "' "
+            while i < argv.count && args < 128 {
+                let part = [UInt8(ascii: "'")] + Self.quoted(argv[i], max: 128 - args) + Array("' ".utf8)
+                message += part
+                args += part.count
                 i += 1
             }
-            rejectCommand(ctx, "ERR unknown command '\(String(argv[0].string.prefix(128)))', with args beginning with: \(args)")
+            rejectCommand(ctx, bytes: message)
             return
         }
         if !spec.subcommands.isEmpty {
@@ -669,7 +672,8 @@ public final class Engine: @unchecked Sendable {
                     spec = sub
                 } else if spec.handler == nil {
                     if ctx === topContext { client.lastCommand = "NULL" }
-                    rejectCommand(ctx, "ERR unknown subcommand '\(String(argv[1].string.prefix(128)))'. Try \(spec.name.uppercased()) HELP.")
+                    rejectCommand(ctx, bytes: Array("ERR unknown subcommand '".utf8) + Self.quoted(argv[1], max: 128)
+                                  + Array("'. Try \(spec.name.uppercased()) HELP.".utf8))
                     return
                 }
             }
@@ -876,7 +880,11 @@ public final class Engine: @unchecked Sendable {
     private var slowlogThreshold = 10_000
     private var slowlogMaxLen = 128
     /// The default user needs a password (requirepass, or ACL rules): connections start unauthenticated.
-    public internal(set) var authRequired = false
+    public internal(set) var authRequired = false {
+        didSet { authRequiredFlag.store(authRequired, ordering: .releasing) }
+    }
+    /// `authRequired` for the I/O threads (the unauthenticated request limits, see RequestParser).
+    public let authRequiredFlag = ManagedAtomic<Bool>(false)
     /// Users, their rules and ACL LOG (Security/ACL.swift).
     public private(set) lazy var acl = ACL(engine: self)
     /// Some user is restricted: dispatch checks permissions (false keeps the hot path to one test).
@@ -908,19 +916,35 @@ public final class Engine: @unchecked Sendable {
         return false
     }
 
-    private func rejectCommand(_ ctx: CommandContext, _ message: String, spec: CommandSpec? = nil) {
+    /// An argument as C's `%.Ns` prints it: its bytes up to the first NUL, at most `max` of them.
+    static func quoted(_ b: Bytes, max: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        for c in b.raw.prefix(Swift.max(0, max)) {
+            if c == 0 { break }
+            out.append(c)
+        }
+        return out
+    }
+
+    private func rejectCommand(_ ctx: CommandContext, bytes: [UInt8], spec: CommandSpec? = nil) {
+        rejectCommand(ctx, String(decoding: bytes, as: UTF8.self), spec: spec, raw: bytes)
+    }
+
+    private func rejectCommand(_ ctx: CommandContext, _ message: String, spec: CommandSpec? = nil, raw: [UInt8]? = nil) {
         var message = message
+        var raw = raw
         if spec?.name == "exec" && spec?.parent == nil && ctx === topContext {
             // A rejected EXEC ends any transaction and names the reason (Redis drops the ERR code),
             // inside MULTI or not; either way it forgets the client's WATCHed keys, as Redis's
             // discard does.
             TransactionCommands.discardTransaction(self, ctx.client)
             message = "EXECABORT Transaction discarded because of: " + (message.hasPrefix("ERR ") ? String(message.dropFirst(4)) : message)
+            raw = nil
         } else if ctx.client.inMulti {
             ctx.client.multiFailed = true
         }
         let at = ctx.out.buffer.writerIndex
-        ctx.out.error(message)
+        if let raw { ctx.out.error(bytes: raw) } else { ctx.out.error(message) }
         countError(ctx.out.buffer, at: at)
         if let spec { spec.statRejected &+= 1 }
     }
