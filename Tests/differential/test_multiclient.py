@@ -11,7 +11,8 @@ reply read; every other one sends PING and reads up to its pong, collecting what
 before (messages, invalidations). The step's reply and everything collected must be equal; what a
 waiting connection receives is compared when its wait ends.
 
-Left out: CLIENT REPLY OFF/SKIP (such a connection cannot be drained with PING), MONITOR (its
+Left out: CLIENT REPLY OFF/SKIP (such a connection cannot be drained with PING; test_protocol.py
+compares reply modes on single connections), MONITOR (its
 lines carry times and addresses), and the transactions `allowed_in_multi` excludes.
 
 DIFF_SEED and DIFF_COMMANDS (three runs of a third of it each) as in the other differential tests;

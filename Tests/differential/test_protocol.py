@@ -13,8 +13,12 @@ RESET with requests around Redis's limits for clients that have not authenticate
 arguments, 16 KiB per argument: `Protocol error: unauthenticated multibulk length` / `bulk length`),
 including requests that follow an AUTH in the same packet.
 
+A third test mixes CLIENT REPLY ON/OFF/SKIP with ordinary commands, errors, transactions and
+pub/sub: which replies a client gets, and that pushes (subscription confirmations) are delivered
+whatever the reply mode, as in Redis 7.0.
+
 DIFF_SEED as in the other differential tests; DIFF_PROTOCOL_CASES sets the number of cases (half
-as many for the password test).
+as many for the password and reply-mode tests).
 """
 import itertools
 import os
@@ -172,11 +176,13 @@ def run_case(ports, pieces, select=True):
         pieces = [multibulk([b"SELECT", b"%d" % _worker.db]) + pieces[0]] + pieces[1:]
     results = [list(exchange(p, pieces, QUIET)) for p in ports]
     try:
-        if any(r[1:] != results[0][1:] for r in results):
+        def seen(r):
+            return HELLO_ID.sub(b"id\r\n:<id>\r\n", r[1]), r[2]
+        if any(seen(r) != seen(results[0]) for r in results):
             # The slower server may still be on its way: give both more time before comparing.
             for r in results:
                 r[1], r[2] = drain(r[0], r[1], r[2], PATIENCE)
-        return [(HELLO_ID.sub(b"id\r\n:<id>\r\n", r[1]), r[2]) for r in results]
+        return [seen(r) for r in results]
     finally:
         for r in results:
             r[0].close()
@@ -247,6 +253,40 @@ def test_requests_before_authentication(lunar_server, redis_server):
             a.sendall(multibulk([b"CONFIG", b"SET", b"requirepass", b""]))
             assert drain(a, b"", False, 1.0)[0] == b"+OK\r\n"
             a.close()
+    for pieces, (lunar, redis) in zip(cases, outcomes):
+        assert lunar == redis, (
+            f"request {show(pieces)} in {len(pieces)} piece(s):\n"
+            f"  lunar: {lunar[0]!r} closed={lunar[1]}\n  redis: {redis[0]!r} closed={redis[1]}")
+    assert lunar_server.alive()
+
+
+def reply_mode_case(rng, n):
+    """CLIENT REPLY ON/OFF/SKIP among ordinary commands, errors, transactions and subscriptions:
+    which replies a client gets (the raw exchange needs no PING to drain, so OFF and SKIP can be
+    compared here)."""
+    key = b"r%d" % n
+    stream = b""
+    for _ in range(rng.randrange(2, 12)):
+        args = rng.choice([
+            [b"CLIENT", b"REPLY", b"OFF"], [b"CLIENT", b"REPLY", b"ON"], [b"CLIENT", b"REPLY", b"SKIP"],
+            [b"CLIENT", b"REPLY", b"SKIP"], [b"CLIENT", b"REPLY", b"MAYBE"], [b"CLIENT", b"REPLY"],
+            [b"PING"], [b"ECHO", b"e%d" % rng.randrange(9)], [b"SET", key, b"v"], [b"GET", key],
+            [b"INCR", key], [b"NOSUCHCOMMAND"], [b"GET"], [b"MULTI"], [b"EXEC"], [b"DISCARD"],
+            [b"SUBSCRIBE", b"c%d" % n], [b"UNSUBSCRIBE"], [b"PUBLISH", b"c%d" % n, b"m"],
+            [b"CLIENT", b"SETNAME", b"x"], [b"CLIENT", b"GETNAME"], [b"HELLO", b"3"], [b"HELLO", b"2"],
+            [b"RESET"]])
+        stream += multibulk(args) if rng.random() < 0.8 else inline(args, rng)
+    return split(stream, rng)
+
+
+def test_client_reply_modes(lunar_server, redis_server):
+    seed = int(os.environ.get("DIFF_SEED", "20261125"))
+    count = int(os.environ.get("DIFF_PROTOCOL_CASES", "600")) // 2
+    rng = random.Random(f"{seed}-protocol-reply")
+    cases = [reply_mode_case(rng, n) for n in range(count)]
+    ports = (lunar_server.port, redis_server.port)
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        outcomes = list(pool.map(lambda c: run_case(ports, c), cases))
     for pieces, (lunar, redis) in zip(cases, outcomes):
         assert lunar == redis, (
             f"request {show(pieces)} in {len(pieces)} piece(s):\n"

@@ -188,6 +188,7 @@ enum ConnectionCommands {
                 if ctx.arg(2, is: "on") {
                     c.replyOff = false
                     c.replySkipNext = false
+                    c.replySkipping = false
                     ctx.ok()
                 } else if ctx.arg(2, is: "off") {
                     c.replyOff = true

@@ -83,6 +83,8 @@ public final class Client: @unchecked Sendable {
     public var replyOff = false
     /// CLIENT REPLY SKIP: the next command's reply is dropped.
     public var replySkipNext = false
+    /// The running command's reply is skipped (the command before it was CLIENT REPLY SKIP).
+    public var replySkipping = false
     /// A replica attached by SYNC/PSYNC: it gets the replication stream and no replies (flag S).
     public internal(set) var isReplica = false
     /// The link to this server's master when it is a replica: its commands are the master's stream

@@ -98,6 +98,10 @@ public final class Engine: @unchecked Sendable {
     /// Clients with replies to hand off at the end of the round (each once: `Client.flushQueued`).
     private var toFlush: [Client] = []
     private(set) var topContext: CommandContext!
+    /// The CLIENT REPLY OFF/SKIP client whose command is running, and the pushes written into its
+    /// reply meanwhile (byte ranges of its reply buffer), which outlive the dropped reply.
+    private var replySuppressedClient: Client?
+    private var keptPushes: [Range<Int>] = []
     /// What idle contexts point at (contexts do not own their client; see CommandContext.client).
     private let idleClient = Client(id: 0, connection: nil, now: 0)
     /// The client whose top-level command runs (the idle client between commands): replication
@@ -580,12 +584,19 @@ public final class Engine: @unchecked Sendable {
         swap(&ctx.out, &client.output)
         executingClient = client
         if client.replyOff || client.replySkipNext {
-            // CLIENT REPLY OFF / SKIP: the command runs, its reply is dropped.
+            // CLIENT REPLY OFF / SKIP: the command runs, its reply is dropped, but not the pushes
+            // written into it (pub/sub confirmations and messages), which Redis delivers whatever
+            // the reply mode.
             let mark = ctx.out.buffer.writerIndex
-            let skipping = client.replySkipNext
+            client.replySkipping = client.replySkipNext
             client.replySkipNext = false
+            replySuppressedClient = client
+            keptPushes.removeAll(keepingCapacity: true)
             dispatch(ctx, resolved: resolved)
-            if client.replyOff || skipping { ctx.out.buffer.moveWriterIndex(to: mark) }
+            replySuppressedClient = nil
+            // CLIENT REPLY ON clears both, and its OK is sent.
+            if client.replyOff || client.replySkipping { dropReply(&ctx.out, from: mark) }
+            client.replySkipping = false
         } else {
             dispatch(ctx, resolved: resolved)
         }
@@ -643,6 +654,25 @@ public final class Engine: @unchecked Sendable {
             i -= 1
         }
         return c === executingClient ? topContext : nil
+    }
+
+    /// A push written into the reply of a CLIENT REPLY OFF/SKIP client's running command: kept
+    /// when the reply is dropped (see executeTopLevel).
+    @inline(__always) func keepPush(_ c: Client, from start: Int, to end: Int) {
+        if c === replySuppressedClient && end > start { keptPushes.append(start..<end) }
+    }
+
+    /// Cuts a suppressed command's reply back to `mark`, keeping the pushes it contains, in order.
+    private func dropReply(_ out: inout ReplyWriter, from mark: Int) {
+        var end = mark
+        for r in keptPushes where r.lowerBound >= end {
+            if r.lowerBound != end, let bytes = out.buffer.getBytes(at: r.lowerBound, length: r.count) {
+                out.buffer.setBytes(bytes, at: end)
+            }
+            end += r.count
+        }
+        keptPushes.removeAll(keepingCapacity: true)
+        out.buffer.moveWriterIndex(to: end)
     }
 
     /// Looks the command up, checks arity and MULTI state, and runs its handler.

@@ -133,10 +133,12 @@ public final class PubSub {
     }
 
     private func confirm(_ c: Client, _ word: String, _ name: Bytes?, _ count: Int, out: inout ReplyWriter) {
+        let start = out.buffer.writerIndex
         out.push(3)
         out.bulk(word)
         if let name { out.bulk(name) } else { out.nullBulk() }
         out.integer(count)
+        engine.keepPush(c, from: start, to: out.buffer.writerIndex)
     }
 
     // MARK: Publishing
@@ -177,7 +179,9 @@ public final class PubSub {
     /// it in place, where its reply is being written, as in Redis 7.0.
     private func deliver(to c: Client, _ write: (inout ReplyWriter) -> Void) {
         if let owner = engine.replyContext(of: c) {
+            let start = owner.out.buffer.writerIndex
             write(&owner.out)
+            if owner === engine.topContext { engine.keepPush(c, from: start, to: owner.out.buffer.writerIndex) }
         } else {
             write(&c.output)
             engine.markFlush(c)
