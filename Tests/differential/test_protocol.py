@@ -193,19 +193,25 @@ def show(pieces):
     return text if len(text) < 400 else text[:400] + "…"
 
 
+def compare(cases, lunar_server, redis_server, select=True):
+    """Runs every case on both servers (WORKERS at a time) and asserts the same outcome for each."""
+    ports = (lunar_server.port, redis_server.port)
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        outcomes = list(pool.map(lambda c: run_case(ports, c, select=select), cases))
+    for pieces, (lunar, redis) in zip(cases, outcomes):
+        assert lunar == redis, (
+            f"request {show(pieces)} in {len(pieces)} piece(s):\n"
+            f"  lunar: {lunar[0]!r} closed={lunar[1]}\n  redis: {redis[0]!r} closed={redis[1]}")
+    if select:
+        assert lunar_server.alive()
+
+
 def test_malformed_requests(lunar_server, redis_server):
     seed = int(os.environ.get("DIFF_SEED", "20261125"))
     count = int(os.environ.get("DIFF_PROTOCOL_CASES", "600"))
     rng = random.Random(f"{seed}-protocol")
     cases = [make_case(rng, n) for n in range(count)]
-    ports = (lunar_server.port, redis_server.port)
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        outcomes = list(pool.map(lambda c: run_case(ports, c), cases))
-    for pieces, (lunar, redis) in zip(cases, outcomes):
-        assert lunar == redis, (
-            f"request {show(pieces)} in {len(pieces)} piece(s):\n"
-            f"  lunar: {lunar[0]!r} closed={lunar[1]}\n  redis: {redis[0]!r} closed={redis[1]}")
-    assert lunar_server.alive()
+    compare(cases, lunar_server, redis_server)
 
 
 def auth_case(rng, n):
@@ -238,25 +244,19 @@ def test_requests_before_authentication(lunar_server, redis_server):
     count = int(os.environ.get("DIFF_PROTOCOL_CASES", "600")) // 2
     rng = random.Random(f"{seed}-protocol-auth")
     cases = [auth_case(rng, n) for n in range(count)]
-    ports = (lunar_server.port, redis_server.port)
     admins = []
-    for port in ports:
+    for port in (lunar_server.port, redis_server.port):
         a = socket.create_connection(("127.0.0.1", port), timeout=5)
         a.sendall(multibulk([b"CONFIG", b"SET", b"requirepass", b"secret"]))
         assert drain(a, b"", False, 1.0)[0] == b"+OK\r\n"
         admins.append(a)
     try:
-        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            outcomes = list(pool.map(lambda c: run_case(ports, c, select=False), cases))
+        compare(cases, lunar_server, redis_server, select=False)
     finally:
         for a in admins:
             a.sendall(multibulk([b"CONFIG", b"SET", b"requirepass", b""]))
             assert drain(a, b"", False, 1.0)[0] == b"+OK\r\n"
             a.close()
-    for pieces, (lunar, redis) in zip(cases, outcomes):
-        assert lunar == redis, (
-            f"request {show(pieces)} in {len(pieces)} piece(s):\n"
-            f"  lunar: {lunar[0]!r} closed={lunar[1]}\n  redis: {redis[0]!r} closed={redis[1]}")
     assert lunar_server.alive()
 
 
@@ -284,11 +284,4 @@ def test_client_reply_modes(lunar_server, redis_server):
     count = int(os.environ.get("DIFF_PROTOCOL_CASES", "600")) // 2
     rng = random.Random(f"{seed}-protocol-reply")
     cases = [reply_mode_case(rng, n) for n in range(count)]
-    ports = (lunar_server.port, redis_server.port)
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        outcomes = list(pool.map(lambda c: run_case(ports, c), cases))
-    for pieces, (lunar, redis) in zip(cases, outcomes):
-        assert lunar == redis, (
-            f"request {show(pieces)} in {len(pieces)} piece(s):\n"
-            f"  lunar: {lunar[0]!r} closed={lunar[1]}\n  redis: {redis[0]!r} closed={redis[1]}")
-    assert lunar_server.alive()
+    compare(cases, lunar_server, redis_server)
