@@ -29,6 +29,8 @@ public struct RequestParser: Sendable {
     /// much (CVE-2021-32675).
     public static let unauthenticatedMaxArgs = 10
     public static let unauthenticatedMaxBulk = 16384
+    /// What `readArgs` reports for an argument over that size; `parse` then holds or throws it.
+    static let unauthenticatedBulk = ProtocolError("unauthenticated bulk length")
     public enum AuthLimits: Sendable {
         /// No password is required.
         case off
@@ -98,7 +100,7 @@ public struct RequestParser: Sendable {
             let (consumed, error) = buffer.withUnsafeReadableBytes { p in readArgs(p) }
             buffer.moveReaderIndex(forwardBy: consumed)
             if let error {
-                if error.message == "unauthenticated bulk length", try holdForAuth(commands, error.message) { return }
+                if error == Self.unauthenticatedBulk, try holdForAuth(commands, error.message) { return }
                 throw error
             }
             if pendingArgs > 0 { return }
@@ -168,7 +170,7 @@ public struct RequestParser: Sendable {
                 }
                 if n > Self.unauthenticatedMaxBulk && authLimits != .off && authLimits != .authenticated {
                     // The header stays unread: the caller decides (holdForAuth).
-                    return (i, ProtocolError("unauthenticated bulk length"))
+                    return (i, Self.unauthenticatedBulk)
                 }
                 bulkLength = n
                 i = cr + 2

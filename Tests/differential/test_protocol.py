@@ -193,6 +193,14 @@ def show(pieces):
     return text if len(text) < 400 else text[:400] + "…"
 
 
+def generated(name, make, share=1):
+    """The cases of one test: DIFF_PROTOCOL_CASES divided by `share`, from DIFF_SEED."""
+    seed = int(os.environ.get("DIFF_SEED", "20261125"))
+    count = int(os.environ.get("DIFF_PROTOCOL_CASES", "600")) // share
+    rng = random.Random(f"{seed}-{name}")
+    return [make(rng, n) for n in range(count)]
+
+
 def compare(cases, lunar_server, redis_server, select=True):
     """Runs every case on both servers (WORKERS at a time) and asserts the same outcome for each."""
     ports = (lunar_server.port, redis_server.port)
@@ -207,10 +215,7 @@ def compare(cases, lunar_server, redis_server, select=True):
 
 
 def test_malformed_requests(lunar_server, redis_server):
-    seed = int(os.environ.get("DIFF_SEED", "20261125"))
-    count = int(os.environ.get("DIFF_PROTOCOL_CASES", "600"))
-    rng = random.Random(f"{seed}-protocol")
-    cases = [make_case(rng, n) for n in range(count)]
+    cases = generated("protocol", make_case, share=1)
     compare(cases, lunar_server, redis_server)
 
 
@@ -240,10 +245,7 @@ def auth_case(rng, n):
 
 
 def test_requests_before_authentication(lunar_server, redis_server):
-    seed = int(os.environ.get("DIFF_SEED", "20261125"))
-    count = int(os.environ.get("DIFF_PROTOCOL_CASES", "600")) // 2
-    rng = random.Random(f"{seed}-protocol-auth")
-    cases = [auth_case(rng, n) for n in range(count)]
+    cases = generated("protocol-auth", auth_case, share=2)
     admins = []
     for port in (lunar_server.port, redis_server.port):
         a = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -280,8 +282,5 @@ def reply_mode_case(rng, n):
 
 
 def test_client_reply_modes(lunar_server, redis_server):
-    seed = int(os.environ.get("DIFF_SEED", "20261125"))
-    count = int(os.environ.get("DIFF_PROTOCOL_CASES", "600")) // 2
-    rng = random.Random(f"{seed}-protocol-reply")
-    cases = [reply_mode_case(rng, n) for n in range(count)]
+    cases = generated("protocol-reply", reply_mode_case, share=2)
     compare(cases, lunar_server, redis_server)
