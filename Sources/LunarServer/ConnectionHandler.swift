@@ -20,10 +20,16 @@ final class ChannelConnection: ClientConnection, @unchecked Sendable {
     /// Replies handed to NIO and not written yet (event-loop confined): while there are any, later
     /// replies queue behind them in NIO so that the client receives everything in order.
     private var queuedInNIO = 0
-    /// Counted reply bytes not written yet (see ClientConnection.unsentBytes): added by the engine
-    /// when it hands them over, taken off here once the socket has them (or they are dropped).
+    /// Counted reply buffers not written yet (see ClientConnection.unsentBytes): added by the engine
+    /// when it hands them over, taken off here once the socket has them (or they are dropped). One
+    /// word holds both figures, so each hand-over costs one atomic operation on either side: the
+    /// bytes in the low 40 bits, the number of buffers above them (CLIENT LIST's `oll`).
     private let unsent = ManagedAtomic<Int>(0)
     private let unsentExempt = ManagedAtomic<Int>(0)
+    private static let bufferUnit = 1 << 40
+    private static let bytesMask = bufferUnit - 1
+    /// Bytes received and not parsed into commands yet (stored by the handler after each parse).
+    let unparsed = ManagedAtomic<Int>(0)
     init(channel: Channel, loopIndex: Int, fd: CInt?) {
         self.channel = channel
         self.loopIndex = loopIndex
@@ -31,20 +37,25 @@ final class ChannelConnection: ClientConnection, @unchecked Sendable {
     }
 
     var descriptor: Int32 { fd ?? -1 }
-    var unsentBytes: Int { unsent.load(ordering: .relaxed) }
-    var unsentExemptBytes: Int { unsentExempt.load(ordering: .relaxed) }
+    var unsentBytes: Int { unsent.load(ordering: .relaxed) & Self.bytesMask }
+    var unsentExemptBytes: Int { unsentExempt.load(ordering: .relaxed) & Self.bytesMask }
+    var unsentBuffers: Int {
+        // The count wraps past 2^24 buffers; the bytes below it stay exact.
+        Int(UInt(bitPattern: unsent.load(ordering: .relaxed)) >> 40) + Int(UInt(bitPattern: unsentExempt.load(ordering: .relaxed)) >> 40)
+    }
+    var unparsedInputBytes: Int { unparsed.load(ordering: .relaxed) }
     func noteHandedOver(_ bytes: Int, _ tracking: UnsentTracking) {
         switch tracking {
-        case .limited: unsent.wrappingIncrement(by: bytes, ordering: .relaxed)
-        case .exempt: unsentExempt.wrappingIncrement(by: bytes, ordering: .relaxed)
+        case .limited: unsent.wrappingIncrement(by: Self.bufferUnit &+ bytes, ordering: .relaxed)
+        case .exempt: unsentExempt.wrappingIncrement(by: Self.bufferUnit &+ bytes, ordering: .relaxed)
         case .none: break
         }
     }
     @inline(__always) private func released(_ bytes: Int, _ tracking: UnsentTracking) {
         guard bytes > 0 else { return }
         switch tracking {
-        case .limited: unsent.wrappingDecrement(by: bytes, ordering: .relaxed)
-        case .exempt: unsentExempt.wrappingDecrement(by: bytes, ordering: .relaxed)
+        case .limited: unsent.wrappingDecrement(by: Self.bufferUnit &+ bytes, ordering: .relaxed)
+        case .exempt: unsentExempt.wrappingDecrement(by: Self.bufferUnit &+ bytes, ordering: .relaxed)
         case .none: break
         }
     }
@@ -125,6 +136,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     private var connection: ChannelConnection?
     private var failed = false
     private var paused = false
+    private var reportedUnparsed = 0
     /// Set while the channel is active (event-loop confined).
     private(set) var context: ChannelHandlerContext?
 
@@ -195,6 +207,12 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         if let c = cumulation, c.readableBytes > engine.queryBufferLimit.load(ordering: .relaxed) {
             fail(nil)
             return
+        }
+        // CLIENT LIST's qbuf: stored only when it changes (it is 0 after almost every read).
+        let left = cumulation?.readableBytes ?? 0
+        if left != reportedUnparsed {
+            reportedUnparsed = left
+            connection?.unparsed.store(left, ordering: .relaxed)
         }
         if let c = cumulation {
             if c.readableBytes == 0 {

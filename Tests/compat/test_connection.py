@@ -168,6 +168,91 @@ def test_client_list_flags_and_fields_track_state(lunar_server):
         c.close()
 
 
+def _client_fields(conn, cid):
+    """CLIENT LIST's fields of client `cid`."""
+    lines = [l for l in conn.call("CLIENT", "LIST")[1].decode().splitlines() if l.startswith(f"id={cid} ")]
+    assert len(lines) == 1, lines
+    return dict(kv.split("=", 1) for kv in lines[0].split(" "))
+
+
+def _wait_fields(conn, cid, pred, timeout=5.0):
+    deadline = time.time() + timeout
+    while True:
+        d = _client_fields(conn, cid)
+        if pred(d) or time.time() > deadline:
+            return d
+        time.sleep(0.05)
+
+
+def _info_field(conn, section, name, at_least=None, timeout=3.0):
+    """An INFO field; with `at_least`, polled until it reaches that (Redis samples its clients'
+    peaks on its cron, up to a tick late)."""
+    deadline = time.time() + timeout
+    while True:
+        text = conn.call("INFO", section)[1].decode()
+        value = int(text.split(name + ":")[1].split()[0])
+        if at_least is None or value >= at_least or time.time() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("kind", ["lunar", "redis"])
+def test_client_list_buffer_fields(lunar_server, redis_server, kind):
+    """CLIENT LIST's qbuf, argv-mem, oll, omem and tot-mem mean what they mean in Redis 7.0: the
+    caller's request and arguments, a blocked client's arguments, and the replies a client that
+    does not read leaves pending (also INFO's client_recent_max_output_buffer and
+    mem_clients_normal), gone once it has read them."""
+    srv = lunar_server if kind == "lunar" else redis_server
+    c, blocked = Conn(srv.port), Conn(srv.port)
+    sub = socket.socket()
+    sub.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sub.connect(("127.0.0.1", srv.port))
+    sub.settimeout(5)
+    key = f"buffers:{time.time()}"
+    try:
+        cid, bid = c.call("CLIENT", "ID")[1], blocked.call("CLIENT", "ID")[1]
+        me = _client_fields(c, cid)
+        # *2 $6 CLIENT $4 LIST: 26 bytes of request, 10 of arguments.
+        assert (me["qbuf"], me["argv-mem"]) == ("26", "10"), me
+        info = dict(kv.split("=", 1) for kv in c.call("CLIENT", "INFO")[1].decode().strip().split(" "))
+        assert (info["qbuf"], info["argv-mem"]) == ("26", "10"), info
+
+        blocked.send_raw(Conn.encode(["BLPOP", key, "0"]))
+        d = _wait_fields(c, bid, lambda d: "b" in d["flags"])
+        assert "b" in d["flags"] and d["argv-mem"] == str(5 + len(key) + 1) and d["qbuf"] == "0", d
+        assert (d["oll"], d["omem"]) == ("0", "0"), d
+        c.call("RPUSH", key, "a")
+        assert blocked.read() == ("array", [("bulk", key.encode()), ("bulk", b"a")])
+
+        sub.sendall(Conn.encode(["CLIENT", "ID"]))
+        sid = int(sub.recv(100).strip()[1:])
+        sub.sendall(Conn.encode(["SUBSCRIBE", "buffers"]))
+        _wait_fields(c, sid, lambda d: "P" in d["flags"])
+        message = b"x" * 100_000
+        for _ in range(100):
+            c.call("PUBLISH", "buffers", message)
+        d = _wait_fields(c, sid, lambda d: int(d["omem"]) > 1_000_000)
+        omem = int(d["omem"])
+        assert omem > 1_000_000 and int(d["oll"]) >= 1 and int(d["tot-mem"]) >= omem, d
+        assert _info_field(c, "clients", "client_recent_max_output_buffer", at_least=omem) >= omem
+        assert _info_field(c, "memory", "mem_clients_normal", at_least=omem) >= omem
+
+        # The subscriber reads everything: nothing is pending any more, the recent peak stays.
+        expected = 100 * len(message)
+        got = 0
+        while got < expected:
+            chunk = sub.recv(1 << 20)
+            assert chunk, "connection closed"
+            got += len(chunk)
+        d = _wait_fields(c, sid, lambda d: d["omem"] == "0")
+        assert (d["oll"], d["omem"]) == ("0", "0"), d
+        assert _info_field(c, "clients", "client_recent_max_output_buffer", at_least=omem) >= omem
+    finally:
+        for x in (c, blocked):
+            x.close()
+        sub.close()
+
+
 def test_client_list_filters(lunar_server):
     a, b = Conn(lunar_server.port), Conn(lunar_server.port)
     try:

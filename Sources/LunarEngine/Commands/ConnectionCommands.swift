@@ -158,7 +158,7 @@ enum ConnectionCommands {
                 if ctx.client.name.isEmpty { ctx.out.nullBulk() } else { ctx.out.bulk(ctx.client.name) }
             },
             CommandSpec("info", arity: 2, flags: common, group: .connection, since: "6.2.0", summary: "Describes this connection, one line in CLIENT LIST's format.") { ctx in
-                ctx.out.verbatim(describe(ctx.client, ctx.engine, now: ctx.now) + "\n")
+                ctx.out.verbatim(describe(ctx.client, ctx.engine, now: ctx.now, running: ctx.argv) + "\n")
             },
             CommandSpec("list", arity: -2, flags: admin, group: .connection, since: "2.4.0", summary: "Describes every connection, one line each.", complexity: "O(N) where N is the number of client connections", syntax: "[TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id [client-id ...]]", handler: clientList),
             CommandSpec("kill", arity: -3, flags: admin, group: .connection, since: "2.4.0", summary: "Closes connections chosen by address or by filters.", complexity: "O(N) where N is the number of client connections", syntax: "ip:port|[ID client-id] [TYPE NORMAL|MASTER|SLAVE|REPLICA|PUBSUB] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME yes/no]", handler: clientKill),
@@ -215,8 +215,41 @@ enum ConnectionCommands {
         for l in lines { ctx.out.simple(l) }
     }
 
-    /// One CLIENT LIST line (without the newline). Memory and buffer figures the engine does not track are 0.
-    static func describe(_ c: Client, _ engine: Engine, now: Int64) -> String {
+    /// What CLIENT LIST reports of a client's memory, in Redis's terms: `qbuf` the bytes received and
+    /// not run yet (while a client runs a command, Redis's query buffer still holds that request),
+    /// `argv-mem` the arguments of the command it runs or is blocked on, `multi-mem` its queued
+    /// transaction, `obl` the replies of this round not handed to the network side yet, `oll`/`omem`
+    /// the reply buffers handed over and not yet written (their allocations, as Redis counts its
+    /// reply blocks). `tot-mem` adds them up with the allocation of the client's reply buffer; Lunar
+    /// has no per-client read buffer (`qbuf-free`, `rbs` and `rbp` are 0).
+    struct Buffers {
+        var qbuf = 0, argvMem = 0, multiMem = 0, obl = 0, oll = 0, omem = 0, kept = 0
+        var total: Int { qbuf + argvMem + multiMem + omem + kept }
+        /// The output side, as INFO's client_recent_max_output_buffer counts it.
+        var output: Int { obl + omem }
+    }
+
+    /// `running`: the arguments of the command the client is running now (the caller of CLIENT
+    /// LIST or INFO), nil for any other client.
+    static func buffers(_ c: Client, _ engine: Engine, running: [Bytes]? = nil) -> Buffers {
+        var b = Buffers()
+        let transaction = c.inMulti ? c.queued : c.executingTransaction
+        for q in transaction ?? [] { for a in q { b.multiMem += a.count } }
+        let args = running ?? c.blocked?.argv ?? []
+        for a in args { b.argvMem += a.count }
+        if let conn = c.connection {
+            b.qbuf = conn.unparsedInputBytes
+            b.omem = conn.unsentBytes + conn.unsentExemptBytes
+            b.oll = conn.unsentBuffers
+        }
+        if let running { b.qbuf += engine.requestSize(running) }
+        b.obl = c.output.buffer.readableBytes
+        b.kept = c.output.buffer.capacity
+        return b
+    }
+
+    /// One CLIENT LIST line (without the newline); `running` as for `buffers`.
+    static func describe(_ c: Client, _ engine: Engine, now: Int64, running: [Bytes]? = nil) -> String {
         var flags = ""
         if c.isReplica { flags += "S" } else if c.isMonitor { flags += "O" }
         if c.subscriptions.pubsubMode { flags += "P" }
@@ -234,14 +267,12 @@ enum ConnectionCommands {
         if c.noEvict { flags += "e" }
         if flags.isEmpty { flags = "N" }
         let multi = transaction?.count ?? -1
-        var multiMem = 0
-        for q in transaction ?? [] { for a in q { multiMem += a.count } }
+        let b = buffers(c, engine, running: running)
         let age = max(0, (now - c.createdAt) / 1000)
         let idle = max(0, (now - c.lastInteraction) / 1000)
-        let obl = c.output.buffer.readableBytes
         var s = "id=\(c.id) addr=\(c.remoteAddress) laddr=\(c.localAddress) fd=\(c.connection?.descriptor ?? -1) name=\(c.name.string)"
         s += " age=\(age) idle=\(idle) flags=\(flags) db=\(c.db) sub=\(c.subscriptions.channels.count) psub=\(c.subscriptions.patterns.count) ssub=\(c.subscriptions.shardChannels.count) multi=\(multi)"
-        s += " qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=\(multiMem) rbs=0 rbp=0 obl=\(obl) oll=0 omem=0 tot-mem=\(obl + multiMem)"
+        s += " qbuf=\(b.qbuf) qbuf-free=0 argv-mem=\(b.argvMem) multi-mem=\(b.multiMem) rbs=0 rbp=0 obl=\(b.obl) oll=\(b.oll) omem=\(b.omem) tot-mem=\(b.total)"
         s += " events=r cmd=\(c.lastCommand) user=\(engine.user(of: c).name) redir=\(c.tracking.map { $0.redirect } ?? -1) resp=\(c.resp)"
         return s
     }
@@ -287,7 +318,7 @@ enum ConnectionCommands {
         for c in ctx.engine.clients.values.sorted(by: { $0.id < $1.id }) where !c.closed {
             if let ids, !ids.contains(c.id) { continue }
             if let type, type != typeOf(c) { continue }
-            text += describe(c, ctx.engine, now: ctx.now) + "\n"
+            text += describe(c, ctx.engine, now: ctx.now, running: c === ctx.client ? ctx.argv : nil) + "\n"
         }
         ctx.out.verbatim(text)
     }

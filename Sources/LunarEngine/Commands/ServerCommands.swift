@@ -211,6 +211,50 @@ final class ServerState {
         samples.append((now, e.stats.commandsProcessed, e.stats.totalNetInput, e.stats.totalNetOutput, e.stats.totalNetReplOutput))
         if samples.count > 17 { samples.removeFirst(samples.count - 17) }
         notePeak()
+        sampleClientPeaks(e)
+    }
+
+    /// INFO's client_recent_max_input_buffer and client_recent_max_output_buffer: the biggest input
+    /// and output buffers among the clients over the last eight seconds, one slot per second as
+    /// Redis keeps them, each the largest of that second's samples (one per cron sample, 100 ms).
+    private var clientPeaks = [(input: Int, output: Int)](repeating: (0, 0), count: 8)
+    private var clientPeakSecond: Int64 = 0
+
+    private func sampleClientPeaks(_ e: Engine) {
+        notePeaks(currentClientPeaks(e))
+    }
+
+    private func notePeaks(_ now: (input: Int, output: Int)) {
+        let second = monotonicMillis() / 1000
+        if second != clientPeakSecond {
+            // The slots of the seconds since the last sample start empty.
+            var t = max(clientPeakSecond + 1, second - 7)
+            while t <= second { clientPeaks[Int(t % 8)] = (0, 0); t += 1 }
+            clientPeakSecond = second
+        }
+        let i = Int(second % 8)
+        clientPeaks[i] = (max(clientPeaks[i].input, now.input), max(clientPeaks[i].output, now.output))
+    }
+
+    private func currentClientPeaks(_ e: Engine) -> (input: Int, output: Int) {
+        var peak = (input: 0, output: 0)
+        for c in e.clients.values where !c.closed {
+            let b = ConnectionCommands.buffers(c, e)
+            peak.input = max(peak.input, b.qbuf)
+            peak.output = max(peak.output, b.output)
+        }
+        return peak
+    }
+
+    /// The recent peaks, the clients' buffers as they are now included.
+    func recentClientPeaks(_ e: Engine) -> (input: Int, output: Int) {
+        notePeaks(currentClientPeaks(e))
+        var peak = (input: 0, output: 0)
+        for slot in clientPeaks {
+            peak.input = max(peak.input, slot.input)
+            peak.output = max(peak.output, slot.output)
+        }
+        return peak
     }
 
     func notePeak() {

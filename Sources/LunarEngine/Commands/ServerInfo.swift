@@ -129,15 +129,24 @@ enum ServerInfo {
         ]
     }
 
+    /// INFO's mem_clients_normal and MEMORY STATS' clients.normal: CLIENT LIST's tot-mem of every
+    /// client but the replicas.
+    static func normalClientsMemory(_ e: Engine) -> Int {
+        var n = 0
+        for c in e.clients.values where !c.closed && !c.isReplica { n += ConnectionCommands.buffers(c, e).total }
+        return n
+    }
+
     private static func clients(_ e: Engine) -> [String] {
         let timeoutTable = e.blockedClients.values.filter { ($0.blocked?.deadline ?? 0) != 0 }.count
+        let peaks = ServerState.of(e).recentClientPeaks(e)
         return [
             // As in Redis, replicas are not counted as clients.
             "connected_clients:\(e.clients.count - ReplicationMaster.of(e).replicaCount)",
             "cluster_connections:0",
             "maxclients:\(e.config.int("maxclients"))",
-            "client_recent_max_input_buffer:0",
-            "client_recent_max_output_buffer:0",
+            "client_recent_max_input_buffer:\(peaks.input)",
+            "client_recent_max_output_buffer:\(peaks.output)",
             "blocked_clients:\(e.blockedClients.count)",
             "tracking_clients:\(e.tracking.clientCount)",
             "clients_in_timeout_table:\(timeoutTable)",
@@ -175,7 +184,7 @@ enum ServerInfo {
             "mem_fragmentation_ratio:\(String(format: "%.2f", frag))",
             "mem_fragmentation_bytes:\(rss - used)",
             "mem_not_counted_for_evict:\(e.memoryNotCountedForEviction)",
-            "mem_clients_normal:\(e.clients.values.reduce(0) { $0 + $1.output.buffer.readableBytes })",
+            "mem_clients_normal:\(normalClientsMemory(e))",
             "mem_allocator:\(MemoryProbe.allocatorName())",
             "lazyfree_pending_objects:0",
             "lazyfreed_objects:0",
@@ -348,7 +357,7 @@ enum MemoryCommand {
                 ctx.out.bulk("peak.allocated"); ctx.out.integer(max(state.peakMemory, used))
                 ctx.out.bulk("total.allocated"); ctx.out.integer(used)
                 ctx.out.bulk("startup.allocated"); ctx.out.integer(startup)
-                ctx.out.bulk("clients.normal"); ctx.out.integer(e.clients.values.reduce(0) { $0 + $1.output.buffer.readableBytes })
+                ctx.out.bulk("clients.normal"); ctx.out.integer(ServerInfo.normalClientsMemory(e))
                 for db in dbs {
                     ctx.out.bulk("db.\(db.id)")
                     ctx.out.map(2)

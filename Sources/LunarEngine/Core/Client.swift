@@ -13,19 +13,27 @@ public protocol ClientConnection: AnyObject, Sendable {
     /// completely written to the socket (client-output-buffer-limit); the engine adds them with
     /// `noteHandedOver` as it hands them.
     var unsentBytes: Int { get }
-    /// The same for `tracking` .exempt (a replica's snapshot, or output of a class without limit).
+    /// The same for `tracking` .exempt (a replica's output: its snapshot, and its stream when the
+    /// replica class has no limit).
     var unsentExemptBytes: Int { get }
+    /// How many buffers those bytes are in (CLIENT LIST's `oll`).
+    var unsentBuffers: Int { get }
     func noteHandedOver(_ bytes: Int, _ tracking: UnsentTracking)
+    /// Bytes received and not yet parsed into commands (CLIENT LIST's `qbuf`).
+    var unparsedInputBytes: Int { get }
     /// The socket's file descriptor, for CLIENT LIST's `fd` (-1 when unknown).
     var descriptor: Int32 { get }
 }
 
 extension ClientConnection {
     public var descriptor: Int32 { -1 }
+    public var unsentBuffers: Int { 0 }
+    public var unparsedInputBytes: Int { 0 }
 }
 
-/// Whether a hand-over's bytes are counted until written: against the client's output buffer limit
-/// (.limited), only as memory maxmemory leaves out (.exempt: replicas' output), or not at all.
+/// How a hand-over's bytes are counted until written: as the client's output (.limited: CLIENT LIST's
+/// omem, and against its class's client-output-buffer-limit when there is one), as memory maxmemory
+/// leaves out (.exempt: replicas' output), or not at all.
 public enum UnsentTracking: UInt8, Sendable {
     case none, limited, exempt
 }

@@ -546,7 +546,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Size of a command as a RESP multibulk request (what INFO's total_net_input_bytes counts).
-    @inline(__always) private func requestSize(_ argv: [Bytes]) -> Int {
+    @inline(__always) func requestSize(_ argv: [Bytes]) -> Int {
         var n = 3 + decimalDigits(argv.count)
         for a in argv { n &+= 5 + decimalDigits(a.count) + a.count }
         return n
@@ -1041,6 +1041,8 @@ public final class Engine: @unchecked Sendable {
                 tracking = .limited
             } else if c.isReplica {
                 tracking = .exempt   // still left out of maxmemory's figure while unsent
+            } else {
+                tracking = .limited  // no limit to check, but counted for CLIENT LIST's omem
             }
             if tracking != .none { conn.noteHandedOver(buf.capacity, tracking) }
             batch.append(OutgoingReplies(connection: conn, buffer: buf, thenClose: c.closeAfterReply, tracking: tracking))
