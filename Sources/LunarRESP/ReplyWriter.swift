@@ -5,6 +5,30 @@ import NIOCore
 /// Commands write their replies through this type; there is no intermediate reply tree on the hot path.
 /// In RESP2 the RESP3-only types degrade the way Redis degrades them (maps become flat arrays,
 /// doubles become bulk strings, nulls become `$-1` or `*-1`, booleans become integers).
+/// A message that quotes client input as Redis's `%s` formats it: `\(quoted: arg)` appends the
+/// argument's raw bytes up to its first NUL (`max:` as in `%.128s`), nothing decoded as UTF-8;
+/// other interpolations are their text.
+public struct QuotingMessage: ExpressibleByStringInterpolation, Sendable {
+    public var bytes: [UInt8]
+    public init(stringLiteral s: String) { bytes = Array(s.utf8) }
+    public init(stringInterpolation i: Interpolation) { bytes = i.bytes }
+
+    public struct Interpolation: StringInterpolationProtocol {
+        var bytes: [UInt8] = []
+        public init(literalCapacity: Int, interpolationCount: Int) {
+            bytes.reserveCapacity(literalCapacity + 32 * interpolationCount)
+        }
+        public mutating func appendLiteral(_ s: String) { bytes += s.utf8 }
+        public mutating func appendInterpolation(quoted b: Bytes, max: Int = .max) {
+            for c in b.raw.prefix(Swift.max(0, max)) {
+                if c == 0 { break }
+                bytes.append(c)
+            }
+        }
+        public mutating func appendInterpolation<T>(_ v: T) { bytes += "\(v)".utf8 }
+    }
+}
+
 public struct ReplyWriter: Sendable {
     public var buffer: ByteBuffer
     public var resp: Int
@@ -51,6 +75,11 @@ public struct ReplyWriter: Sendable {
         for i in bytes.indices where bytes[i] == 13 || bytes[i] == 10 { bytes[i] = 32 }
         buffer.writeBytes(bytes)
         buffer.writeStaticString("\r\n")
+    }
+
+    /// An error reply that quotes arguments as Redis's `%s` does (see QuotingMessage).
+    public mutating func error(quoting message: QuotingMessage) {
+        error(bytes: message.bytes)
     }
 
     @inlinable public mutating func integer(_ v: Int) { header(UInt8(ascii: ":"), v) }

@@ -90,7 +90,7 @@ enum CommandIntrospection {
     /// COMMAND with no subcommand: every command's description.
     static func all(_ ctx: CommandContext) {
         if ctx.argc > 1 && ctx.spec.name == "command" {
-            ctx.error("ERR unknown subcommand '\(String(ctx.argv[1].string.prefix(128)))'. Try COMMAND HELP.")
+            ctx.error(quoting: "ERR unknown subcommand '\(quoted: ctx.argv[1], max: 128)'. Try COMMAND HELP.")
             return
         }
         let specs = ctx.engine.table.all

@@ -56,21 +56,21 @@ enum ConfigCommand {
         if ctx.argc % 2 != 0 { ctx.syntaxError(); return }
         let config = ctx.engine.config
         var names: [String] = []
-        var given: [String] = []
+        var given: [Bytes] = []
         var values: [String] = []
         var i = 2
         while i < ctx.argc {
-            let raw = ctx.argv[i].string
-            guard let name = config.canonicalName(raw), let p = config.params[name] else {
-                ctx.error("ERR Unknown option or number of arguments for CONFIG SET - '\(raw)'")
+            let raw = ctx.argv[i]
+            guard let name = config.canonicalName(raw.string), let p = config.params[name] else {
+                ctx.error(quoting: "ERR Unknown option or number of arguments for CONFIG SET - '\(quoted: raw)'")
                 return
             }
             if p.immutable {
-                ctx.error("ERR CONFIG SET failed (possibly related to argument '\(raw)') - can't set immutable config")
+                ctx.error(quoting: "ERR CONFIG SET failed (possibly related to argument '\(quoted: raw)') - can't set immutable config")
                 return
             }
             if names.contains(name) {
-                ctx.error("ERR CONFIG SET failed (possibly related to argument '\(raw)') - duplicate parameter")
+                ctx.error(quoting: "ERR CONFIG SET failed (possibly related to argument '\(quoted: raw)') - duplicate parameter")
                 return
             }
             names.append(name)
@@ -84,7 +84,7 @@ enum ConfigCommand {
             let value = (name == "save" && values[j].isEmpty) ? "" : values[j]
             if let err = config.set(name, value) {
                 for k in 0..<j { config.set(names[k], old[k], startup: true) }
-                ctx.error("ERR CONFIG SET failed (possibly related to argument '\(given[j])') - \(err)")
+                ctx.error(quoting: "ERR CONFIG SET failed (possibly related to argument '\(quoted: given[j])') - \(err)")
                 return
             }
         }

@@ -98,7 +98,7 @@ enum ConnectionCommands {
                 name = n
                 j += 2
             } else {
-                ctx.error("ERR Syntax error in HELLO option '\(ctx.argv[j].string)'")
+                ctx.error(quoting: "ERR Syntax error in HELLO option '\(quoted: ctx.argv[j])'")
                 return
             }
         }
@@ -299,7 +299,7 @@ enum ConnectionCommands {
         var type: String?
         if ctx.argc == 4 && ctx.arg(2, is: "type") {
             guard let t = clientType(ctx.argv[3]) else {
-                ctx.error("ERR Unknown client type '\(ctx.argv[3].string)'")
+                ctx.error(quoting: "ERR Unknown client type '\(quoted: ctx.argv[3])'")
                 return
             }
             type = t
@@ -350,14 +350,14 @@ enum ConnectionCommands {
                 guard let n = parseStrictInt(v.raw), n >= 1 else { ctx.error("ERR client-id should be greater than 0"); return }
                 id = n
             } else if ctx.arg(i, is: "type") {
-                guard let t = clientType(v) else { ctx.error("ERR Unknown client type '\(v.string)'"); return }
+                guard let t = clientType(v) else { ctx.error(quoting: "ERR Unknown client type '\(quoted: v)'"); return }
                 type = t
             } else if ctx.arg(i, is: "addr") {
                 addr = v.string
             } else if ctx.arg(i, is: "laddr") {
                 laddr = v.string
             } else if ctx.arg(i, is: "user") {
-                guard let u = engine.acl.users[v.string] else { ctx.error("ERR No such user '\(v.string)'"); return }
+                guard let u = engine.acl.users[v.string] else { ctx.error(quoting: "ERR No such user '\(quoted: v)'"); return }
                 user = u
             } else if ctx.arg(i, is: "skipme") {
                 if v.equalsIgnoringCase("yes") { skipMe = true } else if v.equalsIgnoringCase("no") { skipMe = false } else { ctx.syntaxError(); return }

@@ -68,7 +68,7 @@ enum DebugCommand {
             ReplicationMaster.of(ctx.engine).changeReplicationID()
             ctx.ok()
         default:
-            ctx.error("ERR unknown subcommand or wrong number of arguments for '\(ctx.argv[1].string)'. Try DEBUG HELP.")
+            ctx.error(quoting: "ERR unknown subcommand or wrong number of arguments for '\(quoted: ctx.argv[1], max: 128)'. Try DEBUG HELP.")
         }
     }
 

@@ -188,7 +188,7 @@ enum HyperLogLogCommands {
         } else if sub.equalsIgnoringCase("encoding") {
             ctx.out.simple(isSparse ? "sparse" : "dense")
         } else {
-            ctx.error("ERR Unknown PFDEBUG subcommand '\(sub.string)'")
+            ctx.error(quoting: "ERR Unknown PFDEBUG subcommand '\(quoted: sub)'")
         }
     }
 

@@ -147,7 +147,7 @@ enum PubSubCommands {
 
     static func listChannels(_ ctx: CommandContext, shard: Bool) {
         if ctx.argc > 3 {
-            ctx.error("ERR unknown subcommand or wrong number of arguments for '\(ctx.argv[1].string)'. Try PUBSUB HELP.")
+            ctx.error(quoting: "ERR unknown subcommand or wrong number of arguments for '\(quoted: ctx.argv[1], max: 128)'. Try PUBSUB HELP.")
             return
         }
         let names = ctx.engine.pubsub.activeChannels(matching: ctx.argc == 3 ? ctx.argv[2] : nil, shard: shard)

@@ -58,7 +58,7 @@ struct SlowLog {
                     }
                     count = v
                 } else if ctx.argc > 3 {
-                    ctx.error("ERR unknown subcommand or wrong number of arguments for '\(ctx.argv[1].string)'. Try SLOWLOG HELP.")
+                    ctx.error(quoting: "ERR unknown subcommand or wrong number of arguments for '\(quoted: ctx.argv[1], max: 128)'. Try SLOWLOG HELP.")
                     return
                 }
                 let all = ctx.engine.slowlog.entries

@@ -61,6 +61,8 @@ public final class CommandContext {
     // MARK: Replies
 
     @inline(__always) public func error(_ message: String) { out.error(message) }
+    /// An error that quotes arguments byte for byte, as Redis does: `ctx.error(quoting: "ERR … '\(quoted: arg)'")`.
+    public func error(quoting message: QuotingMessage) { out.error(quoting: message) }
     @inline(__always) public func wrongType() { out.error(Err.wrongType) }
     @inline(__always) public func syntaxError() { out.error(Err.syntax) }
     @inline(__always) public func ok() { out.ok() }

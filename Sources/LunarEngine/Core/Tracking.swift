@@ -370,11 +370,11 @@ extension Tracking {
             let existing = c.tracking?.prefixes ?? []
             for (i, p) in s.prefixes.enumerated() {
                 for e in existing where e.raw.starts(with: p.raw) || p.raw.starts(with: e.raw) {
-                    ctx.error("ERR Prefix '\(p.string)' overlaps with an existing prefix '\(e.string)'. Prefixes for a single client must not overlap.")
+                    ctx.error(quoting: "ERR Prefix '\(quoted: p)' overlaps with an existing prefix '\(quoted: e)'. Prefixes for a single client must not overlap.")
                     return
                 }
                 for q in s.prefixes[(i + 1)...] where q.raw.starts(with: p.raw) || p.raw.starts(with: q.raw) {
-                    ctx.error("ERR Prefix '\(p.string)' overlaps with another provided prefix '\(q.string)'. Prefixes for a single client must not overlap.")
+                    ctx.error(quoting: "ERR Prefix '\(quoted: p)' overlaps with another provided prefix '\(quoted: q)'. Prefixes for a single client must not overlap.")
                     return
                 }
             }

@@ -187,6 +187,8 @@ public final class ACL {
         var whole: Bool = false   // a message that is the whole reply (unmatched parenthesis)
         /// The reason alone, without the "Error in ACL SETUSER modifier" wrapping (ACL files report it).
         var reason: String = ""
+        /// The reply, when it quotes the rule: its bytes as Redis's `%s` copies them.
+        var reply: QuotingMessage? = nil
         static let unknownCommand = "Unknown command or category name in ACL"
     }
 
@@ -204,7 +206,8 @@ public final class ACL {
                 while text.last != UInt8(ascii: ")") || (j == i && text.count == 1) {
                     j += 1
                     if j >= rules.count {
-                        throw RuleError(message: "ERR Unmatched parenthesis in acl selector starting at '\(r.string)'.", whole: true)
+                        throw RuleError(message: "ERR Unmatched parenthesis in acl selector starting at '\(r.string)'.", whole: true,
+                                        reply: "ERR Unmatched parenthesis in acl selector starting at '\(quoted: r)'.")
                     }
                     text += [UInt8(ascii: " ")] + rules[j].raw
                 }
@@ -213,7 +216,8 @@ public final class ACL {
                 if newUserChannelsAll { sel.allChannels = true }
                 for part in body.raw.split(separator: UInt8(ascii: " ")) {
                     do { try applySelectorRule(Bytes(part), to: sel) } catch let e as RuleError {
-                        throw RuleError(message: "ERR Error in ACL SETUSER modifier '\(Bytes(text).string)': \(e.message)", reason: e.message)
+                        throw RuleError(message: "ERR Error in ACL SETUSER modifier '\(Bytes(text).string)': \(e.message)", reason: e.message,
+                                        reply: "ERR Error in ACL SETUSER modifier '\(quoted: Bytes(text))': \(e.message)")
                     }
                 }
                 user.selectors.append(sel)
@@ -221,7 +225,8 @@ public final class ACL {
                 continue
             }
             do { try applyUserRule(r, to: user) } catch let e as RuleError {
-                throw RuleError(message: "ERR Error in ACL SETUSER modifier '\(r.string)': \(e.message)", reason: e.message)
+                throw RuleError(message: "ERR Error in ACL SETUSER modifier '\(r.string)': \(e.message)", reason: e.message,
+                                reply: "ERR Error in ACL SETUSER modifier '\(quoted: r)': \(e.message)")
             }
             i += 1
         }

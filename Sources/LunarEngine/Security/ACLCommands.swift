@@ -71,9 +71,9 @@ enum ACLCommands {
             for c in ACL.categories { ctx.out.bulk(c) }
             return
         }
-        if ctx.argc > 3 { ctx.error("ERR unknown subcommand or wrong number of arguments for '\(ctx.argv[1].string)'. Try ACL HELP."); return }
+        if ctx.argc > 3 { ctx.error(quoting: "ERR unknown subcommand or wrong number of arguments for '\(quoted: ctx.argv[1], max: 128)'. Try ACL HELP."); return }
         let cat = ctx.argv[2].lowercased.string
-        guard ACL.categories.contains(cat) else { ctx.error("ERR Unknown category '\(ctx.argv[2].string)'"); return }
+        guard ACL.categories.contains(cat) else { ctx.error(quoting: "ERR Unknown category '\(quoted: ctx.argv[2], max: 128)'"); return }
         let names = acl.specs.filter { $0.aclCategories.contains(cat) }.map(\.fullName)
         ctx.out.array(names.count)
         for n in names { ctx.out.bulk(n) }
@@ -81,7 +81,7 @@ enum ACLCommands {
 
     static func genpass(_ ctx: CommandContext) {
         var bits = 256
-        if ctx.argc > 3 { ctx.error("ERR unknown subcommand or wrong number of arguments for '\(ctx.argv[1].string)'. Try ACL HELP."); return }
+        if ctx.argc > 3 { ctx.error(quoting: "ERR unknown subcommand or wrong number of arguments for '\(quoted: ctx.argv[1], max: 128)'. Try ACL HELP."); return }
         if ctx.argc == 3 {
             guard let n = ctx.int(2) else { return }
             guard n > 0, n <= 4096 else {
@@ -99,13 +99,18 @@ enum ACLCommands {
     static func setuser(_ ctx: CommandContext) {
         let acl = ctx.engine.acl
         acl.prepare()
+        // As Redis: no C whitespace (space, \t, \n, \v, \f, \r) and no NUL in a username.
+        if ctx.argv[2].raw.contains(where: { $0 == 0 || $0 == 32 || (9...13).contains($0) }) {
+            ctx.error("ERR Usernames can't contain spaces or null characters")
+            return
+        }
         let name = ctx.argv[2].string
         let existing = acl.users[name]
         let user = existing?.copy() ?? acl.newUser(name)
         do {
             try acl.apply(Array(ctx.argv[3...]), to: user)
         } catch let e as ACL.RuleError {
-            ctx.error(e.message)
+            if let reply = e.reply { ctx.error(quoting: reply) } else { ctx.error(e.message) }
             return
         } catch {
             return
@@ -169,9 +174,9 @@ enum ACLCommands {
 
     static func dryrun(_ ctx: CommandContext) {
         let engine = ctx.engine
-        guard let u = engine.acl.users[ctx.argv[2].string] else { ctx.error("ERR User '\(ctx.argv[2].string)' not found"); return }
+        guard let u = engine.acl.users[ctx.argv[2].string] else { ctx.error(quoting: "ERR User '\(quoted: ctx.argv[2])' not found"); return }
         let argv = Array(ctx.argv[3...])
-        guard let spec = engine.table.resolve(argv) else { ctx.error("ERR Command '\(argv[0].string)' not found"); return }
+        guard let spec = engine.table.resolve(argv) else { ctx.error(quoting: "ERR Command '\(quoted: argv[0])' not found"); return }
         if !spec.arityOK(argv.count) { ctx.error("ERR wrong number of arguments for '\(spec.fullName)' command"); return }
         guard let (denial, pos) = engine.acl.check(u, spec, argv) else { ctx.ok(); return }
         switch denial {
@@ -190,7 +195,7 @@ enum ACLCommands {
             guard let n = ctx.int(2) else { return }
             count = min(count, max(0, n))
         } else if ctx.argc > 3 {
-            ctx.error("ERR unknown subcommand or wrong number of arguments for '\(ctx.argv[1].string)'. Try ACL HELP.")
+            ctx.error(quoting: "ERR unknown subcommand or wrong number of arguments for '\(quoted: ctx.argv[1], max: 128)'. Try ACL HELP.")
             return
         }
         let now = ctx.engine.now
