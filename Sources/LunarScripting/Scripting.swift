@@ -16,6 +16,7 @@ public enum Scripting {
         let state = try ScriptingState(engine: engine)
         engine.extensions[ScriptingState.key] = state
         engine.scriptingState = state
+        engine.extensions[InfoSectionProvider.key("memory.scripting")] = InfoSectionProvider { [unowned state] _ in state.memoryInfo() }
         engine.scriptDeniesOOM = { [unowned state] argv in state.deniesOOM(argv) }
         engine.scriptMayWrite = { [unowned state] argv in state.declaredFlags(argv).map { !$0.contains(.noWrites) } }
         engine.busyCommandHandler = { [unowned state] client, argv in
@@ -120,6 +121,40 @@ struct ScriptFlags: OptionSet {
 }
 
 /// Everything scripting keeps per engine.
+extension ScriptingState {
+    /// INFO memory's scripting lines, in Redis 7.0's order. The Lua heaps are what each state's
+    /// allocator holds (Redis reads the same from lua_gc); the bookkeeping figures (the scripts
+    /// cache, the function libraries) count the code and names they keep plus a fixed estimate per
+    /// entry, not Redis's dictionary sizes.
+    func memoryInfo() -> [String] {
+        let eval = vm.memoryUsed
+        let fns = functions.vm.memoryUsed
+        var scriptsEval = 0
+        for s in scripts.values { scriptsEval += s.body.count + 40 + Self.entryOverhead }
+        var fnsOverhead = Self.entryOverhead
+        for lib in functions.libraries.values { fnsOverhead += lib.code.count + lib.name.utf8.count + Self.entryOverhead }
+        for name in functions.functions.keys { fnsOverhead += name.utf8.count + Self.entryOverhead }
+        let human = MemoryProbe.human
+        return [
+            "used_memory_lua:\(eval)",
+            "used_memory_vm_eval:\(eval)",
+            "used_memory_lua_human:\(human(eval))",
+            "used_memory_scripts_eval:\(scriptsEval)",
+            "number_of_cached_scripts:\(scripts.count)",
+            "number_of_functions:\(functions.functions.count)",
+            "number_of_libraries:\(functions.libraries.count)",
+            "used_memory_vm_functions:\(fns)",
+            "used_memory_vm_total:\(eval + fns)",
+            "used_memory_vm_total_human:\(human(eval + fns))",
+            "used_memory_functions:\(fnsOverhead)",
+            "used_memory_scripts:\(scriptsEval + fnsOverhead)",
+            "used_memory_scripts_human:\(human(scriptsEval + fnsOverhead))",
+        ]
+    }
+    /// A hash table entry and its object headers, roughly, per script, library or function.
+    private static let entryOverhead = 64
+}
+
 final class ScriptingState {
     static let key = "scripting"
     /// The engine owns this object and outlives it; unowned(unsafe) skips the runtime check a

@@ -250,6 +250,49 @@ def test_info_memory_is_measured(r):
     r.flushall()
 
 
+def test_info_memory_has_every_redis_field(pair):
+    a, b, _ = pair
+    lf = _section_fields(a.call("INFO", "memory")[1].decode())["Memory"]
+    rf = _section_fields(b.call("INFO", "memory")[1].decode())["Memory"]
+    assert lf == rf
+
+
+def _memory(conn):
+    text = conn.call("INFO", "memory")[1].decode()
+    return {k: v for k, v in (l.split(":", 1) for l in text.splitlines() if ":" in l)}
+
+
+def test_info_memory_scripting_fields_follow_scripts_and_functions(pair):
+    """number_of_cached_scripts, number_of_functions and number_of_libraries move as in Redis with
+    SCRIPT LOAD / SCRIPT FLUSH and FUNCTION LOAD / DELETE (Lunar starts with its shipped libraries,
+    so the counts are compared as changes); the Lua heaps and totals add up."""
+    a, b, _ = pair
+    lib = "#!lua name=infolib\nredis.register_function('info_f1', function() return 1 end)\n" \
+          "redis.register_function('info_f2', function() return 2 end)"
+    counts = []
+    for c in (a, b):
+        assert c.call("SCRIPT", "FLUSH") == ("simple", b"OK")
+        m0 = _memory(c)
+        for i in range(20):
+            c.call("SCRIPT", "LOAD", f"return {i} + #KEYS -- {'x' * 200}")
+        assert c.call("FUNCTION", "LOAD", lib) == ("bulk", b"infolib")
+        m1 = _memory(c)
+        assert c.call("FUNCTION", "DELETE", "infolib") == ("simple", b"OK")
+        assert c.call("SCRIPT", "FLUSH") == ("simple", b"OK")
+        m2 = _memory(c)
+        n = lambda m, k: int(m[k])
+        counts.append([n(m1, k) - n(m0, k) for k in ("number_of_cached_scripts", "number_of_functions", "number_of_libraries")]
+                      + [n(m2, k) - n(m0, k) for k in ("number_of_cached_scripts", "number_of_functions", "number_of_libraries")])
+        for m in (m0, m1, m2):
+            assert m["used_memory_lua"] == m["used_memory_vm_eval"]
+            assert n(m, "used_memory_vm_total") == n(m, "used_memory_vm_eval") + n(m, "used_memory_vm_functions")
+            assert n(m, "used_memory_scripts") >= n(m, "used_memory_scripts_eval")
+            assert n(m, "allocator_active") >= n(m, "allocator_allocated") > 0
+        assert n(m1, "used_memory_scripts_eval") > n(m0, "used_memory_scripts_eval")
+        assert n(m1, "used_memory_functions") > n(m2, "used_memory_functions")
+    assert counts[0] == counts[1] == [20, 2, 1, 0, 0, 0]
+
+
 def test_freed_memory_leaves_rss_within_seconds():
     """Freed pages go back to the kernel about a second after they are freed (jemalloc's dirty decay
     set to 1 s in every arena, no MADV_FREE stage): after FLUSHALL of ~80 MB the RSS falls back. With
@@ -312,6 +355,28 @@ def test_memory_stats_and_doctor(r):
     assert stats["total.allocated"] > 0 and "keys.count" in stats
     assert isinstance(r.execute_command("MEMORY", "DOCTOR"), bytes)
     assert r.execute_command("MEMORY", "MALLOC-STATS")
+
+
+def test_memory_stats_has_redis_fields(pair):
+    """MEMORY STATS names Redis 7.0's fields in its order (a database's entry included), and its
+    figures agree with INFO memory's."""
+    a, b, _ = pair
+    for c in (a, b):
+        c.call("SET", "memory-stats-key", "v")
+    shapes = []
+    for c in (a, b):
+        reply = c.call("MEMORY", "STATS")
+        assert reply[0] == "array"
+        items = reply[1]
+        names = [k[1].decode() for k in items[::2]]
+        db0 = items[2 * names.index("db.0") + 1]
+        shapes.append((names, [k[1].decode() for k in db0[1][::2]]))
+        stats = dict(zip(names, items[1::2]))
+        assert stats["allocator.active"][1] >= stats["allocator.allocated"][1] > 0
+        assert stats["overhead.total"][1] + stats["dataset.bytes"][1] == stats["total.allocated"][1]
+    for c in (a, b):
+        c.call("DEL", "memory-stats-key")
+    assert shapes[0] == shapes[1]
 
 
 def test_debug_sleep_and_object(r):

@@ -282,9 +282,24 @@ final class ServerState {
 }
 
 /// Memory figures from the C allocator and the kernel.
-enum MemoryProbe {
+public enum MemoryProbe {
     /// Bytes allocated by the server, from the allocator (jemalloc's stats.allocated).
     static func allocated() -> Int { MemoryStats.allocated() }
+
+    /// jemalloc's stats.allocated, stats.active and stats.resident (INFO's allocator_* fields).
+    static func allocatorStats() -> (allocated: Int, active: Int, resident: Int) {
+        // Writing the epoch refreshes jemalloc's cached statistics.
+        var epoch: UInt64 = 1
+        var current: UInt64 = 0
+        var size = MemoryLayout<UInt64>.size
+        _ = mallctl("epoch", &current, &size, &epoch, size)
+        func read(_ name: String) -> Int {
+            var v = 0
+            var sz = MemoryLayout<Int>.size
+            return mallctl(name, &v, &sz, nil, 0) == 0 ? v : 0
+        }
+        return (read("stats.allocated"), read("stats.active"), read("stats.resident"))
+    }
 
     /// Resident set size from /proc/self/statm.
     static func rss() -> Int { MemoryStats.rss() }
@@ -321,7 +336,7 @@ enum MemoryProbe {
     }
 
     /// Redis's human-readable byte counts: 1.25M, 23.54G, 200B.
-    static func human(_ n: Int) -> String {
+    public static func human(_ n: Int) -> String {
         let d = Double(n)
         if n < 1024 { return "\(n)B" }
         if d < 1024 * 1024 { return String(format: "%.2fK", d / 1024) }

@@ -129,6 +129,51 @@ enum ServerInfo {
         ]
     }
 
+    /// The figures INFO memory and MEMORY STATS share, computed once per call.
+    struct MemoryOverview {
+        var used = 0, rss = 0, peak = 0, startup = 0
+        var backlog = 0, replicasPending = 0, replicasOwn = 0, normalClients = 0
+        var evalCaches = 0, functionCaches = 0
+        var dbOverhead = 0
+        var allocator = (allocated: 0, active: 0, resident: 0)
+        var scripting: [String] = []
+        /// Redis's used_memory_overhead / overhead.total: what is not the dataset.
+        var overhead: Int {
+            min(used, startup + backlog + replicasPending + replicasOwn + normalClients + evalCaches + functionCaches + dbOverhead)
+        }
+        var dataset: Int { used - overhead }
+    }
+
+    static func memoryOverview(_ e: Engine) -> MemoryOverview {
+        let state = ServerState.of(e)
+        state.notePeak()
+        var m = MemoryOverview()
+        m.used = MemoryProbe.allocated()
+        m.rss = MemoryProbe.rss()
+        m.peak = max(state.peakMemory, m.used)
+        m.startup = min(state.startupMemory, m.used)
+        m.allocator = MemoryProbe.allocatorStats()
+        m.scripting = (e.extensions[InfoSectionProvider.key("memory.scripting")] as? InfoSectionProvider)?.render(e) ?? []
+        for line in m.scripting {
+            if line.hasPrefix("used_memory_scripts_eval:") { m.evalCaches = Int(line.split(separator: ":")[1]) ?? 0 }
+            if line.hasPrefix("used_memory_functions:") { m.functionCaches = Int(line.split(separator: ":")[1]) ?? 0 }
+        }
+        m.backlog = ReplicationMaster.of(e).backlogBytes
+        for c in e.replicaClients where !c.closed {
+            let b = ConnectionCommands.buffers(c, e)
+            m.replicasPending += b.omem
+            m.replicasOwn += b.total - b.omem
+        }
+        m.normalClients = normalClientsMemory(e)
+        for db in e.databases where db.count > 0 { m.dbOverhead += dbOverheads(db).main + dbOverheads(db).expires }
+        return m
+    }
+
+    /// MEMORY STATS' per-database overheads: the key table's slots and the expiry index's entries.
+    static func dbOverheads(_ db: Database) -> (main: Int, expires: Int) {
+        (db.table.slotCount * 48, db.table.volatileCount * 16)
+    }
+
     /// INFO's mem_clients_normal and MEMORY STATS' clients.normal: CLIENT LIST's tot-mem of every
     /// client but the replicas.
     static func normalClientsMemory(_ e: Engine) -> Int {
@@ -154,16 +199,13 @@ enum ServerInfo {
     }
 
     static func memory(_ e: Engine) -> [String] {
-        let state = ServerState.of(e)
-        state.notePeak()
-        let used = MemoryProbe.allocated()
-        let rss = MemoryProbe.rss()
-        let peak = max(state.peakMemory, used)
-        let startup = min(state.startupMemory, used)
-        let dataset = used - startup
+        let m = memoryOverview(e)
+        let used = m.used, rss = m.rss, peak = m.peak, startup = m.startup, dataset = m.dataset
         let total = MemoryProbe.totalSystem()
         let maxmem = e.config.int("maxmemory")
         let frag = used == 0 ? 0 : Double(rss) / Double(used)
+        let a = m.allocator
+        let ratio = { (x: Int, y: Int) -> String in String(format: "%.2f", y == 0 ? 0 : Double(x) / Double(y)) }
         return [
             "used_memory:\(used)",
             "used_memory_human:\(MemoryProbe.human(used))",
@@ -172,20 +214,38 @@ enum ServerInfo {
             "used_memory_peak:\(peak)",
             "used_memory_peak_human:\(MemoryProbe.human(peak))",
             "used_memory_peak_perc:\(String(format: "%.2f", peak == 0 ? 0 : Double(used) * 100 / Double(peak)))%",
-            "used_memory_overhead:\(startup)",
+            "used_memory_overhead:\(m.overhead)",
             "used_memory_startup:\(startup)",
             "used_memory_dataset:\(dataset)",
             "used_memory_dataset_perc:\(String(format: "%.2f", used == 0 ? 0 : Double(dataset) * 100 / Double(used)))%",
+            "allocator_allocated:\(a.allocated)",
+            "allocator_active:\(a.active)",
+            "allocator_resident:\(a.resident)",
             "total_system_memory:\(total)",
             "total_system_memory_human:\(MemoryProbe.human(total))",
+        ] + m.scripting + [
             "maxmemory:\(maxmem)",
             "maxmemory_human:\(MemoryProbe.human(maxmem))",
             "maxmemory_policy:\(e.config.string("maxmemory-policy"))",
+            "allocator_frag_ratio:\(ratio(a.active, a.allocated))",
+            "allocator_frag_bytes:\(a.active - a.allocated)",
+            "allocator_rss_ratio:\(ratio(a.resident, a.active))",
+            "allocator_rss_bytes:\(a.resident - a.active)",
+            "rss_overhead_ratio:\(ratio(rss, a.resident))",
+            "rss_overhead_bytes:\(rss - a.resident)",
             "mem_fragmentation_ratio:\(String(format: "%.2f", frag))",
             "mem_fragmentation_bytes:\(rss - used)",
             "mem_not_counted_for_evict:\(e.memoryNotCountedForEviction)",
-            "mem_clients_normal:\(normalClientsMemory(e))",
+            "mem_replication_backlog:\(m.backlog)",
+            "mem_total_replication_buffers:\(m.backlog + m.replicasPending)",
+            "mem_clients_slaves:\(m.replicasOwn)",
+            "mem_clients_normal:\(m.normalClients)",
+            "mem_cluster_links:0",
+            // The append-only file is written at the end of each engine round: no buffer outlives it.
+            "mem_aof_buffer:0",
             "mem_allocator:\(MemoryProbe.allocatorName())",
+            // No active defragmentation in Lunar (Redis reports 0 while it is off).
+            "active_defrag_running:0",
             "lazyfree_pending_objects:0",
             "lazyfreed_objects:0",
         ]
@@ -345,32 +405,47 @@ enum MemoryCommand {
             },
             CommandSpec("stats", arity: 2, group: .server, since: "4.0.0", summary: "Reports memory use in detail.") { ctx in
                 let e = ctx.engine
-                let state = ServerState.of(e)
-                state.notePeak()
-                let used = MemoryProbe.allocated()
-                let rss = MemoryProbe.rss()
-                let startup = min(state.startupMemory, used)
+                let m = ServerInfo.memoryOverview(e)
                 let keys = e.databases.reduce(0) { $0 + $1.count }
-                let dataset = used - startup
                 let dbs = e.databases.filter { $0.count > 0 }
-                ctx.out.map(11 + dbs.count)
-                ctx.out.bulk("peak.allocated"); ctx.out.integer(max(state.peakMemory, used))
-                ctx.out.bulk("total.allocated"); ctx.out.integer(used)
-                ctx.out.bulk("startup.allocated"); ctx.out.integer(startup)
-                ctx.out.bulk("clients.normal"); ctx.out.integer(ServerInfo.normalClientsMemory(e))
+                let a = m.allocator
+                let ratio = { (x: Int, y: Int) -> Double in y == 0 ? 0 : Double(x) / Double(y) }
+                ctx.out.map(27 + dbs.count)
+                ctx.out.bulk("peak.allocated"); ctx.out.integer(m.peak)
+                ctx.out.bulk("total.allocated"); ctx.out.integer(m.used)
+                ctx.out.bulk("startup.allocated"); ctx.out.integer(m.startup)
+                ctx.out.bulk("replication.backlog"); ctx.out.integer(m.backlog)
+                ctx.out.bulk("clients.slaves"); ctx.out.integer(m.replicasOwn + m.replicasPending)
+                ctx.out.bulk("clients.normal"); ctx.out.integer(m.normalClients)
+                ctx.out.bulk("cluster.links"); ctx.out.integer(0)
+                ctx.out.bulk("aof.buffer"); ctx.out.integer(0)
+                ctx.out.bulk("lua.caches"); ctx.out.integer(m.evalCaches)
+                ctx.out.bulk("functions.caches"); ctx.out.integer(m.functionCaches)
                 for db in dbs {
+                    let o = ServerInfo.dbOverheads(db)
                     ctx.out.bulk("db.\(db.id)")
-                    ctx.out.map(2)
-                    ctx.out.bulk("overhead.hashtable.main"); ctx.out.integer(db.table.slotCount * 48)
-                    ctx.out.bulk("overhead.hashtable.expires"); ctx.out.integer(db.table.volatileCount * 16)
+                    ctx.out.map(3)
+                    ctx.out.bulk("overhead.hashtable.main"); ctx.out.integer(o.main)
+                    ctx.out.bulk("overhead.hashtable.expires"); ctx.out.integer(o.expires)
+                    ctx.out.bulk("overhead.hashtable.slot-to-keys"); ctx.out.integer(0)   // cluster mode only
                 }
+                ctx.out.bulk("overhead.total"); ctx.out.integer(m.overhead)
                 ctx.out.bulk("keys.count"); ctx.out.integer(keys)
-                ctx.out.bulk("keys.bytes-per-key"); ctx.out.integer(keys == 0 ? 0 : dataset / keys)
-                ctx.out.bulk("dataset.bytes"); ctx.out.integer(dataset)
-                ctx.out.bulk("dataset.percentage"); ctx.out.double(used == 0 ? 0 : Double(dataset) * 100 / Double(used))
-                ctx.out.bulk("peak.percentage"); ctx.out.double(Double(used) * 100 / Double(max(1, max(state.peakMemory, used))))
-                ctx.out.bulk("fragmentation"); ctx.out.double(used == 0 ? 0 : Double(rss) / Double(used))
-                ctx.out.bulk("fragmentation.bytes"); ctx.out.integer(rss - used)
+                ctx.out.bulk("keys.bytes-per-key"); ctx.out.integer(keys == 0 ? 0 : (m.used - m.startup) / keys)
+                ctx.out.bulk("dataset.bytes"); ctx.out.integer(m.dataset)
+                ctx.out.bulk("dataset.percentage"); ctx.out.double(m.used == 0 ? 0 : Double(m.dataset) * 100 / Double(m.used))
+                ctx.out.bulk("peak.percentage"); ctx.out.double(Double(m.used) * 100 / Double(max(1, m.peak)))
+                ctx.out.bulk("allocator.allocated"); ctx.out.integer(a.allocated)
+                ctx.out.bulk("allocator.active"); ctx.out.integer(a.active)
+                ctx.out.bulk("allocator.resident"); ctx.out.integer(a.resident)
+                ctx.out.bulk("allocator-fragmentation.ratio"); ctx.out.double(ratio(a.active, a.allocated))
+                ctx.out.bulk("allocator-fragmentation.bytes"); ctx.out.integer(a.active - a.allocated)
+                ctx.out.bulk("allocator-rss.ratio"); ctx.out.double(ratio(a.resident, a.active))
+                ctx.out.bulk("allocator-rss.bytes"); ctx.out.integer(a.resident - a.active)
+                ctx.out.bulk("rss-overhead.ratio"); ctx.out.double(ratio(m.rss, a.resident))
+                ctx.out.bulk("rss-overhead.bytes"); ctx.out.integer(m.rss - a.resident)
+                ctx.out.bulk("fragmentation"); ctx.out.double(ratio(m.rss, m.used))
+                ctx.out.bulk("fragmentation.bytes"); ctx.out.integer(m.rss - m.used)
             },
             CommandSpec("purge", arity: 2, group: .server, since: "4.0.0", summary: "Returns free memory to the operating system where the allocator can.") { ctx in
                 MemoryProbe.trim()

@@ -547,4 +547,6 @@ public final class ReplicationMaster: PropagationSink {
 
     /// Number of attached replicas (INFO clients leaves them out of connected_clients).
     public var replicaCount: Int { liveReplicas.count }
+    /// The bytes the replication backlog holds (INFO's mem_replication_backlog).
+    var backlogBytes: Int { backlog?.histlen ?? 0 }
 }
