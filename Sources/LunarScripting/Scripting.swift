@@ -120,7 +120,6 @@ struct ScriptFlags: OptionSet {
     var names: [String] { ScriptFlags.names.filter { contains($0.1) }.map { $0.0 } }
 }
 
-/// Everything scripting keeps per engine.
 extension ScriptingState {
     /// INFO memory's scripting lines, in Redis 7.0's order. The Lua heaps are what each state's
     /// allocator holds (Redis reads the same from lua_gc); the bookkeeping figures (the scripts
@@ -155,6 +154,7 @@ extension ScriptingState {
     private static let entryOverhead = 64
 }
 
+/// Everything scripting keeps per engine.
 final class ScriptingState {
     static let key = "scripting"
     /// The engine owns this object and outlives it; unowned(unsafe) skips the runtime check a

@@ -459,7 +459,8 @@ enum MemoryCommand {
 }
 
 /// A module's INFO section, replacing the built-in one: stored in `engine.extensions` under
-/// `InfoSectionProvider.key(section)` (the persistence module provides "persistence").
+/// `InfoSectionProvider.key(section)` (the persistence module provides "persistence"), or lines
+/// of a built-in section (the scripting module provides "memory.scripting").
 public final class InfoSectionProvider {
     public let render: (Engine) -> [String]
     public init(_ render: @escaping (Engine) -> [String]) { self.render = render }
