@@ -13,6 +13,14 @@ public struct Bytes: Hashable, Sendable, Comparable, RandomAccessCollection, Mut
 {
     public var raw: [UInt8]
 
+    /// What C's `%.Ns` prints of these bytes: up to the first NUL, at most `max` of them (how Redis
+    /// quotes a client's arguments in its error replies).
+    public func printedPrefix(max: Int = .max) -> ArraySlice<UInt8> {
+        let limited = raw.prefix(Swift.max(0, max))
+        if let nul = limited.firstIndex(of: 0) { return limited[..<nul] }
+        return limited
+    }
+
     @inlinable public init() { raw = [] }
     @inlinable public init(_ raw: [UInt8]) { self.raw = raw }
     @inlinable public init<S: Sequence>(_ s: S) where S.Element == UInt8 { raw = Array(s) }

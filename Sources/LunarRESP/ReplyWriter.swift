@@ -20,10 +20,7 @@ public struct QuotingMessage: ExpressibleByStringInterpolation, Sendable {
         }
         public mutating func appendLiteral(_ s: String) { bytes += s.utf8 }
         public mutating func appendInterpolation(quoted b: Bytes, max: Int = .max) {
-            for c in b.raw.prefix(Swift.max(0, max)) {
-                if c == 0 { break }
-                bytes.append(c)
-            }
+            bytes += b.printedPrefix(max: max)
         }
         public mutating func appendInterpolation<T>(_ v: T) { bytes += "\(v)".utf8 }
     }

@@ -683,12 +683,12 @@ public final class Engine: @unchecked Sendable {
         guard var spec = resolved ?? lookupCommand(argv[0]) else {
             if ctx === topContext { client.lastCommand = "NULL" }
             // Redis formats the names with `%.*s`: raw bytes, each cut at its first NUL.
-            var message = Array("ERR unknown command '".utf8) + Self.quoted(argv[0], max: 128)
+            var message = Array("ERR unknown command '".utf8) + Array(argv[0].printedPrefix(max: 128))
                 + Array("', with args beginning with: ".utf8)
             var args = 0
             var i = 1
             while i < argv.count && args < 128 {
-                let part = [UInt8(ascii: "'")] + Self.quoted(argv[i], max: 128 - args) + Array("' ".utf8)
+                let part = [UInt8(ascii: "'")] + Array(argv[i].printedPrefix(max: 128 - args)) + Array("' ".utf8)
                 message += part
                 args += part.count
                 i += 1
@@ -702,7 +702,7 @@ public final class Engine: @unchecked Sendable {
                     spec = sub
                 } else if spec.handler == nil {
                     if ctx === topContext { client.lastCommand = "NULL" }
-                    rejectCommand(ctx, bytes: Array("ERR unknown subcommand '".utf8) + Self.quoted(argv[1], max: 128)
+                    rejectCommand(ctx, bytes: Array("ERR unknown subcommand '".utf8) + Array(argv[1].printedPrefix(max: 128))
                                   + Array("'. Try \(spec.name.uppercased()) HELP.".utf8))
                     return
                 }
@@ -944,16 +944,6 @@ public final class Engine: @unchecked Sendable {
             return client.queued.contains { table.resolve($0)?.isWrite == true }
         }
         return false
-    }
-
-    /// An argument as C's `%.Ns` prints it: its bytes up to the first NUL, at most `max` of them.
-    static func quoted(_ b: Bytes, max: Int) -> [UInt8] {
-        var out: [UInt8] = []
-        for c in b.raw.prefix(Swift.max(0, max)) {
-            if c == 0 { break }
-            out.append(c)
-        }
-        return out
     }
 
     private func rejectCommand(_ ctx: CommandContext, bytes: [UInt8], spec: CommandSpec? = nil) {
