@@ -165,7 +165,10 @@ enum ServerInfo {
             m.replicasOwn += b.total - b.omem
         }
         m.normalClients = normalClientsMemory(e)
-        for db in e.databases where db.count > 0 { m.dbOverhead += dbOverheads(db).main + dbOverheads(db).expires }
+        for db in e.databases where db.count > 0 {
+            let o = dbOverheads(db)
+            m.dbOverhead += o.main + o.expires
+        }
         return m
     }
 

@@ -183,12 +183,20 @@ public final class ACL {
     // MARK: Rules
 
     struct RuleError: Error {
-        var message: String
+        /// The reply; a rule it quotes is copied as Redis's `%s` copies it (see QuotingMessage).
+        var reply: QuotingMessage
         var whole: Bool = false   // a message that is the whole reply (unmatched parenthesis)
         /// The reason alone, without the "Error in ACL SETUSER modifier" wrapping (ACL files report it).
         var reason: String = ""
-        /// The reply, when it quotes the rule: its bytes as Redis's `%s` copies them.
-        var reply: QuotingMessage? = nil
+        var message: String { String(decoding: reply.bytes, as: UTF8.self) }
+        init(message: String, whole: Bool = false, reason: String = "") {
+            self.init(reply: QuotingMessage(stringLiteral: message), whole: whole, reason: reason)
+        }
+        init(reply: QuotingMessage, whole: Bool = false, reason: String = "") {
+            self.reply = reply
+            self.whole = whole
+            self.reason = reason
+        }
         static let unknownCommand = "Unknown command or category name in ACL"
     }
 
@@ -206,8 +214,7 @@ public final class ACL {
                 while text.last != UInt8(ascii: ")") || (j == i && text.count == 1) {
                     j += 1
                     if j >= rules.count {
-                        throw RuleError(message: "ERR Unmatched parenthesis in acl selector starting at '\(r.string)'.", whole: true,
-                                        reply: "ERR Unmatched parenthesis in acl selector starting at '\(quoted: r)'.")
+                        throw RuleError(reply: "ERR Unmatched parenthesis in acl selector starting at '\(quoted: r)'.", whole: true)
                     }
                     text += [UInt8(ascii: " ")] + rules[j].raw
                 }
@@ -216,8 +223,7 @@ public final class ACL {
                 if newUserChannelsAll { sel.allChannels = true }
                 for part in body.raw.split(separator: UInt8(ascii: " ")) {
                     do { try applySelectorRule(Bytes(part), to: sel) } catch let e as RuleError {
-                        throw RuleError(message: "ERR Error in ACL SETUSER modifier '\(Bytes(text).string)': \(e.message)", reason: e.message,
-                                        reply: "ERR Error in ACL SETUSER modifier '\(quoted: Bytes(text))': \(e.message)")
+                        throw RuleError(reply: "ERR Error in ACL SETUSER modifier '\(quoted: Bytes(text))': \(e.message)", reason: e.message)
                     }
                 }
                 user.selectors.append(sel)
@@ -225,8 +231,7 @@ public final class ACL {
                 continue
             }
             do { try applyUserRule(r, to: user) } catch let e as RuleError {
-                throw RuleError(message: "ERR Error in ACL SETUSER modifier '\(r.string)': \(e.message)", reason: e.message,
-                                reply: "ERR Error in ACL SETUSER modifier '\(quoted: r)': \(e.message)")
+                throw RuleError(reply: "ERR Error in ACL SETUSER modifier '\(quoted: r)': \(e.message)", reason: e.message)
             }
             i += 1
         }

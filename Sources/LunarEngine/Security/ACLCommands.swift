@@ -110,7 +110,7 @@ enum ACLCommands {
         do {
             try acl.apply(Array(ctx.argv[3...]), to: user)
         } catch let e as ACL.RuleError {
-            if let reply = e.reply { ctx.error(quoting: reply) } else { ctx.error(e.message) }
+            ctx.error(quoting: e.reply)
             return
         } catch {
             return
