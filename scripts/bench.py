@@ -57,15 +57,32 @@ def cli(port, *args):
     return subprocess.run(["redis-cli", "-p", str(port)] + list(args), capture_output=True, text=True, timeout=60).stdout.strip()
 
 
-def bench(port, core, tests, pipeline, n, clients, extra=None):
-    """Returns {test name: (rps, p50, p99)} from redis-benchmark --csv."""
+def cpu_ticks(pid):
+    """User + system CPU time of all of a process's threads, in clock ticks (/proc)."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass   # a thread that ended meanwhile
+    return total
+
+
+def bench(port, core, tests, pipeline, n, clients, extra=None, pid=None):
+    """Returns {test name: (rps, p50, p99, server CPU µs per request)} from redis-benchmark --csv.
+    The server's CPU time (all threads, user + system) is read before and after the run; with one
+    test per run it is that test's cost, the client's load included."""
     argv = taskset(core) + ["redis-benchmark", "-p", str(port), "-c", str(clients), "-n", str(n),
                             "-P", str(pipeline), "-r", "100000", "--csv"]
     if extra:
         argv += ["-q"] + extra
     else:
         argv += ["-t", ",".join(tests)]
+    before = cpu_ticks(pid) if pid else 0
     out = subprocess.run(argv, capture_output=True, text=True, timeout=600).stdout
+    cpu = (cpu_ticks(pid) - before) * 1e6 / os.sysconf("SC_CLK_TCK") / n if pid else 0.0
     res = {}
     for row in csv.reader(io.StringIO(out)):
         if not row or row[0] == "test":
@@ -73,7 +90,7 @@ def bench(port, core, tests, pipeline, n, clients, extra=None):
         name = row[0].split(" ")[0].lower()
         if name.startswith("mset"):
             name = "mset"
-        res[name] = (float(row[1]), float(row[4]), float(row[6]))
+        res[name] = (float(row[1]), float(row[4]), float(row[6]), cpu)
     return res
 
 
@@ -156,21 +173,27 @@ def main():
             for t in all_tests:
                 for r in range(max(1, args.repeat)):
                     order = list(servers.items()) if r % 2 == 0 else list(reversed(servers.items()))
-                    for kind, (_, port) in order:
+                    for kind, (proc, port) in order:
                         if t in extras[kind]:
-                            res = bench(port, 1, [t], p, n, args.clients, extra=extras[kind][t])
+                            res = bench(port, 1, [t], p, n, args.clients, extra=extras[kind][t], pid=proc.pid)
                         else:
-                            res = bench(port, 1, [t], p, n, args.clients)
+                            res = bench(port, 1, [t], p, n, args.clients, pid=proc.pid)
                         runs.setdefault((kind, p, t), []).append(list(res.values())[0] if res else None)
         # The ratio is the median of the ratios of runs made back to back (one pair per repetition):
         # the machine's speed drifts by more than the servers differ, and a pair shares one spell.
-        pair_ratios = {}
+        # The same for the servers' CPU time per request, as Redis's over Lunar's (above 1: Lunar
+        # spends less). At `-P 1` redis-benchmark's own core is the limit for both servers, so the
+        # request rate hides how much of its core each server needs; this column shows it.
+        pair_ratios, cpu_ratios = {}, {}
         for p in (1, 16):
             for t in all_tests:
-                pairs = zip(runs.get(("lunar", p, t), []), runs.get(("redis", p, t), []))
+                pairs = list(zip(runs.get(("lunar", p, t), []), runs.get(("redis", p, t), [])))
                 rs = sorted(a[0] / b[0] for a, b in pairs if a and b and b[0])
                 if rs:
                     pair_ratios[(p, t)] = rs
+                cs = sorted(b[3] / a[3] for a, b in pairs if a and b and a[3] and b[3])
+                if cs:
+                    cpu_ratios[(p, t)] = cs
         runs = {k: [r for r in v if r] for k, v in runs.items()}
         results = {}
         for (kind, p, t), rs in runs.items():
@@ -179,11 +202,13 @@ def main():
         print(f"# Lunar vs Redis {cli(servers['redis'][1], 'info', 'server').split('redis_version:')[1].split()[0]}, "
               f"{args.clients} clients, server on core 0, redis-benchmark on core 1, "
               f"{'appendonly yes (appendfsync everysec), ' if args.appendonly else ''}"
-              f"{max(1, args.repeat)} interleaved runs each (req/s and latencies: the median run; ratio: the "
-              f"median of the back-to-back pairs' ratios, with the lowest and highest), {time.strftime('%Y-%m-%d')}")
+              f"{max(1, args.repeat)} interleaved runs each (req/s, latencies and server CPU: the median run; ratio: the "
+              f"median of the back-to-back pairs' ratios, with the lowest and highest; CPU ratio: Redis's server "
+              f"CPU per request over Lunar's, median of the pairs), {time.strftime('%Y-%m-%d')}")
         print()
-        print("| test | pipeline | Lunar req/s | Redis req/s | ratio | pair ratios | Lunar p50/p99 ms | Redis p50/p99 ms |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| test | pipeline | Lunar req/s | Redis req/s | ratio | pair ratios | Lunar p50/p99 ms | Redis p50/p99 ms "
+              "| server CPU µs/req Lunar/Redis | CPU ratio |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for p in (1, 16):
             for t in all_tests:
                 a = results.get(("lunar", p), {}).get(t)
@@ -197,7 +222,12 @@ def main():
                 fb = f"{b[0]:,.0f}" if b else "error"
                 la = f"{a[1]:.3f}/{a[2]:.3f}" if a else "-"
                 lb = f"{b[1]:.3f}/{b[2]:.3f}" if b else "-"
-                print(f"| {t.upper()} | {p} | {fa} | {fb} | {ratio} | {spread} | {la} | {lb} |")
+                cs = cpu_ratios.get((p, t))
+                ca = statistics.median(r[3] for r in runs[("lunar", p, t)]) if a else 0
+                cb = statistics.median(r[3] for r in runs[("redis", p, t)]) if b else 0
+                cpu = f"{ca:.2f}/{cb:.2f}" if ca and cb else "-"
+                cratio = f"{statistics.median(cs):.2f}" if cs else "n/a"
+                print(f"| {t.upper()} | {p} | {fa} | {fb} | {ratio} | {spread} | {la} | {lb} | {cpu} | {cratio} |")
         if args.keys <= 0:
             return
         print()
