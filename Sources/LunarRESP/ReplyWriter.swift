@@ -39,24 +39,35 @@ public struct ReplyWriter: Sendable {
         self.resp = resp
     }
 
-    @inlinable public mutating func ok() { buffer.writeStaticString("+OK\r\n") }
-    @inlinable public mutating func queued() { buffer.writeStaticString("+QUEUED\r\n") }
+    @inlinable public mutating func ok() { literal("+OK\r\n") }
+    @inlinable public mutating func queued() { literal("+QUEUED\r\n") }
+
+    /// Appends a whole reply known at compile time in one buffer write (ByteBuffer's
+    /// writeStaticString checks capacity and uniqueness on a longer path, about 150 instructions).
+    @inlinable public mutating func literal(_ s: StaticString) {
+        let n = s.utf8CodeUnitCount
+        _ = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: n) { p in
+            p.baseAddress!.copyMemory(from: s.utf8Start, byteCount: n)
+            return n
+        }
+    }
 
     @inlinable public mutating func simple(_ s: String) {
-        buffer.writeInteger(UInt8(ascii: "+"))
-        buffer.writeString(s)
-        buffer.writeStaticString("\r\n")
+        var s = s
+        s.withUTF8 { simple(raw: UnsafeRawBufferPointer($0)) }
     }
     @inlinable public mutating func simple(_ s: Bytes) {
-        let n = s.count
-        s.raw.withUnsafeBytes { src in
-            _ = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: n + 3) { p in
-                let b = p.baseAddress!
-                b.storeBytes(of: UInt8(ascii: "+"), as: UInt8.self)
-                if n > 0 { (b + 1).copyMemory(from: src.baseAddress!, byteCount: n) }
-                (b + 1 + n).storeBytes(of: 0x0a0d, toByteOffset: 0, as: UInt16.self)
-                return n + 3
-            }
+        s.raw.withUnsafeBytes { simple(raw: $0) }
+    }
+    /// `+<text>\r\n` in one buffer write.
+    @inlinable public mutating func simple(raw src: UnsafeRawBufferPointer) {
+        let n = src.count
+        _ = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: n + 3) { p in
+            let b = p.baseAddress!
+            b.storeBytes(of: UInt8(ascii: "+"), as: UInt8.self)
+            if n > 0 { (b + 1).copyMemory(from: src.baseAddress!, byteCount: n) }
+            (b + 1 + n).storeBytes(of: 0x0a0d, toByteOffset: 0, as: UInt16.self)
+            return n + 3
         }
     }
 
@@ -107,17 +118,20 @@ public struct ReplyWriter: Sendable {
         buffer.writeBytes(b)
         buffer.writeStaticString("\r\n")
     }
-    @inlinable public mutating func bulk(_ s: String) { bulk(bytes: Array(s.utf8)) }
+    @inlinable public mutating func bulk(_ s: String) {
+        var s = s
+        s.withUTF8 { bulk(raw: UnsafeRawBufferPointer($0)) }
+    }
     /// An integer sent as a bulk string (as Redis does for e.g. INCRBYFLOAT results or SORT output).
     @inlinable public mutating func bulk(int v: Int) { bulk(bytes: Array(String(v).utf8)) }
 
     /// RESP2 `$-1`, RESP3 `_`.
     @inlinable public mutating func nullBulk() {
-        if resp >= 3 { buffer.writeStaticString("_\r\n") } else { buffer.writeStaticString("$-1\r\n") }
+        if resp >= 3 { literal("_\r\n") } else { literal("$-1\r\n") }
     }
     /// RESP2 `*-1`, RESP3 `_`.
     @inlinable public mutating func nullArray() {
-        if resp >= 3 { buffer.writeStaticString("_\r\n") } else { buffer.writeStaticString("*-1\r\n") }
+        if resp >= 3 { literal("_\r\n") } else { literal("*-1\r\n") }
     }
     @inlinable public mutating func array(_ n: Int) { header(UInt8(ascii: "*"), n) }
     /// A command as a multibulk request: what the AOF, the replication stream and MIGRATE send.

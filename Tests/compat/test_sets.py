@@ -362,3 +362,34 @@ def test_resp3_types(both):
     same(both, "SADD s 1 2 3", "SMEMBERS s", "SMEMBERS nokey", "SINTER s s", "SUNION s nokey", "SDIFF s nokey",
          "SPOP nokey 2", "SPOP s 0", "SRANDMEMBER s 5", "SRANDMEMBER nokey 5", "SMISMEMBER s 1 5", "SSCAN s 0",
          "SPOP s 10", "SPOP nokey")
+
+
+def test_hashtable_churn(both):
+    """A big set grows, shrinks to a handful of members and grows again, with random adds, removes
+    and lookups in between: every reply matches redis-server (the member index grows, shrinks and
+    shifts buckets back on removal)."""
+    a, b = both
+    rng = random.Random(1805)
+    universe = ["member:%d" % i for i in range(6000)]
+    for phase, (ops, add_share) in enumerate([(6000, 0.8), (9000, 0.15), (4000, 0.7)]):
+        for _ in range(ops):
+            roll = rng.random()
+            m = rng.choice(universe)
+            if roll < add_share:
+                cmd = ("SADD", "s", m, rng.choice(universe))
+            elif roll < add_share + (1 - add_share) * 0.7:
+                cmd = ("SREM", "s", m, rng.choice(universe))
+            else:
+                cmd = rng.choice([("SISMEMBER", "s", m), ("SMISMEMBER", "s", m, rng.choice(universe)), ("SCARD", "s")])
+            assert a.call(*cmd) == b.call(*cmd), (phase, cmd)
+        assert _unordered(a.call("SMEMBERS", "s")) == _unordered(b.call("SMEMBERS", "s")), phase
+        if phase == 1:
+            # Down to five members, checking a removed and a remaining one after every removal.
+            members = sorted(x[1] for x in b.call("SMEMBERS", "s")[1])
+            rng.shuffle(members)
+            for i, m in enumerate(members[:-5]):
+                for cmd in (("SREM", "s", m), ("SISMEMBER", "s", m), ("SISMEMBER", "s", members[-1 - i % 5])):
+                    assert a.call(*cmd) == b.call(*cmd), cmd
+            assert a.call("SCARD", "s") == b.call("SCARD", "s") == ("int", 5)
+    seen, _ = _full_scan(a, "SSCAN", "s", "COUNT", "100")
+    assert sorted(set(seen)) == sorted(x[1] for x in b.call("SMEMBERS", "s")[1])
