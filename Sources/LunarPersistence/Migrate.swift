@@ -60,6 +60,9 @@ public final class Migrate {
         let m = Migrate(engine: engine)
         engine.extensions[key] = m
         engine.cronHooks.append { e in Migrate.of(e)?.closeIdle() }
+        engine.extensions[InfoSectionProvider.key("stats.migrate")] = InfoSectionProvider { e in
+            ["migrate_cached_sockets:\(Migrate.of(e)?.cache.count ?? 0)"]
+        }
     }
 
     static var specs: [CommandSpec] {

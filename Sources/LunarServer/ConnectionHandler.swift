@@ -77,6 +77,7 @@ final class ChannelConnection: ClientConnection, @unchecked Sendable {
         let handler = self.handler
         handler?.resumeIfCaughtUp()
         let n = buffer.readableBytes
+        if n > 0 { handler?.batcher.countWrite() }
         // What the engine counted for this hand-over (the buffer's allocation): released when the
         // whole buffer has been written or dropped, since until then its storage stays allocated.
         let held = tracking == .none ? 0 : buffer.capacity
@@ -181,6 +182,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        batcher.countRead()
         if failed { return }
         var incoming = unwrapInboundIn(data)
         if cumulation == nil || cumulation!.readableBytes == 0 {

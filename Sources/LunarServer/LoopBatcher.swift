@@ -1,3 +1,4 @@
+import Atomics
 import LunarEngine
 import LunarRESP
 import NIOCore
@@ -15,6 +16,13 @@ final class LoopBatcher: @unchecked Sendable {
     private let engine: Engine
     private var pending: [Engine.Submission] = []
     private var scheduled = false
+    /// Reads and reply writes done on this loop (INFO's total_reads_processed and
+    /// total_writes_processed). Only the loop writes them, with a plain load and store (no locked
+    /// instruction on the request path); INFO reads them from the engine thread.
+    let reads = ManagedAtomic<Int>(0)
+    let writes = ManagedAtomic<Int>(0)
+    @inline(__always) func countRead() { reads.store(reads.load(ordering: .relaxed) &+ 1, ordering: .relaxed) }
+    @inline(__always) func countWrite() { writes.store(writes.load(ordering: .relaxed) &+ 1, ordering: .relaxed) }
 
     init(loop: EventLoop, index: Int, engine: Engine) {
         self.loop = loop

@@ -90,6 +90,12 @@ public final class LunarServer: @unchecked Sendable {
         var batchers: [ObjectIdentifier: LoopBatcher] = [:]
         for (i, loop) in group.makeIterator().enumerated() { batchers[ObjectIdentifier(loop)] = LoopBatcher(loop: loop, index: i, engine: engine) }
         let loopBatchers = batchers
+        engine.ioCounters = {
+            loopBatchers.values.reduce(into: (reads: 0, writes: 0)) {
+                $0.reads += $1.reads.load(ordering: .relaxed)
+                $0.writes += $1.writes.load(ordering: .relaxed)
+            }
+        }
         // The event loops allocate every parsed request: maxmemory's gauge follows their counters.
         for loop in group.makeIterator() { loop.execute { MemoryGauge.shared.registerCurrentThread() } }
         let bootstrap = ServerBootstrap(group: group)

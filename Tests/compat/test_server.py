@@ -257,6 +257,56 @@ def test_info_memory_has_every_redis_field(pair):
     assert lf == rf
 
 
+def test_info_stats_has_every_redis_field(pair):
+    a, b, _ = pair
+    lf = _section_fields(a.call("INFO", "stats")[1].decode())["Stats"]
+    rf = _section_fields(b.call("INFO", "stats")[1].decode())["Stats"]
+    assert lf == rf
+
+
+def _stats(conn):
+    text = conn.call("INFO", "stats")[1].decode()
+    return {k: v for k, v in (l.split(":", 1) for l in text.splitlines() if ":" in l)}
+
+
+def test_info_stats_reads_and_writes_processed(pair):
+    """total_reads_processed / total_writes_processed count the connection's reads and reply
+    writes (one of each per request without pipelining, as in Redis) and RESETSTAT zeroes them."""
+    a, b, _ = pair
+    for c in (a, b):
+        before = _stats(c)
+        for i in range(50):
+            c.call("SET", "k%d" % i, "v")
+        after = _stats(c)
+        reads = int(after["total_reads_processed"]) - int(before["total_reads_processed"])
+        writes = int(after["total_writes_processed"]) - int(before["total_writes_processed"])
+        # 50 requests and the INFO itself; other tests' connections may add a few.
+        assert 51 <= reads <= 60 and 50 <= writes <= 60, (reads, writes)
+    for c in (a, b):
+        c.call("CONFIG", "RESETSTAT")
+        s = _stats(c)
+        assert int(s["total_reads_processed"]) <= 3 and int(s["total_writes_processed"]) <= 3, s
+
+
+def test_info_stats_expire_cycle_fields(pair):
+    """The active expiry cycle reports its time (expire_cycle_cpu_milliseconds) once it has
+    expired many keys; the time-cap count stays a number."""
+    a, b, _ = pair
+    for c in (a, b):
+        c.call("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+        pipe = [("SET", "e:%d" % i, "v", "PX", "1") for i in range(50000)]
+        c.pipeline(pipe)
+        time.sleep(0.05)
+        c.call("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+        deadline = time.time() + 10
+        while c.call("DBSIZE")[1] > 0 and time.time() < deadline:
+            time.sleep(0.05)
+        s = _stats(c)
+        assert int(s["expired_keys"]) == 50000
+        assert int(s["expire_cycle_cpu_milliseconds"]) >= 1, s["expire_cycle_cpu_milliseconds"]
+        assert int(s["expired_time_cap_reached_count"]) >= 0
+
+
 def _memory(conn):
     text = conn.call("INFO", "memory")[1].decode()
     return {k: v for k, v in (l.split(":", 1) for l in text.splitlines() if ":" in l)}

@@ -97,6 +97,7 @@ enum ConfigCommand {
         let start = engine.stats.startTime
         engine.stats = EngineStats()
         engine.stats.startTime = start
+        if let io = engine.ioCounters?() { engine.stats.ioBase = io }
         for s in ServerInfo.allSpecs(engine) {
             s.statCalls = 0
             s.statMicros = 0

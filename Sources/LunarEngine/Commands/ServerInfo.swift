@@ -279,6 +279,7 @@ enum ServerInfo {
     private static func stats(_ e: Engine) -> [String] {
         let s = e.stats
         let (ops, inK, outK) = ServerState.of(e).rates()
+        let io = e.ioCounters?() ?? (reads: 0, writes: 0)
         return [
             "total_connections_received:\(s.connectionsReceived)",
             "total_commands_processed:\(s.commandsProcessed)",
@@ -297,6 +298,8 @@ enum ServerInfo {
             "sync_partial_err:\(s.syncPartialErr)",
             "expired_keys:\(s.expiredKeys)",
             "expired_stale_perc:\(String(format: "%.2f", s.expiredStalePerc))",
+            "expired_time_cap_reached_count:\(s.expireCycleTimeCapReached)",
+            "expire_cycle_cpu_milliseconds:\(s.expireCycleMicros / 1000)",
             "evicted_keys:\(s.evictedKeys)",
             "evicted_clients:0",
             "total_eviction_exceeded_time:\(e.evictionExceededMillis.total)",
@@ -308,13 +311,35 @@ enum ServerInfo {
             "pubsubshard_channels:\(e.pubsub.shardChannelCount)",
             "latest_fork_usec:0",
             "total_forks:0",
+        ] + provided(e, "stats.migrate", or: ["migrate_cached_sockets:0"]) + [
+            // Lunar does not track keys written with a TTL on a writable replica, nor defragment.
+            "slave_expires_tracked_keys:0",
+            "active_defrag_hits:0",
+            "active_defrag_misses:0",
+            "active_defrag_key_hits:0",
+            "active_defrag_key_misses:0",
+            "total_active_defrag_time:0",
+            "current_active_defrag_time:0",
             "tracking_total_keys:\(e.tracking.table.count)",
             "tracking_total_items:\(e.tracking.items)",
             "tracking_total_prefixes:\(e.tracking.prefixCount)",
             "unexpected_error_replies:0",
             "total_error_replies:\(s.errorReplies)",
-            "total_reads_processed:\(s.commandsProcessed)",
+            "dump_payload_sanitizations:0",
+            "total_reads_processed:\(io.reads - s.ioBase.reads)",
+            "total_writes_processed:\(io.writes - s.ioBase.writes)",
+            // Redis counts here the reads and writes it hands to its io-threads (off by default);
+            // Lunar's I/O threads are not that offload, and its reply buffers are not resized.
+            "io_threaded_reads_processed:0",
+            "io_threaded_writes_processed:0",
+            "reply_buffer_shrinks:0",
+            "reply_buffer_expands:0",
         ]
+    }
+
+    /// Lines a module outside the engine contributes (see InfoSectionProvider), or `fallback`.
+    private static func provided(_ e: Engine, _ name: String, or fallback: [String]) -> [String] {
+        (e.extensions[InfoSectionProvider.key(name)] as? InfoSectionProvider)?.render(e) ?? fallback
     }
 
     private static func replication(_ e: Engine) -> [String] {

@@ -20,6 +20,11 @@ public struct EngineStats {
     public var expiredKeys = 0
     public var evictedKeys = 0
     public var expiredStalePerc = 0.0
+    /// Active expiry cycles that stopped at their time budget, and the time the cycles took (µs).
+    public var expireCycleTimeCapReached = 0
+    public var expireCycleMicros: Int64 = 0
+    /// The network side's read and write counts when the statistics were last reset (RESETSTAT).
+    public var ioBase = (reads: 0, writes: 0)
     public var startTime = unixMillis()
     public var errorReplies = 0
     /// Error replies by their code (the first word: ERR, WRONGTYPE…), for INFO errorstats.
@@ -56,6 +61,8 @@ public final class Engine: @unchecked Sendable {
     /// Set by dispatch when a top-level command read the clock as it ended.
     private var clockReadAtEnd = false
     public var stats = EngineStats()
+    /// Reads and reply writes done by the network side since start (set by the server).
+    public var ioCounters: (() -> (reads: Int, writes: Int))?
     /// Writes since start (INFO's rdb_changes_since_last_save works from it).
     public var dirty = 0
 
@@ -1288,13 +1295,17 @@ public final class Engine: @unchecked Sendable {
     /// Samples keys with a TTL and deletes the expired ones, repeating on a database while more than
     /// a quarter of a sample had expired, within a time budget so a cycle never pauses the server long.
     private func activeExpireCycle(budgetMs: Int64) {
-        let start = monotonicMillis()
+        let start = monotonicMicros()
+        defer { stats.expireCycleMicros += monotonicMicros() - start }
         for db in databases where db.table.volatileCount == 0 { db.avgTTL = 0 }
         for db in databases where db.table.volatileCount > 0 {
             while true {
                 let (checked, expired) = db.activeExpire(maxChecks: 20)
                 if checked == 0 || expired * 4 <= checked { break }
-                if monotonicMillis() - start > budgetMs { return }
+                if monotonicMicros() - start > budgetMs * 1000 {
+                    stats.expireCycleTimeCapReached += 1
+                    return
+                }
             }
         }
     }
