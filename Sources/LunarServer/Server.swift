@@ -187,9 +187,11 @@ public final class LunarServer: @unchecked Sendable {
         logger.notice("All replicas received the replication stream before shutdown")
     }
 
-    /// SIGINT/SIGTERM: on the engine thread, saves when `save` points are set (as Redis does), then exits.
-    /// If that save fails the server keeps running, as Redis does.
-    public func shutdownFromSignal() {
+    /// SIGINT/SIGTERM (`name`): on the engine thread, saves when `save` points are set (as Redis
+    /// does), then exits. `shutdown-on-sigint`/`shutdown-on-sigterm` change that as SHUTDOWN's
+    /// options do: save, nosave, now (no wait for replicas), force (exit even if saving fails).
+    /// If the save fails without force the server keeps running, as Redis does.
+    public func shutdownFromSignal(_ name: String) {
         // A script holding the engine past busy-reply-threshold: exit now without saving.
         if engine.busy.load(ordering: .relaxed) != 0 {
             shutdown(save: false)
@@ -197,18 +199,20 @@ public final class LunarServer: @unchecked Sendable {
         }
         engine.enqueue { [weak self] e in
             guard let self else { return }
-            if let p = Persistence.of(e), !p.prepareForShutdown(save: false, nosave: false, force: false) {
-                self.logger.warning("SIGTERM received but errors trying to shut down the server, check the logs for more information")
+            let flags = Set(e.config.string(name == "SIGINT" ? "shutdown-on-sigint" : "shutdown-on-sigterm").split(separator: " "))
+            if let p = Persistence.of(e),
+               !p.prepareForShutdown(save: flags.contains("save"), nosave: flags.contains("nosave"), force: flags.contains("force")) {
+                self.logger.warning("\(name) received but errors trying to shut down the server, check the logs for more information")
                 return
             }
-            self.shutdown(save: false)
+            self.shutdown(save: false, waitForReplicas: !flags.contains("now"))
         }
     }
 
     /// Closes listeners and exits the process (SHUTDOWN, SIGTERM).
-    public func shutdown(save: Bool) {
+    public func shutdown(save: Bool, waitForReplicas: Bool = true) {
         logger.warning("User requested shutdown...")
-        flushReplicas(timeoutSeconds: 10)
+        if waitForReplicas { flushReplicas(timeoutSeconds: 10) }
         let pidfile = config.string("pidfile")
         if !pidfile.isEmpty { try? FileManager.default.removeItem(atPath: pidfile) }
         let unix = config.string("unixsocket")

@@ -66,7 +66,7 @@ for sig in [SIGINT, SIGTERM] {
     let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
     src.setEventHandler {
         logger.warning("Received \(sig == SIGINT ? "SIGINT" : "SIGTERM") scheduling shutdown...")
-        server.shutdownFromSignal()
+        server.shutdownFromSignal(sig == SIGINT ? "SIGINT" : "SIGTERM")
     }
     src.resume()
     signalSources.append(src)

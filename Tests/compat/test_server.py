@@ -557,6 +557,101 @@ def test_config_get_globs_match_redis(pair):
     assert len(names) == len(set(names)) and b"maxmemory" in names and b"hz" in names
 
 
+LUNAR_ONLY_CONFIG = {"lua-library-dir", "lua-library-errors", "lua-memory-limit"}
+# Set differently by the test harness, or Lunar's own defaults (bind: loopback only; dir: its cwd).
+STARTED_DIFFERENTLY = {"port", "bind", "dir", "pidfile", "enable-debug-command", "daemonize", "save", "appendonly"}
+
+
+def test_config_has_every_redis_parameter(pair):
+    """CONFIG GET * lists the parameters Redis 7.0 lists (Lunar's own lua-* besides), with Redis's
+    defaults, so a redis.conf and tools reading the configuration work unchanged."""
+    a, b, _ = pair
+    lm, rm = a.call("CONFIG", "GET", "*")[1], b.call("CONFIG", "GET", "*")[1]
+    lp = {lm[i][1].decode(): lm[i + 1][1] for i in range(0, len(lm), 2)}
+    rp = {rm[i][1].decode(): rm[i + 1][1] for i in range(0, len(rm), 2)}
+    assert set(lp) - LUNAR_ONLY_CONFIG == set(rp)
+    differ = {k for k in rp if lp[k] != rp[k]} - STARTED_DIFFERENTLY
+    assert not differ, {k: (lp[k], rp[k]) for k in differ}
+
+
+@pytest.mark.parametrize("name,value", [
+    ("shutdown-on-sigterm", "bogus"), ("shutdown-on-sigint", "save"), ("sanitize-dump-payload", "maybe"),
+    ("sanitize-dump-payload", "clients"), ("maxmemory-clients", "200%"), ("maxmemory-clients", "abc"),
+    ("cluster-node-timeout", "-1"), ("cluster-preferred-endpoint-type", "bogus"), ("supervised", "systemd"),
+    ("always-show-logo", "yes"), ("socket-mark-id", "5"), ("syslog-facility", "local9"), ("repl-diskless-load", "swapdb"),
+    ("oom-score-adj", "relative"), ("lazyfree-lazy-server-del", "yes"), ("activerehashing", "no"), ("tls-port", "0"),
+])
+def test_config_set_redis_parameters(pair, name, value):
+    a, b, _ = pair
+    try:
+        assert a.call("CONFIG", "SET", name, value) == b.call("CONFIG", "SET", name, value)
+        assert a.call("CONFIG", "GET", name) == b.call("CONFIG", "GET", name)
+    finally:
+        default = {"shutdown-on-sigint": "default", "sanitize-dump-payload": "no", "repl-diskless-load": "disabled",
+                   "oom-score-adj": "no", "lazyfree-lazy-server-del": "no", "activerehashing": "yes"}
+        if name in default:
+            for c in (a, b):
+                c.call("CONFIG", "SET", name, default[name])
+
+
+@pytest.mark.parametrize("name,value", [("tls-port", "6380"), ("tls-replication", "yes"), ("activedefrag", "yes"),
+                                        ("maxmemory-clients", "10%"), ("maxmemory-clients", "1mb")])
+def test_config_refuses_what_lunar_cannot_do(pair, name, value):
+    a, _, _ = pair
+    r = a.call("CONFIG", "SET", name, value)
+    assert r[0] == "err" and r[1].startswith(b"ERR CONFIG SET failed (possibly related to argument '%s') - " % name.encode()), r
+    assert a.call("CONFIG", "GET", name)[1][1][1] in (b"0", b"no")
+
+
+def test_starts_with_debians_redis_conf(tmp_path):
+    """Lunar starts with the redis.conf Debian ships (its port, directory, log and daemonizing
+    adjusted for the test) and runs with those settings."""
+    src = "/etc/redis/redis.conf"
+    if not os.path.exists(src):
+        pytest.skip("no /etc/redis/redis.conf (redis-server not installed from Debian)")
+    port = free_port()
+    fixed = {"port": str(port), "bind": "127.0.0.1", "dir": str(tmp_path), "logfile": '""', "daemonize": "no",
+             "pidfile": str(tmp_path / "lunar.pid"), "include": None}
+    lines = []
+    for line in open(src).read().splitlines():
+        word = line.split(" ", 1)[0]
+        if not line.startswith("#") and word in fixed:
+            if fixed[word] is None:
+                continue
+            line = "%s %s" % (word, fixed[word])
+        lines.append(line)
+    conf = tmp_path / "redis.conf"
+    conf.write_text("\n".join(lines) + "\n")
+    s = Server([lunar_binary(), str(conf), "--lua-library-dir", os.path.join(os.path.dirname(__file__), "..", "..", "lua")],
+               port, str(tmp_path))
+    try:
+        c = Conn(port)
+        assert c.call("PING") == ("simple", b"PONG")
+        assert c.call("CONFIG", "GET", "proc-title-template")[1][1] == ("bulk", b"{title} {listen-addr} {server-mode}")
+        assert c.call("CONFIG", "GET", "dir")[1][1] == ("bulk", str(tmp_path).encode())
+        assert c.call("CONFIG", "GET", "save")[1][1] == ("bulk", b"3600 1 300 100 60 10000")
+        c.close()
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize("flags,saved", [("default", True), ("nosave", False), ("nosave now", False)])
+def test_shutdown_on_sigterm(tmp_path, flags, saved):
+    """SIGTERM saves when save points are set, unless shutdown-on-sigterm says nosave."""
+    port = free_port()
+    s = Server([lunar_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "3600 1", "--dir", str(tmp_path),
+                "--shutdown-on-sigterm", flags], port, str(tmp_path))
+    try:
+        c = Conn(port)
+        assert c.call("SET", "k", "v") == ("simple", b"OK")
+        c.close()
+        s.proc.terminate()
+        assert s.proc.wait(10) == 0
+        assert (tmp_path / "dump.rdb").exists() == saved
+    finally:
+        s.stop()
+
+
 def test_config_set_is_all_or_nothing(pair):
     a, b, _ = pair
     run((a, b), ["CONFIG", "SET", "maxmemory", "7mb", "maxmemory-policy", "bogus"], ["CONFIG", "GET", "maxmemory"],

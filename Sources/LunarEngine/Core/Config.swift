@@ -273,6 +273,144 @@ public final class ConfigStore: @unchecked Sendable {
             ConfigParam("repl-timeout", .int(min: 1, max: Int(Int32.max)), "60"),
             ConfigParam("min-replicas-to-write", .int(min: 0, max: Int(Int32.max)), "0", aliases: ["min-slaves-to-write"]),
             ConfigParam("min-replicas-max-lag", .int(min: 0, max: Int(Int32.max)), "10", aliases: ["min-slaves-max-lag"]),
+            ConfigParam("shutdown-on-sigint", .canonical(ConfigStore.shutdownFlags, display: { $0 }, error: { _ in ConfigStore.shutdownFlagsError }), "default"),
+            ConfigParam("shutdown-on-sigterm", .canonical(ConfigStore.shutdownFlags, display: { $0 }, error: { _ in ConfigStore.shutdownFlagsError }), "default"),
+        ] + acceptedWithoutEffect
+    }
+
+    /// `shutdown-on-sigint`/`-sigterm`: `default`, or any of save, nosave, now, force.
+    static func shutdownFlags(_ v: String) -> String? {
+        let words = v.lowercased().split(separator: " ").map(String.init)
+        if words == ["default"] { return "default" }
+        guard !words.isEmpty, words.allSatisfy({ ["save", "nosave", "now", "force"].contains($0) }) else { return nil }
+        return words.joined(separator: " ")
+    }
+    static let shutdownFlagsError = "argument(s) must be one of the following: default, save, nosave, now, force"
+
+    /// `maxmemory-clients`: bytes, or a percentage of maxmemory (`10%`).
+    static func checkMemoryOrPercent(_ v: String) -> String? {
+        if v.hasSuffix("%") {
+            guard let n = Int(v.dropLast()), n >= 0 else { return "argument must be a memory or percent value" }
+            return n > 100 ? "percentage argument must be less or equal to 100" : nil
+        }
+        return memoryValue(v) == nil ? "argument must be a memory or percent value" : nil
+    }
+
+    /// `oom-score-adj-values`: three integers between -2000 and 2000.
+    static func checkOOMScoreValues(_ v: String) -> String? {
+        let parts = v.split(separator: " ")
+        guard parts.count == 3, parts.allSatisfy({ Int($0).map { (-2000...2000).contains($0) } ?? false }) else {
+            return "Invalid oom-score-adj-values"
+        }
+        return nil
+    }
+
+    /// Redis 7.0 parameters for mechanisms Lunar does not have (TLS, cluster, active defragmentation,
+    /// syslog, supervision, process titles, CPU affinity lists, OOM-score and memory tuning, diskless
+    /// replication, lazy freeing, client eviction) or that it does its own way. A redis.conf that sets
+    /// them still loads, and CONFIG GET/SET answer as Redis does; a value that would need the missing
+    /// mechanism (a TLS port, active defragmentation, client eviction) is refused with the reason.
+    /// docs/COMPATIBILITY.md lists them.
+    static var acceptedWithoutEffect: [ConfigParam] {
+        let big = Int(Int64.max)
+        let int32 = Int(Int32.max)
+        let noTLS: (String) -> String? = { $0 == "0" || $0 == "no" ? nil : "Lunar has no TLS support" }
+        return [
+            // Active defragmentation (redis-server built without its own jemalloc refuses it too).
+            ConfigParam("activedefrag", .bool, "no", unsupported: { $0 == "yes" ? "Active defragmentation cannot be enabled: Lunar has no active defragmentation" : nil }),
+            ConfigParam("active-defrag-cycle-min", .int(min: 1, max: 99), "1"),
+            ConfigParam("active-defrag-cycle-max", .int(min: 1, max: 99), "25"),
+            ConfigParam("active-defrag-ignore-bytes", .memory(min: 1, max: big), "104857600"),
+            ConfigParam("active-defrag-max-scan-fields", .int(min: 1, max: big), "1000"),
+            ConfigParam("active-defrag-threshold-lower", .int(min: 0, max: 1000), "10"),
+            ConfigParam("active-defrag-threshold-upper", .int(min: 0, max: 1000), "100"),
+            ConfigParam("activerehashing", .bool, "yes"),
+            ConfigParam("dynamic-hz", .bool, "yes"),
+            ConfigParam("jemalloc-bg-thread", .bool, "yes"),
+            ConfigParam("disable-thp", .bool, "yes", immutable: true),
+            // `relative` is another name for `yes`, which CONFIG GET shows (as Redis does).
+            ConfigParam("oom-score-adj", .canonical({ ["no": "no", "yes": "yes", "relative": "yes", "absolute": "absolute"][$0.lowercased()] },
+                                                    display: { $0 }, error: { _ in "argument(s) must be one of the following: no, yes, relative, absolute" }), "no"),
+            ConfigParam("oom-score-adj-values", .custom(ConfigStore.checkOOMScoreValues), "0 200 800"),
+            ConfigParam("maxmemory-clients", .custom(ConfigStore.checkMemoryOrPercent), "0",
+                        unsupported: { $0 == "0" || $0 == "0%" ? nil : "Lunar has no client eviction" }),
+            ConfigParam("lazyfree-lazy-expire", .bool, "no"),
+            ConfigParam("lazyfree-lazy-server-del", .bool, "no"),
+            ConfigParam("lazyfree-lazy-user-del", .bool, "no"),
+            ConfigParam("replica-lazy-flush", .bool, "no", aliases: ["slave-lazy-flush"]),
+            // Process and logging.
+            ConfigParam("always-show-logo", .bool, "no", immutable: true),
+            ConfigParam("set-proc-title", .bool, "yes", immutable: true),
+            ConfigParam("proc-title-template", .string, "{title} {listen-addr} {server-mode}"),
+            ConfigParam("supervised", .enumeration(["upstart", "systemd", "auto", "no"]), "no", immutable: true),
+            ConfigParam("syslog-enabled", .bool, "no", immutable: true),
+            ConfigParam("syslog-ident", .string, "redis", immutable: true),
+            ConfigParam("syslog-facility", .enumeration(["user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"]), "local0", immutable: true),
+            ConfigParam("crash-log-enabled", .bool, "yes"),
+            ConfigParam("crash-memcheck-enabled", .bool, "yes"),
+            ConfigParam("ignore-warnings", .string, ""),
+            ConfigParam("enable-protected-configs", .enumeration(["yes", "no", "local"]), "no", immutable: true),
+            ConfigParam("server_cpulist", .string, "", immutable: true),
+            ConfigParam("bio_cpulist", .string, "", immutable: true),
+            ConfigParam("aof_rewrite_cpulist", .string, "", immutable: true),
+            ConfigParam("bgsave_cpulist", .string, "", immutable: true),
+            ConfigParam("io-threads-do-reads", .bool, "no", immutable: true),
+            ConfigParam("shutdown-timeout", .int(min: 0, max: int32), "10"),
+            ConfigParam("propagation-error-behavior", .enumeration(["ignore", "panic", "panic-on-replicas"]), "ignore"),
+            ConfigParam("sanitize-dump-payload", .enumeration(["no", "yes", "clients"]), "no"),
+            // Networking and persistence details.
+            ConfigParam("bind-source-addr", .string, ""),
+            ConfigParam("socket-mark-id", .int(min: 0, max: Int(UInt32.max)), "0", immutable: true),
+            ConfigParam("rdb-del-sync-files", .bool, "no"),
+            ConfigParam("rdb-save-incremental-fsync", .bool, "yes"),
+            // Replication: Lunar always sends a snapshot with a length prefix, built on the engine thread.
+            ConfigParam("repl-diskless-sync", .bool, "yes"),
+            ConfigParam("repl-diskless-sync-delay", .int(min: 0, max: int32), "5"),
+            ConfigParam("repl-diskless-sync-max-replicas", .int(min: 0, max: int32), "0"),
+            ConfigParam("repl-diskless-load", .enumeration(["disabled", "on-empty-db", "swapdb"]), "disabled"),
+            ConfigParam("repl-disable-tcp-nodelay", .bool, "no"),
+            ConfigParam("replica-announce-ip", .string, "", aliases: ["slave-announce-ip"]),
+            ConfigParam("replica-announce-port", .int(min: 0, max: 65535), "0", aliases: ["slave-announce-port"]),
+            ConfigParam("replica-ignore-disk-write-errors", .bool, "no"),
+            // Cluster (cluster-enabled yes is refused).
+            ConfigParam("cluster-config-file", .string, "nodes.conf", immutable: true),
+            ConfigParam("cluster-port", .int(min: 0, max: 65535), "0", immutable: true),
+            ConfigParam("cluster-node-timeout", .int(min: 0, max: big), "15000"),
+            ConfigParam("cluster-announce-ip", .string, ""),
+            ConfigParam("cluster-announce-hostname", .string, ""),
+            ConfigParam("cluster-announce-port", .int(min: 0, max: 65535), "0"),
+            ConfigParam("cluster-announce-bus-port", .int(min: 0, max: 65535), "0"),
+            ConfigParam("cluster-announce-tls-port", .int(min: 0, max: 65535), "0"),
+            ConfigParam("cluster-preferred-endpoint-type", .enumeration(["ip", "hostname", "unknown-endpoint"]), "ip"),
+            ConfigParam("cluster-require-full-coverage", .bool, "yes"),
+            ConfigParam("cluster-replica-no-failover", .bool, "no", aliases: ["cluster-slave-no-failover"]),
+            ConfigParam("cluster-replica-validity-factor", .int(min: 0, max: int32), "10", aliases: ["cluster-slave-validity-factor"]),
+            ConfigParam("cluster-allow-reads-when-down", .bool, "no"),
+            ConfigParam("cluster-allow-pubsubshard-when-down", .bool, "yes"),
+            ConfigParam("cluster-allow-replica-migration", .bool, "yes"),
+            ConfigParam("cluster-migration-barrier", .int(min: 0, max: int32), "1"),
+            ConfigParam("cluster-link-sendbuf-limit", .memory(min: 0, max: big), "0"),
+            // TLS: only the values that leave it off are accepted.
+            ConfigParam("tls-port", .int(min: 0, max: 65535), "0", unsupported: noTLS),
+            ConfigParam("tls-cert-file", .string, ""),
+            ConfigParam("tls-key-file", .string, ""),
+            ConfigParam("tls-key-file-pass", .string, ""),
+            ConfigParam("tls-client-cert-file", .string, ""),
+            ConfigParam("tls-client-key-file", .string, ""),
+            ConfigParam("tls-client-key-file-pass", .string, ""),
+            ConfigParam("tls-dh-params-file", .string, ""),
+            ConfigParam("tls-ca-cert-file", .string, ""),
+            ConfigParam("tls-ca-cert-dir", .string, ""),
+            ConfigParam("tls-protocols", .string, ""),
+            ConfigParam("tls-ciphers", .string, ""),
+            ConfigParam("tls-ciphersuites", .string, ""),
+            ConfigParam("tls-prefer-server-ciphers", .bool, "no"),
+            ConfigParam("tls-session-caching", .bool, "yes"),
+            ConfigParam("tls-session-cache-size", .int(min: 0, max: int32), "20480"),
+            ConfigParam("tls-session-cache-timeout", .int(min: 0, max: int32), "300"),
+            ConfigParam("tls-auth-clients", .enumeration(["no", "yes", "optional"]), "yes"),
+            ConfigParam("tls-replication", .bool, "no", unsupported: noTLS),
+            ConfigParam("tls-cluster", .bool, "no", unsupported: noTLS),
         ]
     }
 }
