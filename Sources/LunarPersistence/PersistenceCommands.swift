@@ -117,11 +117,11 @@ enum PersistenceCommands {
     // MARK: SHUTDOWN
 
     static func shutdown(_ ctx: CommandContext) {
-        var nosave = false, save = false, force = false, abort = false
+        var nosave = false, save = false, now = false, force = false, abort = false
         for i in 1..<ctx.argc {
             if ctx.arg(i, is: "nosave") { nosave = true }
             else if ctx.arg(i, is: "save") { save = true }
-            else if ctx.arg(i, is: "now") { }
+            else if ctx.arg(i, is: "now") { now = true }
             else if ctx.arg(i, is: "force") { force = true }
             else if ctx.arg(i, is: "abort") { abort = true }
             else { ctx.syntaxError(); return }
@@ -137,7 +137,7 @@ enum PersistenceCommands {
             ctx.error("ERR Errors trying to SHUTDOWN. Check logs.")
             return
         }
-        handler(false)
+        handler(now)
     }
 
     // MARK: DEBUG LOADAOF

@@ -138,7 +138,7 @@ public final class LunarServer: @unchecked Sendable {
                 throw StartupError("Failed opening Unix socket \(unix): \(error)")
             }
         }
-        engine.shutdownHandler = { [weak self] save in self?.shutdown(save: save) }
+        engine.shutdownHandler = { [weak self] now in self?.shutdown(save: false, waitForReplicas: !now) }
         // One hop per event loop per engine round, carrying every connection's replies. Every
         // connection is a ChannelConnection, numbered by its event loop (no per-round dictionary
         // or dynamic casts: this runs once per round on the engine thread).
@@ -167,10 +167,12 @@ public final class LunarServer: @unchecked Sendable {
     }
 
     /// Hands the replicas every byte of the stream before exiting (the kernel delivers what it was
-    /// given even after the process ends), waiting at most `timeoutSeconds`. Only on the engine thread:
-    /// from an I/O thread (SHUTDOWN NOSAVE during a busy script) the replicas' state is off limits.
-    private func flushReplicas(timeoutSeconds: Int) {
+    /// given even after the process ends), waiting at most `shutdown-timeout` seconds for the sockets
+    /// to take it (Redis waits that long for the replicas' acknowledgements). Only on the engine
+    /// thread: from an I/O thread (SHUTDOWN NOSAVE during a busy script) the replicas' state is off limits.
+    private func flushReplicas() {
         guard engine.isEngineThread else { return }
+        let timeoutSeconds = config.int("shutdown-timeout")
         let pending = ReplicationMaster.of(engine).takeUnsentStream()
         if pending.isEmpty { return }
         let done = DispatchSemaphore(value: 0)
@@ -212,7 +214,7 @@ public final class LunarServer: @unchecked Sendable {
     /// Closes listeners and exits the process (SHUTDOWN, SIGTERM).
     public func shutdown(save: Bool, waitForReplicas: Bool = true) {
         logger.warning("User requested shutdown...")
-        if waitForReplicas { flushReplicas(timeoutSeconds: 10) }
+        if waitForReplicas { flushReplicas() }
         let pidfile = config.string("pidfile")
         if !pidfile.isEmpty { try? FileManager.default.removeItem(atPath: pidfile) }
         let unix = config.string("unixsocket")

@@ -11,6 +11,7 @@ import os
 import pkgutil
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -945,6 +946,35 @@ def test_shutdown_hands_replicas_the_whole_stream():
             assert rc.call("LRANGE", "tail", 0, -1) == ("array", [("bulk", b"end")])
         finally:
             rc.close()
+    finally:
+        if rep:
+            rep.stop()
+        lunar.stop()
+
+
+@pytest.mark.parametrize("timeout,args,least,most", [("1", ["NOSAVE"], 0.8, 5.0), ("30", ["NOSAVE", "NOW"], 0.0, 3.0)])
+def test_shutdown_waits_for_a_stalled_replica_at_most_shutdown_timeout(timeout, args, least, most):
+    """A replica that stops reading holds SHUTDOWN for `shutdown-timeout` seconds; SHUTDOWN NOW
+    does not wait."""
+    lunar = start_lunar()
+    rep = None
+    try:
+        rep = start_redis("--replicaof", "127.0.0.1", str(lunar.port))
+        wait_link_up(rep.port)
+        c = Conn(lunar.port)
+        assert c.call("CONFIG", "SET", "shutdown-timeout", timeout) == ("simple", b"OK")
+        os.kill(rep.proc.pid, signal.SIGSTOP)
+        try:
+            # 40 MB the stopped replica's socket cannot take.
+            c.pipeline([["SET", f"big{i}", "z" * 200000] for i in range(200)])
+            start = time.time()
+            c.send_raw(Conn.encode(["SHUTDOWN"] + args))
+            lunar.proc.wait(40)
+            took = time.time() - start
+            assert least <= took < most, took
+        finally:
+            os.kill(rep.proc.pid, signal.SIGCONT)
+        c.close()
     finally:
         if rep:
             rep.stop()

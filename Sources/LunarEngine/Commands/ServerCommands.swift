@@ -111,7 +111,6 @@ enum ServerCommands {
             else if ctx.arg(i, is: "abort") { abort = true }
             else { ctx.syntaxError(); return }
         }
-        _ = now
         if (abort && ctx.argc != 2) || (save && nosave) { ctx.syntaxError(); return }
         if abort { ctx.error("ERR No shutdown in progress."); return }
         let wantsSave = save || (!nosave && !ctx.engine.config.string("save").isEmpty)
@@ -124,7 +123,7 @@ enum ServerCommands {
             ctx.error("ERR Errors trying to SHUTDOWN. Check logs.")
             return
         }
-        handler(false)
+        handler(now)
     }
 
     // MARK: OBJECT

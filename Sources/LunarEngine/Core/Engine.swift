@@ -160,8 +160,9 @@ public final class Engine: @unchecked Sendable {
     /// Runs on the engine thread before each round's replies are handed to the network side
     /// (the append-only file writes what the round's commands appended).
     public var beforeReplies: (() -> Void)?
-    /// Called by SHUTDOWN and SIGTERM: the server closes listeners and exits.
-    public var shutdownHandler: (@Sendable (_ save: Bool) -> Void)?
+    /// Called by SHUTDOWN: the server closes listeners and exits; `now` (SHUTDOWN NOW) skips the
+    /// wait for replicas (up to `shutdown-timeout`).
+    public var shutdownHandler: (@Sendable (_ now: Bool) -> Void)?
     /// Objects that extensions hang on the engine (the scripting module's Lua state).
     public var extensions: [String: AnyObject] = [:]
     /// The scripting module's state, also kept out of `extensions`: EVALSHA and FCALL reach it on
