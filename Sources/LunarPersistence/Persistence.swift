@@ -120,11 +120,12 @@ public final class Persistence {
     /// Reads a file into the engine's databases (on the engine thread, or before it starts).
     @discardableResult
     public func load(path: String, expireBefore: Int64?, allowDuplicates: Bool = false,
-                     keepExistingLibraries: Bool = false) throws -> RDBLoadStats {
+                     keepExistingLibraries: Bool = false, refuseExistingLibraries: Bool = false) throws -> RDBLoadStats {
         let data = try Persistence.readFile(path)
         var reader = RDBReader(data: data, engine: engine, expireBefore: expireBefore)
         reader.allowDuplicates = allowDuplicates
         reader.keepExistingLibraries = keepExistingLibraries
+        reader.refuseExistingLibraries = refuseExistingLibraries
         reader.verifyChecksum = checksum
         let stats = try reader.load()
         for (k, v) in stats.aux where k == "redis-ver" {
@@ -183,7 +184,20 @@ public final class Persistence {
 
     /// SAVE: serializes and writes the file now, on the engine thread. False on failure (logged).
     @discardableResult
+    /// Sleeps `usec` microseconds; a negative value sleeps 1 µs once in `-usec` calls (Redis's
+    /// debugDelay, for rdb-key-save-delay and key-load-delay).
+    static func debugDelay(_ usec: Int) {
+        var us = usec
+        if us < 0 { us = Int.random(in: 0..<(-us)) == 0 ? 1 : 0 }
+        if us > 0 { usleep(useconds_t(us)) }
+    }
+
     public func saveSync(counted: Bool = true) -> Bool {
+        let keyDelay = engine.config.int("rdb-key-save-delay")
+        if keyDelay != 0 {
+            // SAVE blocks for the delay, as Redis's does.
+            for _ in 0..<engine.databases.reduce(0, { $0 + $1.count }) { Persistence.debugDelay(keyDelay) }
+        }
         let bytes = RDBWriter.snapshot(engine, compress: compress, checksum: checksum)
         fileLock.lock()
         defer { fileLock.unlock() }
@@ -219,7 +233,12 @@ public final class Persistence {
         let dir = directory, final = path, temp = "temp-bg-\(getpid()).rdb"
         let engine = self.engine
         let lock = fileLock
+        let keyDelay = engine.config.int("rdb-key-save-delay")
         let thread = Thread {
+            // rdb-key-save-delay: the writer is slowed as Redis's child is, key by key.
+            if keyDelay != 0 {
+                for _ in 0..<plan.keys where !job.cancelled { Persistence.debugDelay(keyDelay) }
+            }
             // Long string values are encoded and the checksum computed here, off the engine thread.
             var bytes = plan.assemble()
             RDBWriter.appendChecksum(&bytes, checksum: withChecksum)

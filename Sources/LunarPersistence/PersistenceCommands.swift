@@ -188,10 +188,11 @@ enum PersistenceCommands {
         // The reload changes nothing a replica or the AOF needs to replay.
         ctx.propagateNothing()
         do {
-            try p.load(path: p.path, expireBefore: unixMillis(), allowDuplicates: merge)
+            try p.load(path: p.path, expireBefore: unixMillis(), allowDuplicates: merge,
+                       refuseExistingLibraries: !flush && !merge)
         } catch {
             ctx.engine.logger.warning("\(error)")
-            ctx.error("ERR Error trying to load the RDB dump, check server logs.")
+            ctx.error("ERR Error trying to load the RDB dump")
             return
         }
         ctx.engine.logger.notice("DB reloaded by DEBUG RELOAD")

@@ -32,13 +32,18 @@ public struct RDBReader {
     public var verifyChecksum = true
     private var setMaxIntset = 512
     private var hashMaxEntries = 512, hashMaxValue = 64
+    /// key-load-delay (µs per key, a testing aid).
+    private var keyLoadDelay = 0
     private var zsetMaxEntries = 128, zsetMaxValue = 64
 
-    /// Set by the server: loads one function library's source (FUNCTION2 records); returns an error text.
-    /// The flag asks to keep a library of the same name that is already loaded (start-up).
-    nonisolated(unsafe) public static var functionLoader: ((Engine, Bytes, Bool) -> String?)?
+    /// Set by the server: loads one function library's source (FUNCTION2 records); returns an error
+    /// text. The flags: keep a library of the same name that is already loaded (start-up); replace it
+    /// (otherwise it is an error).
+    nonisolated(unsafe) public static var functionLoader: ((Engine, Bytes, Bool, Bool) -> String?)?
     /// Libraries already loaded win over the file's copies (start-up, after `lua-library-dir`).
     public var keepExistingLibraries = false
+    /// A library that already exists fails the load (DEBUG RELOAD NOFLUSH without MERGE, as Redis).
+    public var refuseExistingLibraries = false
     /// Where the RDB image ended (after its checksum) once `load` returned: an append-only file's
     /// base may carry commands after it.
     public private(set) var endOffset = 0
@@ -48,6 +53,7 @@ public struct RDBReader {
         self.engine = engine
         self.expireBefore = expireBefore
         let c = engine.config
+        keyLoadDelay = c.int("key-load-delay")
         setMaxIntset = c.int("set-max-intset-entries")
         hashMaxEntries = c.int("hash-max-listpack-entries")
         hashMaxValue = c.int("hash-max-listpack-value")
@@ -119,7 +125,7 @@ public struct RDBReader {
                 guard let loader = RDBReader.functionLoader else {
                     throw RDBError("Failed loading library: functions are not available")
                 }
-                if let err = loader(engine, code, keepExistingLibraries) { throw RDBError("Failed loading library: \(err)") }
+                if let err = loader(engine, code, keepExistingLibraries, !refuseExistingLibraries) { throw RDBError("Failed loading library: \(err)") }
                 stats.functionsLoaded += 1
                 continue
             case RDB.opFunctionPreGA:
@@ -147,6 +153,7 @@ public struct RDBReader {
                     throw RDBError("RDB has duplicated key '\(key.string)' in DB \(db.id)")
                 }
             }
+            if keyLoadDelay != 0 { Persistence.debugDelay(keyLoadDelay) }
             let slot = db.add(key, value, notifyNew: false)
             if expire != 0 { db.table.setExpire(slot: slot, expire) }
             if let clock { db.table.setClock(at: slot, clock) }

@@ -18,6 +18,8 @@ public struct RDBWriter {
     /// copy-on-write `Bytes`) is remembered with the offset where it belongs, and `assemble` encodes it
     /// later, on another thread (BGSAVE keeps LZF and the copying off the engine thread).
     var deferLongStrings = false
+    /// Keys written so far (rdb-key-save-delay applies per key).
+    private(set) var keysWritten = 0
     private(set) var deferred: [(offset: Int, value: Bytes)] = []
 
     public init(compress: Bool = true, reserve: Int = 0) {
@@ -68,6 +70,8 @@ public struct RDBWriter {
         let body: [UInt8]
         let deferred: [(offset: Int, value: Bytes)]
         let compress: Bool
+        /// How many keys the snapshot holds.
+        public let keys: Int
 
         /// The complete bytes up to and including EOF (what `snapshotBody` would have produced).
         public func assemble() -> [UInt8] {
@@ -94,7 +98,7 @@ public struct RDBWriter {
         var w = RDBWriter(compress: compress, reserve: 1 << 16)
         w.deferLongStrings = true
         w.writeBody(engine, extraAux: extraAux, includeKeys: includeKeys)
-        return Plan(body: w.bytes, deferred: w.deferred, compress: compress)
+        return Plan(body: w.bytes, deferred: w.deferred, compress: compress, keys: w.keysWritten)
     }
 
     /// Appends the CRC-64 of `bytes` (or zero without `checksum`), little-endian.
@@ -148,6 +152,7 @@ public struct RDBWriter {
     /// the key and the value.
     public mutating func writeEntry(key: Bytes, value: Value, expireAt: Int64,
                                     idleSeconds: Int? = nil, frequency: Int? = nil) {
+        keysWritten += 1
         if expireAt != 0 {
             byte(RDB.opExpireTimeMS)
             le64(UInt64(bitPattern: expireAt))

@@ -85,26 +85,31 @@ final class FunctionRegistry {
     }
     static let badName = "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long"
 
-    /// Reads `#!lua name=<lib>`: the library name and the code with the header line blanked.
+    /// Reads the `#!<engine> name=<lib>` line as Redis does (split like an inline command, so
+    /// quotes work; `name=` in any case, once), checking in Redis's order: the header, the library
+    /// name, then the engine. Returns the name and the code without the header line (its newline
+    /// kept, so line numbers stay right).
     static func parseMetadata(_ code: Bytes) -> Result<(String, Bytes), ScriptError> {
         guard code.count >= 2, code[0] == UInt8(ascii: "#"), code[1] == UInt8(ascii: "!") else {
             return .failure(ScriptError("ERR Missing library metadata"))
         }
-        let nl = code.raw.firstIndex(of: 10) ?? code.count
-        let line = String(decoding: code.raw[2..<nl], as: UTF8.self)
-        let parts = line.split(separator: " ", omittingEmptySubsequences: true)
-        let engineName = parts.first.map(String.init) ?? ""
-        if engineName.lowercased() != "lua" { return .failure(ScriptError("ERR Engine '\(engineName)' not found")) }
+        guard let nl = code.raw.firstIndex(of: 10) else { return .failure(ScriptError("ERR Invalid library metadata")) }
+        guard let parts = splitArguments(Array(code.raw[0..<nl])), !parts.isEmpty else {
+            return .failure(ScriptError("ERR Invalid library metadata"))
+        }
+        let engineName = String(decoding: parts[0].raw.dropFirst(2), as: UTF8.self)
         var name: String?
         for p in parts.dropFirst() {
-            if p.hasPrefix("name=") {
-                name = String(p.dropFirst(5))
+            if p.count >= 5, Bytes(Array(p.raw.prefix(5))).equalsIgnoringCase("name=") {
+                if name != nil { return .failure(ScriptError("ERR Invalid metadata value, name argument was given multiple times")) }
+                name = String(decoding: p.raw.dropFirst(5), as: UTF8.self)
             } else {
-                return .failure(ScriptError("ERR Invalid metadata value given: \(p)"))
+                return .failure(ScriptError("ERR Invalid metadata value given: \(p.string)"))
             }
         }
         guard let name else { return .failure(ScriptError("ERR Library name was not given")) }
         if !validName(name) { return .failure(ScriptError(badName)) }
+        if engineName.lowercased() != "lua" { return .failure(ScriptError("ERR Engine '\(engineName)' not found")) }
         var body = code
         body.raw.replaceSubrange(0..<nl, with: [])
         return .success((name, body))
@@ -172,53 +177,66 @@ final class FunctionRegistry {
         var flags: ScriptFlags = []
         var description: Bytes?
         var callbackIndex: Int32 = 0
-        func rawField(_ key: String) -> Int32 {
-            lua_pushstring(L, key)
-            return lua_rawget(L, 1)
-        }
         if argc == 1 {
             guard lua_type(L, 1) == LUA_TTABLE else {
                 return vm.raise(L, "ERR calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).")
             }
-            // Unknown keys are refused.
+            // Each entry in table order, keys without regard to case, with Redis's messages.
             lua_pushnil(L)
             while lua_next(L, 1) != 0 {
-                clua_pop(L, 1)
-                let k = lua_type(L, -1) == LUA_TSTRING ? vm.string(at: -1) : ""
-                if !["function_name", "callback", "flags", "description"].contains(k) {
+                // A number key is a string to Redis (and names no argument); converting it here
+                // would upset lua_next, so it is refused as unknown without conversion.
+                if lua_type(L, -2) == LUA_TNUMBER { return vm.raise(L, "ERR unknown argument given to redis.register_function") }
+                guard lua_type(L, -2) == LUA_TSTRING else {
+                    return vm.raise(L, "ERR named argument key given to redis.register_function is not a string")
+                }
+                let k = vm.string(at: -2).lowercased()
+                switch k {
+                case "function_name":
+                    guard lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER else {
+                        return vm.raise(L, "ERR function_name argument given to redis.register_function must be a string")
+                    }
+                    name = vm.string(at: -1)
+                case "description":
+                    guard lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER else {
+                        return vm.raise(L, "ERR description argument given to redis.register_function must be a string")
+                    }
+                    description = vm.bytes(L, at: -1)
+                case "callback":
+                    guard lua_type(L, -1) == LUA_TFUNCTION else {
+                        return vm.raise(L, "ERR callback argument given to redis.register_function must be a function")
+                    }
+                    // Kept on the stack, below the iteration key.
+                    if callbackIndex == 0 {
+                        lua_pushvalue(L, -1)
+                        clua_insert(L, 2)
+                        callbackIndex = 2
+                    } else {
+                        lua_pushvalue(L, -1)
+                        clua_replace(L, 2)
+                    }
+                case "flags":
+                    guard lua_type(L, -1) == LUA_TTABLE else {
+                        return vm.raise(L, "ERR flags argument to redis.register_function must be a table representing function flags")
+                    }
+                    flags = []
+                    var i: lua_Integer = 1
+                    while lua_rawgeti(L, -1, i) != LUA_TNIL {
+                        guard lua_type(L, -1) == LUA_TSTRING, let f = ScriptFlags.parse(Substring(vm.string(at: -1))) else {
+                            return vm.raise(L, "ERR unknown flag given")
+                        }
+                        flags.insert(f)
+                        clua_pop(L, 1)
+                        i += 1
+                    }
                     clua_pop(L, 1)
+                default:
                     return vm.raise(L, "ERR unknown argument given to redis.register_function")
                 }
-            }
-            if rawField("function_name") == LUA_TSTRING { name = vm.string(at: -1) }
-            clua_pop(L, 1)
-            guard let _ = name else { return vm.raise(L, "ERR redis.register_function must get a function name argument") }
-            if rawField("callback") != LUA_TFUNCTION {
                 clua_pop(L, 1)
-                return vm.raise(L, "ERR redis.register_function must get a callback argument")
             }
-            callbackIndex = lua_gettop(L)
-            let ft = rawField("flags")
-            if ft == LUA_TTABLE {
-                var i: lua_Integer = 1
-                while lua_rawgeti(L, -1, i) != LUA_TNIL {
-                    guard lua_type(L, -1) == LUA_TSTRING, let f = ScriptFlags.parse(Substring(vm.string(at: -1))) else {
-                        return vm.raise(L, "ERR unknown flag given")
-                    }
-                    flags.insert(f)
-                    clua_pop(L, 1)
-                    i += 1
-                }
-                clua_pop(L, 1)
-            } else if ft != LUA_TNIL {
-                return vm.raise(L, "ERR flags argument to redis.register_function must be a table representing function flags")
-            }
-            clua_pop(L, 1)
-            let dt = rawField("description")
-            if dt == LUA_TSTRING { description = vm.bytes(L, at: -1) } else if dt != LUA_TNIL {
-                return vm.raise(L, "ERR description argument given to redis.register_function must be a string")
-            }
-            clua_pop(L, 1)
+            if name == nil { return vm.raise(L, "ERR redis.register_function must get a function name argument") }
+            if callbackIndex == 0 { return vm.raise(L, "ERR redis.register_function must get a callback argument") }
         } else if argc == 2 {
             guard lua_type(L, 1) == LUA_TSTRING || lua_type(L, 1) == LUA_TNUMBER else { return vm.raise(L, "ERR first argument to redis.register_function must be a string") }
             guard lua_type(L, 2) == LUA_TFUNCTION else { return vm.raise(L, "ERR second argument to redis.register_function must be a function") }
@@ -424,7 +442,11 @@ final class FunctionRegistry {
             CommandSpec("flush", arity: -2, flags: [.write, .noscript], group: .scripting, since: "7.0.0",
                         summary: "Deletes every library.", complexity: "O(N) where N is the number of functions deleted",
                         syntax: "[ASYNC|SYNC]") { ctx in
-                if ctx.argc > 3 || (ctx.argc == 3 && !ctx.arg(2, is: "async") && !ctx.arg(2, is: "sync")) {
+                if ctx.argc > 3 {
+                    ctx.error(quoting: "ERR unknown subcommand or wrong number of arguments for '\(quoted: ctx.argv[1], max: 128)'. Try FUNCTION HELP.")
+                    return
+                }
+                if ctx.argc == 3 && !ctx.arg(2, is: "async") && !ctx.arg(2, is: "sync") {
                     ctx.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
                     return
                 }
@@ -439,12 +461,11 @@ final class FunctionRegistry {
                 var pattern: Bytes?
                 var i = 2
                 while i < ctx.argc {
-                    if ctx.arg(i, is: "withcode") {
-                        if withCode { ctx.error("ERR Unknown argument withcode"); return }
+                    // As Redis: a repeated option is an unknown argument.
+                    if !withCode && ctx.arg(i, is: "withcode") {
                         withCode = true
                         i += 1
-                    } else if ctx.arg(i, is: "libraryname") {
-                        if pattern != nil { ctx.error("ERR library name argument was already given"); return }
+                    } else if pattern == nil && ctx.arg(i, is: "libraryname") {
                         if i + 1 >= ctx.argc { ctx.error("ERR library name argument was not given"); return }
                         pattern = ctx.argv[i + 1]
                         i += 2
@@ -501,7 +522,10 @@ final class FunctionRegistry {
                         complexity: "O(N) where N is the number of functions on the payload",
                         syntax: "serialized-value [FLUSH|APPEND|REPLACE]") { ctx in
                 var policy = "append"
-                if ctx.argc > 4 { ctx.error(Err.syntax); return }
+                if ctx.argc > 4 {
+                    ctx.error(quoting: "ERR unknown subcommand or wrong number of arguments for '\(quoted: ctx.argv[1], max: 128)'. Try FUNCTION HELP.")
+                    return
+                }
                 if ctx.argc == 4 {
                     let p = ctx.argv[3].lowercased.string
                     guard ["flush", "append", "replace"].contains(p) else {

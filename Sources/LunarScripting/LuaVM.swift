@@ -171,6 +171,8 @@ final class LuaVM {
         loadedRef = ref("loaded")
         redisRef = ref("redis")
         loadRedisRef = ref("loadredis")
+        envMetatableRef = ref("envmt")
+        loadIndexRef = ref("load_index")
         lua_pushstring(L, "KEYS")
         keysNameRef = luaL_ref(L, clua_registryindex())
         lua_pushstring(L, "ARGV")
@@ -185,11 +187,20 @@ final class LuaVM {
     private var redisRef: Int32 = 0
     private var loadRedisRef: Int32 = 0
 
-    /// Switches the `redis` global between the full API and the library-loading subset.
+    private var envMetatableRef: Int32 = 0
+    private var loadIndexRef: Int32 = 0
+
+    /// Switches the globals between what scripts see and what a library's top level sees while it
+    /// loads: only `redis`, reduced to the loading subset (register_function, log…), and `require`.
     func useLoadTimeRedis(_ on: Bool) {
         lua_rawgeti(L, clua_registryindex(), lua_Integer(gRef))
         lua_pushstring(L, "redis")
         lua_rawgeti(L, clua_registryindex(), lua_Integer(on ? loadRedisRef : redisRef))
+        lua_rawset(L, -3)
+        clua_pop(L, 1)
+        lua_rawgeti(L, clua_registryindex(), lua_Integer(envMetatableRef))
+        lua_pushstring(L, "__index")
+        lua_rawgeti(L, clua_registryindex(), lua_Integer(on ? loadIndexRef : gRef))
         lua_rawset(L, -3)
         clua_pop(L, 1)
     }
@@ -684,7 +695,10 @@ final class LuaVM {
             return fail("ERR This Redis command is not allowed from script")
         }
         let writes = spec.isWrite || spec.parent?.isWrite == true
-        if writes && readOnly { return fail("ERR Write commands are not allowed from read-only scripts.") }
+        // As Redis, a read-only script also counts may-replicate commands (PUBLISH…) as writes.
+        if readOnly && (writes || spec.flags.contains(.mayReplicate) || spec.parent?.flags.contains(.mayReplicate) == true) {
+            return fail("ERR Write commands are not allowed from read-only scripts.")
+        }
         // Over maxmemory with nothing to evict when the script started, a denyoom command is
         // refused until the script has written (after that it cannot stop halfway), as in Redis.
         if !allowOOM && spec.isDenyOOM && engine.scriptStartedOutOfMemory && !engine.scriptHasWritten.load(ordering: .relaxed) {

@@ -692,6 +692,12 @@ local function json_decoder(s)
         if n == nil then fail("value") end
         -- Integral text within 64 bits stays a Lua integer; anything else is a float (as strtod).
         if mtype(n) == "integer" and #text > 18 and tostring(n) ~= text then n = tonumber(text .. ".0") end
+        -- An integral float below 2^53 (`1.0`, `-5e3`) becomes an integer too, so that it prints
+        -- as Lua 5.1 printed it in Redis ("1", "-5000"); -0.0 stays a float.
+        if mtype(n) == "float" and n == n // 1 and n > -9007199254740992 and n < 9007199254740992
+           and not (n == 0 and 1 / n < 0) then
+          n = math.tointeger(n)
+        end
         pos = b + 1
         return n
       end
@@ -837,6 +843,10 @@ G.struct = freeze(struct)
 G.cmsgpack = freeze(cmsgpack)
 G.cjson = freeze(cjson)
 
+-- The metatable of the scripts' globals (filled below): its __index is G, or while a function
+-- library's top level runs, `load_index`.
+local envmt = {}
+
 -- Modules shared between function libraries (sandboxed require, filled by the host at load time).
 local modules, loaded = {}, {}
 G.require = function(name)
@@ -846,6 +856,10 @@ G.require = function(name)
   local f = modules[name]
   if f == nil then error("module '" .. name .. "' not found (only modules loaded from lua-library-dir can be required)", 0) end
   loaded[name] = true
+  -- A module's top level sees every global (modules are Lunar's own), even while a library loads.
+  local saved = envmt.__index
+  envmt.__index = G
+  local restore <close> = setmetatable({}, { __close = function() envmt.__index = saved end })
   local r = f(name)
   if r == nil then r = true end
   loaded[name] = r
@@ -892,13 +906,14 @@ redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 
 redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
 redis.REDIS_VERSION = H.version
 redis.REDIS_VERSION_NUM = H.version_num
-if H.register_function then redis.register_function = H.register_function end
 G.redis = freeze(redis)
 
 -- While a function library loads, `redis` offers only what Redis offers then (register_function, log…).
 local loadredis = {}
 for _, k in ipairs({ "register_function", "log", "LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING",
                      "REDIS_VERSION", "REDIS_VERSION_NUM" }) do loadredis[k] = redis[k] end
+-- Only there: a running function finds no redis.register_function, as in Redis.
+loadredis.register_function = H.register_function
 local loadredis_view = setmetatable({}, {
   __index = function(_, k)
     local v = loadredis[k]
@@ -917,10 +932,21 @@ setmetatable(G, {
 readonly[G] = true
 
 -- What scripts see as their globals: reads fall through to G, every write is refused.
-env = setmetatable({}, { __index = G, __newindex = ro_newindex, __metatable = false,
-                         __pairs = function() return next, G, nil end })
+envmt.__index = G
+envmt.__newindex = ro_newindex
+-- getmetatable(_G) gives a read-only stand-in, so changing it fails as in Redis.
+envmt.__metatable = freeze({})
+envmt.__pairs = function() return next, G, nil end
+env = setmetatable({}, envmt)
 readonly[env] = true
 rawset(G, "_G", env)
+
+-- While a function library's top level runs, Redis offers it no global but `redis` (and Lunar adds
+-- `require`): anything else is a nonexistent global, as there.
+local function load_index(_, k)
+  if k == "redis" or k == "require" then return G[k] end
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+end
 
 -- Basic-type metatables are frozen: string methods keep working, the metatable itself is hidden.
 local smt = getmetatable("")
@@ -955,6 +981,6 @@ local function compile(code, chunkname)
 end
 
 return { env = env, G = G, errh = errh, modules = modules, loaded = loaded, compile = compile,
-         redis = G.redis, loadredis = loadredis_view }
+         redis = G.redis, loadredis = loadredis_view, envmt = envmt, load_index = load_index }
 """#
 }

@@ -46,13 +46,13 @@ public enum Scripting {
     /// Loads (or replaces) a function library from its source, as an RDB file holds it; the error text if it fails.
     /// With `keepExisting`, a library of the same name already loaded (from `lua-library-dir` at start-up)
     /// is kept: the files on disk win over an older copy saved in the RDB file.
-    public static func loadLibrary(_ engine: Engine, code: Bytes, keepExisting: Bool = false) -> String? {
+    public static func loadLibrary(_ engine: Engine, code: Bytes, keepExisting: Bool = false, replace: Bool = true) -> String? {
         guard let state = engine.extensions[ScriptingState.key] as? ScriptingState else { return "scripting is not available" }
         if keepExisting, case let .success((name, _)) = FunctionRegistry.parseMetadata(code),
            state.functions.libraries[name] != nil {
             return nil
         }
-        switch state.functions.load(code, replace: true) {
+        switch state.functions.load(code, replace: replace) {
         case .success: return nil
         case let .failure(e): return e.message
         }

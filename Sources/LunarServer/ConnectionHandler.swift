@@ -294,10 +294,23 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     /// The engine is held by a long script: answer here without waiting for it.
     private func answerWhileBusy(_ cmds: [[Bytes]]) {
+        // Commands of this client still queued on the engine are answered there, in order, and so
+        // are those of a client in MULTI (a rejection fails its transaction): the engine answers
+        // them from the script's hook.
+        if client.inFlight.load(ordering: .acquiring) > 0 || client.multiOpen.load(ordering: .acquiring) {
+            client.inFlight.wrappingIncrement(by: cmds.count, ordering: .relaxed)
+            batcher.add(.many(client, cmds))
+            return
+        }
         let kind = engine.busy.load(ordering: .acquiring)
         var out = ReplyWriter(resp: 2, capacity: 128)
         var forward: [[Bytes]] = []
         for argv in cmds {
+            if !forward.isEmpty {
+                // Behind a command the engine answers: the engine answers the rest, in order.
+                forward.append(argv)
+                continue
+            }
             let name = argv[0].lowercased.string
             let sub = argv.count > 1 ? argv[1].lowercased.string : ""
             if (name == "script" || name == "function") && sub == "kill" && argv.count == 2 {
@@ -313,10 +326,11 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
                 engine.shutdownHandler?(false)
             } else if let spec = engine.table.resolve(argv), spec.flags.contains(.allowBusy), name != "shutdown" {
                 forward.append(argv)
-            } else if kind == 2 {
-                out.error("BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.")
+            } else if name == "exec" {
+                // Not in MULTI (or the engine would answer): nothing to discard, the reply as Redis's.
+                out.error(Engine.execAbortWhileBusy(kind))
             } else {
-                out.error("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
+                out.error(Engine.busyError(kind))
             }
         }
         if out.buffer.readableBytes > 0 { client.connection?.send(out.buffer, thenClose: false) }

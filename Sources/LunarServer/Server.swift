@@ -19,6 +19,9 @@ public final class LunarServer: @unchecked Sendable {
     public let config: ConfigStore
     private let group: MultiThreadedEventLoopGroup
     private var channels: [Channel] = []
+    /// The TCP listeners (`port` and `bind`), replaced when CONFIG SET changes either.
+    private var tcpChannels: [Channel] = []
+    private var bootstrap: ServerBootstrap?
     private let logger: Logger
 
     public init(config: ConfigStore, logger: Logger) {
@@ -37,7 +40,7 @@ public final class LunarServer: @unchecked Sendable {
         // RDB persistence: its commands, the dataset saved with function libraries, and the file loaded now.
         let persistence = Persistence.install(on: engine)
         RDBWriter.functionLibraries = { Scripting.libraryCodes($0) }
-        RDBReader.functionLoader = { Scripting.loadLibrary($0, code: $1, keepExisting: $2) }
+        RDBReader.functionLoader = { Scripting.loadLibrary($0, code: $1, keepExisting: $2, replace: $3) }
         // SCRIPT DEBUG YES rolls a session back to an in-memory snapshot (Lunar cannot fork).
         engine.datasetCheckpoint = { [unowned engine, unowned persistence] in
             let saved = RDBWriter.snapshot(engine, compress: false, checksum: false)
@@ -109,21 +112,19 @@ public final class LunarServer: @unchecked Sendable {
                     try channel.pipeline.syncOperations.addHandler(ConnectionHandler(engine: engine, batcher: loopBatchers[ObjectIdentifier(channel.eventLoop)]!))
                 }
             }
+        self.bootstrap = bootstrap
         if port != 0 {
-            let binds = config.string("bind").split(separator: " ").map(String.init)
-            for var addr in binds {
-                let optional = addr.hasPrefix("-")
-                if optional { addr.removeFirst() }
-                do {
-                    let ch = try bootstrap.bind(host: addr, port: port).wait()
-                    channels.append(ch)
-                    logger.notice("Listening on \(addr):\(port)")
-                } catch {
-                    if optional { continue }
-                    throw StartupError("Could not create server TCP listening socket \(addr):\(port): \(error)")
-                }
-            }
-            if channels.isEmpty { throw StartupError("Failed listening on port \(port) (tcp), aborting.") }
+            tcpChannels = try bindTCP(port: port, bind: config.string("bind"))
+            if tcpChannels.isEmpty { throw StartupError("Failed listening on port \(port) (tcp), aborting.") }
+        }
+        // CONFIG SET port / bind move the listeners (connected clients stay), or fail and change nothing.
+        oldPort = port
+        oldBind = config.string("bind")
+        config.appliers["port"] = { [unowned self] in
+            self.rebindTCP(closeFirst: false) ? nil : "Unable to listen on this port. Check server logs."
+        }
+        config.appliers["bind"] = { [unowned self] in
+            self.rebindTCP(closeFirst: true) ? nil : "Failed to bind to specified addresses."
         }
         let unix = config.string("unixsocket")
         if !unix.isEmpty {
@@ -223,8 +224,52 @@ public final class LunarServer: @unchecked Sendable {
         exit(0)
     }
 
-    /// Blocks until the listeners close.
+    /// Binds `port` on every address of `bind` ("-" before an address: skipped if it cannot be bound).
+    private func bindTCP(port: Int, bind: String) throws -> [Channel] {
+        guard let bootstrap else { return [] }
+        var bound: [Channel] = []
+        for var addr in bind.split(separator: " ").map(String.init) {
+            let optional = addr.hasPrefix("-")
+            if optional { addr.removeFirst() }
+            do {
+                bound.append(try bootstrap.bind(host: addr, port: port).wait())
+                logger.notice("Listening on \(addr):\(port)")
+            } catch {
+                if optional { continue }
+                for ch in bound { ch.close(promise: nil) }
+                throw StartupError("Could not create server TCP listening socket \(addr):\(port): \(error)")
+            }
+        }
+        return bound
+    }
+
+    /// Listens on the configured port and addresses instead of the current ones (on the engine
+    /// thread, from CONFIG SET; waiting for the binds is brief). With `closeFirst` (a new `bind`, which
+    /// may reuse the port) the old listeners close before, and come back if the new ones fail.
+    private func rebindTCP(closeFirst: Bool) -> Bool {
+        let port = config.int("port")
+        let old = tcpChannels
+        if closeFirst { for ch in old { try? ch.close().wait() } }
+        do {
+            tcpChannels = port == 0 ? [] : try bindTCP(port: port, bind: config.string("bind"))
+        } catch {
+            logger.warning("\(error)")
+            if closeFirst { tcpChannels = (try? bindTCP(port: oldPort, bind: oldBind)) ?? [] }
+            return false
+        }
+        if !closeFirst { for ch in old { try? ch.close().wait() } }
+        oldPort = port
+        oldBind = config.string("bind")
+        engine.serverInfo["tcp_port"] = String(port)
+        return true
+    }
+    /// The listeners' settings now (what a failed rebind returns to).
+    private var oldPort = 0
+    private var oldBind = ""
+
+    /// Blocks for good: the process ends through `shutdown` (exit), not when a listener closes (CONFIG
+    /// SET port closes the old ones).
     public func wait() throws {
-        for ch in channels { try ch.closeFuture.wait() }
+        while true { sleep(3600) }
     }
 }

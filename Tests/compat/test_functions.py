@@ -51,6 +51,29 @@ def same(both, *args):
     "#!lua name=a\nredis.call('ping')", "#!lua name=a\nreturn KEYS", "#!lua name=a\nredis.setresp(3)",
     "#!lua name=a\nx = 1", "#!lua name=spin\nwhile true do end",
     "#!lua name=a\nredis.log(redis.LOG_NOTICE, 'loading') redis.register_function('f', function() return redis.REDIS_VERSION end)",
+    # The header as Redis splits it: quotes, NAME= in any case, the engine in any case, and its
+    # checks in Redis's order (name before engine).
+    "#! name=test\nredis.register_function('foo', function() return 1 end)",
+    "#!lua name=foo name=bar\nredis.register_function('foo', function() return 1 end)",
+    "#!lua  name=x\nredis.register_function('foo', function() return 1 end)",
+    "#!LUA NAME=x\nredis.register_function('foo', function() return 1 end)",
+    "#!lua name=\"q\"\nredis.register_function('foo', function() return 1 end)",
+    "#!lua name=\"q\nredis.register_function('foo', function() return 1 end)",
+    "#!lua name=x", "#!lua name=x\n", "#!nosuch name=a-b\nreturn 1", "#!lua\tname=t\nredis.register_function('foo', function() return 1 end)",
+    # A library's top level sees only `redis` (reduced) while it loads.
+    "#!lua name=a\nreturn math.random()", "#!lua name=a\nreturn string.len('x')", "#!lua name=a\nlocal x = pairs({})",
+    "#!lua name=a\nerror('boom')", "#!lua name=a\nlocal t = table", "#!lua name=a\nreturn _G",
+    "#!lua name=a\nreturn redis.sha1hex('x')", "#!lua name=a\nreturn redis.REDIS_VERSION_NUM > 0",
+    "#!lua name=a\nredis.register_function('f', function() return math.floor(tonumber('1.5')) end)",
+    # Named arguments: each entry checked in turn, keys in any case, Redis's messages.
+    "#!lua name=lib\nredis.register_function{function_name=function() return 1 end, callback=function() return 'hello' end}",
+    "#!lua name=lib\nredis.register_function{function_name='f1', callback='bad'}",
+    "#!lua name=lib\nredis.register_function{function_name='f1', callback=function() return 1 end, description=function() end}",
+    "#!lua name=lib\nredis.register_function{function_name='f1', callback=function() return 1 end, flags='x'}",
+    "#!lua name=lib\nredis.register_function{FUNCTION_NAME='f1', Callback=function() return 1 end, FLAGS={'no-writes'}}",
+    "#!lua name=lib\nredis.register_function{'f1', function() return 1 end}",
+    "#!lua name=lib\nredis.register_function{[true]=1}",
+    "#!lua name=lib\nredis.register_function{}",
 ])
 def test_function_load_matches_redis(both, code):
     same(both, "FUNCTION", "LOAD", code)
@@ -151,6 +174,41 @@ def test_dump_restore_roundtrip(r):
 def test_restore_policy_errors_match_redis(both):
     same(both, "FUNCTION", "RESTORE", "garbage")
     same(both, "FUNCTION", "RESTORE", "garbage", "BOGUS")
+
+
+@pytest.mark.parametrize("args", [
+    ("FUNCTION", "RESTORE", "arg1", "args2", "arg3"), ("FUNCTION", "restore", "a", "b", "c"),
+    ("FUNCTION", "FLUSH", "bad_arg"), ("FUNCTION", "FLUSH", "sync", "extra_arg"), ("FUNCTION", "flush", "a", "b"),
+    ("FUNCTION", "LIST", "WITHCODE", "LIBRARYNAME", "foo", "LIBRARYNAME", "foo"), ("FUNCTION", "LIST", "withCode", "WITHCODE"),
+    ("FUNCTION", "LIST", "LIBRARYNAME"), ("FUNCTION", "LIST", "bogus"),
+])
+def test_subcommand_argument_errors_match_redis(both, args):
+    same(both, *args)
+
+
+def test_register_function_is_not_there_at_run_time(both):
+    same(both, "FUNCTION", "LOAD", "#!lua name=lib\nredis.register_function('f1', function(k, a)\n"
+         "  return type(redis.register_function) end)")
+    same(both, "FCALL", "f1", "0")
+
+
+def test_may_replicate_commands_are_writes_for_read_only_scripts(both):
+    same(both, "FUNCTION", "LOAD", "#!lua name=lib\nredis.register_function{function_name='pub', "
+         "callback=function() return redis.call('publish', 'ch', 'm') end, flags={'no-writes'}}\n"
+         "redis.register_function{function_name='pfc', callback=function() return redis.call('pfcount', 'h') end, "
+         "flags={'no-writes'}}")
+    for args in (("FCALL_RO", "pub", "0"), ("FCALL", "pub", "0"), ("FCALL_RO", "pfc", "0"),
+                 ("EVAL_RO", "return redis.call('publish', 'ch', 'msg')", "0"),
+                 ("EVAL", "#!lua flags=no-writes\nreturn redis.call('publish', 'ch', 'msg')", "0"),
+                 ("EVAL", "return redis.call('publish', 'ch', 'msg')", "0")):
+        same(both, *args)
+
+
+def test_debug_reload_noflush_with_a_library_loaded(both):
+    same(both, "FUNCTION", "LOAD", "#!lua name=test\nredis.register_function('test', function() return 1 end)")
+    same(both, "DEBUG", "RELOAD", "NOFLUSH")
+    same(both, "DEBUG", "RELOAD", "NOFLUSH", "MERGE")
+    same(both, "FUNCTION", "LIST")
 
 
 def test_functions_have_no_keys_globals(both):

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from support.resp import Conn
+from support.servers import lunar_and_redis
 
 
 class Pair:
@@ -930,3 +931,64 @@ def test_sort_in_scripts_orders_sets(p):
     p.same("EVAL", "return redis.call('sort', KEYS[1], 'by', 'nosort')", "1", "s")
     p.same("EVAL", "return redis.call('sort', KEYS[1], 'by', 'nosort', 'desc', 'limit', '1', '2')", "1", "s")
     p.same("EVAL", "return redis.call('sort_ro', KEYS[1], 'by', 'nosort', 'get', '#')", "1", "s")
+
+
+def _lazyfree_counts(c):
+    """INFO's lazy-free counters once nothing is pending (bounded wait)."""
+    deadline = time.time() + 10
+    while True:
+        info = dict(l.split(":", 1) for l in c.call("INFO", "memory")[1].decode().split("\r\n") if ":" in l)
+        if info["lazyfree_pending_objects"] == "0" or time.time() > deadline:
+            return int(info["lazyfreed_objects"])
+        time.sleep(0.02)
+
+
+def lazyfree_scenario(port):
+    c = Conn(port)
+    out = []
+    c.call("FLUSHALL")
+    c.call("CONFIG", "RESETSTAT")
+    c.call("SADD", "small", *[str(i) for i in range(10)])
+    c.call("SADD", "big", *[f"m{i}" for i in range(2000)])
+    c.call("ZADD", "bigz", *[x for i in range(500) for x in (str(i), f"z{i}")])
+    c.call("RPUSH", "list", *[str(i) for i in range(200)])     # 2 quicklist nodes: freed at once
+    c.call("HSET", "bigh", *[x for i in range(300) for x in (f"f{i}", "v" * 70)])
+    out.append([c.call("UNLINK", "small", "nosuch"), _lazyfree_counts(c)])
+    out.append([c.call("UNLINK", "big", "list"), _lazyfree_counts(c)])
+    out.append([c.call("DEL", "bigz"), _lazyfree_counts(c)])
+    c.call("CONFIG", "SET", "lazyfree-lazy-user-del", "yes")
+    out.append([c.call("DEL", "bigh"), _lazyfree_counts(c)])
+    c.call("CONFIG", "SET", "lazyfree-lazy-user-del", "no")
+    c.call("CONFIG", "RESETSTAT")
+    out.append(_lazyfree_counts(c))
+    for i in range(5):
+        c.call("SET", f"k{i}", "v")
+    c.call("SELECT", "3")
+    c.call("SET", "other", "v")
+    out.append([c.call("FLUSHDB", "ASYNC"), _lazyfree_counts(c), c.call("DBSIZE")])
+    c.call("SELECT", "0")
+    out.append([c.call("FLUSHALL", "ASYNC"), _lazyfree_counts(c), c.call("DBSIZE")])
+    c.call("SET", "a", "1")
+    c.call("CONFIG", "SET", "lazyfree-lazy-user-flush", "yes")
+    out.append([c.call("FLUSHALL"), _lazyfree_counts(c), c.call("FLUSHALL", "SYNC"), _lazyfree_counts(c)])
+    c.call("CONFIG", "SET", "lazyfree-lazy-user-flush", "no")
+    # A big key deleted by expiry with lazyfree-lazy-expire.
+    c.call("CONFIG", "RESETSTAT")
+    c.call("CONFIG", "SET", "lazyfree-lazy-expire", "yes")
+    c.call("SADD", "vol", *[f"m{i}" for i in range(300)])
+    c.call("PEXPIRE", "vol", "20")
+    time.sleep(0.1)
+    out.append([c.call("EXISTS", "vol"), _lazyfree_counts(c)])
+    c.call("CONFIG", "SET", "lazyfree-lazy-expire", "no")
+    c.close()
+    return out
+
+
+def test_lazy_freeing_counts_as_redis():
+    """UNLINK, DEL under lazyfree-lazy-user-del and FLUSHALL/FLUSHDB ASYNC free big values in the
+    background: INFO's lazyfreed_objects counts them as Redis does (costly values only; every key of
+    a flushed database)."""
+    with lunar_and_redis() as (lunar, ref):
+        x, y = lazyfree_scenario(lunar.port), lazyfree_scenario(ref.port)
+    assert x == y
+    assert x[1][1] == 1 and x[3][1] == 2 and x[-1] == [("int", 0), 1]

@@ -159,3 +159,65 @@ def test_loop_inside_coroutine_is_killable(busy_server):
     assert not t.is_alive()
     assert "Script killed by user with SCRIPT KILL" in str(box.get("error"))
     assert b.ping()
+
+
+def transactions_during_busy(port):
+    """MULTI, WATCH and friends against a busy server, step by step (the order of Redis's
+    multi.tcl "script timeout" tests): they run during the script, other commands are refused and
+    fail the transaction, EXEC is refused with EXECABORT and ends it."""
+    from support.resp import Conn
+    log = []
+    say = log.append
+    r, r2, r3 = Conn(port), Conn(port), Conn(port)
+    r.call("SET", "xx", "1")
+    # MULTI arrives during the script: it runs; INCR is refused, so EXEC aborts after the kill.
+    long_run = Conn(port)
+    long_run.send_raw(Conn.encode(["EVAL", "while true do end", "0"]))
+    time.sleep(0.4)
+    say([r2.call("MULTI"), r2.call("INCR", "xx"), r2.call("WATCH", "xx"), r3.call("WATCH", "xx"),
+         r3.call("UNWATCH"), r3.call("EXEC"), r3.call("DISCARD")])
+    say(r.call("SCRIPT", "KILL"))
+    say(long_run.read()[0])
+    say([r2.call("INCR", "xx"), r2.call("EXEC"), r2.call("PING", "asdf"), r.call("GET", "xx")])
+    # MULTI before the script, EXEC during it: refused with EXECABORT, the transaction is gone.
+    say([r2.call("MULTI"), r2.call("INCR", "xx")])
+    long_run.send_raw(Conn.encode(["EVAL", "while true do end", "0"]))
+    time.sleep(0.4)
+    say([r2.call("INCR", "xx"), r2.call("EXEC")])
+    say(r.call("SCRIPT", "KILL"))
+    say(long_run.read()[0])
+    say([r2.call("PING", "asdf"), r.call("GET", "xx")])
+    for c in (r, r2, r3, long_run):
+        c.close()
+    return log
+
+
+def test_transactions_during_busy_script_match_redis():
+    from support.servers import lunar_and_redis
+    with lunar_and_redis("--busy-reply-threshold", "100") as (lunar, ref):
+        x, y = transactions_during_busy(lunar.port), transactions_during_busy(ref.port)
+    assert x == y
+    assert x[0][1][1].startswith(b"BUSY") and x[3][1][1].startswith(b"EXECABORT")
+
+
+def pipelined_behind_busy_script(port):
+    """The script's own connection: what it pipelined after the script waits for the script's reply."""
+    from support.resp import Conn
+    a, r = Conn(port), Conn(port)
+    a.send_raw(Conn.encode(["EVAL", "while true do end", "0"]) + Conn.encode(["PING", "after"]))
+    time.sleep(0.4)
+    a.send_raw(Conn.encode(["PING", "later"]))
+    time.sleep(0.1)
+    killed = r.call("SCRIPT", "KILL")
+    replies = [a.read(), a.read(), a.read()]
+    a.close()
+    r.close()
+    return killed, replies
+
+
+def test_pipeline_behind_a_busy_script_keeps_its_order_as_redis():
+    from support.servers import lunar_and_redis
+    with lunar_and_redis("--busy-reply-threshold", "100") as (lunar, ref):
+        x, y = pipelined_behind_busy_script(lunar.port), pipelined_behind_busy_script(ref.port)
+    assert x == y
+    assert x[1][1:] == [("bulk", b"after"), ("bulk", b"later")]

@@ -83,7 +83,10 @@ def test_readonly_environment(r, script):
 
 
 def test_no_state_shared_through_metatables(r):
-    fails(r, "getmetatable(_G).__index = function() return 1 end")
+    fails(r, "getmetatable(_G).__index = function() return 1 end", match="Attempt to modify a readonly table")
+    fails(r, "local g = getmetatable(_G) g.__index = {}", match="Attempt to modify a readonly table")
+    fails(r, "rawset(getmetatable(_G), '__index', {})", match="readonly")
+    fails(r, "setmetatable(getmetatable(_G), {})")
     fails(r, "return x", match="nonexistent global variable 'x'")
 
 

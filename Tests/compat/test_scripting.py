@@ -91,6 +91,8 @@ SCRIPTS = [
     "return cjson.decode('')", "return cjson.decode('[1,]')", "return cjson.decode('\"\\\\u00e9\\\\ud83d\\\\ude00\"')",
     "return cjson.decode('{\"a\":[1,{\"b\":null}]}').a[2].b == cjson.null", "return cjson.encode(cjson.decode('[]'))",
     "return cjson.decode('{\"a\":{\"b\":[10,20]}}').a.b[2]",
+    "return table.concat(cjson.decode('[0.0, -5e3, -1, 0.3e-3, 1023.2, 0e10, 1e300]'), ' ')",
+    "return tostring(cjson.decode('1.0')) .. tostring(cjson.decode('2e2'))",
     "return cmsgpack.pack({1, 2, 'a'})",
     "return cmsgpack.pack(string.rep('a', 40), 1.5, -1, -40, 300, 70000, 2^40, true, nil, {a = 1})",
     "return {cmsgpack.unpack(cmsgpack.pack(1, 'x', {1, 2}, {a = 1}))}",

@@ -659,6 +659,46 @@ def test_config_set_is_all_or_nothing(pair):
         ["CONFIG", "GET", "maxmemory-policy"], ["CONFIG", "SET", "maxmemory", "0", "maxmemory-policy", "noeviction"])
 
 
+def test_config_set_port_moves_the_listener_or_rolls_back():
+    """CONFIG SET port binds the new port (the old one closes, connected clients stay); a port in
+    use fails the whole CONFIG SET with Redis's message, and every value goes back."""
+    s = start_lunar()
+    busy = socket.socket()
+    try:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        c = Conn(s.port)
+        err = c.call("CONFIG", "SET", "maxmemory", "10000001", "port", str(taken))
+        assert err == ("err", b"ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port. Check server logs.")
+        assert c.call("CONFIG", "GET", "port")[1][1] == ("bulk", str(s.port).encode())
+        assert c.call("CONFIG", "GET", "maxmemory")[1][1] == ("bulk", b"0")
+        new = free_port()
+        assert c.call("CONFIG", "SET", "port", str(new)) == ("simple", b"OK")
+        assert c.call("PING") == ("simple", b"PONG")          # this connection stays
+        assert Conn(new).call("PING") == ("simple", b"PONG")
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", s.port), timeout=1).close()
+        assert f"tcp_port:{new}" in c.call("INFO", "server")[1].decode()
+        err = c.call("CONFIG", "SET", "bind", "10.255.255.1")
+        assert err == ("err", b"ERR CONFIG SET failed (possibly related to argument 'bind') - Failed to bind to specified addresses.")
+        assert Conn(new).call("PING") == ("simple", b"PONG")  # back on the old address
+        s.port = new
+    finally:
+        busy.close()
+        s.stop()
+
+
+def test_hidden_testing_parameters(pair):
+    a, b, _ = pair
+    for name in ("key-load-delay", "rdb-key-save-delay", "use-exit-on-panic", "watchdog-period",
+                 "loading-process-events-interval-bytes"):
+        run((a, b), ["CONFIG", "GET", name], ["CONFIG", "GET", name + "*"])
+    run((a, b), ["CONFIG", "SET", "rdb-key-save-delay", "-10"], ["CONFIG", "GET", "rdb-key-save-delay"],
+        ["CONFIG", "SET", "rdb-key-save-delay", "0"], ["CONFIG", "SET", "key-load-delay", "x"],
+        ["CONFIG", "SET", "loading-process-events-interval-bytes", "10"])
+
+
 def test_config_rewrite(tmp_path):
     conf = tmp_path / "lunar.conf"
     conf.write_text("# my settings\nhz 20\nmaxmemory 1mb\nhz 30\n\nloglevel notice\n")

@@ -38,12 +38,15 @@ def test_what_is_logged_matches_redis(pair):
                     ["EVAL", "redis.call('set', 'x', 'y') return redis.call('get', 'x')", "0"],
                     ["AUTH", "nosuchpassword"], ["HELLO", "2", "AUTH", "default", "pw", "SETNAME", "nm"],
                     ["CLIENT", "SETNAME", "myname"], ["SET", "long", "v" * 300],
+                    ["ACL", "SETUSER", "slowlog test user", "+get", "+set"], ["ACL", "DELUSER", "slowlog test user"],
+                    ["CONFIG", "SET", "masterauth", "pw", "maxmemory-policy", "noeviction"], ["CONFIG", "SET", "masterauth", ""],
                     ["RPUSH", "many"] + [str(i) for i in range(40)]):
             c.call(*cmd)
     la, lb = logged(a), logged(b)
     assert la == lb
     flat = [e[0] for e in la]
     assert [b"auth", b"(redacted)"] in [[x.lower() for x in e] for e in flat]
+    assert [b"acl", b"setuser", b"(redacted)", b"(redacted)", b"(redacted)"] in [[x.lower() for x in e] for e in flat]
     assert any(e[-1] == b"... (11 more arguments)" for e in flat)
     assert any(e[-1].endswith(b"... (172 more bytes)") for e in flat)
     assert not any(e[0].upper() == b"EXEC" for e in flat)

@@ -121,3 +121,55 @@ def test_tracking_table_max_keys_evicts_with_invalidations(pair):
         a.close()
         b.close()
     assert out[0] == out[1] == (2, 2, "tracking_total_keys:3")
+
+
+def script_and_blocking_scenario(port):
+    """Reads inside scripts, a served BLMOVE, and a lowered tracking-table-max-keys."""
+    log = []
+    say = log.append
+    a, b = Conn(port), Conn(port)
+    a.call("HELLO", "3")
+    a.call("CLIENT", "TRACKING", "ON")
+    # A script that only writes tracks nothing; one that reads tracks the keys it declared (not
+    # the key it read); EVAL_RO of a command that is not a read tracks nothing either.
+    say([a.call("EVAL", "redis.call('set', 'k3', 'bar')", "2", "k1", "k2"), b.call("MSET", "k1", "1", "k2", "1"), drain(a)])
+    say([a.call("EVAL", "return redis.call('get', 'k3')", "2", "k1", "k2"), b.call("MSET", "k2", "2", "k1", "2"), drain(a)])
+    say([b.call("SET", "k3", "x"), drain(a)])
+    say([a.call("EVAL_RO", "return redis.call('ping')", "2", "k1", "k2"), b.call("MSET", "k1", "3", "k2", "3"), drain(a)])
+    say([a.call("EVAL_RO", "return redis.call('get', 'k1')", "2", "k1", "k2"), b.call("MSET", "k2", "4", "k1", "4"), drain(a)])
+    say([a.call("FCALL_RO", "tr_get", "1", "k1"), b.call("SET", "k1", "5"), drain(a)])
+    # A BLMOVE served later writes its destination: its client learns it after the reply.
+    say([b.call("RPUSH", "l2", "a"), a.call("LRANGE", "l2", "0", "-1")])
+    a.send_raw(Conn.encode(["BLMOVE", "l1", "l2", "left", "left", "0"]))
+    time.sleep(0.1)
+    say([b.call("RPUSH", "l1", "foo"), drain(a)])
+    # A lower limit applies at the next command, even one queued in MULTI, and from the cron.
+    b.call("CONFIG", "SET", "tracking-table-max-keys", "2")
+    say([a.call("MGET", "m1", "m2"), a.call("MULTI")])
+    b.call("CONFIG", "SET", "tracking-table-max-keys", "1")
+    a.send_raw(Conn.encode(["PING"]))
+    got = drain(a)
+    say([m[0] for m in got])
+    say(a.call("EXEC"))
+    say([a.call("MGET", "n1", "n2", "n3"), b.call("CONFIG", "SET", "tracking-table-max-keys", "0")])
+    b.call("CONFIG", "SET", "tracking-table-max-keys", "1")
+    time.sleep(0.5)
+    say(len([m for m in drain(a) if m[0] == "push"]))
+    b.call("CONFIG", "SET", "tracking-table-max-keys", "1000000")
+    a.close()
+    b.close()
+    return log
+
+
+def test_scripts_blocking_and_table_limit_match_redis(pair):
+    lib = "#!lua name=trlib\nredis.register_function{function_name='tr_get', callback=function(k) return redis.call('get', k[1]) end, flags={'no-writes'}}"
+    logs = []
+    for srv in pair:
+        Conn(srv.port).call("FUNCTION", "LOAD", "REPLACE", lib)
+        logs.append(script_and_blocking_scenario(srv.port))
+    x, y = logs
+    for i, (p, q) in enumerate(zip(x, y)):
+        assert p == q, f"step {i}:\n  lunar: {p!r}\n  redis: {q!r}"
+    assert len(x) == len(y)
+    # The declared keys were announced when the script read (both orders of MSET).
+    assert x[1][2] and x[4][2]

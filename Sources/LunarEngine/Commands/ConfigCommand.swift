@@ -88,6 +88,19 @@ enum ConfigCommand {
                 return
             }
         }
+        // Then the parameters that act on the outside (listeners): the first failure puts every value
+        // back and re-applies the ones already applied, as Redis rolls back.
+        var applied: [String] = []
+        for (j, name) in names.enumerated() {
+            guard let apply = config.appliers[name], config.get(name) != old[j] else { continue }
+            if let err = apply() {
+                for k in 0..<names.count { config.set(names[k], old[k], startup: true) }
+                for a in applied { _ = config.appliers[a]?() }
+                ctx.error(quoting: "ERR CONFIG SET failed (possibly related to argument '\(quoted: given[j])') - \(err)")
+                return
+            }
+            applied.append(name)
+        }
         // Redis keeps hz within 1…500 whatever was asked.
         if names.contains("hz") { config.set("hz", String(min(500, max(1, config.int("hz"))))) }
         ctx.ok()
@@ -98,6 +111,7 @@ enum ConfigCommand {
         engine.stats = EngineStats()
         engine.stats.startTime = start
         if let io = engine.ioCounters?() { engine.stats.ioBase = io }
+        engine.stats.lazyfreedBase = engine.lazyFree.freed.load(ordering: .relaxed)
         for s in ServerInfo.allSpecs(engine) {
             s.statCalls = 0
             s.statMicros = 0

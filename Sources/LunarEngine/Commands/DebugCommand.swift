@@ -23,6 +23,7 @@ enum DebugCommand {
                 ("ERROR <string>", "Replies with <string> as an error."),
                 ("LOG <message>", "Writes <message> to the server log."),
                 ("OBJECT <key>", "Shows low-level information about the value of <key>."),
+                ("PAUSE-CRON <0|1>", "Stops or restarts the periodic work (expiry cycle, eviction, timeouts, replication pings)."),
                 ("POPULATE <count> [<prefix>] [<size>]", "Creates <count> string keys <prefix>:<n> (prefix \"key\") holding \"value:<n>\",\npadded with zero bytes or cut to <size>; existing keys are skipped."),
                 ("PROTOCOL <type>", "Replies with a sample of a RESP type: string|integer|double|bignum|null|array|set|map|\nattrib|push|verbatim|true|false."),
                 ("RELOAD [MERGE] [NOFLUSH] [NOSAVE]", "Saves the RDB file, empties the dataset and loads the file back (NOSAVE: load the existing file; NOFLUSH: keep the current keys; MERGE: the file's keys replace same-named ones)."),
@@ -32,6 +33,9 @@ enum DebugCommand {
         case ("sleep", 3):
             let secs = parseDouble(ctx.argv[2]) ?? Double(ctx.argv[2].string.prefix { $0.isNumber || $0 == "." }) ?? 0
             if secs > 0 { usleep(useconds_t(min(secs, 3600) * 1_000_000)) }
+            ctx.ok()
+        case ("pause-cron", 3):
+            ctx.engine.cronPaused = (parseStrictInt(ctx.argv[2].raw) ?? 0) != 0
             ctx.ok()
         case ("set-active-expire", 3):
             ctx.engine.activeExpireEnabled = (parseStrictInt(ctx.argv[2].raw) ?? 0) != 0

@@ -89,12 +89,14 @@ enum KeyCommands {
 
     // MARK: DEL / UNLINK
 
+    /// DEL and UNLINK (UNLINK, and DEL with lazyfree-lazy-user-del, free big values in the background).
     static func deleteKeys(_ ctx: CommandContext) {
         let db = ctx.db
+        let lazy = ctx.engine.lazyUserDel || ctx.arg(0, is: "unlink")
         var n = 0
         for i in 1..<ctx.argc {
             let key = ctx.argv[i]
-            if db.delete(key) {
+            if lazy ? db.deleteLazily(key) : db.delete(key) {
                 db.signalModified(key)
                 db.notify(KeyspaceEvents.generic, "del", key)
                 n += 1
@@ -301,8 +303,12 @@ enum KeyCommands {
             db.notify(KeyspaceEvents.generic, "del", key)
         } else {
             db.setExpire(key, at: when)
-            // Every form travels as PEXPIREAT: the same absolute time on a replica.
-            ctx.propagateAs([[Bytes("PEXPIREAT"), key, Bytes(String(when))]])
+            // Every form travels as PEXPIREAT with its flags, as Redis writes it: the same absolute
+            // time on a replica.
+            var argv = ctx.argv
+            if !ctx.arg(0, is: "pexpireat") { argv[0] = Bytes("PEXPIREAT") }
+            argv[2] = Bytes(String(when))
+            ctx.propagateAs([argv])
             db.signalModified(key)
             // As Redis: the reply first, then the event.
             ctx.out.integer(1)

@@ -541,8 +541,12 @@ enum ListCommands {
 
     static func blmoveGeneric(_ ctx: CommandContext, fromLeft: Bool, toLeft: Bool, timeoutIndex: Int) {
         guard let deadline = ctx.timeoutDeadline(timeoutIndex) else { return }
-        // Served, BLMOVE and BRPOPLPUSH travel as LMOVE: a replica must never block.
-        ctx.propagateAs([[Bytes("LMOVE"), ctx.argv[1], ctx.argv[2], Bytes(fromLeft ? "LEFT" : "RIGHT"), Bytes(toLeft ? "LEFT" : "RIGHT")]])
+        // Served, BLMOVE travels as LMOVE and BRPOPLPUSH as RPOPLPUSH: a replica must never block.
+        if ctx.arg(0, is: "brpoplpush") {
+            ctx.propagateAs([[Bytes("RPOPLPUSH"), ctx.argv[1], ctx.argv[2]]])
+        } else {
+            ctx.propagateAs([[Bytes("LMOVE")] + ctx.argv[1...4]])
+        }
         let src = ctx.argv[1]
         if ctx.isRetry {
             if let (_, l) = readyList(ctx) {

@@ -94,6 +94,8 @@ extension Engine {
 /// the command parses them, so a call whose syntax fails before its password is reached shows as sent.
 enum Redaction {
     static let word = Bytes("(redacted)")
+    /// Parameters whose CONFIG SET value is hidden (Redis's SENSITIVE_CONFIG ones).
+    static let sensitiveConfigs: Set<String> = ["masteruser", "masterauth", "requirepass"]
 
     static func apply(_ argv: [Bytes]) -> [Bytes] {
         guard let first = argv.first else { return argv }
@@ -101,6 +103,16 @@ enum Redaction {
         if first.equalsIgnoringCase("auth") {
             // AUTH password, AUTH username password.
             if argv.count == 2 || argv.count == 3 { for j in 1..<argv.count { out[j] = word } }
+        } else if first.equalsIgnoringCase("acl") && argv.count >= 3 && argv[1].equalsIgnoringCase("setuser") {
+            // ACL SETUSER: the user name and every rule (they may hold passwords or hashes).
+            for j in 2..<argv.count { out[j] = word }
+        } else if first.equalsIgnoringCase("config") && argv.count >= 4 && argv.count % 2 == 0 && argv[1].equalsIgnoringCase("set") {
+            // CONFIG SET: the values of the sensitive parameters (a syntax error shows everything).
+            var j = 2
+            while j + 1 < argv.count {
+                if sensitiveConfigs.contains(argv[j].lowercased.string) { out[j + 1] = word }
+                j += 2
+            }
         } else if first.equalsIgnoringCase("hello") && argv.count >= 2 {
             // HELLO protover [AUTH username password] [SETNAME name]: options are read only after a
             // protocol version of 2 or 3, and each AUTH pair is hidden as it is read.

@@ -13,14 +13,14 @@ enum ServerCommands {
         [
             CommandSpec("flushall", arity: -1, flags: [.write], group: .server, summary: "Removes every key from every database.", complexity: "O(N) where N is the total number of keys", syntax: "[ASYNC|SYNC]", acl: ["keyspace", "dangerous"]) { ctx in
                 if ctx.argc > 2 || (ctx.argc == 2 && !ctx.arg(1, is: "async") && !ctx.arg(1, is: "sync")) { ctx.syntaxError(); return }
-                ctx.engine.flushAll()
+                ctx.engine.flushAll(async: flushAsync(ctx))
                 ctx.engine.dirty &+= 1
                 ctx.ok()
             },
             CommandSpec("flushdb", arity: -1, flags: [.write], group: .server, summary: "Removes every key from the current database.", complexity: "O(N) where N is the number of keys in the selected database", syntax: "[ASYNC|SYNC]", acl: ["keyspace", "dangerous"]) { ctx in
                 if ctx.argc > 2 || (ctx.argc == 2 && !ctx.arg(1, is: "async") && !ctx.arg(1, is: "sync")) { ctx.syntaxError(); return }
                 ctx.engine.touchAllWatched(db: ctx.client.db)
-                ctx.db.removeAll()
+                ctx.db.removeAll(async: flushAsync(ctx))
                 if ctx.engine.trackingInUse { ctx.engine.tracking.invalidateAll(by: ctx.engine.executingClient) }
                 ctx.engine.dirty &+= 1
                 ctx.ok()
@@ -170,6 +170,11 @@ enum ServerCommands {
     }
 
     /// OBJECT ENCODING's answer for a value.
+    /// FLUSHALL/FLUSHDB: ASYNC, or no option with lazyfree-lazy-user-flush, frees in the background.
+    static func flushAsync(_ ctx: CommandContext) -> Bool {
+        ctx.argc == 2 ? ctx.arg(1, is: "async") : ctx.engine.lazyUserFlush
+    }
+
     static func encoding(of v: Value, editedString: Bool = false) -> String {
         switch v {
         case let .string(s): return editedString ? "raw" : StringEncoding.encodingName(of: s)

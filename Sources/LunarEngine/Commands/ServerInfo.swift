@@ -207,6 +207,8 @@ enum ServerInfo {
         let total = MemoryProbe.totalSystem()
         let maxmem = e.config.int("maxmemory")
         let frag = used == 0 ? 0 : Double(rss) / Double(used)
+        let lazyPending = e.lazyFree.pending.load(ordering: .relaxed)
+        let lazyFreed = e.lazyFree.freed.load(ordering: .relaxed) - e.stats.lazyfreedBase
         let a = m.allocator
         let ratio = { (x: Int, y: Int) -> String in String(format: "%.2f", y == 0 ? 0 : Double(x) / Double(y)) }
         return [
@@ -249,8 +251,8 @@ enum ServerInfo {
             "mem_allocator:\(MemoryProbe.allocatorName())",
             // No active defragmentation in Lunar (Redis reports 0 while it is off).
             "active_defrag_running:0",
-            "lazyfree_pending_objects:0",
-            "lazyfreed_objects:0",
+            "lazyfree_pending_objects:\(lazyPending)",
+            "lazyfreed_objects:\(lazyFreed)",
         ]
     }
 

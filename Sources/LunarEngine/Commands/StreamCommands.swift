@@ -202,6 +202,12 @@ enum StreamCommands {
         [Bytes("XGROUP"), Bytes("SETID"), key, group.name, group.lastID.bytes, Bytes("ENTRIESREAD"), Bytes(String(group.entriesRead))]
     }
 
+    /// A consumer created by XREADGROUP … NOACK: no PEL entry (XCLAIM) carries it to a replica or
+    /// the AOF, so it travels on its own, as in Redis.
+    static func createConsumerArgv(key: Bytes, group: StreamGroup, _ name: Bytes) -> [Bytes] {
+        [Bytes("XGROUP"), Bytes("CREATECONSUMER"), key, group.name, name]
+    }
+
     /// Creates a consumer (event and dirty as Redis's streamCreateConsumer).
     @discardableResult
     static func createConsumer(_ ctx: CommandContext, _ g: StreamGroup, _ name: Bytes, key: Bytes) -> StreamConsumer? {
@@ -846,7 +852,10 @@ enum StreamCommands {
                 if ctx.client.resp == 2 { ctx.out.array(2) }
                 ctx.out.bulk(key)
                 var consumer: StreamConsumer?
-                if let g = groups[k] { consumer = lookupOrCreateConsumer(ctx, g, consumerName, key: key) }
+                if let g = groups[k] {
+                    if noack && g.consumers[consumerName] == nil { props.append(createConsumerArgv(key: key, group: g, consumerName)) }
+                    consumer = lookupOrCreateConsumer(ctx, g, consumerName, key: key)
+                }
                 if history[n] {
                     // As for new entries, the given ID is exclusive.
                     guard let from = starts[n].successor else { ctx.out.array(0); continue }
@@ -926,7 +935,10 @@ enum StreamCommands {
         }
         ctx.out.bulk(key)
         var consumer: StreamConsumer?
-        if let group { consumer = lookupOrCreateConsumer(ctx, group, consumerName, key: key) }
+        if let group {
+            if noack && group.consumers[consumerName] == nil { props.append(createConsumerArgv(key: key, group: group, consumerName)) }
+            consumer = lookupOrCreateConsumer(ctx, group, consumerName, key: key)
+        }
         replyRange(ctx, s, key: key, from: gt.successor ?? .max, count: count, group: group,
                    consumer: consumer, noack: noack, props: &props)
         if group != nil {

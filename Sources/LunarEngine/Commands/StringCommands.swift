@@ -48,6 +48,7 @@ enum StringCommands {
                 case let .string(s)?:
                     ctx.out.bulk(s)
                     ctx.db.delete(key)
+                    ctx.propagateAs([[Bytes("DEL"), key]])  // as Redis: a replica needs no reply
                     ctx.db.signalModified(key)
                     ctx.notify(KeyspaceEvents.generic, "del", key)
                 default: ctx.wrongType()
@@ -272,8 +273,14 @@ enum StringCommands {
         ctx.db.set(key, .string(ctx.argv[2]), keepTTL: opts.keepTTL)
         if let when {
             ctx.db.setExpire(key, at: when)
-            // A relative expiry travels as an absolute one, so a replica ends up with the same time.
-            if !opts.pxat { ctx.propagateAs([[Bytes("SET"), key, ctx.argv[2], Bytes("PXAT"), Bytes(String(when))]]) }
+            // Any expiry travels as `SET key value PXAT ms` (as Redis writes it, PXAT included), so a
+            // replica ends up with the same absolute time.
+            ctx.propagateAs([[Bytes("SET"), key, ctx.argv[2], Bytes("PXAT"), Bytes(String(when))]])
+        } else if opts.get, let i = ctx.argv.indices.dropFirst(3).first(where: { ctx.argv[$0].equalsIgnoringCase("get") }) {
+            // As Redis: GET only shapes the reply, so it travels without it.
+            var argv = ctx.argv
+            argv.remove(at: i)
+            ctx.propagateAs([argv])
         }
         ctx.db.signalModified(key)
         ctx.notify(KeyspaceEvents.string, "set", key)

@@ -135,7 +135,13 @@ public final class Client: @unchecked Sendable {
     var spareOutput: ByteBuffer?
 
     // MULTI/EXEC
-    public var inMulti = false
+    public var inMulti = false {
+        // Mirrored for the I/O side, which must not answer BUSY on its own for a client in MULTI
+        // (the rejection has to mark the transaction failed, on the engine).
+        didSet { if inMulti != oldValue { multiOpen.store(inMulti, ordering: .releasing) } }
+    }
+    /// `inMulti`, readable from the I/O threads.
+    public let multiOpen = UnsafeAtomic<Bool>.create(false)
     public var multiFailed = false
     public var queued: [[Bytes]] = []
     /// The transaction EXEC is running: CLIENT LIST (and ACL LOG's client line) still show it, as Redis does.
@@ -160,6 +166,7 @@ public final class Client: @unchecked Sendable {
     deinit {
         debugging.destroy()
         inFlight.destroy()
+        multiOpen.destroy()
         authenticatedFlag.destroy()
     }
 

@@ -24,9 +24,12 @@ public struct ConfigParam {
     public let immutable: Bool
     /// A valid value Lunar does not support: the reason it is refused, or nil to accept it.
     public let unsupported: ((String) -> String?)?
+    /// A testing aid: CONFIG GET shows it only when asked by its exact name (Redis's hidden configs).
+    public let hidden: Bool
     public init(_ name: String, _ kind: Kind, _ defaultValue: String, aliases: [String] = [], immutable: Bool = false,
-                unsupported: ((String) -> String?)? = nil) {
+                hidden: Bool = false, unsupported: ((String) -> String?)? = nil) {
         self.name = name
+        self.hidden = hidden
         self.kind = kind
         self.defaultValue = defaultValue
         self.aliases = aliases
@@ -49,6 +52,9 @@ public final class ConfigStore: @unchecked Sendable {
     public var userDirectives: [(args: [Bytes], line: String, number: Int, source: String)] = []
     /// Called after a value changes (name, new canonical value).
     public var onChange: [(String, String) -> Void] = []
+    /// Applies a parameter that can fail once set (a listener to bind): CONFIG SET calls it when the
+    /// value changed, and restores every value it set when one returns an error message.
+    public var appliers: [String: () -> String?] = [:]
 
     public init(_ defs: [ConfigParam] = ConfigStore.defaults) {
         for d in defs { add(d) }
@@ -93,7 +99,7 @@ public final class ConfigStore: @unchecked Sendable {
     public func matching(_ pattern: Bytes) -> [(String, String)] {
         var out: [(String, String)] = []
         var seen = Set<String>()
-        for (alias, name) in canonical.sorted(by: { $0.key < $1.key }) {
+        for (alias, name) in canonical.sorted(by: { $0.key < $1.key }) where params[name]?.hidden != true {
             if globMatch(pattern.raw, Array(alias.utf8), noCase: true) && !seen.contains(alias) {
                 seen.insert(alias)
                 out.append((alias, shown(name)!))
@@ -203,6 +209,10 @@ public final class ConfigStore: @unchecked Sendable {
             ConfigParam("pidfile", .string, ""),
             ConfigParam("dir", .string, "."),
             ConfigParam("dbfilename", .string, "dump.rdb"),
+            // Testing aids, as in Redis: a delay per key while saving (BGSAVE, SAVE) or loading an RDB
+            // file, in microseconds (negative: sleep 1 µs for one key in -n).
+            ConfigParam("rdb-key-save-delay", .int(min: Int(Int32.min), max: Int(Int32.max)), "0", hidden: true),
+            ConfigParam("key-load-delay", .int(min: Int(Int32.min), max: Int(Int32.max)), "0", hidden: true),
             // Redis's default save points when no config file sets them (tests and benchmarks pass --save '').
             ConfigParam("save", .custom(ConfigStore.checkSavePoints), "3600 1 300 100 60 10000"),
             ConfigParam("appendonly", .bool, "no"),
@@ -325,6 +335,11 @@ public final class ConfigStore: @unchecked Sendable {
             ConfigParam("active-defrag-threshold-lower", .int(min: 0, max: 1000), "10"),
             ConfigParam("active-defrag-threshold-upper", .int(min: 0, max: 1000), "100"),
             ConfigParam("activerehashing", .bool, "yes"),
+            // Redis's hidden testing parameters Lunar has no mechanism for (no panic exit code, no
+            // SIGALRM watchdog, no event processing while loading).
+            ConfigParam("use-exit-on-panic", .bool, "no", hidden: true),
+            ConfigParam("watchdog-period", .int(min: 0, max: int32), "0", hidden: true),
+            ConfigParam("loading-process-events-interval-bytes", .int(min: 1024, max: int32), "2097152", hidden: true),
             ConfigParam("dynamic-hz", .bool, "yes"),
             ConfigParam("jemalloc-bg-thread", .bool, "yes"),
             ConfigParam("disable-thp", .bool, "yes", immutable: true),

@@ -25,6 +25,8 @@ public struct EngineStats {
     public var expireCycleMicros: Int64 = 0
     /// The network side's read and write counts when the statistics were last reset (RESETSTAT).
     public var ioBase = (reads: 0, writes: 0)
+    /// The lazy-free counter at the last RESETSTAT (INFO shows what was freed since).
+    public var lazyfreedBase = 0
     public var startTime = unixMillis()
     public var errorReplies = 0
     /// Error replies by their code (the first word: ERR, WRONGTYPE…), for INFO errorstats.
@@ -155,6 +157,8 @@ public final class Engine: @unchecked Sendable {
 
     /// Whether the active expiry cycle runs (DEBUG SET-ACTIVE-EXPIRE).
     public var activeExpireEnabled = true
+    /// DEBUG PAUSE-CRON: the cron does nothing while set.
+    public var cronPaused = false
     /// Extra work run on every cron tick (stats sampling, script housekeeping…).
     public var cronHooks: [(Engine) -> Void] = []
     /// Runs on the engine thread before each round's replies are handed to the network side
@@ -188,6 +192,12 @@ public final class Engine: @unchecked Sendable {
     let eviction = Eviction()
     /// Keys' access clocks are in the LFU form (an LFU maxmemory-policy), else the LRU form.
     public private(set) var lfuMode = false
+    /// Background freeing of deleted values (UNLINK, FLUSHALL ASYNC, lazyfree-lazy-*).
+    public let lazyFree = LazyFree()
+    /// lazyfree-lazy-expire, -user-del and -user-flush, kept current with the config.
+    public private(set) var lazyExpire = false
+    public private(set) var lazyUserDel = false
+    public private(set) var lazyUserFlush = false
 
     public init(config: ConfigStore = ConfigStore(), table: CommandTable = CommandTable(), logger: Logger = Logger(label: "lunar.engine")) {
         self.config = config
@@ -209,8 +219,14 @@ public final class Engine: @unchecked Sendable {
         slowlogMaxLen = config.int("slowlog-max-len")
         latencyTracking = config.bool("latency-tracking")
         latencyThreshold = config.int("latency-monitor-threshold")
+        lazyExpire = config.bool("lazyfree-lazy-expire")
+        lazyUserDel = config.bool("lazyfree-lazy-user-del")
+        lazyUserFlush = config.bool("lazyfree-lazy-user-flush")
         config.onChange.append { [unowned self] name, value in
             switch name {
+            case "lazyfree-lazy-expire": self.lazyExpire = value == "yes"
+            case "lazyfree-lazy-user-del": self.lazyUserDel = value == "yes"
+            case "lazyfree-lazy-user-flush": self.lazyUserFlush = value == "yes"
             case "latency-tracking": self.latencyTracking = value == "yes"
             case "latency-monitor-threshold": self.latencyThreshold = Int(value) ?? 0
             case "slowlog-log-slower-than": self.slowlogThreshold = Int(value) ?? -1
@@ -452,9 +468,24 @@ public final class Engine: @unchecked Sendable {
         flush()
     }
 
+    /// The BUSY error for a script (`kind` 1) or function (2) holding the server.
+    public static func busyError(_ kind: Int) -> String {
+        kind == 2 ? "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+            : "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+    }
+    /// EXEC's reply while a script holds the server (in MULTI or not, as Redis's rejected EXEC).
+    public static func execAbortWhileBusy(_ kind: Int) -> String {
+        "EXECABORT Transaction discarded because of: " + busyError(kind)
+    }
+
+    /// Allow-busy commands run from a busy script's hook: they change only their connection's state.
+    private static let runsWhileBusy: Set<String> = ["multi", "discard", "watch", "unwatch", "auth", "hello", "reset", "quit"]
+
     private func answerWhileBusy(_ w: Work, kind: Int) -> Work {
         if case let .command(c, argv) = w { return answerWhileBusy(.commands(c, [argv]), kind: kind) }
-        guard case let .commands(c, cmds) = w, !c.closed else { return w }
+        // The script's own client waits for its reply first, as Redis protects it: its next
+        // commands stay queued.
+        guard case let .commands(c, cmds) = w, !c.closed, c !== executingClient else { return w }
         var i = 0
         while i < cmds.count {
             let argv = cmds[i]
@@ -472,10 +503,22 @@ public final class Engine: @unchecked Sendable {
             } else if name == "shutdown" && argv.count >= 2 && argv[1].equalsIgnoringCase("nosave") {
                 shutdownHandler?(false)
             } else if let spec = table.resolve(argv), spec.flags.contains(.allowBusy), name != "shutdown" {
-                // An extension may answer it now (FUNCTION STATS); otherwise it runs after the script.
-                if busyCommandHandler?(c, argv) != true { break }
+                // As in Redis, the commands that only touch the connection's own state run now
+                // (MULTI, WATCH, AUTH…); an extension may answer others (FUNCTION STATS); the rest
+                // runs after the script.
+                if Self.runsWhileBusy.contains(name) {
+                    executeNested(c, argv, out: &c.output, inScript: false, resolved: spec)
+                } else if busyCommandHandler?(c, argv) != true {
+                    break
+                }
+            } else if name == "exec" {
+                // As any rejected EXEC: the transaction ends, and the reply names the reason.
+                TransactionCommands.discardTransaction(self, c)
+                c.output.error(Self.execAbortWhileBusy(kind))
             } else {
-                c.output.error(kind == 2 ? "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE." : "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
+                // Inside MULTI the rejection also fails the transaction (EXEC answers EXECABORT).
+                if c.inMulti { c.multiFailed = true }
+                c.output.error(Self.busyError(kind))
             }
             i += 1
         }
@@ -583,6 +626,8 @@ public final class Engine: @unchecked Sendable {
         clockReadAtEnd = false
         now = clockMicros / 1000
         client.lastInteraction = now
+        // As Redis before every command: a lowered tracking-table-max-keys applies now.
+        if trackingInUse { tracking.enforceLimit() }
         let ctx = topContext!
         ctx.client = client
         ctx.argv = argv
@@ -649,6 +694,12 @@ public final class Engine: @unchecked Sendable {
         swap(&ctx.out, &out)
         ctx.argv = []
         ctx.client = idleClient
+    }
+    /// While a command called by a script runs: the context of the script command (EVAL, FCALL…)
+    /// that called it, top-level or inside EXEC.
+    private func scriptCallerContext() -> CommandContext? {
+        let d = nestedDepth - 2
+        return d >= 0 ? (d < nestedPool.count ? nestedPool[d] : nil) : topContext
     }
     /// Reusable contexts for executeNested, one per nesting depth.
     private var nestedPool: [CommandContext] = []
@@ -805,9 +856,18 @@ public final class Engine: @unchecked Sendable {
         // CLIENT TRACKING: a read's keys are remembered for the client that asked (a script's caller),
         // when the command first runs: a blocked XREAD served later does not track its keys again
         // (Redis remembers them in the call that blocked, and serves without another call).
+        // As in Redis, a read inside a script remembers the keys the script declared (its caller's
+        // command's keys), not the keys that read touched; the read-only script commands themselves
+        // track nothing (only the reads they make do).
         if trackingInUse && spec.flags.contains(.readonly) && !ctx.isRetry {
-            let reader = ctx.inScript ? (executingClient ?? client) : client
-            if reader.tracking != nil { tracking.remember(reader, spec, argv) }
+            if ctx.inScript {
+                let reader = executingClient ?? client
+                if reader.tracking != nil, let caller = scriptCallerContext(), let callerSpec = lookupCommand(caller.argv[0]) {
+                    tracking.remember(reader, callerSpec, caller.argv)
+                }
+            } else if spec.group != .scripting, client.tracking != nil {
+                tracking.remember(client, spec, argv)
+            }
         }
         // MONITOR shows a command once it ran (a blocked one when it blocked, not again when served);
         // not the engine's own loading (AOF) client.
@@ -1234,12 +1294,17 @@ public final class Engine: @unchecked Sendable {
                     swap(&ctx.out, &c.output)
                     let prevDB = c.db
                     c.db = st.db
+                    // The served client is the one running: its own invalidations (BLMOVE's
+                    // destination) follow its reply, as for any command.
+                    executingClient = c
                     dispatch(ctx)
+                    executingClient = nil
                     flushPropagation()
                     ctx.client = idleClient
                     ctx.readyKey = nil
                     c.db = prevDB
                     swap(&ctx.out, &c.output)
+                    if trackingInUse && !tracking.pendingForCaller.isEmpty { tracking.flushCaller(c) }
                     if !blockCalled {
                         unblock(c)
                         resumePending(c)
@@ -1278,6 +1343,8 @@ public final class Engine: @unchecked Sendable {
         let hz = min(500, max(1, config.int("hz")))
         nextCron = monotonicMillis() + Int64(1000 / hz)
         now = unixMillis()
+        // DEBUG PAUSE-CRON 1: none of the periodic work (a testing aid, as in Redis).
+        if cronPaused { return }
         // A replica leaves expiry to its master (whose DELs arrive in the stream).
         // Nor does anything expire or get evicted while clients are paused (as Redis).
         if activeExpireEnabled && !isReplicaRole && !pauseActive {
@@ -1286,6 +1353,7 @@ public final class Engine: @unchecked Sendable {
             recordLatencyEvent("expire-cycle", ms: Int(monotonicMillis() - t))
         }
         if !pauseActive { maxmemoryCron() }
+        if trackingInUse { tracking.enforceLimit() }
         flushPropagation()
         // A stream deleted by the expiry cycle wakes its blocked XREADGROUP clients (with an error).
         if !readyKeys.isEmpty { serveReadyKeys() }
@@ -1328,8 +1396,8 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    public func flushAll() {
-        for db in databases { touchAllWatched(db: db.id); db.removeAll() }
+    public func flushAll(async: Bool = false) {
+        for db in databases { touchAllWatched(db: db.id); db.removeAll(async: async) }
         if trackingInUse { tracking.invalidateAll(by: executingClient) }
     }
 }

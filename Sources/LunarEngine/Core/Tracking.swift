@@ -109,6 +109,12 @@ final class Tracking {
             let inserted = table[argv[i], default: []].insert(reader.id).inserted
             if inserted { items += 1 }
         }
+        enforceLimit()
+    }
+
+    /// tracking-table-max-keys: keys beyond it are invalidated (as if modified), in no set order.
+    /// Also run by the cron, so a lowered limit applies without waiting for the next read.
+    func enforceLimit() {
         let limit = maxKeys
         while limit > 0 && table.count > limit, let victim = table.keys.first {
             invalidate(victim, by: nil)

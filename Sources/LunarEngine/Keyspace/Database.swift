@@ -141,7 +141,9 @@ public final class Database {
     /// Deletes an expired key found by lazy or active expiry.
     func expireSlot(_ s: Int) {
         let key = table.key(at: s)
+        let value = engine.lazyExpire ? table.value(at: s) : nil
         table.remove(slot: s)
+        if let value { engine.lazyFree.release(value) }
         signalReady(key)
         engine.stats.expiredKeys &+= 1
         notify(KeyspaceEvents.expired, "expired", key)
@@ -164,9 +166,27 @@ public final class Database {
         if engine.hasBlocked { engine.markReady(db: id, key: key) }
     }
 
-    /// Removes every key (FLUSHDB).
-    public func removeAll() {
-        table.removeAll()
+    /// Deletes a key, handing a costly value to the lazy-free thread (UNLINK, `lazyfree-lazy-*`);
+    /// true if it existed.
+    @discardableResult
+    public func deleteLazily(_ key: Bytes) -> Bool {
+        guard let s = slot(key) else { return false }
+        let value = table.value(at: s)
+        table.remove(slot: s)
+        signalReady(key)
+        if let value { engine.lazyFree.release(value) }
+        return true
+    }
+
+    /// Removes every key (FLUSHDB), freeing them in the background with `async`.
+    public func removeAll(async: Bool = false) {
+        if async {
+            let lazy = engine.lazyFree
+            let n = table.count
+            table.removeAll { work in lazy.releaseAll(objects: n, work) }
+        } else {
+            table.removeAll()
+        }
         // XREADGROUP clients blocked on a stream of this database get an error (Redis 7.0).
         if engine.hasBlocked {
             for wk in engine.blockedByKey.keys where wk.db == id { engine.markReady(db: id, key: wk.key) }

@@ -351,9 +351,21 @@ public final class KeyTable {
         }
     }
 
-    public func removeAll() {
-        entries.deinitialize(count: slotCount)
-        entries.deallocate()
+    /// The entries of a table emptied by `removeAll(releasingIn:)`, freed by whoever holds them.
+    private struct DetachedEntries: @unchecked Sendable {
+        let entries: UnsafeMutablePointer<Entry>
+        let count: Int
+        func free() {
+            entries.deinitialize(count: count)
+            entries.deallocate()
+        }
+    }
+
+    /// Empties the table; `releasingIn`, when given, receives the work of freeing the keys and
+    /// values (FLUSHALL ASYNC runs it on the lazy-free thread).
+    public func removeAll(releasingIn release: ((@escaping @Sendable () -> Void) -> Void)? = nil) {
+        let detached = DetachedEntries(entries: entries, count: slotCount)
+        if let release { release { detached.free() } } else { detached.free() }
         entries = UnsafeMutablePointer<Entry>.allocate(capacity: 1)
         expireBits.deallocate()
         expireBits = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
