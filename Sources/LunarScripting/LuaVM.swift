@@ -691,7 +691,10 @@ final class LuaVM {
         if !spec.arityOK(argv.count) || !(spec.parent?.arityOK(argv.count) ?? true) {
             return fail("ERR Wrong number of args calling Redis command from script")
         }
-        if spec.flags.contains(.noscript) || spec.parent?.flags.contains(.noscript) == true {
+        // DEBUG SET-DISABLE-DENY-SCRIPTS lifts the refusal, except for the scripting commands
+        // themselves (a script inside a script would re-enter this Lua state).
+        if (spec.flags.contains(.noscript) || spec.parent?.flags.contains(.noscript) == true)
+            && (!engine.scriptsMayCallAnything || spec.group == .scripting || spec.parent?.group == .scripting) {
             return fail("ERR This Redis command is not allowed from script")
         }
         let writes = spec.isWrite || spec.parent?.isWrite == true

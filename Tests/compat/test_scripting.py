@@ -314,3 +314,18 @@ def test_eval_inside_multi(both):
     same(both, "EVAL", "return redis.call('set', 'm', 'v')", "0")
     same(both, "EVAL", "return redis.call('get', 'm')", "0")
     same(both, "EXEC")
+
+
+def test_debug_set_disable_deny_scripts_matches_redis():
+    from support.servers import connected_pair
+    with connected_pair() as (a, b):
+        for cmd in (["EVAL", "return type(redis.call('client', 'list'))", "0"],
+                    ["DEBUG", "SET-DISABLE-DENY-SCRIPTS", "1"],
+                    ["EVAL", "return type(redis.call('client', 'list'))", "0"],
+                    ["EVAL", "redis.call('client', 'setname', 'viascript') return redis.call('client', 'getname')", "0"],
+                    ["DEBUG", "SET-DISABLE-DENY-SCRIPTS", "0"],
+                    ["EVAL", "return redis.call('client', 'id')", "0"]):
+            x, y = a.call(*cmd), b.call(*cmd)
+            if cmd[0] == "EVAL" and x[0] == "err":
+                x, y = x[1].split(b" script:")[0], y[1].split(b" script:")[0]
+            assert x == y, f"{cmd}: lunar {x!r} redis {y!r}"

@@ -28,11 +28,15 @@ enum DebugCommand {
                 ("PROTOCOL <type>", "Replies with a sample of a RESP type: string|integer|double|bignum|null|array|set|map|\nattrib|push|verbatim|true|false."),
                 ("RELOAD [MERGE] [NOFLUSH] [NOSAVE]", "Saves the RDB file, empties the dataset and loads the file back (NOSAVE: load the existing file; NOFLUSH: keep the current keys; MERGE: the file's keys replace same-named ones)."),
                 ("SET-ACTIVE-EXPIRE <0|1>", "Turns the active expiry cycle off or on (expired keys are still removed when accessed)."),
+                ("SET-DISABLE-DENY-SCRIPTS <0|1>", "Lets scripts call the commands they are normally refused (testing aid)."),
                 ("SLEEP <seconds>", "Stops the server for <seconds> (decimals allowed)."),
             ])
         case ("sleep", 3):
             let secs = parseDouble(ctx.argv[2]) ?? Double(ctx.argv[2].string.prefix { $0.isNumber || $0 == "." }) ?? 0
             if secs > 0 { usleep(useconds_t(min(secs, 3600) * 1_000_000)) }
+            ctx.ok()
+        case ("set-disable-deny-scripts", 3):
+            ctx.engine.scriptsMayCallAnything = (parseStrictInt(ctx.argv[2].raw) ?? 0) != 0
             ctx.ok()
         case ("pause-cron", 3):
             ctx.engine.cronPaused = (parseStrictInt(ctx.argv[2].raw) ?? 0) != 0

@@ -159,6 +159,8 @@ public final class Engine: @unchecked Sendable {
     public var activeExpireEnabled = true
     /// DEBUG PAUSE-CRON: the cron does nothing while set.
     public var cronPaused = false
+    /// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call commands flagged noscript (a testing aid).
+    public var scriptsMayCallAnything = false
     /// Extra work run on every cron tick (stats sampling, script housekeeping…).
     public var cronHooks: [(Engine) -> Void] = []
     /// Runs on the engine thread before each round's replies are handed to the network side
