@@ -231,10 +231,16 @@ final class LuaVM {
         return -1
     }
 
-    func pushErrorTable(_ L: LuaState, _ message: String) {
-        lua_createtable(L, 0, 1)
+    /// `counted`: the error was counted in the server's error statistics when it happened; the
+    /// table carries Redis's `ignore_error_stats_update` so returning it does not count it twice.
+    func pushErrorTable(_ L: LuaState, _ message: String, counted: Bool = false) {
+        lua_createtable(L, 0, counted ? 2 : 1)
         lua_pushstring(L, message)
         lua_setfield(L, -2, "err")
+        if counted {
+            lua_pushboolean(L, 1)
+            lua_setfield(L, -2, "ignore_error_stats_update")
+        }
     }
 
     // MARK: Compiling
@@ -367,6 +373,7 @@ final class LuaVM {
             _ = clua_gc_collect(L)
         } else if lua_type(L, -1) == LUA_TTABLE {
             ctx.out.error(formatError(name: name()))
+            markIfCounted(lua_gettop(L))
         } else {
             ctx.out.error("ERR \(string(at: -1)) script: \(name())")
         }
@@ -379,6 +386,15 @@ final class LuaVM {
         engine.scriptHasWritten.store(false, ordering: .releasing)
         // A script that left lots of garbage gets a full collection now rather than during the next one.
         if memoryLimit > 0 && memoryUsed > memoryLimit / 2 { _ = clua_gc_collect(L) }
+    }
+
+    /// An error table the script ends with that repeats an already counted error: its reply is not
+    /// counted again (see Engine.scriptErrorAlreadyCounted).
+    private func markIfCounted(_ t: Int32) {
+        if rawField(t, "ignore_error_stats_update") == LUA_TBOOLEAN && lua_toboolean(L, -1) != 0 {
+            engine.scriptErrorAlreadyCounted = true
+        }
+        clua_pop(L, 1)
     }
 
     /// The error table on top of the stack as Redis 7 words a script error.
@@ -440,8 +456,21 @@ final class LuaVM {
             }
             let t = index < 0 ? lua_gettop(L) + index + 1 : index
             if rawField(t, "err") == LUA_TSTRING {
-                out.error(string(at: -1))
+                let message = string(at: -1)
+                out.error(message)
                 clua_pop(L, 1)
+                if depth == 0 {
+                    markIfCounted(t)
+                } else {
+                    let counted = rawField(t, "ignore_error_stats_update") == LUA_TBOOLEAN && lua_toboolean(L, -1) != 0
+                    clua_pop(L, 1)
+                    if counted {
+                        engine.scriptNestedErrors.counted += 1
+                    } else {
+                        engine.countScriptRefusal(message, spec: nil)
+                        engine.scriptNestedErrors.new = true
+                    }
+                }
                 return
             }
             clua_pop(L, 1)
@@ -471,6 +500,35 @@ final class LuaVM {
                 }
                 clua_pop(L, 1)
                 return
+            }
+            clua_pop(L, 1)
+            // {verbatim_string = {format = "txt", string = "…"}}: a verbatim string in RESP3 (the
+            // format cut or padded to 3 characters, as Redis), a bulk string in RESP2.
+            if rawField(t, "verbatim_string") == LUA_TTABLE {
+                let v = lua_gettop(L)
+                if rawField(v, "format") == LUA_TSTRING {
+                    let format = bytes(L, at: -1)
+                    if rawField(v, "string") == LUA_TSTRING {
+                        let text = bytes(L, at: -1)
+                        if out.resp >= 3 {
+                            var ext: [UInt8] = Array(format.raw.prefix(3))
+                            while ext.count < 3 { ext.append(32) }
+                            out.buffer.writeInteger(UInt8(ascii: "="))
+                            out.buffer.writeString(String(text.count + 4))
+                            out.buffer.writeStaticString("\r\n")
+                            out.buffer.writeBytes(ext)
+                            out.buffer.writeInteger(UInt8(ascii: ":"))
+                            out.buffer.writeBytes(text.raw)
+                            out.buffer.writeStaticString("\r\n")
+                        } else {
+                            out.bulk(text)
+                        }
+                        clua_pop(L, 3)
+                        return
+                    }
+                    clua_pop(L, 1)
+                }
+                clua_pop(L, 1)
             }
             clua_pop(L, 1)
             if rawField(t, "map") == LUA_TTABLE {
@@ -556,9 +614,12 @@ final class LuaVM {
             pushLine()
             lua_setfield(L, -2, "ok")
         case UInt8(ascii: "-"):
-            lua_createtable(L, 0, 1)
+            // The command's error was counted when it was replied.
+            lua_createtable(L, 0, 2)
             pushLine()
             lua_setfield(L, -2, "err")
+            lua_pushboolean(L, 1)
+            lua_setfield(L, -2, "ignore_error_stats_update")
         case UInt8(ascii: ":"):
             lua_pushinteger(L, lua_Integer(num()))
         case UInt8(ascii: "$"), UInt8(ascii: "!"), UInt8(ascii: "="):
@@ -643,6 +704,14 @@ final class LuaVM {
             pushErrorTable(L, msg)
             return raise ? -1 : 1
         }
+        // A refusal Redis's scriptCall makes: counted in the error statistics (and as a rejected
+        // call of the command) now, marked so the script's own error does not count it again.
+        func refuse(_ msg: String, _ spec: CommandSpec?) -> Int32 {
+            debugger?.logCallError(msg)
+            engine.countScriptRefusal(msg, spec: spec)
+            pushErrorTable(L, msg, counted: true)
+            return raise ? -1 : 1
+        }
         let argc = lua_gettop(L)
         if argc == 0 { return fail("ERR Please specify at least one argument for this redis lib call") }
         if loadingLibrary { return fail("ERR redis.call and redis.pcall can not be used while loading a library") }
@@ -686,26 +755,26 @@ final class LuaVM {
         debugger?.logCommand(argv)
         // A container command (SCRIPT, CONFIG…) with an unknown subcommand counts as unknown, as in Redis.
         guard let spec = engine.table.resolve(argv), spec.subcommands.isEmpty || spec.handler != nil else {
-            return fail("ERR Unknown Redis command called from script")
+            return refuse("ERR Unknown Redis command called from script", nil)
         }
         if !spec.arityOK(argv.count) || !(spec.parent?.arityOK(argv.count) ?? true) {
-            return fail("ERR Wrong number of args calling Redis command from script")
+            return refuse("ERR Wrong number of args calling Redis command from script", spec)
         }
         // DEBUG SET-DISABLE-DENY-SCRIPTS lifts the refusal, except for the scripting commands
         // themselves (a script inside a script would re-enter this Lua state).
         if (spec.flags.contains(.noscript) || spec.parent?.flags.contains(.noscript) == true)
             && (!engine.scriptsMayCallAnything || spec.group == .scripting || spec.parent?.group == .scripting) {
-            return fail("ERR This Redis command is not allowed from script")
+            return refuse("ERR This Redis command is not allowed from script", spec)
         }
         let writes = spec.isWrite || spec.parent?.isWrite == true
         // As Redis, a read-only script also counts may-replicate commands (PUBLISH…) as writes.
         if readOnly && (writes || spec.flags.contains(.mayReplicate) || spec.parent?.flags.contains(.mayReplicate) == true) {
-            return fail("ERR Write commands are not allowed from read-only scripts.")
+            return refuse("ERR Write commands are not allowed from read-only scripts.", spec)
         }
         // Over maxmemory with nothing to evict when the script started, a denyoom command is
         // refused until the script has written (after that it cannot stop halfway), as in Redis.
         if !allowOOM && spec.isDenyOOM && engine.scriptStartedOutOfMemory && !engine.scriptHasWritten.load(ordering: .relaxed) {
-            return fail(Err.oom)
+            return refuse(Err.oom, spec)
         }
         if writes { engine.scriptHasWritten.store(true, ordering: .releasing) }
         luaClient.resp = resp

@@ -964,7 +964,7 @@ local function errh(e)
   end
   local t
   if type(e) == "table" and type(rawget(e, "err")) == "string" then
-    t = { err = rawget(e, "err") }
+    t = { err = rawget(e, "err"), ignore_error_stats_update = rawget(e, "ignore_error_stats_update") }
   else
     t = { err = "ERR " .. tostring(e) }
   end

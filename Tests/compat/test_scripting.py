@@ -4,6 +4,8 @@ Most cases run the same command on both servers through the raw RESP client and 
 replies exactly (type and bytes). Script texts avoid what differs between Lua 5.1 and 5.4
 (see docs/SCRIPTING.md): float formatting by tostring(), parser error wording.
 """
+import time
+
 import pytest
 import redis
 
@@ -329,3 +331,87 @@ def test_debug_set_disable_deny_scripts_matches_redis():
             if cmd[0] == "EVAL" and x[0] == "err":
                 x, y = x[1].split(b" script:")[0], y[1].split(b" script:")[0]
             assert x == y, f"{cmd}: lunar {x!r} redis {y!r}"
+
+
+@pytest.mark.parametrize("proto", ["2", "3"])
+def test_verbatim_string_replies_match_redis(proto):
+    from support.servers import connected_pair
+    with connected_pair() as (a, b):
+        for c in (a, b):
+            c.call("HELLO", proto)
+            c.call("DEBUG", "SET-DISABLE-DENY-SCRIPTS", "1")
+        for resp in ("2", "3"):
+            for fmt in ("txt", "markdown", "x", ""):
+                script = f"redis.setresp({resp}) return {{verbatim_string = {{format = '{fmt}', string = 'hi\\r\\nthere'}}}}"
+                assert a.call("EVAL", script, "0") == b.call("EVAL", script, "0")
+            script = f"redis.setresp({resp}) return redis.call('debug', 'protocol', 'verbatim')"
+            assert a.call("EVAL", script, "0") == b.call("EVAL", script, "0")
+        for bad in ("return {verbatim_string = {format = 1, string = 'x'}}", "return {verbatim_string = {format = 'txt'}}",
+                    "return {verbatim_string = 'x'}"):
+            assert a.call("EVAL", bad, "0") == b.call("EVAL", bad, "0")
+
+
+def test_debug_object_sees_a_key_that_expired_but_is_not_deleted_yet():
+    from support.servers import connected_pair
+    with connected_pair() as (a, b):
+        for c in (a, b):
+            c.call("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+            c.call("SET", "key", "value", "PX", "1")
+        time.sleep(0.05)
+        x, y = a.call("DEBUG", "OBJECT", "key"), b.call("DEBUG", "OBJECT", "key")
+        assert x[0] == y[0] == "simple"
+        script = "return redis.call('EXISTS', 'key')"
+        assert a.call("EVAL", script, "0") == b.call("EVAL", script, "0") == ("int", 0)
+        assert a.call("EXISTS", "key") == b.call("EXISTS", "key") == ("int", 0)
+
+
+ERROR_STAT_SCENARIOS = [
+    [("CONFIG", "SET", "maxmemory", "1"), ("EVAL", "return redis.call('set','x','y')", "1", "x"), ("CONFIG", "SET", "maxmemory", "0")],
+    [("CONFIG", "SET", "maxmemory", "1"), ("EVAL", "local t = redis.pcall('set','x','y') return t['err']", "1", "x"),
+     ("CONFIG", "SET", "maxmemory", "0")],
+    [("EVAL_RO", "return redis.call('set','x','y')", "1", "x")],
+    [("EVAL", "return redis.call('multi')", "0")],
+    [("EVAL", "return redis.call('get')", "0")],
+    [("EVAL", "return redis.call('nosuch')", "0")],
+    [("EVAL", "return redis.pcall('nosuch')", "0")],
+    [("SET", "s", "abc"), ("EVAL", "return redis.call('incr','s')", "1", "s")],
+    [("SET", "s", "abc"), ("EVAL", "return redis.pcall('incr','s')", "1", "s")],
+    [("SET", "s", "abc"), ("EVAL", "return {redis.pcall('incr','s')}", "1", "s")],
+    [("SET", "s", "abc"), ("EVAL", "local ok, e = pcall(redis.call, 'incr', 's') return e", "1", "s")],
+    [("EVAL", "return redis.error_reply('MY err')", "0")],
+    [("EVAL", "return {redis.error_reply('MY err'), redis.error_reply('MY other')}", "0")],
+    [("SET", "s", "abc"), ("EVAL", "return {redis.pcall('incr','s'), redis.pcall('incr','s'), redis.error_reply('X y')}", "1", "s")],
+    [("EVAL", "error('boom')", "0")],
+    [("EVAL", "return redis.call()", "0")],
+    [("ACL", "SETUSER", "u", "on", "nopass", "+eval", "~*"), ("AUTH", "u", "x"),
+     ("EVAL", "return redis.call('set','x','y')", "1", "x"), ("AUTH", "default", "")],
+]
+
+
+def _error_stats(c):
+    out = {}
+    for section in ("errorstats", "commandstats", "stats"):
+        for line in c.call("INFO", section)[1].decode().split("\r\n"):
+            if line.startswith(("errorstat_", "cmdstat_", "total_error_replies")):
+                k, v = line.split(":", 1)
+                if k in ("cmdstat_config|set", "cmdstat_config|resetstat", "cmdstat_info", "cmdstat_auth", "cmdstat_acl|setuser"):
+                    continue
+                out[k] = v.split(",", 2)[0] + "," + v.split(",", 3)[3] if k.startswith("cmdstat_") else v
+    return out
+
+
+def test_error_statistics_of_scripts_match_redis():
+    """As Redis: an error met inside a script (a failed command, a refused redis.call) is counted
+    once, when it happens; the refused command counts a rejected call; the script's own error reply
+    repeating it is not counted again (its call still fails)."""
+    from support.servers import lunar_and_redis
+    with lunar_and_redis() as (lunar, ref):
+        for scenario in ERROR_STAT_SCENARIOS:
+            got = []
+            for port in (lunar.port, ref.port):
+                c = Conn(port)
+                c.call("CONFIG", "RESETSTAT")
+                replies = [c.call(*a) for a in scenario]
+                got.append((replies, _error_stats(c)))
+                c.close()
+            assert got[0] == got[1], f"{scenario}:\n  lunar {got[0]}\n  redis {got[1]}"

@@ -387,3 +387,24 @@ def test_hashtable_churn(both):
           remove=lambda m: ("SREM", "s", m), lookup=lambda m: ("SISMEMBER", "s", m), count=("SCARD", "s"))
     seen, _ = _full_scan(a, "SSCAN", "s", "COUNT", "100")
     assert sorted(set(seen)) == sorted(x[1] for x in b.call("SMEMBERS", "s")[1])
+
+
+def test_smove_into_a_set_that_has_the_member_does_not_touch_it():
+    """Redis's set.tcl: WATCH on the destination survives an SMOVE that added nothing to it."""
+    from support.resp import Conn
+    from support.servers import lunar_and_redis
+    with lunar_and_redis() as servers:
+        results = []
+        for srv in servers:
+            r, r2 = Conn(srv.port), Conn(srv.port)
+            r.call("SADD", "srcset", "a", "b")
+            r.call("SADD", "dstset", "a")
+            r.call("WATCH", "dstset")
+            r.call("MULTI")
+            r.call("SADD", "dstset", "c")
+            moved = r2.call("SMOVE", "srcset", "dstset", "a")
+            results.append((moved, r.call("EXEC"), r.call("SCARD", "dstset"), r.call("SMEMBERS", "srcset")))
+            r.close()
+            r2.close()
+        assert results[0] == results[1]
+        assert results[0][2] == ("int", 2)

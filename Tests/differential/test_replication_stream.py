@@ -237,3 +237,46 @@ def test_replication_stream_matches_redis(part, lunar_server, redis_server):
                         f"  before: {b[max(0, i - 5):i]}")
     assert len(a) == len(b), f"lunar sent {len(a)} commands, redis {len(b)}; extra: {(a[len(b):] or b[len(a):])[:5]}"
     assert len(a) > count // 3
+
+
+def expired_key_meets_blocked_client(port):
+    """Two scenarios of Redis's list tests: SWAPDB and EXEC wake a blocked BRPOP whose key has
+    already expired; the key's DEL must follow the command that woke it, at once."""
+    c = Conn(port)
+    c.call("FLUSHALL")
+    c.call("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    replica = RawReplica(port, capa=False)
+    out = []
+    try:
+        c.call("SELECT", "1")
+        c.call("RPUSH", "k", "hello")
+        c.call("PEXPIRE", "k", "100")
+        b = Conn(port)
+        b.call("SELECT", "9")
+        bid = b.call("CLIENT", "ID")[1]
+        b.send_raw(Conn.encode(["BRPOP", "k", "5"]))
+        time.sleep(0.15)
+        out.append(c.call("SWAPDB", "1", "9"))
+        out.append(c.call("CLIENT", "UNBLOCK", str(bid)))
+        out.append(b.read())
+        c.call("SELECT", "0")
+        b.call("SELECT", "0")
+        b.send_raw(Conn.encode(["BRPOP", "k2", "5"]))
+        time.sleep(0.05)
+        out.append([c.call("MULTI"), c.call("RPUSH", "k2", "hello"), c.call("PEXPIRE", "k2", "100"),
+                    c.call("DEBUG", "SLEEP", "0.2"), c.call("EXEC")])
+        out.append(c.call("CLIENT", "UNBLOCK", str(bid)))
+        out.append(b.read())
+        b.close()
+        stream = normalize(replica.commands(quiet=0.5))
+    finally:
+        c.call("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+        replica.close()
+        c.close()
+    return out, stream
+
+
+def test_expired_key_deleted_when_blocked_client_wakes_matches_redis(lunar_server, redis_server):
+    x, y = expired_key_meets_blocked_client(lunar_server.port), expired_key_meets_blocked_client(redis_server.port)
+    assert x == y
+    assert [b"SWAPDB", b"1", b"9"] in x[1] and x[1][-1] == [b"DEL", b"k2"]

@@ -45,7 +45,8 @@ enum DebugCommand {
             ctx.engine.activeExpireEnabled = (parseStrictInt(ctx.argv[2].raw) ?? 0) != 0
             ctx.ok()
         case ("object", 3):
-            guard let s = ctx.db.slot(ctx.argv[2], touch: false), let v = ctx.db.table.value(at: s) else { ctx.error(Err.noSuchKey); return }
+            // As Redis, a key that expired but was not deleted yet is still shown.
+            guard let s = ctx.db.table.slot(of: ctx.argv[2]), let v = ctx.db.table.value(at: s) else { ctx.error(Err.noSuchKey); return }
             let clock = ctx.db.table.clock(at: s)
             var extra = ""
             if case let .list(l) = v { extra = " ql_nodes:\(max(1, (l.count + 127) / 128)) ql_avg_node:\(String(format: "%.2f", l.count == 0 ? 0 : Double(l.count) / Double(max(1, (l.count + 127) / 128)))) ql_listpack_max:-2 ql_compressed:0 ql_uncompressed_size:\(l.items.reduce(0) { $0 + $1.count + 2 })" }

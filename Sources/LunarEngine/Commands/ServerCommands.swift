@@ -86,10 +86,13 @@ enum ServerCommands {
             }
         }
         engine.swapDatabases(a, b)
-        // Clients blocked on a key that now holds data get served.
+        // Clients blocked on a key that now holds data get served. As Redis, the key is looked at
+        // without expiring it: one already expired is deleted (and its DEL propagated) when the
+        // blocked client is served, after SWAPDB.
         if engine.hasBlocked {
             for wk in Array(engine.blockedByKey.keys) where wk.db == a || wk.db == b {
-                switch engine.databases[wk.db].lookup(wk.key) {
+                let table = engine.databases[wk.db].table
+                switch table.slot(of: wk.key).flatMap({ table.value(at: $0) }) {
                 case .list?, .zset?, .stream?: engine.markReady(db: wk.db, key: wk.key)
                 default: break
                 }

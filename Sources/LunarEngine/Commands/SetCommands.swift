@@ -377,8 +377,11 @@ enum SetCommands {
             ctx.db.add(dstKey, .set(target))
         }
         let added = target.add(member, maxIntsetEntries: EncodingLimits.of(ctx.engine).setMaxIntsetEntries)
-        ctx.db.signalModified(dstKey)
-        if added { ctx.notify(KeyspaceEvents.set, "sadd", dstKey) }
+        // As Redis: the destination counts as modified (WATCH, tracking) only if the member was new.
+        if added {
+            ctx.db.signalModified(dstKey)
+            ctx.notify(KeyspaceEvents.set, "sadd", dstKey)
+        }
         ctx.out.integer(1)
     }
 

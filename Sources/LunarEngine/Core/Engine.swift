@@ -901,11 +901,20 @@ public final class Engine: @unchecked Sendable {
                 slowlog.push(argv, micros: micros, client: client, now: now, maxLen: slowlogMaxLen)
             }
         }
-        // A reply that is an error (not an array holding errors) makes the call a failed one.
+        // A reply that is an error (not an array holding errors) makes the call a failed one. A
+        // script's error that repeats one already counted inside it is not counted again (Redis's
+        // ignore_error_stats_update).
+        let alreadyCounted = scriptErrorAlreadyCounted
+        scriptErrorAlreadyCounted = false
         if ctx.out.buffer.writerIndex > replyStart && ctx.out.buffer.getInteger(at: replyStart, as: UInt8.self) == UInt8(ascii: "-") {
             spec.statFailed &+= 1
-            countError(ctx.out.buffer, at: replyStart)
+            if !alreadyCounted { countError(ctx.out.buffer, at: replyStart) }
+        } else if scriptNestedErrors.counted > 0 || scriptNestedErrors.new {
+            // Errors inside a script's reply (an array holding them), as Redis counts them: one
+            // failure per error that was counted before, one more if any is new.
+            spec.statFailed &+= scriptNestedErrors.counted + (scriptNestedErrors.new ? 1 : 0)
         }
+        scriptNestedErrors = (0, false)
     }
 
     /// Whether maxmemory refuses `spec` when nothing can be evicted (see Eviction): a denyoom
@@ -1040,6 +1049,22 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Counts an error reply written at `at` under its code (the text up to the first space).
+    /// Set by a script command whose error reply repeats an error counted when it happened (a
+    /// failed or refused redis.call): the reply is not counted again.
+    public var scriptErrorAlreadyCounted = false
+    /// Errors a script's reply holds below its top level: how many repeat counted ones, and
+    /// whether any is new (already counted by `countScriptRefusal` when written).
+    public var scriptNestedErrors: (counted: Int, new: Bool) = (0, false)
+
+    /// An error a script's redis.call/pcall met before running the command (unknown command, wrong
+    /// arity, not allowed, read-only, OOM): counted now, and as a rejected call of `spec`, as Redis.
+    public func countScriptRefusal(_ message: String, spec: CommandSpec?) {
+        var buf = ByteBuffer()
+        buf.writeString("-" + message)
+        countError(buf, at: 0)
+        spec?.statRejected &+= 1
+    }
+
     private func countError(_ buf: ByteBuffer, at: Int) {
         stats.errorReplies += 1
         var end = at + 1
@@ -1282,7 +1307,11 @@ public final class Engine: @unchecked Sendable {
                     guard let st = c.blocked, st.db == wk.db, st.keys.contains(wk.key) else { continue }
                     // A deleted key serves nobody, except XREADGROUP clients: they get an error
                     // (Redis 7.0 unblocks them when their stream goes away).
-                    if !databases[wk.db].exists(wk.key) && st.spec.name != "xreadgroup" { continue }
+                    if !databases[wk.db].exists(wk.key) && st.spec.name != "xreadgroup" {
+                        // An expired key was deleted just now: its DEL goes out at once.
+                        flushPropagation()
+                        continue
+                    }
                     clockMicros = unixMicros()
                     now = clockMicros / 1000
                     let ctx = topContext!

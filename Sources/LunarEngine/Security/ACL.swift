@@ -492,7 +492,9 @@ public final class ACL {
 
     private func check(_ sel: ACLSelector, _ spec: CommandSpec, _ argv: [Bytes]) -> (ACLDenial, Int)? {
         guard let id = id(of: spec) else { return (.command, 0) }
-        if !sel.allows(id) {
+        // As Redis: the commands a connection may run before authenticating (AUTH, HELLO, QUIT,
+        // RESET) are never refused by a user's command rules.
+        if !sel.allows(id) && !spec.flags.contains(.noAuth) {
             // +select|0: the first argument may be allowed on its own.
             guard argv.count > 1, let args = sel.firstArgs[id], args.contains(argv[1].lowercased) else { return (.command, 0) }
         }
