@@ -178,16 +178,21 @@ public struct ReplyWriter: Sendable {
     }
     /// RESP3 verbatim string (`=`), RESP2 bulk string.
     public mutating func verbatim(_ text: String, format: String = "txt") {
-        if resp >= 3 {
-            let body = Array((format + ":" + text).utf8)
-            buffer.writeInteger(UInt8(ascii: "="))
-            writeDecimal(body.count)
-            buffer.writeStaticString("\r\n")
-            buffer.writeBytes(body)
-            buffer.writeStaticString("\r\n")
-        } else {
-            bulk(text)
-        }
+        verbatim(Bytes(Array(text.utf8)), format: Bytes(Array(format.utf8)))
+    }
+    /// RESP3 verbatim string with its format cut or padded with spaces to 3 bytes (as Redis's
+    /// addReplyVerbatim), RESP2 bulk string.
+    public mutating func verbatim(_ text: Bytes, format: Bytes) {
+        guard resp >= 3 else { return bulk(text) }
+        var ext = Array(format.raw.prefix(3))
+        while ext.count < 3 { ext.append(32) }
+        buffer.writeInteger(UInt8(ascii: "="))
+        writeDecimal(text.count + 4)
+        buffer.writeStaticString("\r\n")
+        buffer.writeBytes(ext)
+        buffer.writeInteger(UInt8(ascii: ":"))
+        buffer.writeBytes(text.raw)
+        buffer.writeStaticString("\r\n")
     }
     /// Raw protocol bytes (already encoded replies, e.g. copied from another writer).
     @inlinable public mutating func raw(_ b: ByteBuffer) {

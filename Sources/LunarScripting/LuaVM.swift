@@ -373,7 +373,7 @@ final class LuaVM {
             _ = clua_gc_collect(L)
         } else if lua_type(L, -1) == LUA_TTABLE {
             ctx.out.error(formatError(name: name()))
-            markIfCounted(lua_gettop(L))
+            if carriesCountedMark(lua_gettop(L)) { engine.scriptErrorAlreadyCounted = true }
         } else {
             ctx.out.error("ERR \(string(at: -1)) script: \(name())")
         }
@@ -388,13 +388,12 @@ final class LuaVM {
         if memoryLimit > 0 && memoryUsed > memoryLimit / 2 { _ = clua_gc_collect(L) }
     }
 
-    /// An error table the script ends with that repeats an already counted error: its reply is not
-    /// counted again (see Engine.scriptErrorAlreadyCounted).
-    private func markIfCounted(_ t: Int32) {
-        if rawField(t, "ignore_error_stats_update") == LUA_TBOOLEAN && lua_toboolean(L, -1) != 0 {
-            engine.scriptErrorAlreadyCounted = true
-        }
+    /// Whether the error table at `t` repeats an error counted when it happened (its reply is then
+    /// not counted again, see Engine.scriptErrorAlreadyCounted).
+    private func carriesCountedMark(_ t: Int32) -> Bool {
+        let marked = rawField(t, "ignore_error_stats_update") == LUA_TBOOLEAN && lua_toboolean(L, -1) != 0
         clua_pop(L, 1)
+        return marked
     }
 
     /// The error table on top of the stack as Redis 7 words a script error.
@@ -459,17 +458,15 @@ final class LuaVM {
                 let message = string(at: -1)
                 out.error(message)
                 clua_pop(L, 1)
+                let counted = carriesCountedMark(t)
                 if depth == 0 {
-                    markIfCounted(t)
+                    if counted { engine.scriptErrorAlreadyCounted = true }
+                } else if counted {
+                    engine.scriptNestedErrors.counted += 1
                 } else {
-                    let counted = rawField(t, "ignore_error_stats_update") == LUA_TBOOLEAN && lua_toboolean(L, -1) != 0
-                    clua_pop(L, 1)
-                    if counted {
-                        engine.scriptNestedErrors.counted += 1
-                    } else {
-                        engine.countScriptRefusal(message, spec: nil)
-                        engine.scriptNestedErrors.new = true
-                    }
+                    // Redis counts every error written in a reply, nested ones included.
+                    engine.countScriptError(message, rejecting: nil)
+                    engine.scriptNestedErrors.new = true
                 }
                 return
             }
@@ -509,20 +506,7 @@ final class LuaVM {
                 if rawField(v, "format") == LUA_TSTRING {
                     let format = bytes(L, at: -1)
                     if rawField(v, "string") == LUA_TSTRING {
-                        let text = bytes(L, at: -1)
-                        if out.resp >= 3 {
-                            var ext: [UInt8] = Array(format.raw.prefix(3))
-                            while ext.count < 3 { ext.append(32) }
-                            out.buffer.writeInteger(UInt8(ascii: "="))
-                            out.buffer.writeString(String(text.count + 4))
-                            out.buffer.writeStaticString("\r\n")
-                            out.buffer.writeBytes(ext)
-                            out.buffer.writeInteger(UInt8(ascii: ":"))
-                            out.buffer.writeBytes(text.raw)
-                            out.buffer.writeStaticString("\r\n")
-                        } else {
-                            out.bulk(text)
-                        }
+                        out.verbatim(bytes(L, at: -1), format: format)
                         clua_pop(L, 3)
                         return
                     }
@@ -708,7 +692,7 @@ final class LuaVM {
         // call of the command) now, marked so the script's own error does not count it again.
         func refuse(_ msg: String, _ spec: CommandSpec?) -> Int32 {
             debugger?.logCallError(msg)
-            engine.countScriptRefusal(msg, spec: spec)
+            engine.countScriptError(msg, rejecting: spec)
             pushErrorTable(L, msg, counted: true)
             return raise ? -1 : 1
         }

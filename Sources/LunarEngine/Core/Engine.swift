@@ -1053,12 +1053,13 @@ public final class Engine: @unchecked Sendable {
     /// failed or refused redis.call): the reply is not counted again.
     public var scriptErrorAlreadyCounted = false
     /// Errors a script's reply holds below its top level: how many repeat counted ones, and
-    /// whether any is new (already counted by `countScriptRefusal` when written).
+    /// whether any is new (already counted by `countScriptError` when written).
     public var scriptNestedErrors: (counted: Int, new: Bool) = (0, false)
 
-    /// An error a script's redis.call/pcall met before running the command (unknown command, wrong
-    /// arity, not allowed, read-only, OOM): counted now, and as a rejected call of `spec`, as Redis.
-    public func countScriptRefusal(_ message: String, spec: CommandSpec?) {
+    /// An error a script meets outside a command's own reply, counted now as Redis counts it: a
+    /// redis.call/pcall refused before running (unknown command, wrong arity, not allowed, read-only,
+    /// OOM; also a rejected call of `rejecting`), or an error nested in the script's reply.
+    public func countScriptError(_ message: String, rejecting spec: CommandSpec?) {
         var buf = ByteBuffer()
         buf.writeString("-" + message)
         countError(buf, at: 0)
