@@ -118,8 +118,8 @@ public final class LunarServer: @unchecked Sendable {
             if tcpChannels.isEmpty { throw StartupError("Failed listening on port \(port) (tcp), aborting.") }
         }
         // CONFIG SET port / bind move the listeners (connected clients stay), or fail and change nothing.
-        oldPort = port
-        oldBind = config.string("bind")
+        listeningPort = port
+        listeningBind = config.string("bind")
         config.appliers["port"] = { [unowned self] in
             self.rebindTCP(closeFirst: false) ? nil : "Unable to listen on this port. Check server logs."
         }
@@ -254,18 +254,18 @@ public final class LunarServer: @unchecked Sendable {
             tcpChannels = port == 0 ? [] : try bindTCP(port: port, bind: config.string("bind"))
         } catch {
             logger.warning("\(error)")
-            if closeFirst { tcpChannels = (try? bindTCP(port: oldPort, bind: oldBind)) ?? [] }
+            if closeFirst { tcpChannels = (try? bindTCP(port: listeningPort, bind: listeningBind)) ?? [] }
             return false
         }
         if !closeFirst { for ch in old { try? ch.close().wait() } }
-        oldPort = port
-        oldBind = config.string("bind")
+        listeningPort = port
+        listeningBind = config.string("bind")
         engine.serverInfo["tcp_port"] = String(port)
         return true
     }
-    /// The listeners' settings now (what a failed rebind returns to).
-    private var oldPort = 0
-    private var oldBind = ""
+    /// The port and addresses the TCP listeners have now (what a failed rebind returns to).
+    private var listeningPort = 0
+    private var listeningBind = ""
 
     /// Blocks for good: the process ends through `shutdown` (exit), not when a listener closes (CONFIG
     /// SET port closes the old ones).
