@@ -37,6 +37,13 @@ def generate(rng, now_s):
     """Yields commands (lists of str); ("DUMPRESTORE", src, dst, ttl, absttl) is done per server."""
     opt = lambda w: mixed(rng, w)  # noqa: E731
     secs = lambda: str(rng.randint(10, 100_000))  # noqa: E731
+
+    def expiry(form):
+        """An expiry option with its value: EX/PX relative, EXAT/PXAT absolute, all in the future."""
+        n = int(secs())
+        value = {"ex": n, "px": n * 1000, "exat": now_s + n, "pxat": (now_s + n) * 1000}[form]
+        return [opt(form), str(value)]
+
     while True:
         k = rng.choice(STRINGS)
         pick = rng.randrange(40)
@@ -48,16 +55,10 @@ def generate(rng, now_s):
             if rng.random() < 0.3:
                 cmd.append(opt("get"))
             ttl = rng.choice([None, "ex", "px", "exat", "pxat", "keepttl"])
-            if ttl == "ex":
-                cmd += [opt("ex"), secs()]
-            elif ttl == "px":
-                cmd += [opt("px"), str(int(secs()) * 1000)]
-            elif ttl == "exat":
-                cmd += [opt("exat"), str(now_s + int(secs()))]
-            elif ttl == "pxat":
-                cmd += [opt("pxat"), str((now_s + int(secs())) * 1000)]
-            elif ttl == "keepttl":
+            if ttl == "keepttl":
                 cmd.append(opt("keepttl"))
+            elif ttl:
+                cmd += expiry(ttl)
             yield cmd
         elif pick == 6:
             yield [opt("setex"), k, secs(), "v"]
@@ -66,14 +67,8 @@ def generate(rng, now_s):
         elif pick < 10:
             form = rng.choice(["ex", "px", "exat", "pxat", "persist", None, "past"])
             cmd = [opt("getex"), k]
-            if form == "ex":
-                cmd += [opt("ex"), secs()]
-            elif form == "px":
-                cmd += [opt("px"), str(int(secs()) * 1000)]
-            elif form == "exat":
-                cmd += [opt("exat"), str(now_s + int(secs()))]
-            elif form == "pxat":
-                cmd += [opt("pxat"), str((now_s + int(secs())) * 1000)]
+            if form in ("ex", "px", "exat", "pxat"):
+                cmd += expiry(form)
             elif form == "persist":
                 cmd.append(opt("persist"))
             elif form == "past":
