@@ -102,7 +102,7 @@ enum DumpRestore {
         let deleted = replace && db.delete(key)
         var expire = Int64(ttl)
         if ttl != 0 && !absttl { expire += ctx.engine.now }
-        if ttl != 0 && expire <= ctx.engine.now && !ctx.client.isMasterLink {
+        if ttl != 0 && expire <= ctx.engine.now && !ctx.client.isMasterLink && !ctx.engine.replayingAppendOnlyFile {
             // Already expired: nothing is created (a replaced key is simply deleted).
             if deleted {
                 db.signalModified(key)

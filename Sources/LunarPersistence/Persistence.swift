@@ -21,6 +21,8 @@ public final class Persistence {
     public private(set) var lastSave: Int64
     /// `engine.dirty` at the last successful save: changes since then are the difference.
     var dirtyAtSave = 0
+    /// DEBUG AOF-FLUSH-SLEEP (µs): a testing aid, the AOF buffer waits this long before each write.
+    var aofFlushSleepMicros = 0
     var lastBgsaveOK = true {
         didSet { updateWriteGate() }
     }
@@ -111,7 +113,7 @@ public final class Persistence {
         let p = path
         guard FileManager.default.fileExists(atPath: p) else { return }
         let start = monotonicMillis()
-        let stats = try load(path: p, expireBefore: unixMillis(), keepExistingLibraries: true)
+        let stats = try load(path: p, expireBefore: unixMillis(), keepExistingLibraries: true, servingClients: true)
         let secs = Double(monotonicMillis() - start) / 1000
         engine.logger.notice("Done loading RDB, keys loaded: \(stats.keysLoaded), keys expired: \(stats.keysExpired).")
         engine.logger.notice("DB loaded from disk: \(String(format: "%.3f", secs)) seconds")
@@ -120,9 +122,19 @@ public final class Persistence {
     /// Reads a file into the engine's databases (on the engine thread, or before it starts).
     @discardableResult
     public func load(path: String, expireBefore: Int64?, allowDuplicates: Bool = false,
-                     keepExistingLibraries: Bool = false, refuseExistingLibraries: Bool = false) throws -> RDBLoadStats {
+                     keepExistingLibraries: Bool = false, refuseExistingLibraries: Bool = false,
+                     servingClients: Bool = false) throws -> RDBLoadStats {
         let data = try Persistence.readFile(path)
         var reader = RDBReader(data: data, engine: engine, expireBefore: expireBefore)
+        // At start-up, clients connected meanwhile are answered as the file is read (LOADING).
+        if servingClients {
+            engine.loadingProgress = Engine.LoadingProgress(totalBytes: data.count)
+            reader.progress = { [engine] pos in
+                engine.loadingProgress?.loadedBytes = pos
+                engine.serveWhileLoading()
+            }
+        }
+        defer { if servingClients { engine.loadingProgress = nil } }
         reader.allowDuplicates = allowDuplicates
         reader.keepExistingLibraries = keepExistingLibraries
         reader.refuseExistingLibraries = refuseExistingLibraries
@@ -380,7 +392,7 @@ public final class Persistence {
     func infoLines() -> [String] {
         let current = bgsave.map { Int((monotonicMillis() - $0.started) / 1000) } ?? -1
         return [
-            "loading:0",
+            "loading:\(engine.loadingProgress == nil ? 0 : 1)",
             "async_loading:0",
             "current_cow_peak:0",
             "current_cow_size:0",
@@ -401,7 +413,32 @@ public final class Persistence {
         ] + (aof?.infoLines() ?? []) + [
             "module_fork_in_progress:0",
             "module_fork_last_cow_size:0",
-        ] + (aof?.infoSizeLines() ?? [])
+        ] + (aof?.infoSizeLines() ?? []) + loadingInfoLines()
+    }
+
+    /// While the dataset loads, Redis's loading_* fields (the percentage and ETA from the bytes
+    /// read, or from the file's used-mem when the total is unknown).
+    private func loadingInfoLines() -> [String] {
+        guard let l = engine.loadingProgress else { return [] }
+        var perc = 0.0
+        var remaining = 1
+        if l.totalBytes > 0 {
+            perc = Double(l.loadedBytes) / Double(l.totalBytes) * 100
+            remaining = l.totalBytes - l.loadedBytes
+        } else if l.rdbUsedMem > 0 {
+            perc = min(99.99, Double(l.loadedBytes) / Double(l.rdbUsedMem) * 100)
+            remaining = max(1, l.rdbUsedMem - l.loadedBytes)
+        }
+        let elapsed = Int(unixMillis() / 1000 - l.startTime)
+        let eta = elapsed == 0 ? 1 : elapsed * remaining / (l.loadedBytes + 1)
+        return [
+            "loading_start_time:\(l.startTime)",
+            "loading_total_bytes:\(l.totalBytes)",
+            "loading_rdb_used_mem:\(l.rdbUsedMem)",
+            "loading_loaded_bytes:\(l.loadedBytes)",
+            "loading_loaded_perc:\(String(format: "%.2f", perc))",
+            "loading_eta_seconds:\(eta)",
+        ]
     }
 }
 

@@ -27,6 +27,12 @@ enum PersistenceCommands {
                     debugReload(ctx, original: original)
                 } else if ctx.argc == 2 && ctx.argv[1].equalsIgnoringCase("loadaof") {
                     debugLoadAOF(ctx, original: original)
+                } else if ctx.argc == 3 && ctx.argv[1].equalsIgnoringCase("aof-flush-sleep")
+                            && ctx.protectedActionAllowed("enable-debug-command") {
+                    // A testing aid: the AOF buffer waits this many µs before each write.
+                    guard let us = ctx.int(2), let p = persistence(ctx) else { return }
+                    p.aofFlushSleepMicros = max(0, min(us, 10_000_000))
+                    ctx.ok()
                 } else {
                     original(ctx)
                 }
@@ -184,7 +190,11 @@ enum PersistenceCommands {
             ctx.error("ERR")
             return
         }
-        if flush { ctx.engine.flushAll() }
+        if flush {
+            // Redis empties the data and the function libraries, then loads the file's.
+            ctx.engine.flushAll()
+            RDBReader.functionFlusher?(ctx.engine)
+        }
         // The reload changes nothing a replica or the AOF needs to replay.
         ctx.propagateNothing()
         do {

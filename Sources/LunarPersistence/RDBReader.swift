@@ -34,12 +34,20 @@ public struct RDBReader {
     private var hashMaxEntries = 512, hashMaxValue = 64
     /// key-load-delay (µs per key, a testing aid).
     private var keyLoadDelay = 0
+    /// Start-up loading: called with the offset reached every `loading-process-events-interval-bytes`
+    /// of the file (the engine answers clients meanwhile, see Engine.serveWhileLoading).
+    public var progress: ((Int) -> Void)?
+    private var progressInterval = 2 << 20
+    private var nextProgress = 0
     private var zsetMaxEntries = 128, zsetMaxValue = 64
 
     /// Set by the server: loads one function library's source (FUNCTION2 records); returns an error
     /// text. The flags: keep a library of the same name that is already loaded (start-up); replace it
     /// (otherwise it is an error).
     nonisolated(unsafe) public static var functionLoader: ((Engine, Bytes, Bool, Bool) -> String?)?
+    /// Set by the server: deletes every function library (DEBUG RELOAD empties functions with the
+    /// data before loading, as Redis's emptyData does).
+    nonisolated(unsafe) public static var functionFlusher: ((Engine) -> Void)?
     /// Libraries already loaded win over the file's copies (start-up, after `lua-library-dir`).
     public var keepExistingLibraries = false
     /// A library that already exists fails the load (DEBUG RELOAD NOFLUSH without MERGE, as Redis).
@@ -54,6 +62,7 @@ public struct RDBReader {
         self.expireBefore = expireBefore
         let c = engine.config
         keyLoadDelay = c.int("key-load-delay")
+        progressInterval = max(1, c.int("loading-process-events-interval-bytes"))
         setMaxIntset = c.int("set-max-intset-entries")
         hashMaxEntries = c.int("hash-max-listpack-entries")
         hashMaxValue = c.int("hash-max-listpack-value")
@@ -117,6 +126,9 @@ public struct RDBReader {
                 let k = try string()
                 let v = try string()
                 stats.aux.append((String(decoding: k, as: UTF8.self), String(decoding: v, as: UTF8.self)))
+                if engine.loadingProgress != nil && k.elementsEqual("used-mem".utf8) {
+                    engine.loadingProgress?.rdbUsedMem = Int(String(decoding: v, as: UTF8.self)) ?? 0
+                }
                 continue
             case RDB.opModuleAux:
                 throw RDBError("The RDB file contains AUX module data I can't load: no matching module")
@@ -158,6 +170,10 @@ public struct RDBReader {
             if expire != 0 { db.table.setExpire(slot: slot, expire) }
             if let clock { db.table.setClock(at: slot, clock) }
             stats.keysLoaded += 1
+            if let progress, pos >= nextProgress {
+                nextProgress = pos + progressInterval
+                progress(pos)
+            }
         }
     }
 

@@ -41,6 +41,7 @@ public final class LunarServer: @unchecked Sendable {
         let persistence = Persistence.install(on: engine)
         RDBWriter.functionLibraries = { Scripting.libraryCodes($0) }
         RDBReader.functionLoader = { Scripting.loadLibrary($0, code: $1, keepExisting: $2, replace: $3) }
+        RDBReader.functionFlusher = { Scripting.flushLibraries($0) }
         // SCRIPT DEBUG YES rolls a session back to an in-memory snapshot (Lunar cannot fork).
         engine.datasetCheckpoint = { [unowned engine, unowned persistence] in
             let saved = RDBWriter.snapshot(engine, compress: false, checksum: false)
@@ -79,13 +80,6 @@ public final class LunarServer: @unchecked Sendable {
             if let err = engine.checkUserDirective(d.args) { throw ServerOptions.configError(d.line, d.number, d.source, err) }
         }
         if let err = engine.loadUsersAtStartup(config.userDirectives.map(\.args)) { throw StartupError(err) }
-        do {
-            try persistence.loadAtStartup()
-        } catch {
-            let text = "\(error)"
-            if text.hasPrefix("Can't chdir") || error is AOFError { throw StartupError(text) }
-            throw StartupError("Fatal error loading the DB (\(persistence.path)): \(text)\(text.hasSuffix(".") ? "" : ".") Exiting.")
-        }
         let port = config.int("port")
         engine.serverInfo["tcp_port"] = String(port)
         let engine = self.engine
@@ -139,6 +133,7 @@ public final class LunarServer: @unchecked Sendable {
                 throw StartupError("Failed opening Unix socket \(unix): \(error)")
             }
         }
+        logStartupBanner(port: port)
         engine.shutdownHandler = { [weak self] now in self?.shutdown(save: false, waitForReplicas: !now) }
         // One hop per event loop per engine round, carrying every connection's replies. Every
         // connection is a ChannelConnection, numbered by its event loop (no per-round dictionary
@@ -158,6 +153,15 @@ public final class LunarServer: @unchecked Sendable {
                 loops[i].execute { for o in items { channelConnection(o).write(o.buffer, thenClose: o.thenClose, tracking: o.tracking) } }
             }
         }
+        // The dataset is read with the listeners up, as Redis does: clients that connect meanwhile
+        // get LOADING for everything but the commands flagged `loading` (Engine.serveWhileLoading).
+        do {
+            try persistence.loadAtStartup()
+        } catch {
+            let text = "\(error)"
+            if text.hasPrefix("Can't chdir") || error is AOFError { throw StartupError(text) }
+            throw StartupError("Fatal error loading the DB (\(persistence.path)): \(text)\(text.hasSuffix(".") ? "" : ".") Exiting.")
+        }
         // `replicaof host port` in the configuration: follow that master from the start.
         let replicaof = config.string("replicaof").split(separator: " ")
         if replicaof.count == 2, let mport = Int(replicaof[1]) {
@@ -165,6 +169,19 @@ public final class LunarServer: @unchecked Sendable {
         }
         engine.start()
         logger.notice("Ready to accept connections")
+    }
+
+    /// Once the listeners are up, before the dataset loads: the version, port and process id (with
+    /// `always-show-logo yes`, or on a terminal, in the lines Redis's logo carries: tools that watch a
+    /// server's log for " PID: " find it), else Redis's one-line form.
+    private func logStartupBanner(port: Int) {
+        if config.bool("always-show-logo") || (isatty(STDOUT_FILENO) != 0 && config.string("logfile").isEmpty) {
+            logger.notice("Lunar \(LunarVersion.string) (Redis \(LunarVersion.redisCompatible) compatible) 64 bit, running in standalone mode")
+            logger.notice(" Port: \(port)")
+            logger.notice(" PID: \(getpid())")
+        } else {
+            logger.notice("Running mode=standalone, port=\(port).")
+        }
     }
 
     /// Hands the replicas every byte of the stream before exiting (the kernel delivers what it was

@@ -40,11 +40,13 @@ let level: Logger.Level = {
     default: return .notice
     }
 }()
-LoggingSystem.bootstrap { label in
-    var h = StreamLogHandler.standardError(label: label)
-    h.logLevel = level
-    return h
+// Log lines go to standard output, or to `logfile` (as Redis's).
+let logfile = config.string("logfile")
+if !logfile.isEmpty, let err = ServerLogHandler.checkWritable(logfile) {
+    FileHandle.standardError.write((err + "\n").data(using: .utf8)!)
+    exit(1)
 }
+LoggingSystem.bootstrap { label in ServerLogHandler(label: label, path: logfile, level: level) }
 let logger = Logger(label: "lunar")
 
 signal(SIGPIPE, SIG_IGN)

@@ -1120,6 +1120,42 @@ def test_truncated_incr_is_cut_back_and_loaded(workdir, kind):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_expiry_passed_while_down_applies_after_the_replay(workdir, kind):
+    # The file's commands ran on a live key: a PEXPIREAT now in the past must not delete the list
+    # mid-replay (the RPUSH after it would create one without a TTL); the key expires once loaded.
+    data, _ = write_then_stop(kind, workdir, build=lambda c: c.set("kept", 1))
+    write(workdir, "appendonly.aof.1.incr.aof", data + resp("RPUSH", "list", "foo") + resp("PEXPIREAT", "list", 1000)
+          + resp("RPUSH", "list", "bar") + resp("SET", "s", "v") + resp("PEXPIREAT", "s", 1000)
+          + resp("APPEND", "s", "w") + resp("RPUSH", "live", "x") + resp("PEXPIREAT", "live", 1000)
+          + resp("PERSIST", "live"))
+    s = start_aof(kind, workdir=workdir)
+    try:
+        c = redis.Redis(port=s.port)
+        assert c.llen("list") == 0 and c.exists("list", "s") == 0
+        assert c.lrange("live", 0, -1) == [b"x"] and c.ttl("live") == -1
+        assert c.get("kept") == b"1"
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_debug_aof_flush_sleep_delays_the_write(workdir, kind):
+    s = start_aof(kind, workdir=workdir)
+    try:
+        c = Conn(s.port)
+        assert c.call("DEBUG", "AOF-FLUSH-SLEEP", "300000") == ("simple", b"OK")
+        t0 = time.time()
+        assert c.call("SET", "a", "1") == ("simple", b"OK")
+        assert time.time() - t0 >= 0.25
+        assert c.call("DEBUG", "AOF-FLUSH-SLEEP", "0") == ("simple", b"OK")
+        t0 = time.time()
+        assert c.call("SET", "a", "2") == ("simple", b"OK")
+        assert time.time() - t0 < 0.25
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_truncated_incr_refused_with_aof_load_truncated_no(workdir, kind):
     data, cmds = write_then_stop(kind, workdir, build=three_writes)
     cut = data[:len(data) - 5]

@@ -211,6 +211,18 @@ def test_debug_reload_noflush_with_a_library_loaded(both):
     same(both, "FUNCTION", "LIST")
 
 
+def test_debug_reload_empties_functions_before_loading(both):
+    # Redis empties the function libraries with the data: a library loaded after the save is gone.
+    same(both, "FUNCTION", "LOAD", "#!lua name=saved\nredis.register_function('saved', function() return 1 end)")
+    same(both, "SAVE")
+    same(both, "FUNCTION", "LOAD", "#!lua name=later\nredis.register_function('later', function() return 2 end)")
+    same(both, "SET", "fn-reload-later", "1")
+    same(both, "DEBUG", "RELOAD", "NOSAVE")
+    same(both, "FUNCTION", "LIST")
+    same(both, "EXISTS", "fn-reload-later")
+    same(both, "DEL", "fn-reload-later")
+
+
 def test_functions_have_no_keys_globals(both):
     same(both, "FUNCTION", "LOAD", "#!lua name=g\nredis.register_function('k', function(keys, args) return KEYS end)")
     same(both, "FCALL", "k", "0")

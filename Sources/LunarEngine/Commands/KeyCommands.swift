@@ -295,7 +295,7 @@ enum KeyCommands {
         if xx && current == 0 { ctx.out.integer(0); return }
         if gt && (current == 0 || when <= current) { ctx.out.integer(0); return }
         if lt && current != 0 && when >= current { ctx.out.integer(0); return }
-        if when <= ctx.now {
+        if when <= ctx.now && !ctx.engine.replayingAppendOnlyFile {
             // A time already past deletes the key at once.
             db.delete(key)
             ctx.propagateAs([[Bytes("DEL"), key]])

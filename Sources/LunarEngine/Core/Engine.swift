@@ -304,9 +304,7 @@ public final class Engine: @unchecked Sendable {
                 batchIndex += 1
                 switch w {
                 case let .connect(c):
-                    clients[c.id] = c
-                    c.authenticated = !authRequired
-                    stats.connectionsReceived += 1
+                    register(c)
                 case let .commands(c, cmds):
                     process(c, cmds, firstSpec: prefetching ? aheadSpecs[i & 3] : nil)
                 case let .command(c, argv):
@@ -326,6 +324,13 @@ public final class Engine: @unchecked Sendable {
             if trackingInUse && tracking.hasPrefixes { tracking.flushBroadcasts() }
             flush()
         }
+    }
+
+    /// A new connection's client joins the engine's table.
+    private func register(_ c: Client) {
+        clients[c.id] = c
+        c.authenticated = !authRequired
+        stats.connectionsReceived += 1
     }
 
     /// Moves item `i` out of the round, leaving `.none` in its place: the item's client and
@@ -528,6 +533,67 @@ public final class Engine: @unchecked Sendable {
         // The answered commands will not reach `process`, which counts the rest out of `inFlight`.
         c.inFlight.wrappingDecrement(by: i, ordering: .releasing)
         return i < cmds.count ? .commands(c, Array(cmds[i...])) : .none
+    }
+
+    // MARK: Loading the dataset at start-up
+
+    /// While the dataset is read at start-up (RDB file or append-only files): what INFO reports,
+    /// and the state that makes every other client's command not flagged `loading` get Redis's
+    /// LOADING error. The listeners are up meanwhile (as in Redis), and the loader calls
+    /// `serveWhileLoading` every `loading-process-events-interval-bytes`.
+    public struct LoadingProgress {
+        public var startTime: Int64 = unixMillis() / 1000
+        public var totalBytes = 0
+        public var loadedBytes = 0
+        /// The `used-mem` aux field of the RDB file being read, 0 if none yet.
+        public var rdbUsedMem = 0
+        public init(totalBytes: Int) { self.totalBytes = totalBytes }
+    }
+    public var loadingProgress: LoadingProgress?
+    /// True while an append-only file is replayed: keys past their expiry stay, and EXPIRE or
+    /// RESTORE with a time already past set it instead of deleting, as Redis does while loading. The
+    /// file's later commands ran on the live key (an RPUSH after the PEXPIREAT must extend the
+    /// list that expires, not create one without a TTL); expiry happens once the load is over.
+    public var replayingAppendOnlyFile = false
+
+    static let loadingError = "LOADING Redis is loading the dataset in memory"
+
+    /// Called by a start-up loader between keys or commands (before the engine thread starts, on the
+    /// thread that owns the keyspace until then): registers new connections, answers the commands
+    /// queued so far (those flagged `loading` run, the rest get LOADING), forgets closed connections.
+    /// Engine tasks stay queued for after the load. Redis's processEventsWhileBlocked.
+    public func serveWhileLoading() {
+        let work = queue.takeAll(timeoutMs: 0)
+        if work.isEmpty { return }
+        var later: [Work] = []
+        for w in work {
+            switch w {
+            case let .connect(c):
+                register(c)
+            case let .commands(c, cmds):
+                process(c, cmds)
+            case let .command(c, argv):
+                processOne(c, argv, firstSpec: nil)
+            case let .disconnect(c):
+                forget(c)
+            case .task:
+                later.append(w)
+            case .none:
+                break
+            }
+        }
+        if !later.isEmpty { queue.putFront(later) }
+        flush()
+    }
+
+    /// Whether `spec` may run for `client` while the dataset loads: commands flagged `loading`
+    /// (INFO, CONFIG, AUTH, SELECT, SUBSCRIBE…), and EXEC only if every queued command is one.
+    /// The loader's own client (replaying the append-only file) runs everything.
+    private func refusedWhileLoading(_ spec: CommandSpec, _ client: Client) -> Bool {
+        if client.isInternal { return false }
+        if !spec.flags.contains(.loading) { return true }
+        return spec.name == "exec" && spec.parent == nil
+            && client.queued.contains { table.resolve($0)?.flags.contains(.loading) == false }
     }
 
     // MARK: Command processing
@@ -821,6 +887,10 @@ public final class Engine: @unchecked Sendable {
         if pauseMayApply && ctx === topContext && !ctx.isRetry && !client.isReplica
             && !client.isInternal && pauseActive && postponedByPause(spec, argv, client) {
             postpone(client, argv, spec)
+            return
+        }
+        if loadingProgress != nil && ctx === topContext && refusedWhileLoading(spec, client) {
+            rejectCommand(ctx, Self.loadingError, spec: spec)
             return
         }
         if client.inMulti && !ctx.inScript {

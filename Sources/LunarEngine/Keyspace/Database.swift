@@ -31,7 +31,7 @@ public final class Database {
     public func slot(_ key: Bytes, touch: Bool = true) -> Int? {
         guard let s = table.slot(of: key) else { return nil }
         let e = table.expire(at: s)
-        if e != 0 && e < engine.now {
+        if e != 0 && e < engine.now && !engine.replayingAppendOnlyFile {
             if engine.isReplicaRole {
                 // As a Redis replica: the key stays until the master's DEL. Commands from the master
                 // still see it (the master ran them while it was alive); anyone else does not. On a

@@ -17,26 +17,43 @@ struct AOFLoader {
     /// Replaying from inside a command (DEBUG LOADAOF): commands run nested, leaving the running
     /// command's context alone. At start-up they run as top-level commands.
     let insideCommand: Bool
+    /// At start-up: clients connected meanwhile are answered every
+    /// `loading-process-events-interval-bytes` (see Engine.serveWhileLoading).
+    let servingClients: Bool
     private let client: Client
 
-    init(engine: Engine, allowTruncated: Bool, insideCommand: Bool = false) {
+    init(engine: Engine, allowTruncated: Bool, insideCommand: Bool = false, servingClients: Bool = false) {
         self.engine = engine
         self.allowTruncated = allowTruncated
         self.insideCommand = insideCommand
+        self.servingClients = servingClients
         client = Client(id: engine.newClientID(), connection: nil, now: unixMillis())
     }
 
     /// Loads one file. `isLast`: the newest file, the only one a crash can have cut short.
+    /// `bytesBefore`: the size of the files loaded before it (INFO's loading progress).
     /// Returns the number of commands replayed.
     @discardableResult
-    func load(path: String, name: String, isLast: Bool) throws -> Int {
+    func load(path: String, name: String, isLast: Bool, bytesBefore: Int = 0) throws -> Int {
         let data = try readAll(path)
         if data.isEmpty { return 0 }
+        let replayingBefore = engine.replayingAppendOnlyFile
+        engine.replayingAppendOnlyFile = true
+        defer { engine.replayingAppendOnlyFile = replayingBefore }
         var pos = 0
+        let interval = max(1, engine.config.int("loading-process-events-interval-bytes"))
+        var nextProgress = interval
+        let engine = self.engine
         if data.count >= 5 && data[0..<5].elementsEqual("REDIS".utf8) {
             engine.logger.notice("Reading RDB base file on AOF loading...")
             var reader = RDBReader(data: data, engine: engine, expireBefore: nil)
             reader.keepExistingLibraries = true
+            if servingClients {
+                reader.progress = { pos in
+                    engine.loadingProgress?.loadedBytes = bytesBefore + pos
+                    engine.serveWhileLoading()
+                }
+            }
             do {
                 let stats = try reader.load()
                 engine.logger.notice("Done loading RDB, keys loaded: \(stats.keysLoaded), keys expired: \(stats.keysExpired).")
@@ -76,6 +93,11 @@ struct AOFLoader {
                 }
                 commands += 1
                 validUpTo = pos
+                if servingClients && pos >= nextProgress {
+                    nextProgress = pos + interval
+                    engine.loadingProgress?.loadedBytes = bytesBefore + pos
+                    engine.serveWhileLoading()
+                }
             }
         }
         if client.inMulti {

@@ -135,7 +135,9 @@ public final class AppendOnlyFile: PropagationSink {
         }
         if !manifest.isEmpty {
             let start = monotonicMillis()
-            try loadFiles()
+            engine.loadingProgress = Engine.LoadingProgress(totalBytes: filesSize(manifest.loadOrder))
+            defer { engine.loadingProgress = nil }
+            try loadFiles(servingClients: true)
             let secs = Double(monotonicMillis() - start) / 1000
             engine.logger.notice("DB loaded from append only file: \(String(format: "%.3f", secs)) seconds")
         }
@@ -171,7 +173,7 @@ public final class AppendOnlyFile: PropagationSink {
     }
 
     /// Replays the base and the incremental files, in order, with nothing propagated meanwhile.
-    func loadFiles(insideCommand: Bool = false) throws {
+    func loadFiles(insideCommand: Bool = false, servingClients: Bool = false) throws {
         let sinks = engine.propagationSinks
         for s in sinks { engine.removePropagationSink(s) }
         loading = true
@@ -180,11 +182,13 @@ public final class AppendOnlyFile: PropagationSink {
             for s in sinks { engine.addPropagationSink(s) }
         }
         let loader = AOFLoader(engine: engine, allowTruncated: engine.config.get("aof-load-truncated") != "no",
-                               insideCommand: insideCommand)
+                               insideCommand: insideCommand, servingClients: servingClients)
         let files = manifest.loadOrder
+        var bytesBefore = 0
         for (i, f) in files.enumerated() {
             let start = monotonicMillis()
-            try loader.load(path: path(f.name), name: f.name, isLast: i == files.count - 1)
+            try loader.load(path: path(f.name), name: f.name, isLast: i == files.count - 1, bytesBefore: bytesBefore)
+            bytesBefore += filesSize([f])
             let secs = Double(monotonicMillis() - start) / 1000
             engine.logger.notice("DB loaded from \(f.kind == .base ? "base" : "incr") file \(f.name): \(String(format: "%.3f", secs)) seconds")
         }
@@ -272,6 +276,7 @@ public final class AppendOnlyFile: PropagationSink {
     /// the cron retries; with `appendfsync always` the server exits, as Redis does.
     func writeBuffer() {
         if pendingBytes == 0 || fd < 0 { return }
+        if persistence.aofFlushSleepMicros > 0 { usleep(UInt32(persistence.aofFlushSleepMicros)) }
         let always = fsyncPolicy == "always"
         var off = 0
         var failure: Int32 = 0
