@@ -187,13 +187,9 @@ public struct RDBReader {
         var c = CRC64()
         c.update(data[0..<pos])
         if c.value != expected {
-            throw RDBError("Wrong RDB checksum expected: (\(hex(expected))) got (\(hex(c.value))). Aborting now.")
+            // Redis's words (the computed sum "expected", the file's "got"), and its "RDB CRC error".
+            throw RDBError("Wrong RDB checksum expected: (\(String(c.value, radix: 16))) but got (\(String(expected, radix: 16))). Aborting now. RDB CRC error")
         }
-    }
-
-    private func hex(_ v: UInt64) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: 16 - s.count) + s
     }
 
     // MARK: Values

@@ -48,6 +48,8 @@ if !logfile.isEmpty, let err = ServerLogHandler.checkWritable(logfile) {
 }
 LoggingSystem.bootstrap { label in ServerLogHandler(label: label, path: logfile, level: level) }
 let logger = Logger(label: "lunar")
+// Crashes are reported in the log (crash-log-enabled), as Redis does.
+CrashReport.install(logfile: logfile, config: config)
 
 signal(SIGPIPE, SIG_IGN)
 let server = LunarServer(config: config, logger: logger)

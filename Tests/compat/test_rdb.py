@@ -13,7 +13,7 @@ import redis
 
 from support.dataset import keyspace
 from support.resp import Conn, same_replies
-from support.servers import start_lunar, start_redis
+from support.servers import free_port, lunar_refuses, start_lunar, start_redis
 
 
 # MARK: data
@@ -634,6 +634,28 @@ def test_functions_persist_and_library_files_win(workdir):
 
 # MARK: bad files
 
+def test_wrong_checksum_is_reported_in_redis_words(workdir):
+    ref = start_redis()
+    try:
+        redis.Redis(port=ref.port).set("a", "b")
+        redis.Redis(port=ref.port).save()
+    finally:
+        ref.stop()
+    data = open(os.path.join(ref.workdir, "dump.rdb"), "rb").read()
+    open(os.path.join(workdir, "dump.rdb"), "wb").write(data[:-8] + b"foobar00")
+    shutil.copy(os.path.join(workdir, "dump.rdb"), os.path.join(ref.workdir, "dump.rdb"))
+    code, log = lunar_refuses(workdir=workdir)
+    assert code != 0
+    p = subprocess.run([shutil.which("redis-server"), "--port", str(free_port()), "--bind", "127.0.0.1",
+                        "--dir", ref.workdir],
+                       capture_output=True, text=True, timeout=20)
+    assert p.returncode != 0
+    # "Wrong RDB checksum expected: (<computed>) but got (<the file's>). Aborting now." and "RDB CRC error".
+    wrong = [l[l.index("Wrong RDB checksum"):l.index("Aborting now.")] for l in p.stdout.splitlines() if "Wrong RDB checksum" in l]
+    assert wrong and wrong[0] in log, (wrong, log[-600:])
+    assert "RDB CRC error" in p.stdout and "RDB CRC error" in log
+
+
 @pytest.mark.parametrize("damage", ["flip", "truncate", "signature", "version"])
 def test_corrupt_file_refuses_to_start(workdir, damage):
     lunar = start_lunar(workdir=workdir)
@@ -657,16 +679,15 @@ def test_corrupt_file_refuses_to_start(workdir, damage):
         data[5:9] = b"0011"
         expect = "Can't handle RDB format version 11"
     open(path, "wb").write(bytes(data))
-    with pytest.raises(RuntimeError):
-        start_lunar(workdir=workdir)
-    log = open(os.path.join(workdir, "server.log")).read()
+    code, log = lunar_refuses(workdir=workdir)
+    assert code != 0
     assert expect in log and "Fatal error loading the DB" in log, log[-600:]
 
 
 def test_missing_dir_refuses_to_start(workdir):
-    with pytest.raises(RuntimeError):
-        start_lunar("--dir", os.path.join(workdir, "nope"), workdir=workdir)
-    assert "Can't chdir to" in open(os.path.join(workdir, "server.log")).read()
+    code, log = lunar_refuses("--dir", os.path.join(workdir, "nope"), workdir=workdir)
+    assert code != 0
+    assert "Can't chdir to" in log
 
 
 # MARK: Access clocks in RDB files (IDLE under LRU policies, FREQ under LFU ones)

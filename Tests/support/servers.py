@@ -85,6 +85,24 @@ def start_lunar(*extra, workdir=None):
     return Server(lunar_argv(port, *extra), port, wd)
 
 
+def lunar_refuses(*extra, workdir, timeout=20.0):
+    """Runs Lunar where it must refuse to start (its listeners may come up before it reads the
+    dataset, as Redis's do, so a connection proves nothing): waits for it to exit and returns
+    (exit code, log)."""
+    port = free_port()
+    logpath = os.path.join(workdir, "server.log")
+    with open(logpath, "w") as log:
+        proc = subprocess.Popen(lunar_argv(port, *extra), stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+    try:
+        code = proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+        raise AssertionError(f"lunar-server did not exit within {timeout}s")
+    with open(logpath) as f:
+        return code, f.read()
+
+
 def start_redis(*extra):
     exe = shutil.which("redis-server")
     if not exe:

@@ -23,14 +23,26 @@ enum DebugCommand {
                 ("ERROR <string>", "Replies with <string> as an error."),
                 ("LOG <message>", "Writes <message> to the server log."),
                 ("OBJECT <key>", "Shows low-level information about the value of <key>."),
+                ("PANIC", "Crashes the server with a panic (its crash report goes to the log)."),
                 ("PAUSE-CRON <0|1>", "Stops or restarts the periodic work (expiry cycle, eviction, timeouts, replication pings)."),
                 ("POPULATE <count> [<prefix>] [<size>]", "Creates <count> string keys <prefix>:<n> (prefix \"key\") holding \"value:<n>\",\npadded with zero bytes or cut to <size>; existing keys are skipped."),
                 ("PROTOCOL <type>", "Replies with a sample of a RESP type: string|integer|double|bignum|null|array|set|map|\nattrib|push|verbatim|true|false."),
                 ("RELOAD [MERGE] [NOFLUSH] [NOSAVE]", "Saves the RDB file, empties the dataset and loads the file back (NOSAVE: load the existing file; NOFLUSH: keep the current keys; MERGE: the file's keys replace same-named ones)."),
+                ("SEGFAULT", "Crashes the server by SIGSEGV (its crash report goes to the log)."),
                 ("SET-ACTIVE-EXPIRE <0|1>", "Turns the active expiry cycle off or on (expired keys are still removed when accessed)."),
                 ("SET-DISABLE-DENY-SCRIPTS <0|1>", "Lets scripts call the commands they are normally refused (testing aid)."),
                 ("SLEEP <seconds>", "Stops the server for <seconds> (decimals allowed)."),
             ])
+        case ("segfault", 2):
+            // A crash on purpose (testing the crash report): the process dies by SIGSEGV.
+            // A write to an address that is never mapped, as Redis's DEBUG SEGFAULT does.
+            ctx.engine.logger.warning("DEBUG SEGFAULT called: crashing on purpose")
+            UnsafeMutablePointer<UInt8>(bitPattern: ctx.argc == 2 ? -1 : 1)!.pointee = 120
+        case ("panic", 2):
+            ctx.engine.logger.critical("------------------------------------------------")
+            ctx.engine.logger.critical("!!! Software Failure. Press left mouse button to continue")
+            ctx.engine.logger.critical("Guru Meditation: DEBUG PANIC called at Unix time \(unixMillis() / 1000)")
+            abort()
         case ("sleep", 3):
             let secs = parseDouble(ctx.argv[2]) ?? Double(ctx.argv[2].string.prefix { $0.isNumber || $0 == "." }) ?? 0
             if secs > 0 { usleep(useconds_t(min(secs, 3600) * 1_000_000)) }
