@@ -981,6 +981,32 @@ def test_min_replicas_to_write_matches_redis_without_replicas(lunar_server, redi
     assert "min_slaves_good_slaves" not in info(lunar_server.port)
 
 
+def test_min_replicas_to_write_is_ignored_by_replicas():
+    # A replica with min-replicas-to-write set (and no replicas of its own) still applies its
+    # master's writes, and its own clients' writes are refused only for being on a replica.
+    master = start_lunar()
+    reps = []
+    try:
+        reps = [start_lunar("--replicaof", "127.0.0.1", str(master.port)),
+                start_redis("--replicaof", "127.0.0.1", str(master.port))]
+        for r in reps:
+            wait_link_up(r.port)
+            c = Conn(r.port)
+            c.call("CONFIG", "SET", "min-replicas-to-write", "1")
+            c.call("CONFIG", "SET", "min-replicas-max-lag", "10")
+            c.close()
+        m = Conn(master.port)
+        assert m.call("SET", "minrep-ignored", "v") == ("simple", b"OK")
+        for r in reps:
+            wait_until(lambda: Conn(r.port).call("GET", "minrep-ignored") == ("bulk", b"v"), "the write on the replica")
+        a, b = Conn(reps[0].port), Conn(reps[1].port)
+        for cmd in (["SET", "x", "1"], ["CONFIG", "SET", "replica-read-only", "no"], ["SET", "x", "1"], ["GET", "x"]):
+            assert a.call(*cmd) == b.call(*cmd), cmd
+    finally:
+        for s in reps + [master]:
+            s.stop()
+
+
 def test_min_replicas_to_write_counts_the_real_replica(master, replica, m):
     wait_replicas(master.port, 1)
     try:

@@ -857,7 +857,7 @@ public final class Engine: @unchecked Sendable {
             rejectCommand(ctx, deny, spec: spec)
             return
         }
-        if let deny = writesNeedReplicasError,
+        if let deny = writesNeedReplicasError, !isReplicaRole,
            ctx === topContext ? spec.name != "ping" && writeDeniable(spec, client) : ctx.inScript && spec.isWrite {
             // A script's write fails at its redis.call, as in Redis.
             rejectCommand(ctx, deny, spec: spec)
