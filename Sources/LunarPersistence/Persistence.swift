@@ -129,10 +129,7 @@ public final class Persistence {
         // At start-up, clients connected meanwhile are answered as the file is read (LOADING).
         if servingClients {
             engine.loadingProgress = Engine.LoadingProgress(totalBytes: data.count)
-            reader.progress = { [engine] pos in
-                engine.loadingProgress?.loadedBytes = pos
-                engine.serveWhileLoading()
-            }
+            reader.progress = { [engine] pos in engine.loadingReached(pos) }
         }
         defer { if servingClients { engine.loadingProgress = nil } }
         reader.allowDuplicates = allowDuplicates

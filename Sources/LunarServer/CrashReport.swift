@@ -70,7 +70,7 @@ public enum CrashReport {
         if enabled {
             let fd = st.logPath.map { open($0, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644) } ?? STDOUT_FILENO
             if fd >= 0 {
-                writeAll(fd, UnsafeRawBufferPointer(st.header))
+                writeFully(fd, UnsafeRawBufferPointer(st.header))
                 writeNumber(fd, Int(sig))
                 if let info {
                     writeAll(fd, ", si_code: ")
@@ -79,7 +79,7 @@ public enum CrashReport {
                 writeAll(fd, "\n\n------ STACK TRACE ------\n")
                 let n = c_backtrace(st.frames, frameCapacity)
                 c_backtrace_symbols_fd(st.frames, n, fd)
-                writeAll(fd, UnsafeRawBufferPointer(st.footer))
+                writeFully(fd, UnsafeRawBufferPointer(st.footer))
                 if fd != STDOUT_FILENO { close(fd) }
             }
         }
@@ -97,16 +97,8 @@ public enum CrashReport {
         raise(sig)
     }
 
-    private static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) {
-        var off = 0
-        while off < bytes.count {
-            let n = write(fd, bytes.baseAddress! + off, bytes.count - off)
-            if n <= 0 { if n < 0 && errno == EINTR { continue } else { return } }
-            off += n
-        }
-    }
     private static func writeAll(_ fd: Int32, _ text: StaticString) {
-        writeAll(fd, UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+        writeFully(fd, UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
     /// A decimal number without allocating (a signal handler may not).
     private static func writeNumber(_ fd: Int32, _ value: Int) {
@@ -121,7 +113,7 @@ public enum CrashReport {
                 v /= 10
             } while v > 0 && i > 1
             if value < 0 { i -= 1; p[i] = UInt8(ascii: "-") }
-            writeAll(fd, UnsafeRawBufferPointer(rebasing: p[i...]))
+            writeFully(fd, UnsafeRawBufferPointer(rebasing: p[i...]))
         }
     }
 }

@@ -39,23 +39,14 @@ public struct ServerLogHandler: LogHandler {
         if let extra { all.merge(extra) { $1 } }
         let meta = all.isEmpty ? "" : " " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         let text = "\(Self.timestamp()) \(level) \(label):\(meta) [\(source)] \(message)\n"
-        var bytes = Array(text.utf8)
+        let bytes = Array(text.utf8)
         if path.isEmpty {
-            writeAll(STDOUT_FILENO, &bytes)
+            bytes.withUnsafeBytes { writeFully(STDOUT_FILENO, $0) }
         } else {
             let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
             if fd < 0 { return }
-            writeAll(fd, &bytes)
+            bytes.withUnsafeBytes { writeFully(fd, $0) }
             close(fd)
-        }
-    }
-
-    private func writeAll(_ fd: Int32, _ bytes: inout [UInt8]) {
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + off, $0.count - off) }
-            if n < 0 { if errno == EINTR { continue } else { return } }
-            off += n
         }
     }
 
@@ -66,5 +57,19 @@ public struct ServerLogHandler: LogHandler {
         var buf = [Int8](repeating: 0, count: 64)
         let n = strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%S%z", &parts)
         return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// Writes all of `bytes` to `fd` (retrying short writes and EINTR), giving up on an error. Only
+/// `write(2)`: the crash report calls it from a signal handler.
+func writeFully(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) {
+    var off = 0
+    while off < bytes.count {
+        let n = write(fd, bytes.baseAddress! + off, bytes.count - off)
+        if n <= 0 {
+            if n < 0 && errno == EINTR { continue }
+            return
+        }
+        off += n
     }
 }

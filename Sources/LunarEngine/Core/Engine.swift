@@ -558,6 +558,13 @@ public final class Engine: @unchecked Sendable {
 
     static let loadingError = "LOADING Redis is loading the dataset in memory"
 
+    /// A start-up loader has read `bytes` of its files: INFO's progress moves, and the clients that
+    /// connected meanwhile are answered (see `serveWhileLoading`).
+    public func loadingReached(_ bytes: Int) {
+        loadingProgress?.loadedBytes = bytes
+        serveWhileLoading()
+    }
+
     /// Called by a start-up loader between keys or commands (before the engine thread starts, on the
     /// thread that owns the keyspace until then): registers new connections, answers the commands
     /// queued so far (those flagged `loading` run, the rest get LOADING), forgets closed connections.

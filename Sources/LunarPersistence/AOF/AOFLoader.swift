@@ -49,10 +49,7 @@ struct AOFLoader {
             var reader = RDBReader(data: data, engine: engine, expireBefore: nil)
             reader.keepExistingLibraries = true
             if servingClients {
-                reader.progress = { pos in
-                    engine.loadingProgress?.loadedBytes = bytesBefore + pos
-                    engine.serveWhileLoading()
-                }
+                reader.progress = { pos in engine.loadingReached(bytesBefore + pos) }
             }
             do {
                 let stats = try reader.load()
@@ -95,8 +92,7 @@ struct AOFLoader {
                 validUpTo = pos
                 if servingClients && pos >= nextProgress {
                     nextProgress = pos + interval
-                    engine.loadingProgress?.loadedBytes = bytesBefore + pos
-                    engine.serveWhileLoading()
+                    engine.loadingReached(bytesBefore + pos)
                 }
             }
         }
